@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Every setting the gateway reads, in one place. `loadConfig(env)` is pure: it reads only
+ * the object it is given, validates everything at once, and throws a single
+ * `ConfigError` naming every bad variable with what was expected. `.env.example` lists the
+ * same variables with the same defaults (a test keeps them in step).
+ *
+ * Behaviour is switched by explicit variables only; NODE_ENV affects log formatting alone.
+ */
+
+type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T) };
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+const int = (fallback: number, min: number, max?: number): Spec<number> => ({
+  schema: integer(min, max),
+  expected: max === undefined ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`,
+  fallback,
+});
+const bool = (fallback: boolean): Spec<boolean> => ({
+  schema: z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  expected: 'true or false',
+  fallback,
+});
+const ratio = (fallback: number): Spec<number> => ({ schema: z.coerce.number().min(0).max(1), expected: 'a number from 0 to 1', fallback });
+const list = (fallback: string[]): Spec<string[]> => ({
+  schema: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  expected: 'a comma-separated list',
+  fallback,
+});
+const text = (fallback: string | undefined): Spec<string | undefined> => ({ schema: z.string(), expected: 'a string', fallback });
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** Random per process: fine for one replica, but every replica must share the value, so set it in production. */
+const randomSecret = () => randomBytes(32).toString('base64url');
+
+const specs = {
+  PORT: int(4000, 0, 65535),
+  HOST: { schema: z.string().min(1), expected: 'a host name or address', fallback: '127.0.0.1' } as Spec<string>,
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    expected: 'one of fatal, error, warn, info, debug, trace, silent',
+    fallback: 'info',
+  } as Spec<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>,
+  KATAPULT_API_URL: {
+    schema: z
+      .string()
+      .url()
+      .refine((v) => /^https?:\/\//.test(v) && /\/core\/v1\/?$/.test(v))
+      .transform((v) => v.replace(/\/+$/, '')),
+    expected: 'an http(s) URL ending in /core/v1, e.g. https://api.katapult.io/core/v1',
+    fallback: undefined,
+  } as Spec<string | undefined>,
+  UPSTREAM_TIMEOUT_MS: int(5000, 100, 120_000),
+  UPSTREAM_CONNECTIONS: int(64, 1, 1024),
+
+  CACHE_KEY_SECRET: { schema: z.string().min(16), expected: 'at least 16 characters', fallback: randomSecret } as Spec<string>,
+  CURSOR_SECRET: {
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((v) => v.length > 0 && v.every((s) => s.length >= 16)),
+    expected: 'a comma-separated list of secrets of at least 16 characters, newest first',
+    fallback: () => [randomSecret()],
+  } as Spec<string[]>,
+
+  CACHE_MAX_BYTES: int(256 * MIB, 1 * MIB),
+  CACHE_TOKEN_MAX_BYTES: int(0, 0),
+  CACHE_TTL_VM_LIST_MS: int(20_000, 0),
+  CACHE_TTL_VM_MS: int(20_000, 0),
+  CACHE_TTL_ORGANIZATION_MS: int(60_000, 0),
+  CACHE_TTL_USER_MS: int(60_000, 0),
+  CACHE_TTL_CATALOGUE_MS: int(600_000, 0),
+  CACHE_STALE_WHILE_REVALIDATE_MS: int(30_000, 0),
+  CACHE_STALE_IF_ERROR_MS: int(300_000, 0),
+  CACHE_NOT_FOUND_TTL_MS: int(5_000, 0),
+  CACHE_INVALID_TOKEN_TTL_MS: int(30_000, 0),
+  CACHE_EXTENSIONS: bool(false),
+  RESPONSE_CACHE_MAX_BYTES: int(64 * MIB, 0),
+
+  QUEUE_GLOBAL_CONCURRENCY: int(64, 1, 4096),
+  QUEUE_TOKEN_CONCURRENCY: int(6, 1, 256),
+  QUEUE_MAX_PER_TOKEN: int(500, 1),
+  QUEUE_MAX_GLOBAL: int(10_000, 1),
+  QUEUE_BUDGET_RESERVE: int(2, 0),
+  QUEUE_WINDOW_MS: int(60_000, 1000),
+  QUEUE_RETRY_MAX_ATTEMPTS: int(3, 1, 10),
+  QUEUE_RETRY_BASE_DELAY_MS: int(100, 1),
+  QUEUE_RETRY_MAX_DELAY_MS: int(2000, 1),
+  QUEUE_CIRCUIT_FAILURE_THRESHOLD: int(8, 1),
+  QUEUE_CIRCUIT_OPEN_MS: int(5000, 100),
+
+  REQUEST_DEADLINE_MS: int(10_000, 100, 300_000),
+  REVALIDATION_DEADLINE_MS: int(30_000, 100, 600_000),
+
+  PAGINATION_DEFAULT_SIZE: int(20, 1, 200),
+  PAGINATION_MAX_SIZE: int(100, 1, 200),
+  UPSTREAM_PER_PAGE: int(200, 1, 200),
+
+  LIMIT_DEPTH: int(12, 2, 100),
+  LIMIT_COST: int(20_000, 10),
+  LIMIT_ALIASES: int(30, 1),
+  LIMIT_TOKENS: int(3000, 50),
+  LIMIT_BODY_BYTES: int(100 * KIB, 1 * KIB, 16 * MIB),
+  INBOUND_RATE_LIMIT_PER_MINUTE: int(1200, 0),
+  TRUST_PROXY: bool(false),
+  CORS_ORIGINS: list([]),
+  GRAPHIQL_ENABLED: bool(true),
+  INTROSPECTION_ENABLED: bool(true),
+  APQ_ENABLED: bool(true),
+  PERSISTED_OPERATIONS_FILE: text(undefined),
+  PERSISTED_OPERATIONS_ONLY: bool(false),
+  METRICS_ENABLED: bool(true),
+  SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+} satisfies Record<string, Spec<unknown>>;
+
+type SpecValues = { [K in keyof typeof specs]: (typeof specs)[K] extends Spec<infer T> ? T : never };
+
+/** Every variable `loadConfig` understands (the compose-file test checks against this). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(specs);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ResourceTtls = {
+  vmList: number;
+  vm: number;
+  organizations: number;
+  organization: number;
+  user: number;
+  packages: number;
+  package: number;
+  zones: number;
+  dataCenters: number;
+  countries: number;
+  gpuTypes: number;
+};
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  logLevel: SpecValues['LOG_LEVEL'];
+  /** Pretty logs: only when NODE_ENV is not production and stdout is a terminal (decided in main). */
+  nodeEnv: string | undefined;
+  upstream: { baseUrl: string | undefined; timeoutMs: number; connections: number };
+  secrets: { cacheKey: string; cursor: readonly string[] };
+  cache: {
+    maxBytes: number;
+    perTokenMaxBytes: number;
+    ttlMs: ResourceTtls;
+    staleWhileRevalidateMs: number;
+    staleIfErrorMs: number;
+    notFoundTtlMs: number;
+    invalidTokenTtlMs: number;
+    exposeExtensions: boolean;
+    responseCacheMaxBytes: number;
+  };
+  queue: {
+    globalConcurrency: number;
+    perTokenConcurrency: number;
+    maxQueuedPerToken: number;
+    maxQueuedGlobal: number;
+    budgetReserve: number;
+    windowMs: number;
+    retryMaxAttempts: number;
+    retryBaseDelayMs: number;
+    retryMaxDelayMs: number;
+    circuitFailureThreshold: number;
+    circuitOpenMs: number;
+  };
+  deadlines: { requestMs: number; revalidationMs: number };
+  pagination: { defaultSize: number; maxSize: number; upstreamPerPage: number };
+  limits: {
+    depth: number;
+    cost: number;
+    aliases: number;
+    tokens: number;
+    bodyBytes: number;
+    inboundPerMinute: number;
+  };
+  http: {
+    trustProxy: boolean;
+    corsOrigins: readonly string[];
+    graphiql: boolean;
+    introspection: boolean;
+    apq: boolean;
+    persistedOperationsFile: string | undefined;
+    persistedOperationsOnly: boolean;
+    metrics: boolean;
+    shutdownGraceMs: number;
+  };
+}
+
+function readAll(env: Readonly<Record<string, string | undefined>>): { values: SpecValues; problems: string[] } {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(specs) as [string, Spec<unknown>][]) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') {
+      values[name] = typeof spec.fallback === 'function' ? (spec.fallback as () => unknown)() : spec.fallback;
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw.trim());
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}: expected ${spec.expected}, got ${JSON.stringify(raw)}`);
+  }
+  return { values: values as SpecValues, problems };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const { values: v, problems } = readAll(env);
+  if (problems.length === 0) {
+    if (v.UPSTREAM_PER_PAGE < v.PAGINATION_MAX_SIZE) {
+      problems.push(
+        `UPSTREAM_PER_PAGE: expected at least PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}) so any window spans at most two upstream pages, got ${v.UPSTREAM_PER_PAGE}`,
+      );
+    }
+    if (v.PAGINATION_DEFAULT_SIZE > v.PAGINATION_MAX_SIZE) {
+      problems.push(`PAGINATION_DEFAULT_SIZE: expected at most PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}), got ${v.PAGINATION_DEFAULT_SIZE}`);
+    }
+    if (v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
+      problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
+    }
+    if (v.CACHE_TOKEN_MAX_BYTES > v.CACHE_MAX_BYTES) {
+      problems.push(`CACHE_TOKEN_MAX_BYTES: expected at most CACHE_MAX_BYTES (${v.CACHE_MAX_BYTES}), got ${v.CACHE_TOKEN_MAX_BYTES}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const catalogue = v.CACHE_TTL_CATALOGUE_MS;
+  return deepFreeze<GatewayConfig>({
+    port: v.PORT,
+    host: v.HOST,
+    logLevel: v.LOG_LEVEL,
+    nodeEnv: env.NODE_ENV,
+    upstream: { baseUrl: v.KATAPULT_API_URL, timeoutMs: v.UPSTREAM_TIMEOUT_MS, connections: v.UPSTREAM_CONNECTIONS },
+    secrets: { cacheKey: v.CACHE_KEY_SECRET, cursor: v.CURSOR_SECRET },
+    cache: {
+      maxBytes: v.CACHE_MAX_BYTES,
+      // 0 means "one eighth of the cache, at least 1 MiB": no single token may crowd out the rest.
+      perTokenMaxBytes: v.CACHE_TOKEN_MAX_BYTES || Math.max(MIB, Math.floor(v.CACHE_MAX_BYTES / 8)),
+      ttlMs: {
+        vmList: v.CACHE_TTL_VM_LIST_MS,
+        vm: v.CACHE_TTL_VM_MS,
+        organizations: v.CACHE_TTL_ORGANIZATION_MS,
+        organization: v.CACHE_TTL_ORGANIZATION_MS,
+        user: v.CACHE_TTL_USER_MS,
+        packages: catalogue,
+        package: catalogue,
+        zones: catalogue,
+        dataCenters: catalogue,
+        countries: catalogue,
+        gpuTypes: catalogue,
+      },
+      staleWhileRevalidateMs: v.CACHE_STALE_WHILE_REVALIDATE_MS,
+      staleIfErrorMs: v.CACHE_STALE_IF_ERROR_MS,
+      notFoundTtlMs: v.CACHE_NOT_FOUND_TTL_MS,
+      invalidTokenTtlMs: v.CACHE_INVALID_TOKEN_TTL_MS,
+      exposeExtensions: v.CACHE_EXTENSIONS,
+      responseCacheMaxBytes: v.RESPONSE_CACHE_MAX_BYTES,
+    },
+    queue: {
+      globalConcurrency: v.QUEUE_GLOBAL_CONCURRENCY,
+      perTokenConcurrency: v.QUEUE_TOKEN_CONCURRENCY,
+      maxQueuedPerToken: v.QUEUE_MAX_PER_TOKEN,
+      maxQueuedGlobal: v.QUEUE_MAX_GLOBAL,
+      budgetReserve: v.QUEUE_BUDGET_RESERVE,
+      windowMs: v.QUEUE_WINDOW_MS,
+      retryMaxAttempts: v.QUEUE_RETRY_MAX_ATTEMPTS,
+      retryBaseDelayMs: v.QUEUE_RETRY_BASE_DELAY_MS,
+      retryMaxDelayMs: v.QUEUE_RETRY_MAX_DELAY_MS,
+      circuitFailureThreshold: v.QUEUE_CIRCUIT_FAILURE_THRESHOLD,
+      circuitOpenMs: v.QUEUE_CIRCUIT_OPEN_MS,
+    },
+    deadlines: { requestMs: v.REQUEST_DEADLINE_MS, revalidationMs: v.REVALIDATION_DEADLINE_MS },
+    pagination: { defaultSize: v.PAGINATION_DEFAULT_SIZE, maxSize: v.PAGINATION_MAX_SIZE, upstreamPerPage: v.UPSTREAM_PER_PAGE },
+    limits: {
+      depth: v.LIMIT_DEPTH,
+      cost: v.LIMIT_COST,
+      aliases: v.LIMIT_ALIASES,
+      tokens: v.LIMIT_TOKENS,
+      bodyBytes: v.LIMIT_BODY_BYTES,
+      inboundPerMinute: v.INBOUND_RATE_LIMIT_PER_MINUTE,
+    },
+    http: {
+      trustProxy: v.TRUST_PROXY,
+      corsOrigins: v.CORS_ORIGINS,
+      graphiql: v.GRAPHIQL_ENABLED,
+      introspection: v.INTROSPECTION_ENABLED,
+      apq: v.APQ_ENABLED,
+      persistedOperationsFile: v.PERSISTED_OPERATIONS_FILE,
+      persistedOperationsOnly: v.PERSISTED_OPERATIONS_ONLY,
+      metrics: v.METRICS_ENABLED,
+      shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    },
+  });
+}

@@ -1,0 +1,53 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { InvalidInputError } from './errors.js';
+
+/**
+ * Connection cursors: opaque, tamper-evident and bound to the connection that issued them.
+ * A cursor carries the edge's offset *and* its id, so a resumed page can re-align when rows
+ * were added or removed upstream since. Signed with the newest secret; any listed secret
+ * verifies, so secrets can rotate without breaking cursors held by clients.
+ */
+export interface CursorPosition {
+  offset: number;
+  id: string;
+}
+
+export interface CursorCodec {
+  encode(binding: string, position: CursorPosition): string;
+  /** Throws InvalidInputError for garbage, tampering, or a cursor from another connection. */
+  decode(binding: string, cursor: string, argument: string): CursorPosition;
+}
+
+const SIGNATURE_BYTES = 12;
+
+export function createCursorCodec(secrets: readonly string[]): CursorCodec {
+  if (secrets.length === 0) throw new Error('createCursorCodec needs at least one secret');
+  const sign = (secret: string, binding: string, payload: string) =>
+    createHmac('sha256', secret).update(binding).update('\n').update(payload).digest().subarray(0, SIGNATURE_BYTES);
+
+  return {
+    encode(binding, { offset, id }) {
+      const payload = Buffer.from(JSON.stringify([offset, id])).toString('base64url');
+      return `${payload}.${sign(secrets[0]!, binding, payload).toString('base64url')}`;
+    },
+    decode(binding, cursor, argument) {
+      const invalid = () =>
+        new InvalidInputError(`The "${argument}" cursor is not valid for this connection; use a cursor this connection returned`, argument);
+      if (typeof cursor !== 'string' || cursor.length > 512) throw invalid();
+      const dot = cursor.indexOf('.');
+      if (dot <= 0) throw invalid();
+      const payload = cursor.slice(0, dot);
+      const signature = Buffer.from(cursor.slice(dot + 1), 'base64url');
+      if (signature.length !== SIGNATURE_BYTES) throw invalid();
+      if (!secrets.some((secret) => timingSafeEqual(sign(secret, binding, payload), signature))) throw invalid();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      } catch {
+        throw invalid();
+      }
+      if (!Array.isArray(parsed) || !Number.isSafeInteger(parsed[0]) || parsed[0] < 0 || typeof parsed[1] !== 'string') throw invalid();
+      return { offset: parsed[0] as number, id: parsed[1] as string };
+    },
+  };
+}

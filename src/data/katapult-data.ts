@@ -1,0 +1,183 @@
+import type {
+  CountriesListResponseDto,
+  CountryResponseDto,
+  CurrentUserResponseDto,
+  DataCenterDto,
+  DataCenterResponseDto,
+  DataCentersListResponseDto,
+  GpuTypeDto,
+  GpuTypeResponseDto,
+  GpuTypesListResponseDto,
+  OrganizationResponseDto,
+  OrganizationsListResponseDto,
+  VirtualMachinePackageDto,
+  VirtualMachinePackageResponseDto,
+  VirtualMachinePackagesListResponseDto,
+  VirtualMachineResponseDto,
+  VirtualMachinesListResponseDto,
+  ZoneListItemDto,
+  ZoneResponseDto,
+  ZonesListResponseDto,
+} from '../upstream/dto.js';
+import { UpstreamApiError, isUpstreamError } from '../upstream/errors.js';
+import { annotationParams, lookupParams, pageParams, type AnnotationFilterParam, type Lookup } from '../upstream/params.js';
+import type { KatapultSource, MaybePromise } from './katapult-source.js';
+import { chain } from './pagination.js';
+import type { RequestScope } from './request-scope.js';
+
+/** How an organization was named by the client: by id or by sub-domain, exactly one. */
+export type OrganizationLookup = { id: string } | { sub_domain: string };
+
+/**
+ * The per-request data layer: one method per Katapult read the schema needs, each naming its
+ * endpoint, parameters and cache policy. Methods that resolve "one object of many" first try
+ * a single cached call that covers many objects (the whole data-center list, the
+ * organization's package list, the GPU type list) and fall back to a per-object GET only
+ * when that does not find it; those are shared across requests through the cache.
+ */
+export interface KatapultData {
+  readonly perPage: number;
+  virtualMachinesPage(organization: OrganizationLookup, annotations: readonly AnnotationFilterParam[], page: number): MaybePromise<VirtualMachinesListResponseDto>;
+  virtualMachine(lookup: { id: string } | { fqdn: string }): MaybePromise<VirtualMachineResponseDto>;
+  packagesPage(organization: OrganizationLookup | null, page: number): MaybePromise<VirtualMachinePackagesListResponseDto>;
+  package(lookup: { id: string } | { permalink: string }): MaybePromise<VirtualMachinePackageDto>;
+  /** A package named in a VM list (which carries only the name), found in the organization's list. */
+  packageByName(organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null>;
+  organizations(): MaybePromise<OrganizationsListResponseDto>;
+  organization(lookup: OrganizationLookup): MaybePromise<OrganizationResponseDto>;
+  dataCenters(): MaybePromise<DataCentersListResponseDto>;
+  dataCenter(id: string): MaybePromise<DataCenterDto>;
+  zones(): MaybePromise<ZonesListResponseDto>;
+  zone(id: string): MaybePromise<ZoneListItemDto | ZoneResponseDto['zone']>;
+  countriesPage(page: number): MaybePromise<CountriesListResponseDto>;
+  country(id: string): MaybePromise<CountryResponseDto>;
+  gpuTypesPage(page: number): MaybePromise<GpuTypesListResponseDto>;
+  gpuType(id: string): MaybePromise<GpuTypeDto>;
+  currentUser(): MaybePromise<CurrentUserResponseDto>;
+}
+
+const notFound = (code: string, what: string) =>
+  new UpstreamApiError(404, code, `No ${what} was found matching any of the criteria provided in the arguments`, {});
+
+/** Follows a paginated list until `pick` finds an item or the list ends. */
+function findInPages<L, T>(
+  loadPage: (page: number) => MaybePromise<L & { pagination: { total_pages: number | null; current_page: number } }>,
+  items: (list: L) => readonly T[],
+  pick: (item: T) => boolean,
+  perPage: number,
+  page = 1,
+): MaybePromise<T | null> {
+  return chain(loadPage(page), (list) => {
+    const rows = items(list);
+    const found = rows.find(pick);
+    if (found) return found;
+    const pages = list.pagination.total_pages;
+    const more = pages === null ? rows.length === perPage : page < pages;
+    return more && page < 50 ? findInPages(loadPage, items, pick, perPage, page + 1) : null;
+  });
+}
+
+export function createKatapultData(source: KatapultSource, scope: RequestScope, perPage: number): KatapultData {
+  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][]) =>
+    source.get<T>(scope, { path, kind, params });
+
+  const data: KatapultData = {
+    perPage,
+    virtualMachinesPage: (organization, annotations, page) =>
+      get('/organizations/organization/virtual_machines', 'vmList', [
+        ...lookupParams('organization', organization as Lookup),
+        ...annotationParams(annotations),
+        ...pageParams(page, perPage),
+      ]),
+    virtualMachine: (lookup) => get('/virtual_machines/virtual_machine', 'vm', lookupParams('virtual_machine', lookup as Lookup)),
+    packagesPage: (organization, page) =>
+      get('/virtual_machine_packages', 'packages', [
+        ...(organization ? lookupParams('organization', organization as Lookup) : []),
+        ...pageParams(page, perPage),
+      ]),
+    package: (lookup) =>
+      chain(
+        get<VirtualMachinePackageResponseDto>('/virtual_machine_packages/virtual_machine_package', 'package', lookupParams('virtual_machine_package', lookup as Lookup)),
+        (body) => body.virtual_machine_package,
+      ),
+    packageByName: (organization, name) =>
+      chain(
+        findInPages(
+          (page) => data.packagesPage(organization, page),
+          (list) => list.virtual_machine_packages,
+          (item) => item.name === name,
+          perPage,
+        ),
+        (found) =>
+          found ??
+          (organization
+            ? findInPages(
+                (page) => data.packagesPage(null, page),
+                (list) => list.virtual_machine_packages,
+                (item) => item.name === name,
+                perPage,
+              )
+            : null),
+      ),
+    organizations: () => get('/organizations', 'organizations'),
+    organization: (lookup) => get('/organizations/organization', 'organization', lookupParams('organization', lookup as Lookup)),
+    dataCenters: () => get('/data_centers', 'dataCenters'),
+    dataCenter: (id) =>
+      chain(data.dataCenters(), (list) => {
+        const found = list.data_centers.find((dc) => dc.id === id);
+        if (found) return found;
+        return chain(get<DataCenterResponseDto>('/data_centers/data_center', 'dataCenters', lookupParams('data_center', { id })), (body) => body.data_center);
+      }),
+    zones: () => get('/zones', 'zones'),
+    zone: (id) =>
+      chain(data.zones(), (list) => {
+        const found = list.zones.find((zone) => zone.id === id);
+        if (found) return found;
+        return chain(get<ZoneResponseDto>('/zones/zone', 'zones', lookupParams('zone', { id })), (body) => body.zone);
+      }),
+    countriesPage: (page) => get('/countries', 'countries', pageParams(page, perPage)),
+    country: (id) => get('/countries/country', 'countries', lookupParams('country', { id })),
+    gpuTypesPage: (page) => get('/gpu_types', 'gpuTypes', pageParams(page, perPage)),
+    gpuType: (id) =>
+      chain(
+        findInPages(
+          (page) => data.gpuTypesPage(page),
+          (list) => list.gpu_types,
+          (item) => item.id === id,
+          perPage,
+        ),
+        (found) => found ?? chain(get<GpuTypeResponseDto>('/gpu_types/gpu_type', 'gpuTypes', lookupParams('gpu_type', { id })), (body) => body.gpu_type),
+      ),
+    currentUser: () => get('/users/current', 'user'),
+  };
+  return data;
+}
+
+/** `*_not_found` and `object_in_trash`: the lookup found nothing the caller may see. */
+export function isNotFoundError(error: unknown): boolean {
+  return (
+    isUpstreamError(error) &&
+    error instanceof UpstreamApiError &&
+    ((error.code.endsWith('_not_found') && error.code !== 'route_not_found') || error.code === 'object_in_trash')
+  );
+}
+
+/** Lookups that find nothing become null for nullable fields; everything else propagates. */
+export function nullIfNotFound<T>(read: () => MaybePromise<T>): MaybePromise<T | null> {
+  let value: MaybePromise<T>;
+  try {
+    value = read();
+  } catch (error) {
+    if (isNotFoundError(error)) return null;
+    throw error;
+  }
+  if (typeof (value as { then?: unknown } | null)?.then === 'function') {
+    return (value as Promise<T>).catch((error: unknown) => {
+      if (isNotFoundError(error)) return null;
+      throw error;
+    });
+  }
+  return value;
+}
+
+export { notFound };

@@ -1,0 +1,155 @@
+import type { Clock } from '../clock.js';
+import type { CacheKey, CacheRead, ResourceKind, RestCache } from '../cache/index.js';
+import type { RequestQueue } from '../queue/index.js';
+import { isUpstreamError, type UpstreamError } from '../upstream/errors.js';
+import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
+import { canonicalUrl, type QueryParams } from '../upstream/params.js';
+import { MissingTokenError } from './errors.js';
+import type { RequestScope } from './request-scope.js';
+
+/** One REST read: where, with which parameters, cached under which policy. */
+export interface SourceCall {
+  /** Path template below the base URL; also the metrics label (never a raw URL). */
+  path: string;
+  params?: QueryParams;
+  kind: ResourceKind;
+}
+
+export interface UpstreamCallInfo {
+  path: string;
+  status: number | null;
+  durationMs: number;
+  attempt: number;
+  background: boolean;
+  upstreamRequestId: string | null;
+  requestId: string;
+  errorCode: string | null;
+}
+
+export interface KatapultSourceHooks {
+  /** After every upstream attempt (success or failure). */
+  onUpstreamCall?(info: UpstreamCallInfo): void;
+}
+
+export interface KatapultSourceOptions {
+  http: KatapultHttp;
+  cache: RestCache;
+  queue: RequestQueue;
+  clock: Clock;
+  /** Deadline for background revalidations, from when they start. @default 30000 */
+  revalidationDeadlineMs?: number;
+  hooks?: KatapultSourceHooks;
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The one road from the data layer to Katapult: cache (per token, singleflight, SWR/SIE) in
+ * front of the queue (per-token budget) in front of the HTTP client. A fresh cache hit is
+ * returned synchronously so resolvers on the warm path never wait on a promise.
+ */
+export interface KatapultSource {
+  get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T>;
+}
+
+function errorCode(error: unknown): string | null {
+  if (!isUpstreamError(error)) return null;
+  return (error as UpstreamError & { code?: string }).code ?? error.kind;
+}
+
+export function createKatapultSource(options: KatapultSourceOptions): KatapultSource {
+  const { http, cache, queue, clock, hooks } = options;
+  const revalidationDeadlineMs = options.revalidationDeadlineMs ?? 30_000;
+
+  function record<T>(scope: RequestScope, read: CacheRead<T>): T {
+    const stats = scope.stats;
+    switch (read.status) {
+      case 'hit':
+        stats.hits++;
+        break;
+      case 'miss':
+        stats.misses++;
+        break;
+      case 'coalesced':
+        stats.coalesced++;
+        break;
+      case 'stale':
+        stats.stale++;
+        stats.uncacheable = true;
+        break;
+      case 'stale-if-error':
+        stats.staleIfError++;
+        stats.uncacheable = true;
+        break;
+      case 'negative':
+        stats.negative++;
+        break;
+    }
+    if (read.freshUntil < stats.freshUntil) stats.freshUntil = read.freshUntil;
+    return read.value;
+  }
+
+  return {
+    get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T> {
+      const token = scope.token;
+      if (!token) throw new MissingTokenError();
+      const key: CacheKey = { tokenKey: scope.tokenKey, url: canonicalUrl(call.path, call.params ?? []), kind: call.kind };
+
+      if (!scope.noCache) {
+        const fresh = cache.peek<T>(key);
+        if (fresh) return record(scope, fresh);
+      }
+
+      const load = ({ signal, background }: { signal: AbortSignal; background: boolean }) => {
+        const enqueuedAt = clock.now();
+        if (!background) scope.stats.upstreamCalls++;
+        return queue.add<T>(
+          async ({ signal: attemptSignal, attempt }) => {
+            if (attempt === 1 && !background) scope.stats.queueWaitMs += clock.now() - enqueuedAt;
+            const startedAt = clock.now();
+            try {
+              const result: UpstreamResult<T> = await http.get<T>({
+                path: call.path,
+                params: call.params,
+                token,
+                signal: attemptSignal,
+                requestId: scope.requestId,
+              });
+              hooks?.onUpstreamCall?.({
+                path: call.path,
+                status: result.status,
+                durationMs: clock.now() - startedAt,
+                attempt,
+                background,
+                upstreamRequestId: result.upstreamRequestId,
+                requestId: scope.requestId,
+                errorCode: null,
+              });
+              return result;
+            } catch (error) {
+              hooks?.onUpstreamCall?.({
+                path: call.path,
+                status: (error as { status?: number }).status ?? null,
+                durationMs: clock.now() - startedAt,
+                attempt,
+                background,
+                upstreamRequestId: isUpstreamError(error) ? error.upstreamRequestId : null,
+                requestId: scope.requestId,
+                errorCode: errorCode(error),
+              });
+              throw error;
+            }
+          },
+          {
+            laneKey: scope.tokenKey,
+            deadline: background ? clock.now() + revalidationDeadlineMs : scope.deadline,
+            priority: background ? 'background' : 'foreground',
+            signal,
+          },
+        );
+      };
+
+      return cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then((read) => record(scope, read));
+    },
+  };
+}

@@ -1,0 +1,228 @@
+import type { PaginationDto } from '../upstream/dto.js';
+import type { CursorCodec, CursorPosition } from './cursor.js';
+import { InvalidInputError } from './errors.js';
+import type { MaybePromise } from './katapult-source.js';
+
+/**
+ * Relay connections over Katapult's page/per_page lists.
+ *
+ * Every client window is mapped onto pages of one canonical size (`perPage`, 200 by default,
+ * never smaller than the largest window), so a window touches at most two upstream pages and
+ * overlapping windows from different requests read the same cached pages. The second page
+ * is only fetched when the first shows there is more to read.
+ */
+
+export interface ConnectionArgs {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+export interface UpstreamPage<T> {
+  items: readonly T[];
+  pagination: PaginationDto;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface ConnectionResult<T> {
+  edges: Edge<T>[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  totalCount: number | null;
+}
+
+export interface PageSizes {
+  perPage: number;
+  defaultSize: number;
+  maxSize: number;
+}
+
+export interface ResolveConnectionOptions<T> {
+  args: ConnectionArgs;
+  /** Identifies the connection (type, parent lookup as given, filters); cursors are bound to it. */
+  binding: string;
+  codec: CursorCodec;
+  sizes: PageSizes;
+  /** Loads one upstream page (1-based) of `sizes.perPage` items. */
+  fetchPage(page: number): MaybePromise<UpstreamPage<T>>;
+  idOf(item: T): string;
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Chains without allocating a promise when the value is already there (warm cache). */
+export function chain<A, B>(value: MaybePromise<A>, next: (a: A) => MaybePromise<B>): MaybePromise<B> {
+  return isPromise(value) ? value.then(next) : next(value);
+}
+
+function checkSize(name: string, value: number | null | undefined, max: number): number | null {
+  if (value === null || value === undefined) return null;
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidInputError(`"${name}" must be an integer from 0 to ${max}, got ${value}`, name);
+  }
+  return value;
+}
+
+interface Window {
+  start: number;
+  end: number;
+}
+
+/** The pages (1-based) holding offsets [from, to), at most two since windows ≤ perPage. */
+function pagesFor(from: number, to: number, perPage: number): number[] {
+  if (to <= from) return [Math.floor(from / perPage) + 1];
+  const first = Math.floor(from / perPage) + 1;
+  const last = Math.floor((to - 1) / perPage) + 1;
+  const pages: number[] = [];
+  for (let page = first; page <= last; page++) pages.push(page);
+  return pages;
+}
+
+export function resolveConnection<T>(options: ResolveConnectionOptions<T>): MaybePromise<ConnectionResult<T>> {
+  const { args, binding, codec, sizes, fetchPage, idOf } = options;
+  const { perPage } = sizes;
+  const first = checkSize('first', args.first, sizes.maxSize);
+  const last = checkSize('last', args.last, sizes.maxSize);
+  if (first !== null && last !== null) {
+    throw new InvalidInputError('Pass either "first" or "last", not both', 'last');
+  }
+  const after = args.after ? codec.decode(binding, args.after, 'after') : null;
+  const before = args.before ? codec.decode(binding, args.before, 'before') : null;
+  const lowerBound = after ? after.offset + 1 : 0;
+  const upperBound = before ? before.offset : Number.POSITIVE_INFINITY;
+
+  // Pages already read for this resolution, by page number.
+  const pages = new Map<number, UpstreamPage<T>>();
+  const load = (page: number): MaybePromise<UpstreamPage<T>> => {
+    const known = pages.get(page);
+    if (known) return known;
+    return chain(fetchPage(page), (result) => {
+      pages.set(page, result);
+      return result;
+    });
+  };
+  const total = (): number | null => {
+    const any = pages.values().next().value as UpstreamPage<T> | undefined;
+    return any && !any.pagination.large_set ? any.pagination.total : null;
+  };
+
+  /** Loads pages covering [from, to) in order, stopping when a page shows the list ended. */
+  const loadRange = (from: number, to: number): MaybePromise<void> => {
+    const wanted = pagesFor(from, to, perPage);
+    const step = (index: number): MaybePromise<void> => {
+      if (index >= wanted.length) return;
+      return chain(load(wanted[index]!), (page) => {
+        const known = page.pagination.large_set ? null : page.pagination.total;
+        const pageEnd = wanted[index]! * perPage;
+        if (page.items.length < perPage || (known !== null && known <= pageEnd)) return;
+        return step(index + 1);
+      });
+    };
+    return step(0);
+  };
+
+  const itemAt = (offset: number): T | undefined => {
+    const page = pages.get(Math.floor(offset / perPage) + 1);
+    return page?.items[offset % perPage];
+  };
+
+  /** Where `position.id` sits now, if it is in a page we hold; null when we cannot tell. */
+  const locate = (position: CursorPosition): number | null => {
+    const atOffset = itemAt(position.offset);
+    if (atOffset !== undefined && idOf(atOffset) === position.id) return position.offset;
+    for (const [number, page] of pages) {
+      const index = page.items.findIndex((item) => idOf(item) === position.id);
+      if (index >= 0) return (number - 1) * perPage + index;
+    }
+    return null;
+  };
+
+  const windowFor = (low: number, high: number, knownTotal: number | null): Window => {
+    if (last !== null) {
+      const end = Math.min(high, knownTotal ?? high);
+      return { start: Math.max(low, end - last), end };
+    }
+    const size = first ?? sizes.defaultSize;
+    return { start: low, end: Math.min(low + size, high) };
+  };
+
+  const build = (window: Window): ConnectionResult<T> => {
+    const edges: Edge<T>[] = [];
+    for (let offset = window.start; offset < window.end; offset++) {
+      const node = itemAt(offset);
+      if (node === undefined) break;
+      edges.push({ cursor: codec.encode(binding, { offset, id: idOf(node) }), node });
+    }
+    const knownTotal = total();
+    const realEnd = window.start + edges.length;
+    let hasNextPage: boolean;
+    if (knownTotal !== null) hasNextPage = realEnd < knownTotal;
+    else if (itemAt(realEnd) !== undefined) hasNextPage = true;
+    else {
+      // Unknown size (large_set): more may follow if the page holding the window's end was full.
+      const page = pages.get(Math.floor(Math.max(realEnd - 1, 0) / perPage) + 1);
+      hasNextPage = edges.length > 0 && page !== undefined && page.items.length === perPage && realEnd % perPage === 0;
+    }
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage,
+        hasPreviousPage: window.start > 0,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges[edges.length - 1]?.cursor ?? null,
+      },
+      totalCount: knownTotal,
+    };
+  };
+
+  /** Re-aligns on the cursors' ids when rows moved upstream since they were issued. */
+  const realign = (window: Window): MaybePromise<ConnectionResult<T>> => {
+    let low = lowerBound;
+    let high = upperBound;
+    if (after) {
+      const found = locate(after);
+      if (found !== null) low = found + 1;
+    }
+    if (before) {
+      const found = locate(before);
+      if (found !== null) high = found;
+    }
+    if (low === lowerBound && high === upperBound) return build(window);
+    const moved = windowFor(low, high, total());
+    return chain(loadRange(moved.start, moved.end), () => build(moved));
+  };
+
+  // A cursor's own row is read too when it shares a page with the window, so drift is seen.
+  const withCursorRows = (window: Window): Window => {
+    let from = window.start;
+    let to = window.end;
+    if (after && Math.floor(after.offset / perPage) === Math.floor(from / perPage)) from = after.offset;
+    if (before && to > from && Math.floor(before.offset / perPage) === Math.floor((to - 1) / perPage)) to = before.offset + 1;
+    return { start: from, end: to };
+  };
+
+  if (last !== null && !before) {
+    // Backwards from the end needs the list's size first.
+    return chain(load(1), (page) => {
+      if (page.pagination.large_set) {
+        throw new InvalidInputError(
+          'This list is too large for Katapult to count, so it cannot be read backwards from its end: use "first", or "last" together with "before"',
+          'last',
+        );
+      }
+      const window = windowFor(lowerBound, upperBound, page.pagination.total ?? 0);
+      const range = withCursorRows(window);
+      return chain(loadRange(range.start, range.end), () => realign(window));
+    });
+  }
+
+  const window = windowFor(lowerBound, upperBound, null);
+  const range = withCursorRows(window);
+  return chain(loadRange(range.start, Math.max(range.end, range.start + 1)), () => realign(window));
+}

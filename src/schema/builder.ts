@@ -1,0 +1,69 @@
+import SchemaBuilder from '@pothos/core';
+import RelayPlugin from '@pothos/plugin-relay';
+import { DateTimeResolver } from 'graphql-scalars';
+import type { CursorCodec } from '../data/cursor.js';
+import type { KatapultData } from '../data/katapult-data.js';
+import type { PageSizes } from '../data/pagination.js';
+import type { RequestScope } from '../data/request-scope.js';
+import { idOfModel, typeForId } from './node-ids.js';
+
+/** What every resolver receives: the per-request data layer and nothing global. */
+export interface GraphQLContext {
+  data: KatapultData;
+  scope: RequestScope;
+  cursors: CursorCodec;
+  pageSizes: PageSizes;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  Scalars: { DateTime: { Input: Date; Output: Date }; ID: { Input: string; Output: string } };
+  DefaultEdgesNullability: { list: false; items: false };
+  DefaultNodeNullability: false;
+  DefaultFieldNullability: false;
+}>({
+  plugins: [RelayPlugin],
+  // Fields are non-null unless they say otherwise: a nullable field is a documented choice
+  // (absent upstream, or a separate fetch whose failure should null only that field).
+  defaultFieldNullability: false,
+  relay: {
+    cursorType: 'String',
+    clientMutationId: 'omit',
+    // Katapult ids are already type-prefixed and globally unique, so they are the global ids:
+    // users can paste an id from Katapult's UI straight into `node(id:)`.
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => ({ typename: '', id: globalID }),
+    // `node`/`nodes` are defined in types/node.ts: they resolve by id prefix and return null
+    // for unknown prefixes without calling Katapult.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    edgesFieldOptions: { nullable: { list: false, items: false }, description: 'The items of this page, in list order.' },
+    nodeFieldOptions: { nullable: false, description: 'The item.' },
+    cursorFieldOptions: { description: 'Opaque position of this item; pass it as `after` or `before`.' },
+    pageInfoFieldOptions: { description: 'Where this page sits in the whole list.' },
+    hasNextPageFieldOptions: { description: 'Whether items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'Whether items precede this page.' },
+    startCursorFieldOptions: { description: 'Cursor of the first item of this page.' },
+    endCursorFieldOptions: { description: 'Cursor of the last item of this page.' },
+    firstArgOptions: { description: 'Return at most this many items from the start (or from `after`).' },
+    lastArgOptions: { description: 'Return at most this many items from the end (or before `before`).' },
+    afterArgOptions: { description: 'Start after this cursor.' },
+    beforeArgOptions: { description: 'End before this cursor.' },
+    nodeTypeOptions: {
+      description: 'An object with a Katapult id, fetchable with `node(id:)`.',
+      // Katapult ids carry their type in the prefix, so the id alone says which type a node is.
+      resolveType: (value: unknown) => typeForId(idOfModel(value) ?? '') ?? undefined,
+    },
+    pageInfoTypeOptions: { description: 'Where a page of a connection sits in the whole list.' },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description: 'A point in time, serialised as an ISO 8601 string in UTC (Katapult sends Unix seconds).',
+});
+
+builder.queryType({ description: 'Read access to Katapult through the gateway. Every field needs `Authorization: Bearer <Katapult API token>`.' });
+
+/** Katapult timestamps are integer Unix seconds. */
+export const fromUnixSeconds = (seconds: number | null | undefined): Date | null =>
+  seconds === null || seconds === undefined ? null : new Date(seconds * 1000);

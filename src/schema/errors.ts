@@ -1,0 +1,155 @@
+import { GraphQLError } from 'graphql';
+import { InvalidInputError, MissingTokenError } from '../data/errors.js';
+import {
+  CircuitOpenError,
+  QueueFullError,
+  RateLimitedError,
+  UpstreamApiError,
+  UpstreamCancelledError,
+  UpstreamError,
+  isNotFoundCode,
+} from '../upstream/errors.js';
+
+/**
+ * The gateway's error contract, in one place. Every error a client sees carries
+ * `extensions.code` from this fixed set, plus `extensions.katapultCode` when Katapult gave
+ * one. Upstream bodies, URLs, headers and tokens are never echoed: messages are our own.
+ */
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'BAD_USER_INPUT',
+  'UPSTREAM_UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_ALLOWED',
+  'QUERY_TOO_COMPLEX',
+  'TOO_MANY_REQUESTS',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const WWW_AUTHENTICATE = 'Bearer realm="katapult-gateway"';
+
+/** Seconds until the next wall-clock minute: when a fixed per-minute window resets. */
+export function secondsToNextMinute(now: number): number {
+  return Math.max(1, Math.ceil((60_000 - (now % 60_000)) / 1000));
+}
+
+interface Mapped {
+  message: string;
+  code: ErrorCode;
+  extensions?: Record<string, unknown>;
+  /** When set, the whole response takes this HTTP status (and headers). */
+  http?: { status: number; headers?: Record<string, string> };
+}
+
+function mapApiError(error: UpstreamApiError, now: number): Mapped {
+  const katapultCode = error.code;
+  const base = { extensions: { katapultCode } };
+  switch (katapultCode) {
+    case 'missing_api_token':
+    case 'invalid_api_token':
+    case 'invalid_capabilities_token':
+      return {
+        ...base,
+        code: 'UNAUTHENTICATED',
+        message: 'Katapult did not accept the API token (it may not exist, or may have expired or been revoked)',
+        http: { status: 401, headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } },
+      };
+    case 'scope_not_granted': {
+      const scopes = Array.isArray(error.detail.scopes) ? error.detail.scopes.filter((s) => typeof s === 'string') : [];
+      return {
+        code: 'FORBIDDEN',
+        message: `The API token lacks the scope this needs${scopes.length ? ` (one of: ${scopes.join(', ')})` : ''}`,
+        extensions: { katapultCode, requiredScopes: scopes },
+      };
+    }
+    case 'organization_suspended':
+      return { ...base, code: 'FORBIDDEN', message: 'The organization is suspended' };
+    case 'organization_not_activated':
+      return { ...base, code: 'FORBIDDEN', message: 'The organization has not been activated yet' };
+    case 'unauthorized_network_for_api_token':
+      return { ...base, code: 'FORBIDDEN', message: "The API token may not be used from the gateway's network address" };
+    case 'no_user_associated_with_identity':
+      return { ...base, code: 'FORBIDDEN', message: 'This needs a user-level API token; an organization-level token has no user' };
+    case 'object_in_trash':
+      return { ...base, code: 'NOT_FOUND', message: 'The object is in the trash; restore it in Katapult to use it' };
+    case 'rate_limit_reached': {
+      const retryAfterSeconds = secondsToNextMinute(now);
+      return { ...base, code: 'RATE_LIMITED', message: `Katapult's rate limit for this token was reached; retry in ${retryAfterSeconds} s`, extensions: { katapultCode, retryAfterSeconds } };
+    }
+    case 'invalid_argument':
+    case 'missing_required_argument':
+      return { ...base, code: 'BAD_USER_INPUT', message: 'Katapult rejected an argument of this request' };
+    case 'route_not_found':
+      return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: 'The gateway is misconfigured: its Katapult API URL does not point at the Katapult API' };
+  }
+  if (isNotFoundCode(katapultCode)) return { ...base, code: 'NOT_FOUND', message: 'Nothing was found matching the arguments' };
+  if (error.status >= 500) return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult is unavailable; try again shortly' };
+  if (error.status === 403) return { ...base, code: 'FORBIDDEN', message: 'Katapult refused access to this' };
+  return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult answered with an error the gateway does not understand' };
+}
+
+/** The typed error behind a GraphQL error, or null when it is not one of ours. */
+export function mapKnownError(error: unknown, now: number): Mapped | null {
+  if (error instanceof MissingTokenError) {
+    return {
+      code: 'UNAUTHENTICATED',
+      message: error.message,
+      http: { status: 401, headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } },
+    };
+  }
+  if (error instanceof InvalidInputError) {
+    return { code: 'BAD_USER_INPUT', message: error.message, extensions: error.argument ? { argument: error.argument } : undefined };
+  }
+  if (!(error instanceof UpstreamError)) return null;
+  if (error instanceof UpstreamApiError) return mapApiError(error, now);
+  if (error instanceof RateLimitedError || error instanceof QueueFullError) {
+    return {
+      code: 'RATE_LIMITED',
+      message:
+        error instanceof QueueFullError
+          ? `The gateway is holding too many Katapult calls for this token; retry in ${error.retryAfterSeconds} s`
+          : `This token's Katapult budget is spent for now; retry in ${error.retryAfterSeconds} s`,
+      extensions: { retryAfterSeconds: error.retryAfterSeconds },
+    };
+  }
+  if (error instanceof CircuitOpenError) {
+    return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult is failing; the gateway paused calls to it for a moment', extensions: { retryAfterSeconds: error.retryAfterSeconds } };
+  }
+  if (error instanceof UpstreamCancelledError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The request was cancelled' };
+  const reason = error.kind === 'timeout' ? 'did not answer in time' : error.kind === 'malformed' ? 'sent an unreadable answer' : 'could not be reached';
+  return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${reason}; try again shortly` };
+}
+
+/**
+ * Yoga's `maskError`: our typed errors become contract errors; anything else stays masked
+ * (an unexpected error's message and stack never reach the client).
+ */
+export function createMaskError(now: () => number) {
+  return (error: unknown, fallbackMessage: string): Error => {
+    const graphQLError = error instanceof GraphQLError ? error : null;
+    const original = graphQLError?.originalError ?? error;
+    const mapped = mapKnownError(original, now());
+    if (mapped) {
+      return new GraphQLError(mapped.message, {
+        nodes: graphQLError?.nodes,
+        source: graphQLError?.source,
+        positions: graphQLError?.positions,
+        path: graphQLError?.path,
+        extensions: { code: mapped.code, ...mapped.extensions, ...(mapped.http ? { http: mapped.http } : {}) },
+      });
+    }
+    // Errors graphql-js raised itself (validation, coercion of variables) are safe to show.
+    if (graphQLError && !graphQLError.originalError) return graphQLError;
+    return new GraphQLError(fallbackMessage, {
+      nodes: graphQLError?.nodes,
+      path: graphQLError?.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Katapult ids are type-prefixed (`vm_…`, `org_…`), so an id alone says which GraphQL type it
+ * names. Used by `node(id:)` and by the Node interface's type resolution.
+ */
+export const NODE_PREFIXES: ReadonlyArray<readonly [prefix: string, typename: string]> = [
+  ['vm_', 'VirtualMachine'],
+  ['org_', 'Organization'],
+  ['zone_', 'Zone'],
+  ['dc_', 'DataCenter'],
+  ['loc_', 'DataCenter'],
+  ['ctry_', 'Country'],
+  ['vmpkg_', 'VirtualMachinePackage'],
+  ['gput_', 'GpuType'],
+];
+
+/** The GraphQL type a Katapult id names; null when the prefix is unknown. */
+export function typeForId(id: string): string | null {
+  return NODE_PREFIXES.find(([prefix]) => id.startsWith(prefix))?.[1] ?? null;
+}
+
+/** The Katapult id a node model carries (every model `node` returns has one). */
+export function idOfModel(model: unknown): string | null {
+  const value = model as { id?: unknown; lookup?: { id?: unknown }; dto?: { id?: unknown } | null };
+  const id = value.id ?? value.lookup?.id ?? value.dto?.id;
+  return typeof id === 'string' ? id : null;
+}

@@ -1,0 +1,49 @@
+import type { MaybePromise } from '../../data/katapult-source.js';
+import { countryModel, type CountryModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import type { CountryDto } from '../../upstream/dto.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
+import { CountryRef } from './refs.js';
+
+/** Lists give only id and name; the rest needs `/countries/country`. */
+function fullCountry(country: CountryModel, context: GraphQLContext): MaybePromise<CountryDto> {
+  if (country.full) return country.full;
+  return chain(context.data.country(country.id), (body) => (country.full = body.country));
+}
+
+builder.node(CountryRef, {
+  description: 'A country, as Katapult knows it (for data centers and billing).',
+  id: { resolve: (c) => c.id, description: 'The Katapult id (`ctry_…`).' },
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'English name.' }),
+    isoCode2: t.string({ description: 'ISO 3166-1 alpha-2 code.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code2) }),
+    isoCode3: t.string({ description: 'ISO 3166-1 alpha-3 code.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code3) }),
+    timeZone: t.string({ nullable: true, description: 'IANA time zone, when known.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.time_zone) }),
+    eu: t.boolean({ description: 'Whether the country is in the European Union.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.eu) }),
+  }),
+});
+
+const CountryConnection = builder.connectionObject(
+  { type: CountryRef, ...connectionOptions('CountryConnection', 'countries') },
+  edgeOptions('CountryEdge', 'country'),
+);
+
+builder.queryField('countries', (t) =>
+  t.connection(
+    {
+      type: CountryRef,
+      description: 'Every country Katapult knows.',
+      resolve: (_root, args, context) =>
+        pagedConnection(
+          context,
+          args,
+          'countries',
+          (page) => chain(context.data.countriesPage(page), (body) => ({ items: body.countries, pagination: body.pagination })),
+          (item) => item.id,
+          countryModel,
+        ),
+    },
+    CountryConnection,
+  ),
+);

@@ -1,0 +1,39 @@
+import { countryModel, dataCenterModel, zoneModel, type DataCenterModel } from '../../data/models.js';
+import type { MaybePromise } from '../../data/katapult-source.js';
+import { chain } from '../../data/pagination.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { CountryRef, DataCenterRef, ZoneRef } from './refs.js';
+
+/** The country is not in the VM list's data centers; `/data_centers` has it for all of them in one call. */
+function dataCenterCountry(dc: DataCenterModel, context: GraphQLContext): MaybePromise<ReturnType<typeof countryModel>> {
+  if (dc.country) return dc.country;
+  return chain(context.data.dataCenter(dc.id), (full) => (dc.country = countryModel(full.country)));
+}
+
+builder.node(DataCenterRef, {
+  description: 'A Katapult data center (a location). Older ids start `loc_`, newer ones `dc_`.',
+  id: { resolve: (dc) => dc.id, description: 'The Katapult id (`dc_…` or `loc_…`).' },
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Display name, e.g. "London".' }),
+    permalink: t.exposeString('permalink', { description: 'Stable short name, e.g. "uk-lon-01".' }),
+    country: t.field({
+      type: CountryRef,
+      nullable: true,
+      description: 'The country the data center is in.',
+      resolve: (dc, _a, context) => dataCenterCountry(dc, context),
+    }),
+    zones: t.field({
+      type: [ZoneRef],
+      description: 'Zones in this data center.',
+      resolve: (dc, _a, context) => chain(context.data.zones(), (body) => body.zones.filter((z) => z.data_center.id === dc.id).map(zoneModel)),
+    }),
+  }),
+});
+
+builder.queryField('dataCenters', (t) =>
+  t.field({
+    type: [DataCenterRef],
+    description: 'Every data center (Katapult does not paginate this list).',
+    resolve: (_root, _args, context) => chain(context.data.dataCenters(), (body) => body.data_centers.map(dataCenterModel)),
+  }),
+);

@@ -1,0 +1,55 @@
+import type { MaybePromise } from '../../data/katapult-source.js';
+import { dataCenterModel, gpuTypeModel, type GpuTypeModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import type { GpuTypeDto, GpuTypeSummaryDto } from '../../upstream/dto.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
+import { DataCenterRef, GpuTypeRef } from './refs.js';
+
+/** The VM list names a GPU type only; `/gpu_types` describes them all in one call. */
+function fullGpuType(gpu: GpuTypeModel, context: GraphQLContext): MaybePromise<GpuTypeDto | GpuTypeSummaryDto> {
+  if (gpu.dto) return gpu.dto;
+  return chain(context.data.gpuType(gpu.id), (dto) => (gpu.dto = dto));
+}
+
+builder.node(GpuTypeRef, {
+  description: 'A type of GPU that can be attached to VMs.',
+  id: { resolve: (g) => g.id, description: 'The Katapult id (`gput_…`).' },
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Display name.' }),
+    permalink: t.exposeString('permalink', { description: 'Stable short name.' }),
+    manufacturer: t.string({ description: 'Manufacturer, e.g. "NVIDIA".', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.manufacturer) }),
+    memoryInGb: t.int({ description: 'GPU memory in GB.', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_in_gb) }),
+    memoryType: t.string({ description: 'GPU memory type, e.g. "HBM2".', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_type) }),
+    dataCenters: t.field({
+      type: [DataCenterRef],
+      description: 'Data centers where this GPU type is offered.',
+      resolve: (g, _a, c) =>
+        chain(g.dto && 'data_centers' in g.dto ? g.dto : c.data.gpuType(g.id), (d) => ('data_centers' in d ? d.data_centers.map(dataCenterModel) : [])),
+    }),
+  }),
+});
+
+const GpuTypeConnection = builder.connectionObject(
+  { type: GpuTypeRef, ...connectionOptions('GpuTypeConnection', 'GPU types') },
+  edgeOptions('GpuTypeEdge', 'GPU type'),
+);
+
+builder.queryField('gpuTypes', (t) =>
+  t.connection(
+    {
+      type: GpuTypeRef,
+      description: 'Every GPU type.',
+      resolve: (_root, args, context) =>
+        pagedConnection(
+          context,
+          args,
+          'gpuTypes',
+          (page) => chain(context.data.gpuTypesPage(page), (body) => ({ items: body.gpu_types, pagination: body.pagination })),
+          (item) => item.id,
+          gpuTypeModel,
+        ),
+    },
+    GpuTypeConnection,
+  ),
+);

@@ -1,0 +1,30 @@
+import type { IpAddressModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import type { IpAddressDto } from '../../upstream/dto.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { IPAddressRef } from './refs.js';
+import { fullVirtualMachine } from './virtual-machine.js';
+
+/** The VM list carries only the address; the rest comes from the VM itself. */
+function fullAddress(ip: IpAddressModel, context: GraphQLContext) {
+  if (ip.dto) return ip.dto;
+  return chain(fullVirtualMachine(ip.vm, context), (vm) => {
+    ip.dto = vm.virtual_machine.ip_addresses.find((candidate) => candidate.address === ip.address) ?? null;
+    return ip.dto;
+  });
+}
+
+const field = <K extends keyof IpAddressDto>(key: K) => (ip: IpAddressModel, _args: unknown, context: GraphQLContext) =>
+  chain(fullAddress(ip, context), (dto) => (dto ? dto[key] : null));
+
+IPAddressRef.implement({
+  description: 'An IP address allocated to a virtual machine.',
+  fields: (t) => ({
+    address: t.exposeString('address', { description: 'The address, e.g. "185.44.253.225".' }),
+    id: t.id({ nullable: true, description: 'The Katapult id (`ip_…`).', resolve: field('id') }),
+    reverseDns: t.string({ nullable: true, description: 'Reverse DNS name.', resolve: field('reverse_dns') }),
+    vip: t.boolean({ nullable: true, description: 'Whether it is a virtual IP.', resolve: field('vip') }),
+    label: t.string({ nullable: true, description: 'Label.', resolve: field('label') }),
+    addressWithMask: t.string({ nullable: true, description: 'The address in CIDR form.', resolve: field('address_with_mask') }),
+  }),
+});

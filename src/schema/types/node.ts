@@ -1,0 +1,53 @@
+import { InvalidInputError } from '../../data/errors.js';
+import { nullIfNotFound } from '../../data/katapult-data.js';
+import type { MaybePromise } from '../../data/katapult-source.js';
+import { countryModel, dataCenterModel, gpuTypeModel, packageModel, virtualMachineFromFull, zoneModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { typeForId } from '../node-ids.js';
+
+/**
+ * `node(id:)` by Katapult id prefix. Katapult has no batch lookup, so each id is one GET,
+ * shared through the cache; an id with an unknown prefix is null and costs nothing.
+ */
+type NodeLoader = (id: string, context: GraphQLContext) => MaybePromise<unknown>;
+
+const LOADERS: Record<string, NodeLoader> = {
+  VirtualMachine: (id, c) => chain(c.data.virtualMachine({ id }), (body) => virtualMachineFromFull(body)),
+  Organization: (id, c) => chain(c.data.organization({ id }), (body) => ({ lookup: { id }, dto: body.organization })),
+  Zone: (id, c) => chain(c.data.zone(id), (zone) => zoneModel(zone)),
+  DataCenter: (id, c) => chain(c.data.dataCenter(id), dataCenterModel),
+  Country: (id, c) => chain(c.data.country(id), (body) => countryModel(body.country)),
+  VirtualMachinePackage: (id, c) => chain(c.data.package({ id }), packageModel),
+  GpuType: (id, c) => chain(c.data.gpuType(id), gpuTypeModel),
+};
+
+function resolveNode(id: string, context: GraphQLContext): MaybePromise<unknown> {
+  const typename = id.length <= 128 ? typeForId(id) : null;
+  const load = typename ? LOADERS[typename] : undefined;
+  if (!load) return null;
+  return nullIfNotFound(() => load(id, context));
+}
+
+const NodeInterface = builder.nodeInterfaceRef();
+const MAX_NODES = 100;
+
+builder.queryFields((t) => ({
+  node: t.field({
+    type: NodeInterface,
+    nullable: true,
+    description: 'Any object by its Katapult id. Null when it does not exist or the id is not a Katapult id.',
+    args: { id: t.arg.id({ required: true, description: 'A Katapult id, e.g. `vm_…`, `org_…`, `zone_…`.' }) },
+    resolve: (_root, args, context) => resolveNode(String(args.id), context) as never,
+  }),
+  nodes: t.field({
+    type: [NodeInterface],
+    nullable: { list: false, items: true },
+    description: `Several objects by Katapult id (at most ${MAX_NODES}), in the same order; null for each that does not exist.`,
+    args: { ids: t.arg.idList({ required: true, description: 'Katapult ids.' }) },
+    resolve: (_root, args, context) => {
+      if (args.ids.length > MAX_NODES) throw new InvalidInputError(`Pass at most ${MAX_NODES} ids to "nodes"`, 'ids');
+      return args.ids.map((id) => resolveNode(String(id), context)) as never;
+    },
+  }),
+}));

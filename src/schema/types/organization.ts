@@ -1,0 +1,169 @@
+import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import { InvalidInputError } from '../../data/errors.js';
+import { nullIfNotFound, type OrganizationLookup } from '../../data/katapult-data.js';
+import type { MaybePromise } from '../../data/katapult-source.js';
+import { organizationModel, packageModel, virtualMachineFromList, type OrganizationModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
+import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
+import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
+import { OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef } from './refs.js';
+
+export const OrganizationLookupInput = builder.inputType('OrganizationLookup', {
+  description: 'Names an organization by id or by sub-domain (exactly one).',
+  fields: (t) => ({
+    id: t.id({ description: 'Katapult id (`org_…`).' }),
+    subDomain: t.string({ description: 'The organization\'s sub-domain, e.g. "acme".' }),
+  }),
+});
+
+export const AnnotationFilterInput = builder.inputType('AnnotationFilter', {
+  description: 'Matches VMs with this annotation; without a value, any value of the key matches. Several filters must all match.',
+  fields: (t) => ({
+    key: t.string({ required: true, description: 'Annotation key.' }),
+    value: t.string({ description: 'Annotation value; omit to match any value.' }),
+  }),
+});
+
+export function toOrganizationLookup(input: { id?: string | number | null; subDomain?: string | null }, argument: string): OrganizationLookup {
+  const hasId = input.id !== null && input.id !== undefined;
+  const hasSubDomain = input.subDomain !== null && input.subDomain !== undefined;
+  if (hasId === hasSubDomain) throw new InvalidInputError(`Pass exactly one of "id" or "subDomain" in "${argument}"`, argument);
+  return hasId ? { id: String(input.id) } : { sub_domain: input.subDomain! };
+}
+
+const lookupKey = (lookup: OrganizationLookup) => ('id' in lookup ? `id=${lookup.id}` : `sub_domain=${lookup.sub_domain}`);
+
+type OrganizationField = keyof OrganizationDto;
+
+/** A field from what is in hand, else from `/organizations/organization` (once per request, cached). */
+function organizationField<K extends OrganizationField>(org: OrganizationModel, context: GraphQLContext, key: K): MaybePromise<OrganizationDto[K]> {
+  if (org.dto && key in org.dto) return (org.dto as OrganizationDto)[key];
+  return chain(context.data.organization(org.lookup), (body) => {
+    org.dto = body.organization;
+    return body.organization[key];
+  });
+}
+
+export const VirtualMachineConnection = builder.connectionObject(
+  { type: VirtualMachineRef, ...connectionOptions('VirtualMachineConnection', 'virtual machines') },
+  edgeOptions('VirtualMachineEdge', 'virtual machine'),
+);
+
+export const VirtualMachinePackageConnection = builder.connectionObject(
+  { type: VirtualMachinePackageRef, ...connectionOptions('VirtualMachinePackageConnection', 'virtual machine packages') },
+  edgeOptions('VirtualMachinePackageEdge', 'virtual machine package'),
+);
+
+/** Packages of an organization (or the public ones), page-aligned like every connection. */
+export function packagesConnection(context: GraphQLContext, organization: OrganizationLookup | null, args: Parameters<typeof pagedConnection>[1]) {
+  return pagedConnection(
+    context,
+    args,
+    `packages:${organization ? lookupKey(organization) : 'public'}`,
+    (page) => chain(context.data.packagesPage(organization, page), (body) => ({ items: body.virtual_machine_packages, pagination: body.pagination })),
+    (item) => item.id,
+    (item) => ({ ...packageModel(item), organization }),
+  );
+}
+
+builder.node(OrganizationRef, {
+  description: 'A Katapult organization: the owner of VMs, and the scope of an organization-level API token.',
+  id: {
+    description: 'The Katapult id (`org_…`).',
+    resolve: (org, _a, c) => ('id' in org.lookup ? org.lookup.id : organizationField(org, c, 'id')),
+  },
+  fields: (t) => ({
+    name: t.string({ description: 'Display name.', resolve: (o, _a, c) => organizationField(o, c, 'name') }),
+    subDomain: t.string({
+      description: 'Sub-domain, unique across Katapult.',
+      resolve: (o, _a, c) => ('sub_domain' in o.lookup ? o.lookup.sub_domain : organizationField(o, c, 'sub_domain')),
+    }),
+    infrastructureDomain: t.string({ description: 'Domain under which VM host names are created.', resolve: (o, _a, c) => organizationField(o, c, 'infrastructure_domain') }),
+    createdAt: t.field({ type: 'DateTime', description: 'When the organization was created.', resolve: (o, _a, c) => chain(organizationField(o, c, 'created_at'), (s) => fromUnixSeconds(s)!) }),
+    activatedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was activated; null if never.', resolve: (o, _a, c) => chain(organizationField(o, c, 'activated_at'), fromUnixSeconds) }),
+    suspended: t.boolean({ description: 'Whether it is suspended.', resolve: (o, _a, c) => organizationField(o, c, 'suspended') }),
+    managed: t.boolean({ description: 'Whether it is managed by another organization.', resolve: (o, _a, c) => organizationField(o, c, 'managed') }),
+    virtualMachines: t.connection(
+      {
+        type: VirtualMachineRef,
+        nullable: true,
+        description: 'The organization\'s virtual machines, optionally filtered by annotations. Null (with an error) when the organization cannot be read.',
+        args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'All must match.' }) },
+        resolve: (org, args, context) => {
+          const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
+          const binding = `vms:${lookupKey(org.lookup)}:${JSON.stringify(annotations.map((a) => [a.key, a.value]))}`;
+          return pagedConnection(
+            context,
+            args,
+            binding,
+            (page) => chain(context.data.virtualMachinesPage(org.lookup, annotations, page), (body) => ({ items: body.virtual_machines, pagination: body.pagination })),
+            (item) => item.id,
+            (item) => virtualMachineFromList(item, org.lookup),
+          );
+        },
+      },
+      VirtualMachineConnection,
+    ),
+    virtualMachinePackages: t.connection(
+      {
+        type: VirtualMachinePackageRef,
+        nullable: true,
+        description: 'Packages available to this organization (public and its private ones).',
+        resolve: (org, args, context) => packagesConnection(context, org.lookup, args),
+      },
+      VirtualMachinePackageConnection,
+    ),
+  }),
+});
+
+/** Field names that can be answered from a lookup alone, with no call for the organization itself. */
+const LOOKUP_ONLY_FIELDS = new Set(['__typename', 'virtualMachines', 'virtualMachinePackages']);
+
+function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, lookup: OrganizationLookup): boolean {
+  if (!selection) return false;
+  for (const node of selection.selections) {
+    if (node.kind === 'Field') {
+      const name = node.name.value;
+      if (LOOKUP_ONLY_FIELDS.has(name)) continue;
+      if (name === 'id' && 'id' in lookup) continue;
+      if (name === 'subDomain' && 'sub_domain' in lookup) continue;
+      return true;
+    }
+    const inner = node.kind === 'InlineFragment' ? node.selectionSet : info.fragments[node.name.value]?.selectionSet;
+    if (needsOrganizationRecord(inner, info, lookup)) return true;
+  }
+  return false;
+}
+
+builder.queryFields((t) => ({
+  organization: t.field({
+    type: OrganizationRef,
+    nullable: true,
+    description:
+      'One organization, by id or sub-domain (exactly one). Null when it does not exist. Asking only for its connections costs no extra Katapult call.',
+    args: { id: t.arg.id({ description: 'Katapult id (`org_…`).' }), subDomain: t.arg.string({ description: 'Sub-domain.' }) },
+    resolve: (_root, args, context, info) => {
+      const lookup = toOrganizationLookup(args, 'organization');
+      const wantsRecord = info.fieldNodes.some((node) => needsOrganizationRecord(node.selectionSet, info, lookup));
+      if (!wantsRecord) return { lookup, dto: null };
+      return chain(nullIfNotFound(() => context.data.organization(lookup)), (body) => (body ? { lookup, dto: body.organization } : null));
+    },
+  }),
+  organizations: t.field({
+    type: [OrganizationRef],
+    description: 'Every organization the token can see.',
+    resolve: (_root, _args, context) =>
+      chain(context.data.organizations(), (body) => body.organizations.map((o: OrganizationListItemDto) => organizationModel(o))),
+  }),
+  virtualMachinePackages: t.connection(
+    {
+      type: VirtualMachinePackageRef,
+      description: 'Virtual machine packages: the public catalogue, or those available to an organization when one is given.',
+      args: { organization: t.arg({ type: OrganizationLookupInput, description: 'Include this organization\'s private packages.' }) },
+      resolve: (_root, args, context) =>
+        packagesConnection(context, args.organization ? toOrganizationLookup(args.organization, 'organization') : null, args),
+    },
+    VirtualMachinePackageConnection,
+  ),
+}));

@@ -1,0 +1,72 @@
+import type { MaybePromise } from '../../data/katapult-source.js';
+import type { PackageModel } from '../../data/models.js';
+import { chain } from '../../data/pagination.js';
+import type { VirtualMachinePackageDto } from '../../upstream/dto.js';
+import { UpstreamApiError } from '../../upstream/errors.js';
+import { builder, type GraphQLContext } from '../builder.js';
+import { PackageGroupRef, PackageIconRef, VirtualMachinePackageRef } from './refs.js';
+
+/**
+ * A VM list names its package only; the organization's package list (one cached call for
+ * every VM on the page) resolves the name, and the public list is the fallback.
+ */
+function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<VirtualMachinePackageDto> {
+  if (pkg.dto) return pkg.dto;
+  return chain(context.data.packageByName(pkg.organization, pkg.name), (dto) => {
+    if (!dto) throw new UpstreamApiError(404, 'package_not_found', 'No package was found matching any of the criteria provided in the arguments', {});
+    return (pkg.dto = dto);
+  });
+}
+
+const field = <K extends keyof VirtualMachinePackageDto>(key: K) => (pkg: PackageModel, _args: unknown, context: GraphQLContext) =>
+  chain(fullPackage(pkg, context), (dto) => dto[key]);
+
+export const PackagePrivacyEnum = builder.enumType('PackagePrivacy', {
+  description: 'Who can use a package. Values Katapult adds later read as UNKNOWN.',
+  values: {
+    PUBLIC: { value: 'public', description: 'Anyone.' },
+    PRIVATE: { value: 'private', description: 'Only organizations it was made for.' },
+    UNKNOWN: { value: 'unknown', description: 'A value this gateway does not know yet.' },
+  },
+});
+
+builder.node(VirtualMachinePackageRef, {
+  description: 'A virtual machine package: a named size (CPU, memory, storage) VMs are built from.',
+  id: { resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => d.id), description: 'The Katapult id (`vmpkg_…`).' },
+  fields: (t) => ({
+    name: t.string({ description: 'Display name, e.g. "ROCK-3".', resolve: (pkg) => pkg.name }),
+    permalink: t.string({ description: 'Stable short name.', resolve: field('permalink') }),
+    cpuCores: t.int({ description: 'CPU cores.', resolve: field('cpu_cores') }),
+    ipv4Addresses: t.int({ description: 'IPv4 addresses included.', resolve: field('ipv4_addresses') }),
+    memoryInGb: t.int({ description: 'Memory in GB.', resolve: field('memory_in_gb') }),
+    storageInGb: t.int({ description: 'Storage in GB.', resolve: field('storage_in_gb') }),
+    monthlyBandwidthAllowanceInGb: t.int({ nullable: true, description: 'Monthly bandwidth allowance in GB; null when unmetered.', resolve: field('monthly_bandwidth_allowance_in_gb') }),
+    privacy: t.field({
+      type: PackagePrivacyEnum,
+      description: 'Who can use the package.',
+      resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => (d.privacy === 'public' || d.privacy === 'private' ? d.privacy : 'unknown')),
+    }),
+    useDedicatedCpus: t.boolean({ description: 'Whether VMs of this package get dedicated CPUs.', resolve: field('use_dedicated_cpus') }),
+    icon: t.field({ type: PackageIconRef, nullable: true, description: 'Icon shown for the package.', resolve: field('icon') }),
+    group: t.field({ type: PackageGroupRef, description: 'The group the package belongs to.', resolve: field('group') }),
+  }),
+});
+
+PackageGroupRef.implement({
+  description: 'A family of packages, e.g. "Standard vCPU".',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The Katapult id (`vmpkgrp_…`).' }),
+    name: t.exposeString('name', { description: 'Display name.' }),
+  }),
+});
+
+PackageIconRef.implement({
+  description: 'An image attached to a package.',
+  fields: (t) => ({
+    url: t.exposeString('url', { description: 'Where to load the image.' }),
+    fileName: t.exposeString('file_name', { description: 'File name.' }),
+    fileType: t.exposeString('file_type', { description: 'MIME type.' }),
+    fileSize: t.exposeInt('file_size', { description: 'Size in bytes.' }),
+    digest: t.exposeString('digest', { description: 'Content digest.' }),
+  }),
+});

@@ -1,0 +1,131 @@
+/**
+ * Typed failures of the Katapult upstream. Everything the upstream client or the request
+ * queue can throw is one of these; `schema/errors.ts` maps them to GraphQL errors in one
+ * place. No error carries the token, the URL's query or the upstream body: only Katapult's
+ * own `code`/`description`/`detail`, which are safe to inspect but never echoed to clients.
+ */
+
+/** What the upstream told us about the token's budget on the response that failed or succeeded. */
+export interface RateLimitInfo {
+  /** `X-RateLimit-Permitted`, or null when absent. */
+  permitted: number | null;
+  /** `X-RateLimit-Remaining`, or null when absent. */
+  remaining: number | null;
+  /** `Retry-After` in ms, if a server ever sends one (Katapult has not been seen to). */
+  retryAfterMs: number | null;
+}
+
+export const NO_RATE_LIMIT_INFO: RateLimitInfo = Object.freeze({ permitted: null, remaining: null, retryAfterMs: null });
+
+export abstract class UpstreamError extends Error {
+  abstract readonly kind: 'api' | 'timeout' | 'network' | 'malformed' | 'rate_limited' | 'circuit_open' | 'queue_full' | 'cancelled';
+  /** Whether repeating the same GET later may succeed (503, reset, timeout). */
+  abstract readonly retryable: boolean;
+  rateLimit: RateLimitInfo = NO_RATE_LIMIT_INFO;
+  /** Katapult's own X-Request-Id, when a response arrived. */
+  upstreamRequestId: string | null = null;
+}
+
+/** Katapult answered with its `{"error":{code,description,detail}}` envelope. */
+export class UpstreamApiError extends UpstreamError {
+  readonly kind = 'api' as const;
+  readonly retryable: boolean;
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly description: string,
+    readonly detail: Record<string, unknown>,
+  ) {
+    super(`Katapult answered ${status} ${code}`);
+    this.name = 'UpstreamApiError';
+    this.retryable = status === 503 || status === 502 || status === 504;
+  }
+}
+
+/** The attempt ran past its per-attempt timeout. */
+export class UpstreamTimeoutError extends UpstreamError {
+  readonly kind = 'timeout' as const;
+  readonly retryable = true;
+  constructor(readonly timeoutMs: number) {
+    super(`Katapult did not answer within ${timeoutMs} ms`);
+    this.name = 'UpstreamTimeoutError';
+  }
+}
+
+/** The connection failed or was reset before a complete response arrived. */
+export class UpstreamNetworkError extends UpstreamError {
+  readonly kind = 'network' as const;
+  readonly retryable = true;
+  constructor(readonly causeCode: string | null) {
+    super(`Katapult connection failed${causeCode ? ` (${causeCode})` : ''}`);
+    this.name = 'UpstreamNetworkError';
+  }
+}
+
+/** A response arrived but its body was not the JSON Katapult sends. */
+export class UpstreamMalformedError extends UpstreamError {
+  readonly kind = 'malformed' as const;
+  readonly retryable = true;
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(`Katapult sent an unreadable ${status} response: ${reason}`);
+    this.name = 'UpstreamMalformedError';
+  }
+}
+
+/** The gateway itself declined to send: the token's budget would not allow it in time. */
+export class RateLimitedError extends UpstreamError {
+  readonly kind = 'rate_limited' as const;
+  readonly retryable = false;
+  constructor(
+    readonly retryAfterSeconds: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** Katapult has been failing; calls fail fast until the circuit closes. */
+export class CircuitOpenError extends UpstreamError {
+  readonly kind = 'circuit_open' as const;
+  readonly retryable = false;
+  constructor(readonly retryAfterSeconds: number) {
+    super('Katapult is failing; the gateway is not sending requests for a moment');
+    this.name = 'CircuitOpenError';
+  }
+}
+
+/** The queue for this token (or the whole gateway) is full. */
+export class QueueFullError extends UpstreamError {
+  readonly kind = 'queue_full' as const;
+  readonly retryable = false;
+  constructor(
+    readonly scope: 'token' | 'global',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(scope === 'token' ? 'Too many queued Katapult calls for this token' : 'Too many queued Katapult calls');
+    this.name = 'QueueFullError';
+  }
+}
+
+/** Every caller waiting for a call went away before it was sent. */
+export class UpstreamCancelledError extends UpstreamError {
+  readonly kind = 'cancelled' as const;
+  readonly retryable = false;
+  constructor() {
+    super('The Katapult call was cancelled before it was sent');
+    this.name = 'UpstreamCancelledError';
+  }
+}
+
+export function isUpstreamError(error: unknown): error is UpstreamError {
+  return error instanceof UpstreamError;
+}
+
+/** `*_not_found` codes are lookups that found nothing; `route_not_found` is a misconfigured base URL. */
+export function isNotFoundCode(code: string): boolean {
+  return code.endsWith('_not_found') && code !== 'route_not_found';
+}

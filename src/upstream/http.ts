@@ -1,0 +1,176 @@
+import { Agent, fetch as undiciFetch } from 'undici';
+import {
+  NO_RATE_LIMIT_INFO,
+  UpstreamApiError,
+  UpstreamError,
+  UpstreamMalformedError,
+  UpstreamNetworkError,
+  UpstreamTimeoutError,
+  type RateLimitInfo,
+} from './errors.js';
+import { encodeQuery, type QueryParams } from './params.js';
+
+/** A fetch-compatible function; tests inject the simulator's in-process fetch. */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface KatapultHttpOptions {
+  /** Base URL including `/core/v1`, e.g. https://api.katapult.io/core/v1. */
+  baseUrl: string;
+  /** @default a keep-alive undici pool built by `createPooledFetch` */
+  fetch?: FetchLike;
+  /** Per-attempt timeout. @default 5000 */
+  timeoutMs?: number;
+  /** @default 'katapult-gateway' */
+  userAgent?: string;
+}
+
+export interface UpstreamRequest {
+  /** Path below the base URL, e.g. `/organizations/organization/virtual_machines`. */
+  path: string;
+  params?: QueryParams;
+  /** The end user's Katapult token; used for this call only. */
+  token: string;
+  signal?: AbortSignal;
+  /** Forwarded as X-Request-Id so one request can be traced end to end. */
+  requestId?: string;
+  /** Overrides the client's per-attempt timeout. */
+  timeoutMs?: number;
+}
+
+export interface UpstreamResult<T> {
+  status: number;
+  body: T;
+  /** Size of the body in bytes (what the cache charges for it). */
+  bytes: number;
+  rateLimit: RateLimitInfo;
+  upstreamRequestId: string | null;
+}
+
+export interface KatapultHttp {
+  readonly baseUrl: string;
+  get<T>(request: UpstreamRequest): Promise<UpstreamResult<T>>;
+}
+
+export interface PooledFetchOptions {
+  /** Sockets per origin. @default 64 */
+  connections?: number;
+  /** @default 30000 */
+  keepAliveTimeoutMs?: number;
+}
+
+/** undici's own fetch over a keep-alive Agent, so upstream calls reuse connections. */
+export function createPooledFetch(options: PooledFetchOptions = {}): { fetch: FetchLike; close(): Promise<void> } {
+  const agent = new Agent({
+    connections: options.connections ?? 64,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+    pipelining: 1,
+  });
+  const pooled: FetchLike = (input, init) =>
+    undiciFetch(input, { ...(init as Record<string, unknown>), dispatcher: agent } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  return { fetch: pooled, close: () => agent.close() };
+}
+
+function readInteger(headers: Headers, name: string): number | null {
+  const raw = headers.get(name);
+  if (raw === null) return null;
+  const value = Number(raw.trim());
+  return Number.isFinite(value) && value >= 0 ? Math.floor(value) : null;
+}
+
+/** Headers.get is case-insensitive, so `X-Ratelimit-Remaining` (Go's spelling) is read too. */
+export function readRateLimit(headers: Headers, now: number = Date.now()): RateLimitInfo {
+  const permitted = readInteger(headers, 'x-ratelimit-permitted');
+  const remaining = readInteger(headers, 'x-ratelimit-remaining');
+  let retryAfterMs: number | null = null;
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter.trim());
+    if (Number.isFinite(seconds) && seconds >= 0) retryAfterMs = seconds * 1000;
+    else {
+      const date = Date.parse(retryAfter);
+      if (Number.isFinite(date)) retryAfterMs = Math.max(0, date - now);
+    }
+  }
+  if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
+  return { permitted, remaining, retryAfterMs };
+}
+
+function networkCode(error: unknown): string | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const fetchImpl = options.fetch ?? createPooledFetch().fetch;
+  const defaultTimeoutMs = options.timeoutMs ?? 5000;
+  const userAgent = options.userAgent ?? 'katapult-gateway';
+
+  async function get<T>(request: UpstreamRequest): Promise<UpstreamResult<T>> {
+    const query = request.params && request.params.length > 0 ? `?${encodeQuery(request.params)}` : '';
+    const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization: `Bearer ${request.token}`,
+      'user-agent': userAgent,
+    };
+    if (request.requestId) headers['x-request-id'] = request.requestId;
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal });
+      text = await response.text();
+    } catch (error) {
+      if (timeout.aborted) throw new UpstreamTimeoutError(timeoutMs);
+      if (request.signal?.aborted) throw request.signal.reason ?? error;
+      throw new UpstreamNetworkError(networkCode(error));
+    }
+
+    const rateLimit = readRateLimit(response.headers);
+    const upstreamRequestId = response.headers.get('x-request-id');
+    const fail = (error: UpstreamError): never => {
+      error.rateLimit = rateLimit;
+      error.upstreamRequestId = upstreamRequestId;
+      throw error;
+    };
+
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return fail(new UpstreamMalformedError(response.status, 'body is not JSON'));
+    }
+
+    if (response.status < 200 || response.status >= 300) {
+      const envelope = isObject(body) ? body.error : undefined;
+      if (!isObject(envelope) || typeof envelope.code !== 'string') {
+        return fail(new UpstreamMalformedError(response.status, 'error body has no error.code'));
+      }
+      return fail(
+        new UpstreamApiError(
+          response.status,
+          envelope.code,
+          typeof envelope.description === 'string' ? envelope.description : '',
+          isObject(envelope.detail) ? envelope.detail : {},
+        ),
+      );
+    }
+    if (!isObject(body)) return fail(new UpstreamMalformedError(response.status, 'body is not a JSON object'));
+
+    return { status: response.status, body: body as T, bytes: Buffer.byteLength(text), rateLimit, upstreamRequestId };
+  }
+
+  return { baseUrl, get };
+}
