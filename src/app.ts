@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createRestCache, type RestCache } from './cache/index.js';
+import { systemClock, type Clock } from './clock.js';
+import type { GatewayConfig } from './config.js';
+import { createCursorCodec } from './data/cursor.js';
+import { createKatapultData } from './data/katapult-data.js';
+import { createKatapultSource, type KatapultSource } from './data/katapult-source.js';
+import { createRequestStats, type RequestScope } from './data/request-scope.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRequestQueue, type RequestQueue } from './queue/index.js';
+import { buildSchema, type GraphQLContext } from './schema/index.js';
+import { createMaskError } from './schema/errors.js';
+import { createTokenKeyer, type TokenKeyer } from './token-key.js';
+import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
+import { useErrorContract } from './server/error-contract.js';
+import { createReadiness, type Readiness } from './server/readiness.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  /** Katapult base URL when `config.upstream.baseUrl` is unset (the embedded simulator's). */
+  upstreamBaseUrl?: string;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Upstream transport. @default undici fetch over a keep-alive pool */
+  fetch?: FetchLike;
+  /** @default a pino logger at config.logLevel on stdout */
+  logger?: Logger;
+  /** @default Math.random */
+  random?: () => number;
+  /** Text pre-filled as the Authorization header in GraphiQL (embedded-simulator mode). */
+  graphiqlDemoToken?: string;
+}
+
+/** What the server wiring needs to know about one incoming request. */
+export interface ServerContext {
+  scope: RequestScope;
+}
+
+export interface GatewayApp {
+  readonly config: GatewayConfig;
+  readonly yoga: YogaServerInstance<ServerContext, GraphQLContext>;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly tokens: TokenKeyer;
+  readonly cache: RestCache;
+  readonly queue: RequestQueue;
+  readonly source: KatapultSource;
+  readonly readiness: Readiness;
+  readonly graphiqlDemoToken: string | undefined;
+  /** Builds the per-request scope from the request's headers. */
+  createScope(headers: { authorization?: string | null; cacheControl?: string | null; requestId?: string | null; timeoutMs?: string | null }, signal?: AbortSignal): RequestScope;
+  /** Stops taking new work and releases upstream connections. */
+  close(): Promise<void>;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** Requests may ask for a shorter deadline than the configured one, never a longer one. */
+export const DEADLINE_HEADER = 'x-request-timeout-ms';
+
+/**
+ * The composition root: builds every long-lived part (cache, queue, upstream client,
+ * schema, yoga) from config and injected clock/fetch/logger. Nothing here listens on a port;
+ * `server/http-server.ts` does that, and tests call `app.yoga.fetch` directly.
+ */
+export function createApp(deps: GatewayDeps): GatewayApp {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const baseUrl = config.upstream.baseUrl ?? deps.upstreamBaseUrl;
+  if (!baseUrl) throw new Error('createApp needs a Katapult base URL: set KATAPULT_API_URL or pass upstreamBaseUrl');
+
+  const pool = deps.fetch ? null : createPooledFetch({ connections: config.upstream.connections });
+  const http = createKatapultHttp({ baseUrl, fetch: deps.fetch ?? pool!.fetch, timeoutMs: config.upstream.timeoutMs });
+  const readiness = createReadiness();
+  const tokens = createTokenKeyer(config.secrets.cacheKey);
+
+  const cache = createRestCache({
+    clock,
+    maxBytes: config.cache.maxBytes,
+    perTokenMaxBytes: config.cache.perTokenMaxBytes,
+    ttlMs: config.cache.ttlMs,
+    staleWhileRevalidateMs: config.cache.staleWhileRevalidateMs,
+    staleIfErrorMs: config.cache.staleIfErrorMs,
+    notFoundTtlMs: config.cache.notFoundTtlMs,
+    invalidTokenTtlMs: config.cache.invalidTokenTtlMs,
+  });
+  const queue = createRequestQueue({
+    clock,
+    random: deps.random,
+    ...config.queue,
+    hooks: {
+      onCircuitChange: (state) => {
+        readiness.set('upstream-circuit', state === 'open' ? 'Katapult calls are failing; circuit open' : null);
+        logger.warn({ circuit: state }, 'upstream circuit changed');
+      },
+    },
+  });
+  const source = createKatapultSource({
+    http,
+    cache,
+    queue,
+    clock,
+    revalidationDeadlineMs: config.deadlines.revalidationMs,
+    hooks: {
+      onUpstreamCall: (info) => {
+        if (info.errorCode === 'route_not_found') {
+          // A wrong base URL answers every call with route_not_found: an operator's problem,
+          // so say it loudly and fail /ready until a call succeeds again.
+          readiness.set('upstream-route', 'KATAPULT_API_URL does not point at the Katapult API (route_not_found)');
+          logger.error({ path: info.path, requestId: info.requestId }, 'configuration error: Katapult answered route_not_found; check KATAPULT_API_URL');
+        } else if (info.status !== null && info.status < 500) {
+          readiness.set('upstream-route', null);
+        }
+        logger.debug(
+          {
+            requestId: info.requestId,
+            upstream: { path: info.path, status: info.status, ms: info.durationMs, attempt: info.attempt, background: info.background, katapultRequestId: info.upstreamRequestId, error: info.errorCode },
+          },
+          'upstream call',
+        );
+      },
+    },
+  });
+
+  const cursors = createCursorCodec(config.secrets.cursor);
+  const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
+
+  const plugins: Plugin<any>[] = [useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions })];
+
+  const yoga = createYoga<ServerContext, GraphQLContext>({
+    schema: buildSchema(),
+    graphqlEndpoint: '/graphql',
+    logging: logger,
+    maskedErrors: { maskError: createMaskError(() => clock.now()) as never },
+    graphiql: false,
+    landingPage: false,
+    cors: false,
+    plugins,
+    context: ({ scope }) => ({
+      scope,
+      data: createKatapultData(source, scope, pageSizes.perPage),
+      cursors,
+      pageSizes,
+    }),
+  });
+
+  function createScope(
+    headers: { authorization?: string | null; cacheControl?: string | null; requestId?: string | null; timeoutMs?: string | null },
+    signal?: AbortSignal,
+  ): RequestScope {
+    const token = headers.authorization ? (BEARER.exec(headers.authorization)?.[1] ?? null) : null;
+    const asked = headers.timeoutMs ? Number(headers.timeoutMs) : Number.NaN;
+    const timeoutMs = Number.isFinite(asked) && asked > 0 ? Math.min(asked, config.deadlines.requestMs) : config.deadlines.requestMs;
+    return {
+      token,
+      tokenKey: token ? tokens.key(token) : '',
+      requestId: headers.requestId && /^[\w.:-]{1,128}$/.test(headers.requestId) ? headers.requestId : randomUUID(),
+      deadline: clock.now() + timeoutMs,
+      noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(headers.cacheControl ?? ''),
+      signal,
+      stats: createRequestStats(),
+    };
+  }
+
+  return {
+    config,
+    yoga,
+    logger,
+    clock,
+    tokens,
+    cache,
+    queue,
+    source,
+    readiness,
+    graphiqlDemoToken: deps.graphiqlDemoToken,
+    createScope,
+    async close() {
+      readiness.set('shutdown', 'shutting down');
+      await queue.onIdle();
+      queue.close();
+      await pool?.close();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createHttpServer } from './server/http-server.js';
+import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
+
+/**
+ * The process: reads the environment, starts the embedded Katapult simulator when no
+ * KATAPULT_API_URL is set, listens, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true && config.nodeEnv !== 'production' });
+
+  let simulator: Simulator | null = null;
+  let upstreamBaseUrl: string | undefined;
+  if (!config.upstream.baseUrl) {
+    // No upstream configured: run against the built-in simulator on an ephemeral loopback port.
+    const { port: _port, host: _host, ...options } = simulatorOptionsFromEnv(process.env);
+    simulator = createSimulator(options);
+    upstreamBaseUrl = (await simulator.listen({ port: 0, host: '127.0.0.1' })).baseUrl;
+  }
+
+  const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined });
+  const http = createHttpServer({ app });
+  const { url } = await http.listen(config.port, config.host);
+
+  const lines = [`katapult-gateway listening: GraphQL and GraphiQL at ${url}/graphql`];
+  if (simulator) {
+    lines.push(
+      `Upstream: the built-in Katapult simulator at ${upstreamBaseUrl} (set KATAPULT_API_URL to use a real one)`,
+      '',
+      'Demo tokens (send as "Authorization: Bearer <token>"):',
+      `  ${DEMO_TOKENS.globex}   globex: small organization, 12 VMs`,
+      `  ${DEMO_TOKENS.acme}     acme: 1,250 VMs (a list Katapult does not count)`,
+      `  ${DEMO_TOKENS.user}    user token: Jane Marsh, member of acme and globex`,
+      `  ${DEMO_TOKENS.noVmScope}  globex, lacking the virtual_machines:read scope`,
+      `  ${DEMO_TOKENS.suspended}  initech, a suspended organization`,
+      '',
+      'Try:',
+      `  curl -s ${url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${DEMO_TOKENS.globex}' \\`,
+      `    -d '{"query":"{ organization(subDomain: \\"globex\\") { name virtualMachines(first: 3) { totalCount edges { node { name zone { name } } } } } }"}'`,
+    );
+  } else {
+    lines.push(`Upstream: ${config.upstream.baseUrl}`);
+  }
+  console.log(lines.join('\n'));
+  logger.info({ url, embeddedSimulator: simulator !== null }, 'gateway started');
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
+    http
+      .shutdown(config.http.shutdownGraceMs)
+      .then(() => simulator?.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+void main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+import type { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Clock } from '../clock.js';
+import type { ServerContext } from '../app.js';
+
+export interface ErrorContractOptions {
+  clock: Clock;
+  /** Add `extensions.cache` (hits, misses, …) to every response. @default false */
+  exposeCacheStats?: boolean;
+}
+
+type Result = { data?: Record<string, unknown> | null; errors?: readonly GraphQLError[]; extensions?: Record<string, unknown> };
+
+function isSingleResult(value: unknown): value is Result {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(Symbol.asyncIterator in value);
+}
+
+/**
+ * The response-level half of the error contract: every error carries the request id; a
+ * request whose every root field failed with RATE_LIMITED answers HTTP 429 with
+ * Retry-After; optional `extensions.cache` counts.
+ */
+export function useErrorContract(options: ErrorContractOptions): Plugin<ServerContext> {
+  return {
+    onResultProcess({ result, setResult, serverContext }) {
+      if (!isSingleResult(result)) return;
+      const scope = (serverContext as Partial<ServerContext>).scope;
+      if (!scope) return;
+      let changed: Result = result;
+      if (result.errors?.length) {
+        const errors = result.errors.map((error) => {
+          (error.extensions as Record<string, unknown>).requestId = scope.requestId;
+          return error;
+        });
+        changed = { ...changed, errors };
+        const data = result.data;
+        const rootsFailed = data !== undefined && data !== null && Object.values(data).every((value) => value === null);
+        const limited = errors.filter((e) => e.extensions?.code === 'RATE_LIMITED');
+        const everyRootLimited =
+          rootsFailed && limited.length > 0 && Object.keys(data!).every((key) => limited.some((e) => e.path?.[0] === key));
+        if (everyRootLimited) {
+          const retryAfter = Math.max(...limited.map((e) => Number(e.extensions?.retryAfterSeconds) || 1));
+          changed = { ...changed, extensions: { ...changed.extensions, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } };
+        }
+      }
+      if (options.exposeCacheStats) {
+        const s = scope.stats;
+        changed = {
+          ...changed,
+          extensions: {
+            ...changed.extensions,
+            cache: { hits: s.hits, misses: s.misses, stale: s.stale + s.staleIfError, staleIfError: s.staleIfError, coalesced: s.coalesced, negative: s.negative, upstreamCalls: s.upstreamCalls },
+          },
+        };
+      }
+      if (changed !== result) setResult(changed as never);
+    },
+  };
+}
