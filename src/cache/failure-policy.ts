@@ -1,0 +1,38 @@
+import {
+  CircuitOpenError,
+  QueueFullError,
+  RateLimitedError,
+  UpstreamApiError,
+  UpstreamError,
+  isNotFoundCode,
+} from '../upstream/errors.js';
+
+/**
+ * Which failures the cache may hide behind an older answer, and which it remembers.
+ *
+ * Stale data beats an error only when the failure says nothing about the data: Katapult
+ * being down or slow (retryable errors), the token's budget being spent (429, or the
+ * gateway declining to send), or the gateway protecting itself (open circuit, full queue).
+ * A 403 or 404 is an answer about the resource or the token, so serving the old copy would
+ * hide a real change; those always reach the caller.
+ */
+export function canServeStaleOnError(error: unknown): boolean {
+  if (!(error instanceof UpstreamError)) return false;
+  if (error.retryable) return true;
+  if (error instanceof UpstreamApiError) return error.status === 429;
+  return error instanceof RateLimitedError || error instanceof CircuitOpenError || error instanceof QueueFullError;
+}
+
+/** The token itself was refused: nothing cached under it may be served any more. */
+export function isInvalidTokenError(error: unknown): error is UpstreamApiError {
+  return error instanceof UpstreamApiError && error.code === 'invalid_api_token';
+}
+
+/**
+ * A lookup that found nothing (`vm_not_found`, …) is worth remembering briefly, so a client
+ * polling a deleted VM does not spend the token's budget; `route_not_found` is a
+ * misconfiguration and must not be.
+ */
+export function isRememberedNotFound(error: unknown): error is UpstreamApiError {
+  return error instanceof UpstreamApiError && isNotFoundCode(error.code);
+}

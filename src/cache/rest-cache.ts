@@ -1,0 +1,300 @@
+import { LRUCache } from 'lru-cache';
+import { UpstreamCancelledError, type UpstreamApiError } from '../upstream/errors.js';
+import type { UpstreamResult } from '../upstream/http.js';
+import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
+import { startFlight, type Flight } from './flight.js';
+import { resolveRestCacheOptions, type RestCacheOptions } from './rest-cache-options.js';
+import { createTokenLedger } from './token-ledger.js';
+import type { CacheFetchOptions, CacheKey, CacheRead, CacheStatus, RestCache } from './types.js';
+
+export { DEFAULT_TTL_MS, type ResourceKind } from './ttl-policy.js';
+export type { RestCacheOptions } from './rest-cache-options.js';
+export type * from './types.js';
+
+/** Charged on top of every body, and all a remembered not-found costs: key, record and LRU slots. */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
+/** Tokens remembered as invalid at once; a flood of bogus tokens only pushes out older marks. */
+const INVALID_TOKENS_MAX = 10_000;
+
+type EvictReason = 'size' | 'token-share' | 'purge' | 'expired';
+
+type Entry =
+  | { type: 'value'; tokenKey: string; value: unknown; bytes: number; freshUntil: number; charge: number }
+  | { type: 'not-found'; tokenKey: string; error: UpstreamApiError; freshUntil: number; charge: number };
+
+type Loaded = Omit<CacheRead<unknown>, 'status'>;
+
+interface InFlight {
+  tokenKey: string;
+  flight: Flight<Loaded>;
+  /** Cleared when the token is purged (or the cache cleared) mid-load, so old data is not put back. */
+  storable: boolean;
+}
+
+/** The token's HMAC and the URL, never the raw token; a newline cannot occur in either. */
+const storeKeyOf = (key: CacheKey): string => `${key.tokenKey}\n${key.url}`;
+
+/** Observers run inside lru-cache's own bookkeeping: one that throws must not leave the store half-updated. */
+function safely(notify: () => void): void {
+  try {
+    notify();
+  } catch {
+    // An observer's failure is the observer's problem; the cache stays consistent.
+  }
+}
+
+function readOf<T>(entry: Extract<Entry, { type: 'value' }>, status: CacheStatus): CacheRead<T> {
+  return { value: entry.value as T, status, freshUntil: entry.freshUntil, bytes: entry.bytes };
+}
+
+/**
+ * A per-token store of Katapult REST responses (list pages and single lookups), shared by
+ * every GraphQL selection that needs the same page.
+ *
+ * Keys are the token's HMAC plus the canonical URL: two tokens never share an entry, even for
+ * the same URL, because what Katapult returns depends on who asks. An entry is fresh for its
+ * kind's TTL; after that it is still kept for the longer of the two stale windows, during which
+ * it may be served while a background refresh runs (stale-while-revalidate) or in place of a
+ * failure that says nothing about the data (stale-if-error). Errors are not kept, except two
+ * answers worth not repeating: a `*_not_found` lookup (briefly, per URL) and an invalid token
+ * (per token, after dropping everything the token had).
+ *
+ * Space is bounded twice: by total bytes (plain LRU across tokens) and by a per-token share,
+ * filled out of the token's own least recently used entries, so one busy dashboard cannot push
+ * every other user's entries out.
+ */
+export function createRestCache(options: RestCacheOptions): RestCache {
+  const settings = resolveRestCacheOptions(options);
+  const { clock } = options;
+  const hooks = options.hooks ?? {};
+  const ledger = createTokenLedger();
+  const flights = new Map<string, InFlight>();
+  // lru-cache reports explicit deletes only as 'delete'; this says which of ours it was.
+  let deleteReason: EvictReason | undefined;
+  let sizeChanged = false;
+
+  const store = new LRUCache<string, Entry>({
+    maxSize: settings.maxBytes,
+    sizeCalculation: (entry) => entry.charge,
+    perf: clock,
+    ttlResolution: 0,
+    dispose(entry, storeKey, reason) {
+      ledger.remove(entry.tokenKey, storeKey);
+      sizeChanged = true;
+      const why = reason === 'evict' ? 'size' : reason === 'expire' ? 'expired' : reason === 'delete' ? deleteReason : undefined;
+      if (why) safely(() => hooks.onEvict?.(entry.charge, why));
+    },
+  });
+
+  const invalidTokens =
+    settings.invalidTokenTtlMs > 0
+      ? new LRUCache<string, { error: UpstreamApiError; until: number }>({
+          max: INVALID_TOKENS_MAX,
+          ttl: Math.ceil(settings.invalidTokenTtlMs),
+          perf: clock,
+          ttlResolution: 0,
+        })
+      : undefined;
+  // Checked against `until` (like every other expiry here) rather than lru-cache's inclusive edge.
+  const invalidTokenError = (tokenKey: string): UpstreamApiError | undefined => {
+    const mark = invalidTokens?.get(tokenKey);
+    return mark && clock.now() < mark.until ? mark.error : undefined;
+  };
+
+  const reportSize = () => {
+    if (!sizeChanged) return;
+    sizeChanged = false;
+    safely(() => hooks.onSize?.(store.calculatedSize, store.size));
+  };
+
+  const remove = (tokenKey: string, storeKey: string, reason: EvictReason | undefined) => {
+    deleteReason = reason;
+    try {
+      store.delete(storeKey);
+    } finally {
+      deleteReason = undefined;
+    }
+    ledger.remove(tokenKey, storeKey);
+  };
+
+  const lookup = (tokenKey: string, storeKey: string): Entry | undefined => {
+    const entry = store.get(storeKey);
+    if (entry) ledger.touch(tokenKey, storeKey);
+    reportSize();
+    return entry;
+  };
+
+  /** Stores an entry, first making room out of the same token's least recently used entries. */
+  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
+    if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
+      // The new answer supersedes the kept one even when it cannot be kept itself.
+      remove(tokenKey, storeKey, undefined);
+    } else {
+      const replaced = ledger.chargeOf(tokenKey, storeKey);
+      while (ledger.bytesOf(tokenKey) - replaced + entry.charge > settings.perTokenMaxBytes) {
+        const oldest = ledger.oldestOf(tokenKey, storeKey);
+        if (oldest === undefined) break;
+        remove(tokenKey, oldest, 'token-share');
+      }
+      store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) });
+      if (store.peek(storeKey) === entry) ledger.add(tokenKey, storeKey, entry.charge);
+      sizeChanged = true;
+    }
+    reportSize();
+  };
+
+  const purgeToken = (tokenKey: string) => {
+    for (const storeKey of ledger.keysOf(tokenKey)) remove(tokenKey, storeKey, 'purge');
+    for (const inFlight of flights.values()) if (inFlight.tokenKey === tokenKey) inFlight.storable = false;
+    reportSize();
+    safely(() => hooks.onPurgeToken?.(tokenKey));
+  };
+
+  const keep = (key: CacheKey, storeKey: string, inFlight: InFlight, result: UpstreamResult<unknown>): Loaded => {
+    const bytes = Number.isFinite(result.bytes) && result.bytes > 0 ? Math.ceil(result.bytes) : 0;
+    const ttlMs = settings.ttlMs[key.kind];
+    const freshUntil = clock.now() + ttlMs;
+    if (inFlight.storable && !invalidTokenError(key.tokenKey)) {
+      const entry: Entry = { type: 'value', tokenKey: key.tokenKey, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
+      put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
+    }
+    return { value: result.body, freshUntil, bytes };
+  };
+
+  const remember = (key: CacheKey, storeKey: string, inFlight: InFlight, error: unknown) => {
+    if (isInvalidTokenError(error)) {
+      invalidTokens?.set(key.tokenKey, { error, until: clock.now() + settings.invalidTokenTtlMs });
+      purgeToken(key.tokenKey);
+    } else if (isRememberedNotFound(error) && inFlight.storable && settings.notFoundTtlMs > 0) {
+      const freshUntil = clock.now() + settings.notFoundTtlMs;
+      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error, freshUntil, charge: ENTRY_OVERHEAD_BYTES }, settings.notFoundTtlMs);
+    }
+  };
+
+  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean): InFlight => {
+    const inFlight = { tokenKey: key.tokenKey, storable: true } as InFlight;
+    // Registered before the load starts: a load that throws synchronously unregisters at once.
+    flights.set(storeKey, inFlight);
+    const unregister = () => {
+      if (flights.get(storeKey) === inFlight) flights.delete(storeKey);
+    };
+    inFlight.flight = startFlight(
+      async (signal) => {
+        try {
+          let result: UpstreamResult<unknown>;
+          try {
+            result = await load({ signal, background });
+          } catch (error) {
+            remember(key, storeKey, inFlight, error);
+            throw error;
+          }
+          return keep(key, storeKey, inFlight, result);
+        } finally {
+          unregister();
+        }
+      },
+      {
+        keepAlive: background,
+        onAbandon() {
+          // Nobody is left to want this answer, and a new caller must not join an aborted load.
+          inFlight.storable = false;
+          unregister();
+        },
+      },
+    );
+    return inFlight;
+  };
+
+  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load']) => {
+    if (flights.has(storeKey)) return;
+    const { flight } = launch(key, storeKey, load, true);
+    void flight.outcome.then((outcome) => {
+      if (!outcome.ok) safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
+    });
+  };
+
+  const staleForError = (tokenKey: string, storeKey: string) => {
+    if (settings.staleIfErrorMs <= 0) return undefined;
+    const entry = lookup(tokenKey, storeKey);
+    return entry?.type === 'value' && clock.now() < entry.freshUntil + settings.staleIfErrorMs ? entry : undefined;
+  };
+
+  async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
+    const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
+    const invalid = invalidTokenError(key.tokenKey);
+    if (invalid) {
+      report('negative');
+      throw invalid;
+    }
+    const storeKey = storeKeyOf(key);
+    const load = fetchOptions.load as CacheFetchOptions<unknown>['load'];
+    const entry = fetchOptions.noCache ? undefined : lookup(key.tokenKey, storeKey);
+    const now = clock.now();
+    if (entry?.type === 'not-found' && now < entry.freshUntil) {
+      report('negative');
+      throw entry.error;
+    }
+    if (entry?.type === 'value') {
+      if (now < entry.freshUntil) {
+        report('hit');
+        return readOf(entry, 'hit');
+      }
+      if (now < entry.freshUntil + settings.staleWhileRevalidateMs) {
+        revalidate(key, storeKey, load);
+        report('stale');
+        return readOf(entry, 'stale');
+      }
+    }
+
+    const joined = flights.get(storeKey);
+    const status: CacheStatus = joined ? 'coalesced' : 'miss';
+    if (!joined && fetchOptions.signal?.aborted) {
+      report(status);
+      throw new UpstreamCancelledError();
+    }
+    const { flight } = joined ?? launch(key, storeKey, load, false);
+    let outcome;
+    try {
+      outcome = await flight.wait(fetchOptions.signal);
+    } catch (error) {
+      report(status);
+      throw error;
+    }
+    if (outcome.ok) {
+      report(status);
+      return { ...(outcome.value as Omit<CacheRead<T>, 'status'>), status };
+    }
+    const stale = canServeStaleOnError(outcome.error) ? staleForError(key.tokenKey, storeKey) : undefined;
+    if (stale?.type === 'value') {
+      report('stale-if-error');
+      return readOf(stale, 'stale-if-error');
+    }
+    report(status);
+    throw outcome.error;
+  }
+
+  return {
+    fetch,
+    peek<T>(key: CacheKey): CacheRead<T> | undefined {
+      if (invalidTokenError(key.tokenKey)) return undefined;
+      const entry = lookup(key.tokenKey, storeKeyOf(key));
+      if (entry?.type !== 'value' || clock.now() >= entry.freshUntil) return undefined;
+      safely(() => hooks.onRead?.('hit', key.kind));
+      return readOf(entry, 'hit');
+    },
+    purgeToken,
+    stats: () => ({ entries: store.size, bytes: store.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
+    clear() {
+      deleteReason = 'purge';
+      try {
+        store.clear();
+      } finally {
+        deleteReason = undefined;
+      }
+      invalidTokens?.clear();
+      for (const inFlight of flights.values()) inFlight.storable = false;
+      reportSize();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Bytes held per token, with each token's entries in its own least-recently-used order.
+ * The shared LRU only knows global recency; this ledger lets the cache make room for a
+ * token out of that token's own entries, so a heavy user pays for its own growth.
+ */
+export interface TokenLedger {
+  /** Records an entry (or re-records it as most recently used). */
+  add(tokenKey: string, storeKey: string, charge: number): void;
+  /** Forgets an entry; a token with no entries left is dropped. */
+  remove(tokenKey: string, storeKey: string): void;
+  /** Marks an entry as most recently used. */
+  touch(tokenKey: string, storeKey: string): void;
+  /** Bytes charged to the token. */
+  bytesOf(tokenKey: string): number;
+  /** The charge of one entry, or 0 when the ledger does not hold it. */
+  chargeOf(tokenKey: string, storeKey: string): number;
+  /** The token's store keys, least recently used first (a snapshot, safe to delete while iterating). */
+  keysOf(tokenKey: string): string[];
+  /** Least recently used entry of the token other than `except`. */
+  oldestOf(tokenKey: string, except: string): string | undefined;
+  /** Number of tokens holding at least one entry. */
+  readonly tokens: number;
+}
+
+interface TokenAccount {
+  bytes: number;
+  /** storeKey → charge; Map iteration order is the recency order. */
+  entries: Map<string, number>;
+}
+
+export function createTokenLedger(): TokenLedger {
+  const accounts = new Map<string, TokenAccount>();
+
+  const remove = (tokenKey: string, storeKey: string): void => {
+    const account = accounts.get(tokenKey);
+    const charge = account?.entries.get(storeKey);
+    if (!account || charge === undefined) return;
+    account.entries.delete(storeKey);
+    account.bytes -= charge;
+    if (account.entries.size === 0) accounts.delete(tokenKey);
+  };
+
+  return {
+    add(tokenKey, storeKey, charge) {
+      remove(tokenKey, storeKey);
+      let account = accounts.get(tokenKey);
+      if (!account) {
+        account = { bytes: 0, entries: new Map() };
+        accounts.set(tokenKey, account);
+      }
+      account.entries.set(storeKey, charge);
+      account.bytes += charge;
+    },
+    remove,
+    touch(tokenKey, storeKey) {
+      const entries = accounts.get(tokenKey)?.entries;
+      const charge = entries?.get(storeKey);
+      if (!entries || charge === undefined) return;
+      entries.delete(storeKey);
+      entries.set(storeKey, charge);
+    },
+    bytesOf: (tokenKey) => accounts.get(tokenKey)?.bytes ?? 0,
+    chargeOf: (tokenKey, storeKey) => accounts.get(tokenKey)?.entries.get(storeKey) ?? 0,
+    keysOf: (tokenKey) => [...(accounts.get(tokenKey)?.entries.keys() ?? [])],
+    oldestOf(tokenKey, except) {
+      for (const storeKey of accounts.get(tokenKey)?.entries.keys() ?? []) {
+        if (storeKey !== except) return storeKey;
+      }
+      return undefined;
+    },
+    get tokens() {
+      return accounts.size;
+    },
+  };
+}

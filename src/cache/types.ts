@@ -1,0 +1,64 @@
+import type { UpstreamResult } from '../upstream/http.js';
+import type { ResourceKind } from './ttl-policy.js';
+
+export interface RestCacheHooks {
+  /** Every `fetch`, and every `peek` that hits, with how it was served. */
+  onRead?(status: CacheStatus, kind: ResourceKind): void;
+  /** An entry left the store; `bytes` is what it was charged (body plus overhead). */
+  onEvict?(bytes: number, reason: 'size' | 'token-share' | 'purge' | 'expired'): void;
+  /** The store's size after it changed. */
+  onSize?(totalBytes: number, entries: number): void;
+  /** Every entry of a token was dropped (by `purgeToken` or an `invalid_api_token` answer). */
+  onPurgeToken?(tokenKey: string): void;
+  /** A background refresh failed; the stale entry stays. */
+  onRefreshError?(error: unknown, kind: ResourceKind): void;
+}
+
+export interface CacheKey {
+  /** HMAC of the token (never the token itself). */
+  tokenKey: string;
+  /** Canonical `path?query`, computed by the caller. */
+  url: string;
+  kind: ResourceKind;
+}
+
+export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'stale-if-error' | 'negative';
+
+export interface CacheRead<T> {
+  value: T;
+  status: CacheStatus;
+  /** epoch ms when it stops being fresh (for a stale read: the time it was already due) */
+  freshUntil: number;
+  bytes: number;
+}
+
+export interface LoadContext {
+  /** Aborts only when every caller waiting for this load has gone. */
+  signal: AbortSignal;
+  /** True for a stale-while-revalidate refresh nobody is waiting for. */
+  background: boolean;
+}
+
+export interface CacheFetchOptions<T> {
+  /** The upstream call; shared with every concurrent caller of the same key, so it must not depend on who calls. */
+  load(context: LoadContext): Promise<UpstreamResult<T>>;
+  /** Skip fresh reads (a client's Cache-Control: no-cache): still coalesced, and the result refreshes the entry. */
+  noCache?: boolean;
+  /** This caller's cancellation. The shared load is aborted only when every waiter has gone. */
+  signal?: AbortSignal;
+}
+
+export interface RestCache {
+  /**
+   * A fresh entry, a stale one (refreshed in the background), or the answer of a load shared
+   * with concurrent callers. Rejects with the upstream's typed error, or with
+   * `UpstreamCancelledError` when this caller's `signal` aborts.
+   */
+  fetch<T>(key: CacheKey, options: CacheFetchOptions<T>): Promise<CacheRead<T>>;
+  /** Synchronous fresh read for the warm path; undefined when absent/expired/negative (never triggers a load). */
+  peek<T>(key: CacheKey): CacheRead<T> | undefined;
+  /** Drop every entry of a token (revoked token). */
+  purgeToken(tokenKey: string): void;
+  stats(): { entries: number; bytes: number; tokens: number; inFlight: number };
+  clear(): void;
+}
