@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import type { RequestScope } from '../data/request-scope.js';
+
+/**
+ * The warm fast path: finished GraphQL response bytes, per token, for operations repeated
+ * exactly (a dashboard polled by a mobile app, ten tabs of one user). A hit is answered
+ * before yoga and graphql-js run at all.
+ *
+ * What makes it safe:
+ * - The key starts with the token's HMAC, so isolation is exactly the REST cache's.
+ * - An entry lives no longer than the earliest-expiring REST entry it was built from
+ *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token).
+ * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
+ * - `Cache-Control: no-cache` requests skip it; their fresh answer replaces the entry.
+ * - Everything that can change the bytes is in the key: the document (or persisted-query
+ *   hash), operation name, canonical variables, and the response media type.
+ * - Checks that do not depend on the answer (CORS, CSRF, the token's presence, inbound rate
+ *   limits) run before the lookup in the HTTP edge. An allow-listed persisted operation was
+ *   accepted by the full pipeline before it was ever stored, and the allow-list is static.
+ */
+export interface ResponseCacheOptions {
+  clock: Clock;
+  /** Total bytes of stored responses; 0 disables the fast path. @default 64 MiB */
+  maxBytes?: number;
+}
+
+export interface CachedResponse {
+  body: Buffer;
+  contentType: string;
+  etag: string;
+  freshUntil: number;
+}
+
+export interface GraphQLRequestShape {
+  method: string;
+  /** The query string of a GET (without `?`). */
+  search: string;
+  body: Buffer | undefined;
+  /** The request's Accept header (the response media type depends on it). */
+  accept: string | null;
+}
+
+export interface ResponseCache {
+  readonly enabled: boolean;
+  /** The stored answer for this request, when there is a fresh one. */
+  lookup(request: GraphQLRequestShape, scope: RequestScope): CachedResponse | undefined;
+  /** Offers a finished answer; stored only when it is safe to replay (see above). */
+  store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer }): void;
+  purgeToken(tokenKey: string): void;
+  stats(): { entries: number; bytes: number };
+}
+
+/** A weak ETag over the exact bytes; the same function serves the fast path and the full pipeline. */
+export function etagFor(body: Buffer | string): string {
+  return `W/"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/** JSON with object keys sorted, so `{a,b}` and `{b,a}` variables share an entry. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+interface Params {
+  query?: unknown;
+  operationName?: unknown;
+  variables?: unknown;
+  extensions?: unknown;
+}
+
+function readParams(request: GraphQLRequestShape): Params | null {
+  try {
+    if (request.method === 'GET') {
+      const search = new URLSearchParams(request.search);
+      const parse = (name: string) => {
+        const raw = search.get(name);
+        return raw ? (JSON.parse(raw) as unknown) : undefined;
+      };
+      return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables: parse('variables'), extensions: parse('extensions') };
+    }
+    if (request.method === 'POST' && request.body && request.body.length > 0) {
+      const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
+      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Params) : null;
+    }
+  } catch {
+    // Unreadable parameters are yoga's to reject with a proper error.
+  }
+  return null;
+}
+
+/** The part of the key after the token: null when the request is not a plain, replayable query. */
+export function operationKey(request: GraphQLRequestShape): string | null {
+  const params = readParams(request);
+  if (!params) return null;
+  const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
+  const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
+  const identity = document !== null ? `d:${document}` : typeof hash === 'string' ? `h:${hash}` : null;
+  if (identity === null) return null;
+  const operationName = typeof params.operationName === 'string' ? params.operationName : '';
+  const variables = params.variables === undefined || params.variables === null ? '' : canonicalJson(params.variables);
+  return `${identity}\u0000${operationName}\u0000${variables}\u0000${request.accept ?? ''}`;
+}
+
+export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
+  const { clock } = options;
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const enabled = maxBytes > 0;
+  const entries = new LRUCache<string, CachedResponse>({
+    max: 100_000,
+    maxSize: Math.max(1, maxBytes),
+    sizeCalculation: (entry, key) => entry.body.length + key.length + 128,
+    perf: clock,
+    ttlResolution: 0,
+    ttl: 1, // replaced per entry below
+    allowStale: false,
+    updateAgeOnGet: false,
+  });
+  const keysByToken = new Map<string, Set<string>>();
+  // Key derivation parses the request; a request reaches lookup and then (on a miss) store.
+  const keyMemo = new WeakMap<RequestScope, string | null>();
+
+  const keyOf = (request: GraphQLRequestShape, scope: RequestScope): string | null => {
+    if (keyMemo.has(scope)) return keyMemo.get(scope)!;
+    const operation = scope.tokenKey ? operationKey(request) : null;
+    const key = operation === null ? null : `${scope.tokenKey}\u0000${operation}`;
+    keyMemo.set(scope, key);
+    return key;
+  };
+
+  return {
+    enabled,
+    lookup(request, scope) {
+      if (!enabled || scope.noCache || !scope.token) return undefined;
+      const key = keyOf(request, scope);
+      if (key === null) return undefined;
+      const entry = entries.get(key);
+      if (!entry || entry.freshUntil <= clock.now()) return undefined;
+      return entry;
+    },
+    store(request, scope, response) {
+      if (!enabled || !scope.token || response.status !== 200) return;
+      const stats = scope.stats;
+      const ttl = stats.freshUntil - clock.now();
+      if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
+      const key = keyOf(request, scope);
+      if (key === null) return;
+      // A response with errors is never replayed; the check is on the bytes we would replay.
+      if (response.body.includes('"errors"')) return;
+      entries.set(key, { body: response.body, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
+      let keys = keysByToken.get(scope.tokenKey);
+      if (!keys) keysByToken.set(scope.tokenKey, (keys = new Set()));
+      keys.add(key);
+      if (keys.size > 1000) {
+        // Bookkeeping for keys the LRU already dropped: keep the set bounded.
+        for (const known of keys) if (!entries.has(known)) keys.delete(known);
+      }
+    },
+    purgeToken(tokenKey) {
+      const keys = keysByToken.get(tokenKey);
+      if (!keys) return;
+      for (const key of keys) entries.delete(key);
+      keysByToken.delete(tokenKey);
+    },
+    stats: () => ({ entries: entries.size, bytes: entries.calculatedSize }),
+  };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
+import { createResponseCache, etagFor, operationKey, type GraphQLRequestShape } from '../../src/server/response-cache.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+
+function scopeFor(token: string | null, freshFor: number, now: number, overrides: Partial<RequestScope> = {}): RequestScope {
+  const stats = createRequestStats();
+  stats.freshUntil = now + freshFor;
+  return { token, tokenKey: token ? `key-${token}` : '', requestId: 'r', deadline: now + 10_000, noCache: false, stats, ...overrides };
+}
+
+const post = (body: unknown, accept = 'application/json'): GraphQLRequestShape => ({
+  method: 'POST',
+  search: '',
+  body: Buffer.from(JSON.stringify(body)),
+  accept,
+});
+
+const ok = (text: string) => ({ status: 200, contentType: 'application/json', body: Buffer.from(text) });
+
+describe('the finished-response cache', () => {
+  it('replays a stored answer for the same token and operation until the earliest REST entry expires', async () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":1}}');
+    await clock.advance(4999);
+    expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeDefined();
+    await clock.advance(1);
+    expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+  });
+
+  it('never serves one token an answer stored for another', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(cache.lookup(request, scopeFor('t2', 0, clock.now()))).toBeUndefined();
+    expect(cache.lookup(request, scopeFor(null, 0, clock.now()))).toBeUndefined();
+  });
+
+  it('stores nothing with errors, served stale, without freshness, or with a non-200 status', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"errors":[{"message":"x"}],"data":null}'));
+    const stale = scopeFor('t1', 5000, clock.now());
+    stale.stats.uncacheable = true;
+    cache.store(request, stale, ok('{"data":{"a":1}}'));
+    cache.store(request, scopeFor('t1', Number.POSITIVE_INFINITY, clock.now()), ok('{"data":{"a":1}}'));
+    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), status: 429 });
+    expect(cache.stats().entries).toBe(0);
+  });
+
+  it('skips lookups for no-cache requests and drops a purged token', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(cache.lookup(request, scopeFor('t1', 0, clock.now(), { noCache: true }))).toBeUndefined();
+    cache.purgeToken('key-t1');
+    expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+  });
+
+  it('keys on document, operation name, canonical variables and media type', () => {
+    const base = operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 } }));
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { b: 2, a: 1 } }))).toBe(base);
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 3 } }))).not.toBe(base);
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 }, operationName: 'Q' }))).not.toBe(base);
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 } }, 'application/graphql-response+json'))).not.toBe(base);
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) {  x }', variables: { a: 1, b: 2 } }))).not.toBe(base);
+    const get = operationKey({ method: 'GET', search: `query=${encodeURIComponent('{ x }')}&variables=${encodeURIComponent('{"b":2,"a":1}')}`, body: undefined, accept: null });
+    expect(get).toBe(operationKey({ method: 'GET', search: `query=${encodeURIComponent('{ x }')}&variables=${encodeURIComponent('{"a":1,"b":2}')}`, body: undefined, accept: null }));
+    const apq = operationKey(post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }));
+    expect(apq).toContain('h:abc');
+    expect(operationKey(post('not an object'))).toBeNull();
+    expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null })).toBeNull();
+  });
+
+  it('evicts by bytes and can be disabled', () => {
+    const clock = createFakeClock();
+    const small = createResponseCache({ clock, maxBytes: 2000 });
+    for (let i = 0; i < 20; i++) small.store(post({ query: `{ a${i} }` }), scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(200)}"}}`));
+    expect(small.stats().bytes).toBeLessThanOrEqual(2000);
+    expect(small.stats().entries).toBeLessThan(20);
+    const off = createResponseCache({ clock, maxBytes: 0 });
+    off.store(post({ query: '{ a }' }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(off.enabled).toBe(false);
+    expect(off.lookup(post({ query: '{ a }' }), scopeFor('t1', 0, clock.now()))).toBeUndefined();
+  });
+
+  it('gives equal bodies equal ETags and different bodies different ones', () => {
+    expect(etagFor('{"a":1}')).toBe(etagFor(Buffer.from('{"a":1}')));
+    expect(etagFor('{"a":1}')).not.toBe(etagFor('{"a":2}'));
+  });
+});
