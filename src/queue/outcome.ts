@@ -1,0 +1,43 @@
+import { UpstreamApiError, UpstreamMalformedError, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
+import type { UpstreamResult } from '../upstream/http.js';
+import type { AttemptHealth } from './circuit.js';
+import type { LaneLesson } from './lane.js';
+
+/** How one attempt ended: the task's result or what it threw. */
+export type Outcome = { value: UpstreamResult<unknown> } | { error: unknown };
+
+export interface OutcomeReading {
+  /** Katapult answered 429 rate_limit_reached. */
+  rateLimited: boolean;
+  /** What the lane learns about the token's budget. */
+  lesson: LaneLesson;
+  /** What the circuit learns about Katapult's health. */
+  health: AttemptHealth;
+}
+
+function totalPermittedOf(error: UpstreamApiError): number | null {
+  const value = error.detail.total_permitted;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : null;
+}
+
+/**
+ * Reads an attempt's outcome for the budget and the circuit. A 429 says nothing about
+ * Katapult's health, nor does an error that is not an upstream one (the caller's abort, a
+ * bug in the task); any other answer to the request, even a 404, shows Katapult is up.
+ */
+export function readOutcome(outcome: Outcome): OutcomeReading {
+  if ('value' in outcome) {
+    return { rateLimited: false, health: 'healthy', lesson: { rateLimit: outcome.value.rateLimit, totalPermitted: null, response: true, rateLimited: false } };
+  }
+  const { error } = outcome;
+  const rateLimit: RateLimitInfo | null = isUpstreamError(error) ? error.rateLimit : null;
+  const rateLimited = error instanceof UpstreamApiError && error.status === 429;
+  const response = error instanceof UpstreamApiError || error instanceof UpstreamMalformedError;
+  let health: AttemptHealth = 'unknown';
+  if (isUpstreamError(error) && !rateLimited) health = error.retryable ? 'failed' : error instanceof UpstreamApiError ? 'healthy' : 'unknown';
+  return {
+    rateLimited,
+    health,
+    lesson: { rateLimit, totalPermitted: rateLimited ? totalPermittedOf(error) : null, response, rateLimited },
+  };
+}

@@ -1,0 +1,325 @@
+import { CircuitOpenError, QueueFullError, RateLimitedError, UpstreamCancelledError, isUpstreamError } from '../upstream/errors.js';
+import type { UpstreamResult } from '../upstream/http.js';
+import { fullJitterDelay } from './backoff.js';
+import { createCircuit } from './circuit.js';
+import { lineLength, lineOf, positionOf, type Entry } from './entry.js';
+import type { Lane, SendTicket } from './lane.js';
+import { createLaneSet } from './lanes.js';
+import { readOutcome, type Outcome } from './outcome.js';
+import { resolveQueueOptions, type RequestQueueOptions } from './queue-options.js';
+import type { QueueAddOptions, QueuePriority, QueueRejectReason, QueueStats, QueueTask, RequestQueue } from './types.js';
+
+export type { RequestQueueOptions } from './queue-options.js';
+export type { CircuitState } from './circuit.js';
+export type * from './types.js';
+
+const PRIORITIES: readonly QueuePriority[] = ['foreground', 'background'];
+
+/** Seconds a client should wait, rounded up so that retrying then is never too early. */
+const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
+
+/**
+ * Every upstream call goes through here. Scheduling policy, in order of precedence: an
+ * open circuit stops everything; a lane (token) starts nothing while paused or out of
+ * budget (lane.ts decides); foreground calls go before background calls gateway-wide; among
+ * lanes with startable work the choice is round-robin (lanes.ts). A call that cannot be
+ * sent before its deadline is rejected as soon as that is known, not when it expires,
+ * so the caller can serve something stale or tell its user when to come back.
+ */
+export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
+  const config = resolveQueueOptions(options);
+  const { clock, random, hooks } = config;
+  const circuit = createCircuit({
+    clock,
+    failureThreshold: config.circuitFailureThreshold,
+    openMs: config.circuitOpenMs,
+    onChange: (state) => emit(() => hooks.onCircuitChange?.(state)),
+  });
+  const backoff = { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs, random };
+  const lanes = createLaneSet<Entry>({
+    windowMs: config.windowMs,
+    budgetReserve: config.budgetReserve,
+    clock,
+    random,
+    restartJitterMs: config.restartJitterMs,
+    onResume: () => pump(),
+  });
+  const live = new Set<Entry>();
+  let idleWaiters: Array<() => void> = [];
+  let queued = 0;
+  let inFlight = 0;
+  let closed = false;
+  let pumping = false;
+  let pumpAgain = false;
+
+  // A metrics hook that throws must not corrupt the scheduler's bookkeeping.
+  function emit(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      /* ignored on purpose */
+    }
+  }
+  const depth = () => ({ queued, inFlight });
+
+  const circuitOpenError = () => new CircuitOpenError(secondsUntil(clock.now() + circuit.retryInMs(), clock.now()));
+  const rateLimitedError = (sendAt: number, now: number) =>
+    new RateLimitedError(secondsUntil(sendAt, now), "The token's Katapult budget does not allow this call before its deadline");
+
+  function leaveLine(entry: Entry): void {
+    const line = lineOf(entry);
+    line.splice(line.indexOf(entry), 1);
+    queued--;
+    if (lineLength(entry.lane) === 0) lanes.dropTurn(entry.lane);
+  }
+
+  function enqueue(entry: Entry, front: boolean): void {
+    if (closed) return settle(entry, { error: new UpstreamCancelledError() }, 'cancelled');
+    if (circuit.state() === 'open') return settle(entry, { error: circuitOpenError() }, 'circuit_open');
+    const line = lineOf(entry);
+    if (front) line.unshift(entry);
+    else line.push(entry);
+    entry.state = 'waiting';
+    entry.queuedAt = clock.now();
+    queued++;
+    lanes.queueTurn(entry.lane, false);
+  }
+
+  function settle(entry: Entry, outcome: Outcome, reason?: QueueRejectReason): void {
+    if (entry.state === 'settled') return;
+    if (entry.state === 'waiting') leaveLine(entry);
+    else if (entry.state === 'backoff') {
+      entry.cancelBackoff?.();
+      entry.lane.backingOff--;
+      queued--;
+    } else if (entry.state === 'running') entry.controller?.abort();
+    entry.state = 'settled';
+    live.delete(entry);
+    entry.cancelDeadline();
+    entry.signal?.removeEventListener('abort', entry.onAbort);
+    if (reason) emit(() => hooks.onRejected?.(reason));
+    if ('value' in outcome) entry.resolve(outcome.value);
+    else entry.reject(outcome.error);
+    emit(() => hooks.onSettled?.(depth()));
+    checkIdle();
+  }
+
+  /** Rejects the calls in this lane's line that its budget cannot reach before their deadlines. */
+  function failFast(lane: Lane<Entry>): void {
+    const now = clock.now();
+    let position = 0;
+    for (const entry of [...lane.foreground, ...lane.background]) {
+      const sendAt = lane.estimateSendAt(position, now);
+      if (sendAt > entry.deadline) settle(entry, { error: rateLimitedError(sendAt, now) }, 'rate_limited');
+      else position++;
+    }
+  }
+
+  function rejectWaiting(error: () => unknown, reason: QueueRejectReason): void {
+    for (const entry of [...live]) {
+      if (entry.state === 'waiting' || entry.state === 'backoff') settle(entry, { error: error() }, reason);
+    }
+  }
+
+  function nextLane(priority: QueuePriority): Lane<Entry> | undefined {
+    const now = clock.now();
+    for (const lane of lanes.turns()) {
+      const line = priority === 'foreground' ? lane.foreground : lane.background;
+      if (line.length === 0 || (priority === 'background' && lane.foreground.length > 0)) continue;
+      const gate = lane.gate(now, config.perTokenConcurrency);
+      if (gate === 'open') return lane;
+      if (gate === 'exhausted') {
+        lanes.pause(lane, lane.nextBoundary(now));
+        failFast(lane);
+      } else if (gate === 'paused') lanes.armResume(lane);
+    }
+    return undefined;
+  }
+
+  function pump(): void {
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        pumpAgain = false;
+        for (const priority of PRIORITIES) {
+          while (inFlight < config.globalConcurrency && circuit.canStart()) {
+            const lane = nextLane(priority);
+            if (!lane) break;
+            start(lane, priority);
+          }
+        }
+      } while (pumpAgain);
+    } finally {
+      pumping = false;
+    }
+  }
+
+  function start(lane: Lane<Entry>, priority: QueuePriority): void {
+    const entry = (priority === 'foreground' ? lane.foreground : lane.background)[0]!;
+    leaveLine(entry);
+    if (lineLength(lane) > 0) lanes.queueTurn(lane, true);
+    const now = clock.now();
+    entry.state = 'running';
+    entry.attempts++;
+    inFlight++;
+    const ticket = lane.sent(now);
+    const probe = circuit.started();
+    const controller = new AbortController();
+    entry.controller = controller;
+    emit(() => hooks.onStarted?.({ waitMs: now - entry.queuedAt, priority }));
+    let attempt: Promise<UpstreamResult<unknown>>;
+    try {
+      attempt = Promise.resolve(entry.task({ signal: controller.signal, attempt: entry.attempts }));
+    } catch (error) {
+      attempt = Promise.reject(error);
+    }
+    attempt.then(
+      (value) => attemptDone(entry, ticket, probe, { value }),
+      (error: unknown) => attemptDone(entry, ticket, probe, { error }),
+    );
+  }
+
+  function attemptDone(entry: Entry, ticket: SendTicket, probe: boolean, outcome: Outcome): void {
+    const { lane } = entry;
+    const now = clock.now();
+    inFlight--;
+    entry.controller = null;
+    if (entry.state === 'running') entry.state = 'between';
+    const { rateLimited, lesson, health } = readOutcome(outcome);
+    const learnedLimit = lane.learn(ticket, now, lesson);
+    const { rateLimit } = lesson;
+    if (rateLimit && (rateLimit.permitted !== null || rateLimit.remaining !== null)) {
+      emit(() => hooks.onBudget?.({ permitted: rateLimit.permitted, remaining: rateLimit.remaining }));
+    }
+    if (circuit.settled(health, probe)) rejectWaiting(circuitOpenError, 'circuit_open');
+
+    if (rateLimited) {
+      emit(() => hooks.onRateLimitResponse?.());
+      const retryAfterMs = rateLimit?.retryAfterMs;
+      lanes.pause(lane, retryAfterMs != null ? now + retryAfterMs : lane.nextBoundary(now));
+      // Spending budget we were not told about is not the call's fault: it goes back to the
+      // front of its line and keeps its attempt.
+      if (entry.state === 'between') {
+        entry.attempts--;
+        enqueue(entry, true);
+      }
+      failFast(lane);
+      lanes.armResume(lane);
+    } else {
+      if (entry.state === 'between') conclude(entry, outcome, now);
+      if (learnedLimit) failFast(lane);
+    }
+    pump();
+    checkIdle();
+  }
+
+  /** Answers the caller, or schedules a retry of a retryable failure if attempts and deadline allow. */
+  function conclude(entry: Entry, outcome: Outcome, now: number): void {
+    if ('value' in outcome) return settle(entry, outcome);
+    const { error } = outcome;
+    if (!isUpstreamError(error) || !error.retryable || entry.attempts >= config.retryMaxAttempts || closed) {
+      return settle(entry, outcome);
+    }
+    const delayMs = fullJitterDelay(entry.attempts, backoff);
+    if (now + delayMs >= entry.deadline) return settle(entry, outcome);
+    if (circuit.state() === 'open') return settle(entry, { error: circuitOpenError() }, 'circuit_open');
+    emit(() => hooks.onRetry?.({ attempt: entry.attempts + 1, delayMs }));
+    entry.state = 'backoff';
+    entry.lane.backingOff++;
+    queued++;
+    entry.cancelBackoff = clock.setTimeout(() => {
+      entry.cancelBackoff = null;
+      entry.lane.backingOff--;
+      queued--;
+      entry.state = 'between';
+      enqueue(entry, true);
+      pump();
+    }, delayMs);
+  }
+
+  function onDeadline(entry: Entry): void {
+    if (entry.state !== 'waiting') return;
+    const now = clock.now();
+    settle(entry, { error: rateLimitedError(entry.lane.estimateSendAt(positionOf(entry), now), now) }, 'deadline');
+  }
+
+  function checkIdle(): void {
+    if (queued > 0 || inFlight > 0 || idleWaiters.length === 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  function add<T>(task: QueueTask<T>, addOptions: QueueAddOptions): Promise<UpstreamResult<T>> {
+    const now = clock.now();
+    const { deadline, signal } = addOptions;
+    const priority = addOptions.priority ?? 'foreground';
+    const refuse = (error: Error, reason: QueueRejectReason) => {
+      emit(() => hooks.onRejected?.(reason));
+      return Promise.reject(error);
+    };
+    if (closed || signal?.aborted) return refuse(new UpstreamCancelledError(), 'cancelled');
+    if (circuit.state() === 'open') return refuse(circuitOpenError(), 'circuit_open');
+    lanes.sweep(now);
+    const lane = lanes.get(addOptions.laneKey);
+    const position = priority === 'foreground' ? lane.foreground.length : lineLength(lane);
+    const sendAt = lane.estimateSendAt(position, now);
+    if (deadline <= now) return refuse(rateLimitedError(sendAt, now), 'deadline');
+    if (lane.waiting >= config.maxQueuedPerToken) {
+      return refuse(new QueueFullError('token', secondsUntil(lane.estimateSendAt(lane.waiting, now), now)), 'queue_full');
+    }
+    if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
+    if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
+
+    return new Promise<UpstreamResult<T>>((resolve, reject) => {
+      const entry: Entry = {
+        task: task as QueueTask<unknown>,
+        lane,
+        deadline,
+        priority,
+        signal,
+        resolve: resolve as (result: UpstreamResult<unknown>) => void,
+        reject,
+        state: 'between',
+        attempts: 0,
+        queuedAt: now,
+        controller: null,
+        cancelDeadline: () => {},
+        cancelBackoff: null,
+        onAbort: () => settle(entry, { error: new UpstreamCancelledError() }, 'cancelled'),
+      };
+      entry.cancelDeadline = clock.setTimeout(() => onDeadline(entry), deadline - now);
+      signal?.addEventListener('abort', entry.onAbort, { once: true });
+      live.add(entry);
+      enqueue(entry, false);
+      emit(() => hooks.onEnqueued?.(depth()));
+      pump();
+    });
+  }
+
+  return {
+    add,
+    get size() {
+      return queued;
+    },
+    get pending() {
+      return inFlight;
+    },
+    circuitState: () => circuit.state(),
+    stats(): QueueStats {
+      return { lanes: lanes.size, waiting: queued, inFlight, ...lanes.summary(clock.now()), circuit: circuit.state() };
+    },
+    onIdle() {
+      if (queued === 0 && inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    close() {
+      closed = true;
+      rejectWaiting(() => new UpstreamCancelledError(), 'cancelled');
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import type { UpstreamResult } from '../upstream/http.js';
+import type { CircuitState } from './circuit.js';
+
+export type QueuePriority = 'foreground' | 'background';
+
+/**
+ * Why the queue itself turned a call away (as opposed to Katapult failing it). `rate_limited`:
+ * the token's budget could not reach the call before its deadline, known in advance;
+ * `deadline`: the deadline passed while the call waited (or before it was added). Both
+ * reject with `RateLimitedError`.
+ */
+export type QueueRejectReason = 'rate_limited' | 'queue_full' | 'circuit_open' | 'cancelled' | 'deadline';
+
+/**
+ * Observation points for metrics. All optional; they receive aggregates only, never a
+ * token or lane key, so they can become metric labels safely. A hook that throws is ignored.
+ */
+export interface QueueHooks {
+  onEnqueued?(depth: { queued: number; inFlight: number }): void;
+  onStarted?(info: { waitMs: number; priority: QueuePriority }): void;
+  onSettled?(depth: { queued: number; inFlight: number }): void;
+  /** A 429 arrived from upstream. */
+  onRateLimitResponse?(): void;
+  onBudget?(info: { permitted: number | null; remaining: number | null }): void;
+  onRejected?(reason: QueueRejectReason): void;
+  onRetry?(info: { attempt: number; delayMs: number }): void;
+  onCircuitChange?(state: CircuitState): void;
+}
+
+export interface QueueAttempt {
+  /** Aborted when the caller gives up while this attempt is in flight. */
+  signal: AbortSignal;
+  /** 1-based; a call put back after a 429 keeps its number. */
+  attempt: number;
+}
+
+export type QueueTask<T> = (attempt: QueueAttempt) => Promise<UpstreamResult<T>>;
+
+export interface QueueAddOptions {
+  /** The lane: the token's HMAC key (never the raw token). */
+  laneKey: string;
+  /** Epoch ms by which the caller needs an answer. */
+  deadline: number;
+  /** @default 'foreground' */
+  priority?: QueuePriority;
+  /** Aborting it drops the call if not yet sent (and aborts the attempt in flight). */
+  signal?: AbortSignal;
+}
+
+export interface QueueStats {
+  /** Lanes (tokens) the queue currently remembers. */
+  lanes: number;
+  /** Calls waiting, including those sleeping before a retry. */
+  waiting: number;
+  /** Attempts in flight. */
+  inFlight: number;
+  /** Lanes holding back until a window boundary or after a 429. */
+  pausedLanes: number;
+  /** Lowest estimated remaining budget among lanes that know theirs, or null if none does. */
+  minRemaining: number | null;
+  /** Mean estimated remaining budget among lanes that know theirs, or null if none does. */
+  avgRemaining: number | null;
+  circuit: CircuitState;
+}
+
+export interface RequestQueue {
+  add<T>(task: QueueTask<T>, options: QueueAddOptions): Promise<UpstreamResult<T>>;
+  /** Calls waiting (not yet sent, or sleeping before a retry). */
+  readonly size: number;
+  /** Attempts in flight. */
+  readonly pending: number;
+  circuitState(): CircuitState;
+  /** Aggregate view for /ready and metrics: lanes, waiting, in flight, paused lanes, min/avg learned remaining. */
+  stats(): QueueStats;
+  /** Resolves once nothing is waiting or in flight. */
+  onIdle(): Promise<void>;
+  /** Rejects everything waiting (shutdown); calls in flight finish. */
+  close(): void;
+}

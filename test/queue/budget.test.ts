@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { createRequestQueue } from '../../src/queue/index.js';
+import { RateLimitedError } from '../../src/upstream/errors.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createFakeKatapult } from './fake-katapult.js';
+
+const MINUTE = 60_000;
+
+function setup(options: { permitted?: number; headers?: boolean; random?: () => number } = {}) {
+  const clock = createFakeClock();
+  const katapult = createFakeKatapult(clock, { permitted: options.permitted ?? 20, headers: options.headers });
+  const events: string[] = [];
+  let rateLimitResponses = 0;
+  const queue = createRequestQueue({
+    clock,
+    random: options.random ?? (() => 0),
+    hooks: { onRateLimitResponse: () => void rateLimitResponses++ },
+  });
+  return { clock, katapult, queue, events, rateLimitResponses: () => rateLimitResponses };
+}
+
+describe('budget learning', () => {
+  it('a new lane sends exactly one probe and waits for its answer before sending more', async () => {
+    const { clock, katapult, queue } = setup();
+    const calls = Array.from({ length: 5 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE }));
+    await clock.flush();
+    expect(katapult.calls).toHaveLength(1);
+    expect(queue.pending).toBe(1);
+    await clock.advance(10);
+    expect(katapult.calls).toHaveLength(5);
+    await clock.advance(10);
+    await Promise.all(calls);
+  });
+
+  it('a burst of ten times the budget never exceeds it per window, gets no 429, and completes across windows', async () => {
+    const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 20 });
+    const results = Array.from({ length: 200 }, () =>
+      queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 15 * MINUTE }),
+    );
+    await clock.advance(15 * MINUTE);
+    const settled = await Promise.allSettled(results);
+    expect(settled.every((r) => r.status === 'fulfilled')).toBe(true);
+    const windows = katapult.perWindow('a');
+    expect(windows.every((w) => w.sent <= 20 && w.rateLimited === 0)).toBe(true);
+    // 18 per window: the reserve of 2 is never spent.
+    expect(windows.slice(0, -1).every((w) => w.sent === 18)).toBe(true);
+    expect(rateLimitResponses()).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('an exhausted lane waits for the window boundary plus jitter, then sends one call before the rest', async () => {
+    const { clock, katapult, queue } = setup({ permitted: 5, random: () => 0.5 });
+    const start = clock.now();
+    const results = Array.from({ length: 8 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: start + 5 * MINUTE }));
+    await clock.advance(1000);
+    expect(katapult.calls).toHaveLength(3);
+    const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
+    await clock.advanceTo(boundary + 499);
+    expect(katapult.calls).toHaveLength(3);
+    await clock.advanceTo(boundary + 500);
+    expect(katapult.calls).toHaveLength(4);
+    expect(katapult.calls[3]!.at).toBe(boundary + 500);
+    await clock.advance(10);
+    expect(katapult.calls).toHaveLength(6);
+    await clock.advance(2 * MINUTE);
+    await Promise.all(results);
+  });
+
+  it('calls sent after the last reading count against the remaining budget', async () => {
+    const { clock, katapult, queue } = setup({ permitted: 8 });
+    const results = Array.from({ length: 10 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.flush();
+    expect(katapult.calls).toHaveLength(1);
+    // The probe reports 7 remaining: 7 - 2 reserve leaves 5 to send alongside each other.
+    await clock.advance(10);
+    expect(katapult.calls).toHaveLength(6);
+    await clock.advance(10);
+    expect(katapult.calls).toHaveLength(6);
+    expect(katapult.calls.every((c) => c.status === 200)).toBe(true);
+    await clock.advance(2 * MINUTE);
+    await Promise.all(results);
+  });
+
+  it('without rate-limit headers there is at most one 429 per window, and the lane then pauses', async () => {
+    const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 10, headers: false });
+    const results = Array.from({ length: 40 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10 * MINUTE }));
+    await clock.advance(10 * MINUTE);
+    const settled = await Promise.allSettled(results);
+    expect(settled.every((r) => r.status === 'fulfilled')).toBe(true);
+    const windows = katapult.perWindow('a');
+    expect(windows[0]).toEqual({ sent: 11, rateLimited: 1 });
+    expect(windows.every((w) => w.rateLimited <= 1 && w.sent - w.rateLimited <= 10)).toBe(true);
+    expect(windows.slice(1).every((w) => w.rateLimited === 0)).toBe(true);
+    expect(rateLimitResponses()).toBe(1);
+  });
+
+  it('a 429 puts the call back in front without using an attempt, pauses only its lane, and other lanes keep flowing', async () => {
+    const { clock, katapult, queue } = setup({ permitted: 3, headers: false });
+    const first = Array.from({ length: 4 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.advance(100);
+    expect(katapult.calls.map((c) => c.status)).toEqual([200, 200, 200, 429]);
+    const other = queue.add(katapult.task('b'), { laneKey: 'b', deadline: clock.now() + 1000 });
+    await clock.advance(10);
+    await expect(other).resolves.toMatchObject({ status: 200 });
+    expect(queue.stats().pausedLanes).toBe(1);
+    await clock.advance(MINUTE);
+    await Promise.all(first);
+    const retried = katapult.calls.filter((c) => c.token === 'a');
+    expect(retried.at(-1)).toMatchObject({ status: 200, attempt: 1 });
+  });
+
+  it('rejects at once when the lane is out of budget until after the deadline', async () => {
+    const { clock, katapult, queue } = setup({ permitted: 3 });
+    const start = clock.now();
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: start + MINUTE });
+    await clock.advance(10);
+    await probe;
+    const error = await queue.add(katapult.task('a'), { laneKey: 'a', deadline: start + 5000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
+    expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((boundary - clock.now()) / 1000));
+  });
+});

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { createRequestQueue, type QueueHooks } from '../../src/queue/index.js';
+import { RateLimitedError } from '../../src/upstream/errors.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createFakeKatapult, type FakeKatapultOptions } from './fake-katapult.js';
+
+const MINUTE = 60_000;
+
+function setup(katapultOptions: FakeKatapultOptions = {}, random = () => 0) {
+  const clock = createFakeClock();
+  const katapult = createFakeKatapult(clock, katapultOptions);
+  const rejected: string[] = [];
+  const hooks: QueueHooks = { onRejected: (reason) => void rejected.push(reason) };
+  const queue = createRequestQueue({ clock, random, hooks });
+  const nextBoundary = () => (Math.floor(clock.now() / MINUTE) + 1) * MINUTE;
+  return { clock, katapult, queue, rejected, nextBoundary };
+}
+
+const reason = (result: PromiseSettledResult<unknown>) => (result.status === 'rejected' ? result.reason : undefined);
+
+describe('deadlines', () => {
+  it('rejects at once, with the seconds until the next window, when the lane is out of budget past the deadline', async () => {
+    const { clock, katapult, queue, rejected, nextBoundary } = setup({ permitted: 3 });
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    await clock.advance(10);
+    await probe;
+    // Remaining 2 equals the reserve: nothing more may go this window.
+    const error = await queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((nextBoundary() - clock.now()) / 1000));
+    expect((error as RateLimitedError).retryAfterSeconds).toBe(59);
+    expect(rejected).toEqual(['rate_limited']);
+    expect(katapult.calls).toHaveLength(1);
+  });
+
+  it('rejects at once the calls whose place in line needs a later window than their deadline', async () => {
+    const { clock, katapult, queue, nextBoundary } = setup({ permitted: 20, latencyMs: 1000 });
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    await clock.advance(1000);
+    await probe;
+    // 19 remaining, 2 reserved: 17 more fit in this window.
+    const burst = Array.from({ length: 25 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 30_000 }));
+    const patient = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 2 * MINUTE });
+    const early = await Promise.race([Promise.allSettled(burst.slice(17)), clock.flush().then(() => 'still waiting')]);
+    expect(early).not.toBe('still waiting');
+    const expected = Math.ceil((nextBoundary() - clock.now()) / 1000);
+    for (const result of early as PromiseSettledResult<unknown>[]) {
+      expect(reason(result)).toBeInstanceOf(RateLimitedError);
+      expect((reason(result) as RateLimitedError).retryAfterSeconds).toBe(expected);
+    }
+    await clock.advance(2 * MINUTE);
+    expect((await Promise.allSettled(burst.slice(0, 17))).every((r) => r.status === 'fulfilled')).toBe(true);
+    await expect(patient).resolves.toMatchObject({ status: 200 });
+  });
+
+  it('rejects a waiting call when its deadline passes, without sending it', async () => {
+    const { clock, katapult, queue, rejected } = setup({ latencyMs: 3000 });
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    // The lane has no answer yet, so this one waits behind the probe.
+    const late = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 1000 });
+    const outcome = late.catch((e: unknown) => e);
+    await clock.advance(999);
+    expect(rejected).toEqual([]);
+    await clock.advance(1);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(rejected).toEqual(['deadline']);
+    await clock.advance(3000);
+    await probe;
+    expect(katapult.calls).toHaveLength(1);
+  });
+
+  it('rejects a call whose deadline has already passed without sending it', async () => {
+    const { clock, katapult, queue, rejected } = setup();
+    await expect(queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() })).rejects.toBeInstanceOf(RateLimitedError);
+    expect(rejected).toEqual(['deadline']);
+    expect(katapult.calls).toHaveLength(0);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('rejects the waiting calls a 429 pause carries past their deadlines, counting the restart jitter', async () => {
+    const { clock, katapult, queue, nextBoundary } = setup({ permitted: 3, headers: false }, () => 0.5);
+    const boundary = nextBoundary();
+    const calls = Array.from({ length: 5 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 }));
+    const all = Promise.allSettled(calls);
+    await clock.advance(100);
+    const settled = await all;
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    const expected = Math.ceil((boundary + 500 - clock.now()) / 1000);
+    expect((reason(settled[3]!) as RateLimitedError).retryAfterSeconds).toBe(expected);
+    expect((reason(settled[4]!) as RateLimitedError).retryAfterSeconds).toBe(expected);
+    expect(katapult.calls.map((c) => c.status)).toEqual([200, 200, 200, 429]);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { createRequestQueue, type QueuePriority } from '../../src/queue/index.js';
+import type { UpstreamResult } from '../../src/upstream/http.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createFakeKatapult } from './fake-katapult.js';
+
+const HOUR = 3_600_000;
+
+describe('fairness and priority', () => {
+  it('a heavy token with hundreds waiting delays a light token by at most one turn', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, globalConcurrency: 2 });
+    const heavy = Array.from({ length: 300 }, () => queue.add(katapult.task('heavy'), { laneKey: 'heavy', deadline: clock.now() + HOUR }));
+    await clock.advance(50);
+    const sentBefore = katapult.calls.length;
+    const addedAt = clock.now();
+    const light = queue.add(katapult.task('light'), { laneKey: 'light', deadline: clock.now() + HOUR });
+    await clock.advance(30);
+    const lightCall = katapult.calls.findIndex((c) => c.token === 'light');
+    expect(lightCall).toBeGreaterThanOrEqual(sentBefore);
+    expect(lightCall - sentBefore).toBeLessThanOrEqual(2);
+    expect(katapult.calls[lightCall]!.at - addedAt).toBeLessThanOrEqual(10);
+    await light;
+    await clock.advance(HOUR);
+    expect(await Promise.all(heavy)).toHaveLength(300);
+  });
+
+  it('several heavy tokens take turns, so each light call waits at most one turn per busy lane', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, globalConcurrency: 1 });
+    for (const token of ['h1', 'h2', 'h3']) {
+      for (let i = 0; i < 100; i++) void queue.add(katapult.task(token), { laneKey: token, deadline: clock.now() + HOUR });
+    }
+    await clock.advance(200);
+    const sentBefore = katapult.calls.length;
+    void queue.add(katapult.task('light'), { laneKey: 'light', deadline: clock.now() + HOUR });
+    await clock.advance(100);
+    const lightCall = katapult.calls.findIndex((c) => c.token === 'light');
+    expect(lightCall - sentBefore).toBeLessThanOrEqual(4);
+    const window = katapult.calls.slice(sentBefore, sentBefore + 6).map((c) => c.token);
+    expect(new Set(window).size).toBe(4);
+    await clock.advance(HOUR);
+    await queue.onIdle();
+  });
+
+  it('foreground calls start before background calls, across lanes and within a lane', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, globalConcurrency: 1 });
+    const started: string[] = [];
+    const add = (lane: string, name: string, priority: QueuePriority) =>
+      queue.add(
+        (attempt) => {
+          started.push(name);
+          return katapult.task(lane)(attempt) as Promise<UpstreamResult<unknown>>;
+        },
+        { laneKey: lane, deadline: clock.now() + HOUR, priority },
+      );
+    const all = [
+      add('a', 'a-bg-1', 'background'),
+      add('a', 'a-bg-2', 'background'),
+      add('b', 'b-bg-1', 'background'),
+      add('a', 'a-fg-1', 'foreground'),
+      add('b', 'b-fg-1', 'foreground'),
+      add('a', 'a-fg-2', 'foreground'),
+    ];
+    await clock.advance(1000);
+    await Promise.all(all);
+    // a-bg-1 went at once (nothing else was waiting); then every foreground call, taking turns
+    // between lanes, before the remaining background calls, again taking turns.
+    expect(started).toEqual(['a-bg-1', 'a-fg-1', 'b-fg-1', 'a-fg-2', 'b-bg-1', 'a-bg-2']);
+  });
+
+  it('keeps to the global and per-token concurrency limits', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, globalConcurrency: 4, perTokenConcurrency: 2 });
+    const inFlight = new Map<string, number>();
+    let total = 0;
+    let maxTotal = 0;
+    let maxPerLane = 0;
+    const tracked = (lane: string) => async (attempt: Parameters<ReturnType<typeof katapult.task>>[0]) => {
+      inFlight.set(lane, (inFlight.get(lane) ?? 0) + 1);
+      total++;
+      maxTotal = Math.max(maxTotal, total);
+      maxPerLane = Math.max(maxPerLane, inFlight.get(lane)!);
+      try {
+        return await katapult.task(lane)(attempt);
+      } finally {
+        inFlight.set(lane, inFlight.get(lane)! - 1);
+        total--;
+      }
+    };
+    const all = ['a', 'b', 'c'].flatMap((lane) =>
+      Array.from({ length: 10 }, () => queue.add(tracked(lane), { laneKey: lane, deadline: clock.now() + HOUR })),
+    );
+    await clock.advance(1000);
+    await Promise.all(all);
+    expect(maxTotal).toBe(4);
+    expect(maxPerLane).toBe(2);
+  });
+});
