@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createRestCache, type RestCache } from './cache/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -14,7 +13,13 @@ import { createMaskError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
+import { useDisableIntrospection } from './server/introspection.js';
+import { createMetrics, type GatewayMetrics } from './server/metrics.js';
+import { loadPersistedOperations, usePersistedOperations } from './server/persisted-operations.js';
+import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
+import { requestIdFrom } from './server/request-id.js';
+import { useOperationNotes, type RequestNotes } from './server/request-log.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -35,6 +40,8 @@ export interface GatewayDeps {
 /** What the server wiring needs to know about one incoming request. */
 export interface ServerContext {
   scope: RequestScope;
+  /** Filled in while yoga runs, for the request's summary line. @default none */
+  notes?: RequestNotes;
 }
 
 export interface GatewayApp {
@@ -47,7 +54,11 @@ export interface GatewayApp {
   readonly queue: RequestQueue;
   readonly source: KatapultSource;
   readonly readiness: Readiness;
+  /** This app's Prometheus registry and the counters the HTTP edge updates. */
+  readonly metrics: GatewayMetrics;
   readonly graphiqlDemoToken: string | undefined;
+  /** Calls `listener` with a token's key whenever the REST cache drops everything of that token (revoked token). */
+  onTokenPurged(listener: (tokenKey: string) => void): void;
   /** Builds the per-request scope from the request's headers. */
   createScope(headers: { authorization?: string | null; cacheControl?: string | null; requestId?: string | null; timeoutMs?: string | null }, signal?: AbortSignal): RequestScope;
   /** Stops taking new work and releases upstream connections. */
@@ -75,6 +86,13 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const http = createKatapultHttp({ baseUrl, fetch: deps.fetch ?? pool!.fetch, timeoutMs: config.upstream.timeoutMs });
   const readiness = createReadiness();
   const tokens = createTokenKeyer(config.secrets.cacheKey);
+  const metrics = createMetrics();
+  const purgeListeners: Array<(tokenKey: string) => void> = [];
+  // Read at start-up so a bad file stops the process before it listens.
+  const allowList = config.http.persistedOperationsFile ? loadPersistedOperations(config.http.persistedOperationsFile) : undefined;
+  if (config.http.persistedOperationsOnly && !allowList) {
+    throw new Error('PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_FILE: without a list, no operation could run');
+  }
 
   const cache = createRestCache({
     clock,
@@ -85,12 +103,23 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     staleIfErrorMs: config.cache.staleIfErrorMs,
     notFoundTtlMs: config.cache.notFoundTtlMs,
     invalidTokenTtlMs: config.cache.invalidTokenTtlMs,
+    hooks: {
+      onRead: (status, kind) => metrics.cacheRead(status, kind),
+      onEvict: (_bytes, reason) => metrics.cacheEvicted(reason),
+      // Whatever was built from a revoked token's entries (finished responses) must go too.
+      onPurgeToken: (tokenKey) => {
+        for (const listener of purgeListeners) listener(tokenKey);
+      },
+    },
   });
   const queue = createRequestQueue({
     clock,
     random: deps.random,
     ...config.queue,
     hooks: {
+      onStarted: ({ waitMs }) => metrics.queueWait(waitMs),
+      onRateLimitResponse: () => metrics.upstreamRateLimited(),
+      onRejected: (reason) => metrics.queueRejected(reason),
       onCircuitChange: (state) => {
         readiness.set('upstream-circuit', state === 'open' ? 'Katapult calls are failing; circuit open' : null);
         logger.warn({ circuit: state }, 'upstream circuit changed');
@@ -105,6 +134,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     revalidationDeadlineMs: config.deadlines.revalidationMs,
     hooks: {
       onUpstreamCall: (info) => {
+        metrics.upstreamCall(info.path, info.status, info.durationMs);
         if (info.errorCode === 'route_not_found') {
           // A wrong base URL answers every call with route_not_found: an operator's problem,
           // so say it loudly and fail /ready until a call succeeds again.
@@ -127,7 +157,27 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const cursors = createCursorCodec(config.secrets.cursor);
   const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
 
-  const plugins: Plugin<any>[] = [useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions })];
+  metrics.watch({ queue: () => queue.stats(), cache: () => cache.stats() });
+
+  const plugins: Plugin<any>[] = [
+    useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),
+    usePersistedOperations({
+      apq: config.http.apq,
+      allowList,
+      allowListOnly: config.http.persistedOperationsOnly,
+      onNotAllowed: () => metrics.inboundRejected('not_allowed'),
+    }),
+    useQueryLimits({
+      maxDepth: config.limits.depth,
+      maxCost: config.limits.cost,
+      maxAliases: config.limits.aliases,
+      maxTokens: config.limits.tokens,
+      defaultPageSize: config.pagination.defaultSize,
+      onRejected: (reason) => metrics.inboundRejected(reason),
+    }),
+    useOperationNotes(),
+  ];
+  if (!config.http.introspection) plugins.push(useDisableIntrospection());
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
@@ -156,7 +206,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     return {
       token,
       tokenKey: token ? tokens.key(token) : '',
-      requestId: headers.requestId && /^[\w.:-]{1,128}$/.test(headers.requestId) ? headers.requestId : randomUUID(),
+      requestId: requestIdFrom(headers.requestId),
       deadline: clock.now() + timeoutMs,
       noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(headers.cacheControl ?? ''),
       signal,
@@ -174,7 +224,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     queue,
     source,
     readiness,
+    metrics,
     graphiqlDemoToken: deps.graphiqlDemoToken,
+    onTokenPurged: (listener) => void purgeListeners.push(listener),
     createScope,
     async close() {
       readiness.set('shutdown', 'shutting down');

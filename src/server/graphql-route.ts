@@ -1,0 +1,225 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayApp } from '../app.js';
+import { DEADLINE_HEADER } from '../app.js';
+import type { RequestScope } from '../data/request-scope.js';
+import { compress, MIN_COMPRESS_BYTES, negotiateEncoding, type Encoding } from './compression.js';
+import { createCors } from './cors.js';
+import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
+import { renderGraphiQL } from './graphiql.js';
+import { cacheControlFor, matchesEtag } from './http-caching.js';
+import { clientAddress, createInboundRateLimit } from './inbound-rate-limit.js';
+import { createRequestLog, type RequestNotes } from './request-log.js';
+import { etagFor } from './response-cache.js';
+
+/** What the fast path and the result hook see of a request: enough to key a stored answer. */
+export interface GraphQLRequestInput {
+  method: string;
+  url: URL;
+  /** The raw POST body (already size-checked); undefined for GET. */
+  body: Buffer | undefined;
+  scope: RequestScope;
+  headers: IncomingHttpHeaders;
+}
+
+/** A finished, uncompressed answer. Header names are lower case. */
+export interface GraphQLResponseOutput {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The operation's name, for the summary line and the metrics label. @default null */
+  operationName?: string | null;
+  /** Epoch ms until which the answer is fresh; bounds a GET's `Cache-Control: max-age`. @default what this request read */
+  freshUntil?: number;
+}
+
+/** Consulted after the edge checks and before yoga; a non-null answer is sent as is (compressed, with ETag/304 for GET). */
+export type FastPath = (input: GraphQLRequestInput) => GraphQLResponseOutput | null | Promise<GraphQLResponseOutput | null>;
+
+/** Told about every answer yoga produced, before it is sent; `scope.stats` says how fresh it is. */
+export type OnGraphQLResult = (input: { request: GraphQLRequestInput; status: number; headers: Record<string, string>; body: Buffer; operationName: string | null }) => void;
+
+export interface GraphQLRouteOptions {
+  app: GatewayApp;
+  /** @default none */
+  fastPath?: FastPath;
+  /** @default none */
+  onGraphQLResult?: OnGraphQLResult;
+}
+
+class BodyTooLargeError extends Error {}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // A chunked body has no declared length: count what actually arrives and stop reading at the limit.
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLargeError();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
+  Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The `/graphql` pipeline, in order: CORS preflight; the GraphiQL page; the per-client
+ * inbound rate limit; CSRF prevention; the body size limit; then the fast path, and yoga
+ * for everything it does not answer. Every answer then gets HTTP caching headers (GET),
+ * compression, the request id, and one summary line with metrics.
+ */
+export function createGraphQLRoute(options: GraphQLRouteOptions) {
+  const { app, fastPath, onGraphQLResult } = options;
+  const { http, limits } = app.config;
+  const cors = createCors({ origins: http.corsOrigins });
+  const limiter = createInboundRateLimit({ clock: app.clock, perMinute: limits.inboundPerMinute });
+  const log = createRequestLog({ logger: app.logger, metrics: app.metrics, tokens: app.tokens });
+  const graphiql = new Map<Encoding | null, Promise<Buffer>>();
+
+  const graphiqlPage = (encoding: Encoding | null): Promise<Buffer> => {
+    // The page is large and depends only on configuration: render (and compress) it once.
+    let page = graphiql.get(encoding);
+    if (!page) {
+      const html = Buffer.from(renderGraphiQL({ endpoint: '/graphql', demoToken: app.graphiqlDemoToken }));
+      page = encoding ? compress(html, encoding) : Promise.resolve(html);
+      graphiql.set(encoding, page);
+    }
+    return page;
+  };
+
+  return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, startedAt: number): Promise<void> {
+    const method = req.method ?? 'GET';
+    const origin = header(req, 'origin') ?? undefined;
+    if (method === 'OPTIONS') {
+      res.writeHead(204, { ...cors.preflightFor(origin), 'x-request-id': requestId, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const encoding = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
+    const isGet = method === 'GET' || method === 'HEAD';
+    const vary = ['Origin', 'Accept-Encoding', ...(isGet ? ['Authorization'] : [])].join(', ');
+    const baseHeaders = { ...cors.headersFor(origin), vary, 'x-request-id': requestId };
+
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const scope = app.createScope(
+      { authorization: header(req, 'authorization'), cacheControl: header(req, 'cache-control'), requestId, timeoutMs: header(req, DEADLINE_HEADER) },
+      abort.signal,
+    );
+    const notes: RequestNotes = { operationName: null };
+
+    const send = async (out: GraphQLResponseOutput, fromFastPath = false): Promise<void> => {
+      const headers: Record<string, string> = { ...out.headers, ...baseHeaders };
+      delete headers['content-length'];
+      let status = out.status;
+      let body: Buffer | undefined = out.body;
+      if (isGet && status === 200) {
+        const stats = out.freshUntil === undefined ? scope.stats : { ...scope.stats, freshUntil: Math.min(scope.stats.freshUntil, out.freshUntil) };
+        headers['cache-control'] ??= cacheControlFor({ status, body, stats, now: app.clock.now() });
+        if (headers['cache-control'] !== 'no-store') {
+          headers.etag ??= etagFor(body);
+          if (matchesEtag(header(req, 'if-none-match') ?? undefined, headers.etag)) {
+            status = 304;
+            body = undefined;
+            delete headers['content-type'];
+          }
+        }
+      }
+      if (body && encoding && body.length >= MIN_COMPRESS_BYTES && !headers['content-encoding']) {
+        body = await compress(body, encoding);
+        headers['content-encoding'] = encoding;
+      }
+      // A 304 may only state the length the 200 would have had, so it states none.
+      if (body) headers['content-length'] = String(body.length);
+      res.writeHead(status, headers);
+      res.end(method === 'HEAD' ? undefined : body);
+      log({ scope, method, status, startedAt, operationName: out.operationName ?? notes.operationName, fastPath: fromFastPath });
+    };
+    const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
+      send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
+
+    const hasOperation = url.searchParams.has('query') || url.searchParams.has('extensions');
+    if (isGet && !hasOperation && http.graphiql && (header(req, 'accept') ?? '').includes('text/html')) {
+      const body = await graphiqlPage(encoding);
+      const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
+      if (encoding) headers['content-encoding'] = encoding;
+      res.writeHead(200, headers);
+      res.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
+
+    const decision = limiter.take(clientAddress(req, http.trustProxy));
+    if (!decision.allowed) {
+      app.metrics.inboundRejected('rate_limited');
+      const seconds = decision.retryAfterSeconds;
+      return refuse(429, `Too many requests from this address; retry in ${seconds} s`, 'TOO_MANY_REQUESTS', { 'retry-after': String(seconds) }, { retryAfterSeconds: seconds });
+    }
+    // A GET without an operation only gets an error (or the GraphiQL page): nothing to forge.
+    if ((isGet ? hasOperation : true) && !isCsrfSafe(req.headers)) {
+      app.metrics.inboundRejected('csrf');
+      return refuse(403, CSRF_MESSAGE, 'FORBIDDEN');
+    }
+    let body: Buffer | undefined;
+    if (!isGet) {
+      try {
+        body = await readBody(req, limits.bodyBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        app.metrics.inboundRejected('body_too_large');
+        // Closing the connection stops the client from sending (and us from reading) the rest.
+        return refuse(413, `The request body is larger than the ${limits.bodyBytes}-byte limit`, 'BAD_USER_INPUT', { connection: 'close' });
+      }
+    }
+    const input: GraphQLRequestInput = { method, url, body, scope, headers: req.headers };
+
+    // ---- Fast-path integration point -------------------------------------------------
+    // Every check above ran; the request is well-formed in size and allowed to run. A stored
+    // answer for it (same token key, same operation) may be sent without running yoga.
+    if (fastPath) {
+      let hit: GraphQLResponseOutput | null = null;
+      try {
+        hit = await fastPath(input);
+      } catch (error) {
+        app.logger.warn({ err: error, requestId }, 'fast path failed; answering through the full pipeline');
+      }
+      if (hit) {
+        app.metrics.onResponseCacheHit();
+        return send(hit, true);
+      }
+    }
+    // -------------------------------------------------------------------------------------
+
+    const forwarded = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) forwarded.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const request = new Request(url, { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
+    const response = await app.yoga.fetch(request, { scope, notes });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    const payload = Buffer.from(await response.arrayBuffer());
+
+    // ---- Result integration point: a finished answer may be stored for the fast path. ----
+    if (onGraphQLResult) {
+      try {
+        onGraphQLResult({ request: input, status: response.status, headers, body: payload, operationName: notes.operationName });
+      } catch (error) {
+        app.logger.warn({ err: error, requestId }, 'onGraphQLResult hook failed');
+      }
+    }
+    return send({ status: response.status, headers, body: payload });
+  };
+}

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
+
+export interface PersistedOperationsOptions {
+  /** Remember documents clients register with a hash (automatic persisted queries). @default true */
+  apq?: boolean;
+  /** Operator-supplied documents by id (usually their sha256), always resolvable. @default none */
+  allowList?: ReadonlyMap<string, string>;
+  /** Run only documents in `allowList`; everything else is refused. @default false */
+  allowListOnly?: boolean;
+  /** Bytes of registered documents kept (least recently used go first). @default 4 MiB */
+  maxStoreBytes?: number;
+  /** Told about every document refused by the allow-list (for metrics). @default none */
+  onNotAllowed?(): void;
+}
+
+export class PersistedOperationsFileError extends Error {
+  constructor(file: string, problem: string) {
+    super(`PERSISTED_OPERATIONS_FILE (${file}): ${problem}`);
+    this.name = 'PersistedOperationsFileError';
+  }
+}
+
+/** Reads a JSON object of id → document, failing at start-up with what is wrong. */
+export function loadPersistedOperations(file: string): Map<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PersistedOperationsFileError(file, `expected a readable JSON file (${(error as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PersistedOperationsFileError(file, 'expected a JSON object mapping hash to document');
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  const bad = entries.filter(([, document]) => typeof document !== 'string' || document.trim() === '').map(([id]) => id);
+  if (bad.length > 0) throw new PersistedOperationsFileError(file, `expected a document string for every id; not for ${bad.slice(0, 5).join(', ')}`);
+  return new Map(entries as [string, string][]);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+interface PersistedQueryExtension {
+  version?: unknown;
+  sha256Hash?: unknown;
+}
+
+// Over HTTP 200, as Apollo's protocol expects: the client reads the error from the body and
+// retries with the document. Mobile clients treat a non-2xx answer as a transport failure.
+const notFound = () => new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const notAllowed = () =>
+  new GraphQLError('This gateway runs only its persisted operations, and this document is not one of them', {
+    extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
+  });
+
+/**
+ * Persisted operations, Apollo-compatible. A request may carry
+ * `extensions.persistedQuery { version: 1, sha256Hash }`:
+ * - with the document: the hash must match it, and the document is remembered (APQ);
+ * - without it: the document is looked up (allow-list first, then remembered ones), and an
+ *   unknown hash answers `PersistedQueryNotFound` so the client resends with the document.
+ * Hashes are checked against the document before anything is stored, so a client cannot
+ * make another client's hash run a different document. With `allowListOnly`, only
+ * operator-listed documents run, by hash or by exact text.
+ */
+export function usePersistedOperations(options: PersistedOperationsOptions = {}): Plugin {
+  const apq = options.apq ?? true;
+  const allowList = options.allowList ?? new Map<string, string>();
+  const allowListOnly = options.allowListOnly ?? false;
+  const allowedDocuments = new Set(allowList.values());
+  const store = new LRUCache<string, string>({ maxSize: options.maxStoreBytes ?? 4 * 1024 * 1024, sizeCalculation: (document, hash) => document.length + hash.length });
+  const refuse = () => {
+    options.onNotAllowed?.();
+    return notAllowed();
+  };
+
+  return {
+    onParams({ params, setParams }) {
+      // Thrown, not set as the result: yoga would still run its own parameter checks after a
+      // set result ("Must provide query string"), while a throw ends the request here.
+      const fail = (error: GraphQLError): never => {
+        throw error;
+      };
+      const query = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
+      const extension = (params.extensions as { persistedQuery?: PersistedQueryExtension } | undefined)?.persistedQuery;
+
+      if (extension === undefined || extension === null) {
+        if (allowListOnly && query !== null && !allowedDocuments.has(query)) fail(refuse());
+        return;
+      }
+      if (typeof extension !== 'object' || extension.version !== 1 || typeof extension.sha256Hash !== 'string' || extension.sha256Hash.length > 128) {
+        return fail(badInput('extensions.persistedQuery must be { version: 1, sha256Hash: "<hex sha256 of the document>" }'));
+      }
+      const hash = extension.sha256Hash;
+      const listed = allowList.get(hash);
+
+      if (query !== null) {
+        if (listed !== undefined ? listed !== query : sha256(query) !== hash.toLowerCase()) {
+          return fail(badInput('extensions.persistedQuery.sha256Hash does not match the document sent with it'));
+        }
+        if (allowListOnly && listed === undefined && !allowedDocuments.has(query)) return fail(refuse());
+        if (apq && listed === undefined) store.set(hash.toLowerCase(), query);
+        return;
+      }
+
+      const document = listed ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
+      if (document !== undefined) return setParams({ ...params, query: document });
+      if (allowListOnly) return fail(refuse());
+      if (!apq && allowList.size === 0) return fail(notSupported());
+      return fail(notFound());
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import {
+  getNamedType,
+  getOperationAST,
+  GraphQLError,
+  isObjectType,
+  isInterfaceType,
+  Kind,
+  parse,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  TypeNameMetaFieldDef,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { InboundRejectReason } from './metrics.js';
+
+export interface QueryLimitsOptions {
+  /** Deepest nesting of fields allowed (root fields are depth 1). */
+  maxDepth: number;
+  /** Highest cost allowed (see `measureOperation`). */
+  maxCost: number;
+  /** Aliased fields allowed in one operation. */
+  maxAliases: number;
+  /** Lexical tokens allowed in a document; parsing stops past it. */
+  maxTokens: number;
+  /** Page size a connection field is assumed to return when neither `first` nor `last` is given. */
+  defaultPageSize: number;
+  /** Told about every rejection (for metrics). @default none */
+  onRejected?(reason: InboundRejectReason): void;
+}
+
+export interface OperationMeasure {
+  depth: number;
+  cost: number;
+  aliases: number;
+}
+
+type Variables = Record<string, unknown> | null | undefined;
+
+function numberArgument(field: FieldNode, name: string, variables: Variables): number | null {
+  const node = field.arguments?.find((a) => a.name.value === name)?.value;
+  const value = node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : node?.kind === Kind.INT ? Number(node.value) : null;
+  return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, value) : null;
+}
+
+function listLength(node: ValueNode | undefined, variables: Variables): number | null {
+  if (node?.kind === Kind.LIST) return node.values.length;
+  const value = node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : null;
+  return Array.isArray(value) ? value.length : null;
+}
+
+/**
+ * How many times a field's subtree runs. A connection returns up to `first`/`last` edges
+ * (the default page size when neither is given), so everything under it is paid that many
+ * times: 100 VMs with 5 fields each cost 500, not 5. `nodes(ids:)` pays once per id. Other
+ * lists are Katapult's small unpaginated catalogues and count once.
+ */
+function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, defaultPageSize: number): number {
+  const args = definition.args;
+  if (getNamedType(definition.type).name.endsWith('Connection') && args.some((a) => a.name === 'first' || a.name === 'last')) {
+    return numberArgument(node, 'first', variables) ?? numberArgument(node, 'last', variables) ?? defaultPageSize;
+  }
+  if (args.some((a) => a.name === 'ids')) return listLength(node.arguments?.find((a) => a.name.value === 'ids')?.value, variables) ?? 1;
+  return 1;
+}
+
+/**
+ * Depth, cost and alias count of the operation that will run. Cost is one per field, with
+ * a field's subtree multiplied as `multiplier` says; fragments are measured once each
+ * (memoised), so a document that spreads fragments into each other cannot make this slow.
+ * Variables are the raw request values: limits apply to what was actually asked for.
+ */
+export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables, defaultPageSize: number): OperationMeasure {
+  const operation = getOperationAST(document, operationName);
+  const root = operation ? schema.getRootType(operation.operation) : undefined;
+  if (!operation || !root) return { depth: 0, cost: 0, aliases: 0 };
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const memo = new Map<string, OperationMeasure>();
+
+  const fieldOf = (type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | undefined => {
+    if (name === '__typename') return TypeNameMetaFieldDef;
+    if (type === root && name === '__schema') return SchemaMetaFieldDef;
+    if (type === root && name === '__type') return TypeMetaFieldDef;
+    return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
+  };
+
+  const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): OperationMeasure => {
+    const total = { depth: 0, cost: 0, aliases: 0 };
+    const add = (inner: OperationMeasure, cost: number, depth: number) => {
+      total.cost += cost;
+      total.depth = Math.max(total.depth, depth);
+      total.aliases += inner.aliases;
+    };
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const definition = fieldOf(type, selection.name.value);
+        const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : { depth: 0, cost: 0, aliases: 0 };
+        const times = definition ? multiplier(definition, selection, variables, defaultPageSize) : 1;
+        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * inner.cost, 1 + inner.depth);
+        if (selection.alias) total.aliases++;
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : { depth: 0, cost: 0, aliases: 0 };
+        add(inner, inner.cost, inner.depth);
+      } else {
+        const name = selection.name.value;
+        let inner = memo.get(name);
+        if (!inner) {
+          const fragment = fragments.get(name);
+          const on = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
+          inner = fragment && on ? measureSet(fragment.selectionSet, on) : { depth: 0, cost: 0, aliases: 0 };
+          memo.set(name, inner);
+        }
+        add(inner, inner.cost, inner.depth);
+      }
+    }
+    return total;
+  };
+  return measureSet(operation.selectionSet, root);
+}
+
+const tooComplex = (message: string) =>
+  // `spec: true` gives these the status of any other invalid document: 200 for
+  // application/json, 400 for application/graphql-response+json.
+  new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400, spec: true } } });
+
+// graphql-js 16 words it "Document contains more that N tokens"; accept the corrected spelling too.
+const TOKEN_LIMIT_MESSAGE = /contains more tha[nt] \d+ tokens/;
+
+/**
+ * Refuses documents that are too big to parse cheaply (token count, while parsing) or too
+ * expensive to run (depth, aliases, cost with the request's variables, just before
+ * execution). A refused request never reaches a resolver, so it costs no Katapult call.
+ */
+export function useQueryLimits(options: QueryLimitsOptions): Plugin {
+  const { maxDepth, maxCost, maxAliases, maxTokens, defaultPageSize } = options;
+  const reject = (reason: InboundRejectReason, message: string) => {
+    options.onRejected?.(reason);
+    return tooComplex(message);
+  };
+  return {
+    onParse({ setParseFn }) {
+      setParseFn((source, parseOptions) => {
+        try {
+          return parse(source, { ...parseOptions, maxTokens });
+        } catch (error) {
+          if (error instanceof GraphQLError && TOKEN_LIMIT_MESSAGE.test(error.message)) {
+            throw reject('tokens', `The document has more than ${maxTokens} tokens, the limit; send a shorter query`);
+          }
+          throw error;
+        }
+      });
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const measured = measureOperation(args.schema, args.document, args.operationName, args.variableValues as Variables, defaultPageSize);
+      let error: GraphQLError | null = null;
+      if (measured.depth > maxDepth) {
+        error = reject('depth', `The query nests fields ${measured.depth} levels deep; the limit is ${maxDepth}`);
+      } else if (measured.aliases > maxAliases) {
+        error = reject('aliases', `The query uses ${measured.aliases} aliases; the limit is ${maxAliases}`);
+      } else if (measured.cost > maxCost) {
+        error = reject('cost', `The query costs ${measured.cost}, over the limit of ${maxCost}; ask for smaller pages (first/last) or fewer nested fields`);
+      }
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+  };
+}

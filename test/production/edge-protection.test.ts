@@ -1,0 +1,161 @@
+import { request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { bearer, ORG_NAME_QUERY, post, raw, startGateway, type RawResponse, type TestGateway } from './gateway.js';
+
+const gateways: TestGateway[] = [];
+afterEach(async () => {
+  for (const gateway of gateways.splice(0)) await gateway.close();
+});
+async function gatewayWith(options: Parameters<typeof startGateway>[0]): Promise<TestGateway> {
+  const gateway = await startGateway(options);
+  gateways.push(gateway);
+  return gateway;
+}
+
+const auth = bearer(DEMO_TOKENS.globex);
+const query = { query: ORG_NAME_QUERY };
+const code = (response: RawResponse) => response.json?.errors?.[0]?.extensions?.code;
+
+describe('the inbound rate limit per client address', () => {
+  it('answers 429 TOO_MANY_REQUESTS with Retry-After once an address spends its bucket, and refills with time', async () => {
+    const clock = createFakeClock();
+    const gateway = await gatewayWith({ clock, env: { INBOUND_RATE_LIMIT_PER_MINUTE: '3' } });
+    for (let i = 0; i < 3; i++) expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+    const refused = await post(gateway.endpoint, query, auth);
+    expect(refused.status).toBe(429);
+    expect(code(refused)).toBe('TOO_MANY_REQUESTS');
+    expect(refused.headers['retry-after']).toBe('20');
+    expect(refused.headers['content-type']).toMatch(/application\/json/);
+    await clock.advance(20_000);
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+    expect((await raw(`${gateway.url}/metrics`)).text).toContain('inbound_rejections_total{reason="rate_limited"} 1');
+  });
+
+  it('ignores X-Forwarded-For unless TRUST_PROXY is set', async () => {
+    const gateway = await gatewayWith({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '1' } });
+    expect((await post(gateway.endpoint, query, { ...auth, 'x-forwarded-for': '203.0.113.1' })).status).toBe(200);
+    expect((await post(gateway.endpoint, query, { ...auth, 'x-forwarded-for': '203.0.113.2' })).status).toBe(429);
+  });
+
+  it('counts each forwarded client separately behind a trusted proxy, by the address the proxy appended', async () => {
+    const gateway = await gatewayWith({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '1', TRUST_PROXY: 'true' } });
+    expect((await post(gateway.endpoint, query, { ...auth, 'x-forwarded-for': '203.0.113.1' })).status).toBe(200);
+    expect((await post(gateway.endpoint, query, { ...auth, 'x-forwarded-for': '203.0.113.2' })).status).toBe(200);
+    // A client-chosen first entry does not buy a new bucket: the proxy's entry is last.
+    expect((await post(gateway.endpoint, query, { ...auth, 'x-forwarded-for': '198.51.100.7, 203.0.113.1' })).status).toBe(429);
+  });
+
+  it('is off when INBOUND_RATE_LIMIT_PER_MINUTE is 0', async () => {
+    const gateway = await gatewayWith({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '0' } });
+    for (let i = 0; i < 5; i++) expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+});
+
+describe('the request body limit', () => {
+  it('answers 413 with a JSON GraphQL error when Content-Length is over LIMIT_BODY_BYTES', async () => {
+    const gateway = await gatewayWith({ env: { LIMIT_BODY_BYTES: '1024' } });
+    const padded = { query: ORG_NAME_QUERY, variables: { pad: 'x'.repeat(2000) } };
+    const refused = await post(gateway.endpoint, padded, auth);
+    expect(refused.status).toBe(413);
+    expect(code(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.json.errors[0].message).toMatch(/1024-byte limit/);
+  });
+
+  it('counts the bytes of a chunked body that declares no length', async () => {
+    const gateway = await gatewayWith({ env: { LIMIT_BODY_BYTES: '1024' } });
+    const body = JSON.stringify({ query: ORG_NAME_QUERY, variables: { pad: 'x'.repeat(2000) } });
+    const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(gateway.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...auth } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 600));
+      req.end(body.slice(600));
+    });
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('accepts a body within the limit', async () => {
+    const gateway = await gatewayWith({ env: { LIMIT_BODY_BYTES: '1024' } });
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+});
+
+describe('CSRF prevention', () => {
+  const url = (gateway: TestGateway) => `${gateway.endpoint}?query=${encodeURIComponent(ORG_NAME_QUERY)}`;
+
+  it('refuses a GET operation without a preflight-forcing header', async () => {
+    const gateway = await gatewayWith({});
+    const refused = await raw(url(gateway), { headers: auth });
+    expect(refused.status).toBe(403);
+    expect(code(refused)).toBe('FORBIDDEN');
+    expect(refused.json.errors[0].message).toMatch(/apollo-require-preflight/);
+  });
+
+  it.each(['apollo-require-preflight', 'x-apollo-operation-name', 'x-graphql-csrf', 'graphql-preflight'])('runs a GET operation that carries %s', async (name) => {
+    const gateway = await gatewayWith({});
+    const answered = await raw(url(gateway), { headers: { ...auth, [name]: 'OrgName' } });
+    expect(answered.status).toBe(200);
+    expect(answered.json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('does not count an empty header', async () => {
+    const gateway = await gatewayWith({});
+    expect((await raw(url(gateway), { headers: { ...auth, 'apollo-require-preflight': '' } })).status).toBe(403);
+  });
+
+  it.each(['text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded'])('refuses a POST sent as %s without the header', async (contentType) => {
+    const gateway = await gatewayWith({});
+    const refused = await raw(gateway.endpoint, { method: 'POST', headers: { ...auth, 'content-type': contentType }, body: JSON.stringify(query) });
+    expect(refused.status).toBe(403);
+    expect(code(refused)).toBe('FORBIDDEN');
+  });
+
+  it('lets a JSON POST through without any extra header', async () => {
+    const gateway = await gatewayWith({});
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+});
+
+describe('CORS', () => {
+  const ALLOWED = 'https://dashboard.example';
+
+  it('answers a preflight from a listed origin with the methods and headers a client needs', async () => {
+    const gateway = await gatewayWith({ env: { CORS_ORIGINS: `${ALLOWED}, https://other.example` } });
+    const preflight = await raw(gateway.endpoint, {
+      method: 'OPTIONS',
+      headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(ALLOWED);
+    expect(preflight.headers['access-control-allow-methods']).toMatch(/POST/);
+    const allowed = preflight.headers['access-control-allow-headers']!.split(/,\s*/);
+    for (const name of ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-graphql-csrf', 'graphql-preflight', 'x-request-id', 'cache-control']) {
+      expect(allowed).toContain(name);
+    }
+    expect(preflight.headers.vary).toMatch(/Origin/);
+  });
+
+  it('adds the allow-origin header to answers for a listed origin and varies on Origin', async () => {
+    const gateway = await gatewayWith({ env: { CORS_ORIGINS: ALLOWED } });
+    const answer = await post(gateway.endpoint, query, { ...auth, origin: ALLOWED });
+    expect(answer.headers['access-control-allow-origin']).toBe(ALLOWED);
+    expect(answer.headers['access-control-expose-headers']).toMatch(/x-request-id/);
+    expect(answer.headers.vary).toMatch(/Origin/);
+  });
+
+  it('sends no CORS headers at all to an unlisted origin', async () => {
+    const gateway = await gatewayWith({ env: { CORS_ORIGINS: ALLOWED } });
+    const preflight = await raw(gateway.endpoint, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const answer = await post(gateway.endpoint, query, { ...auth, origin: 'https://evil.example' });
+    for (const response of [preflight, answer]) {
+      expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+      expect(response.headers.vary).toMatch(/Origin/);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { bearer, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function started(gateway: Promise<TestGateway>): Promise<TestGateway> {
+  const ready = await gateway;
+  cleanups.push(() => ready.close());
+  return ready;
+}
+
+describe('liveness and readiness', () => {
+  it('answers /health and /ready with 200 when the upstream works', async () => {
+    const gateway = await started(startGateway());
+    const health = await raw(`${gateway.url}/health`);
+    expect(health.status).toBe(200);
+    expect(health.json).toEqual({ status: 'ok' });
+    await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(ready.json).toEqual({ status: 'ready' });
+  });
+
+  it('fails /ready (but not /health) when the base URL answers route_not_found, and the query says UPSTREAM_UNAVAILABLE', async () => {
+    const simulator = createSimulator();
+    const { baseUrl } = await simulator.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => simulator.close());
+    const gateway = await started(startGateway({ simulator, upstreamBaseUrl: `${new URL(baseUrl).origin}/wrong/v1` }));
+
+    expect((await raw(`${gateway.url}/ready`)).status).toBe(200);
+    const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
+    expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+  });
+
+  it('fails /ready while the upstream circuit is open', async () => {
+    const simulator = createSimulator({ failureRatio: 1 });
+    const gateway = await started(
+      startGateway({ simulator, env: { QUEUE_CIRCUIT_FAILURE_THRESHOLD: '2', QUEUE_RETRY_MAX_ATTEMPTS: '1', QUEUE_CIRCUIT_OPEN_MS: '60000' } }),
+    );
+    cleanups.push(() => simulator.close());
+    for (const token of [DEMO_TOKENS.globex, DEMO_TOKENS.acme, DEMO_TOKENS.user]) {
+      await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(token));
+    }
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems.join(' ')).toMatch(/circuit open/);
+  });
+});
+
+describe('graceful shutdown in process', () => {
+  it('stops accepting, fails readiness, and lets the in-flight request finish', async () => {
+    const upstreamClock = createFakeClock();
+    const simulator = createSimulator({ clock: upstreamClock, latencyMs: 1000 });
+    const gateway = await startGateway({ simulator });
+    cleanups.push(() => simulator.close());
+
+    const inFlight = post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    // The request is held inside the simulator until its (fake) latency elapses.
+    await vi.waitFor(() => expect(upstreamClock.pendingTimers()).toBe(1));
+
+    const stopping = gateway.close(10_000);
+    expect(gateway.app.readiness.problems()).toContain('shutting down');
+    await expect(raw(`${gateway.url}/health`)).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+
+    await upstreamClock.advance(1000);
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    await stopping;
+  });
+});

@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
+
+// Neither is a demo token: a leak of either would be a real leak, not a fixture echo.
+const SECRET_TOKEN = `${LOAD_TOKEN_PREFIX}secret_abc123_${randomBytes(8).toString('hex')}`;
+const INVALID_TOKEN = `kp_${randomBytes(12).toString('hex')}`;
+
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  gateway = await startGateway({ env: { LOG_LEVEL: 'debug' } });
+  const { endpoint } = gateway;
+  const auth = bearer(SECRET_TOKEN);
+  const vmsQuery = 'query Fleet { organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { name zone { name } } } } } }';
+  const apqQuery = 'query Apq { organization(subDomain: "globex") { id } }';
+  const sha256Hash = createHash('sha256').update(apqQuery).digest('hex');
+  const persistedQuery = { version: 1, sha256Hash };
+
+  // A representative day: data, errors, bad and missing tokens, APQ, GET, garbage.
+  await post(endpoint, { query: vmsQuery }, { ...auth, 'x-request-id': 'summary-check-1' });
+  await post(endpoint, { query: vmsQuery }, auth);
+  await post(endpoint, { query: '{ organization(id: "org_x", subDomain: "y") { name } }' }, auth);
+  await post(endpoint, { query: '{ virtualMachine(id: "vm_doesnotexist00") { name } }' }, auth);
+  await post(endpoint, { query: ORG_NAME_QUERY }, bearer(INVALID_TOKEN));
+  await post(endpoint, { query: ORG_NAME_QUERY }, bearer(INVALID_TOKEN));
+  await post(endpoint, { query: ORG_NAME_QUERY });
+  await post(endpoint, { query: ORG_NAME_QUERY }, { authorization: `Token ${SECRET_TOKEN}` });
+  await post(endpoint, { extensions: { persistedQuery } }, auth);
+  await post(endpoint, { query: apqQuery, extensions: { persistedQuery } }, auth);
+  await get(endpoint, { extensions: { persistedQuery } }, auth);
+  await get(endpoint, { query: ORG_NAME_QUERY }, auth);
+  await get(endpoint, { query: ORG_NAME_QUERY }, { authorization: `Bearer ${SECRET_TOKEN}` });
+  await raw(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{"query": "{ organiz' });
+  await raw(endpoint, { method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: `{"query":"{ viewer { id } }"}` });
+  await post(endpoint, { query: '{ nonsense }' }, bearer(INVALID_TOKEN));
+});
+
+afterAll(() => gateway?.close());
+
+const records = () => gateway.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe('request logging', () => {
+  it('writes one JSON record per line', () => {
+    expect(gateway.logs.length).toBeGreaterThan(10);
+    for (const line of gateway.logs) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('never writes a token or an Authorization header value, even at debug level', () => {
+    const all = gateway.logs.join('\n');
+    expect(all).not.toContain(SECRET_TOKEN);
+    expect(all).not.toContain(INVALID_TOKEN);
+    expect(all).not.toContain('secret_abc123');
+    expect(all).not.toMatch(/Bearer\s+kp_/i);
+  });
+
+  it('writes a summary line per GraphQL request with timing, cache, queue and a token fingerprint', () => {
+    const summaries = records().filter((r) => r.msg === 'graphql request');
+    expect(summaries).toHaveLength(16);
+    const first = summaries.find((r) => r.requestId === 'summary-check-1')!;
+    expect(first).toMatchObject({
+      operationName: 'Fleet',
+      method: 'POST',
+      status: 200,
+      upstreamCalls: 1,
+      cache: { hits: 0, misses: 1, stale: 0, coalesced: 0 },
+      tokenFingerprint: gateway.app.tokens.fingerprint(SECRET_TOKEN),
+    });
+    expect(first.durationMs).toEqual(expect.any(Number));
+    expect(first.queueWaitMs).toEqual(expect.any(Number));
+    const second = summaries.filter((r) => r.operationName === 'Fleet')[1]!;
+    expect(second).toMatchObject({ upstreamCalls: 0, cache: { hits: 1, misses: 0 } });
+    const anonymous = summaries.find((r) => r.status === 401);
+    expect(anonymous).toMatchObject({ tokenFingerprint: gateway.app.tokens.fingerprint(INVALID_TOKEN) });
+    expect(summaries.filter((r) => r.tokenFingerprint === null).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("keeps Katapult's own request id for each upstream call at debug level", () => {
+    const calls = records().filter((r) => r.msg === 'upstream call');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls[0]).toMatchObject({ upstream: { path: expect.stringMatching(/^\//), katapultRequestId: expect.any(String) } });
+  });
+});
+
+describe('request ids', () => {
+  it.each(['/health', '/ready', '/metrics', '/nowhere', '/graphql'])('echoes an incoming X-Request-Id on %s', async (path) => {
+    const response = await raw(`${gateway.url}${path}`, { headers: { 'x-request-id': 'abc-123.def' } });
+    expect(response.headers['x-request-id']).toBe('abc-123.def');
+  });
+
+  it('replaces an id that could forge log content with a fresh one', async () => {
+    const response = await raw(`${gateway.url}/health`, { headers: { 'x-request-id': 'a"b' } });
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { bearer, get, ORG_NAME_QUERY, post, startGateway, type RawResponse, type TestGateway } from './gateway.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const persisted = (document: string) => ({ persistedQuery: { version: 1, sha256Hash: sha256(document) } });
+const auth = bearer(DEMO_TOKENS.globex);
+const code = (response: RawResponse) => response.json?.errors?.[0]?.extensions?.code;
+
+const gateways: TestGateway[] = [];
+afterEach(async () => {
+  for (const gateway of gateways.splice(0)) await gateway.close();
+});
+async function gatewayWith(env: Record<string, string> = {}): Promise<TestGateway> {
+  const gateway = await startGateway({ env });
+  gateways.push(gateway);
+  return gateway;
+}
+
+describe('automatic persisted queries', () => {
+  it('asks for the document on an unknown hash, stores it when sent, then runs it by hash', async () => {
+    const gateway = await gatewayWith();
+    const missing = await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth);
+    expect(missing.status).toBe(200);
+    expect(missing.json.errors[0]).toMatchObject({ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+
+    const registered = await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: persisted(ORG_NAME_QUERY) }, auth);
+    expect(registered.json.data.organization.name).toBe('Globex Corporation');
+
+    const byHash = await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth);
+    expect(byHash.json).toEqual(registered.json);
+  });
+
+  it('works over GET, with variables', async () => {
+    const gateway = await gatewayWith();
+    const document = 'query Org($sub: String!) { organization(subDomain: $sub) { name } }';
+    const variables = { sub: 'globex' };
+    expect(code(await get(gateway.endpoint, { extensions: persisted(document), variables }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
+    await get(gateway.endpoint, { query: document, extensions: persisted(document), variables }, auth);
+    const byHash = await get(gateway.endpoint, { extensions: persisted(document), variables }, auth);
+    expect(byHash.status).toBe(200);
+    expect(byHash.json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('refuses a hash that does not match the document with BAD_USER_INPUT and stores nothing', async () => {
+    const gateway = await gatewayWith();
+    const lie = { persistedQuery: { version: 1, sha256Hash: sha256('{ zones { name } }') } };
+    const refused = await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: lie }, auth);
+    expect(refused.status).toBe(400);
+    expect(code(refused)).toBe('BAD_USER_INPUT');
+    expect(code(await post(gateway.endpoint, { extensions: lie }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
+  it('refuses an unsupported protocol version', async () => {
+    const gateway = await gatewayWith();
+    const refused = await post(gateway.endpoint, { extensions: { persistedQuery: { version: 2, sha256Hash: sha256(ORG_NAME_QUERY) } } }, auth);
+    expect(code(refused)).toBe('BAD_USER_INPUT');
+  });
+
+  it('tells clients persisted queries are not supported when APQ_ENABLED=false, and still runs full documents', async () => {
+    const gateway = await gatewayWith({ APQ_ENABLED: 'false' });
+    expect((await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth)).json.errors[0].message).toBe('PersistedQueryNotSupported');
+    await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: persisted(ORG_NAME_QUERY) }, auth);
+    expect((await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth)).json.errors[0].message).toBe('PersistedQueryNotSupported');
+    expect((await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth)).json.data.organization.name).toBe('Globex Corporation');
+  });
+});
+
+describe('the persisted-operation allow-list', () => {
+  const LISTED = 'query Listed { organization(subDomain: "globex") { id name } }';
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'persisted-'));
+    file = join(dir, 'operations.json');
+    await writeFile(file, JSON.stringify({ [sha256(LISTED)]: LISTED }));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('runs listed operations by hash without registration', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file });
+    const byHash = await get(gateway.endpoint, { extensions: persisted(LISTED) }, auth);
+    expect(byHash.json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('with PERSISTED_OPERATIONS_ONLY=true, refuses any other document, sent in full or registered', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, PERSISTED_OPERATIONS_ONLY: 'true' });
+    const full = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth);
+    expect(code(full)).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+    expect(full.status).toBe(400);
+    expect(code(await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: persisted(ORG_NAME_QUERY) }, auth))).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+    expect(code(await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth))).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+    expect(gateway.simulator.requests).toHaveLength(0);
+
+    expect((await post(gateway.endpoint, { query: LISTED }, auth)).json.data.organization.name).toBe('Globex Corporation');
+    expect((await post(gateway.endpoint, { extensions: persisted(LISTED) }, auth)).json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('refuses to start on an unreadable list, naming the variable', async () => {
+    await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: join(dir, 'missing.json') })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE/);
+  });
+});

@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { bearer, post, startGateway, type TestGateway } from './gateway.js';
+
+const gateways: TestGateway[] = [];
+afterEach(async () => {
+  for (const gateway of gateways.splice(0)) await gateway.close();
+});
+
+async function limited(env: Record<string, string>): Promise<TestGateway> {
+  const gateway = await startGateway({ env });
+  gateways.push(gateway);
+  return gateway;
+}
+
+const auth = bearer(DEMO_TOKENS.globex);
+const VMS = (page: string) => `query Fleet${page.includes('$n') ? '($n: Int)' : ''} { organization(subDomain: "globex") { virtualMachines${page} { edges { node { name zone { name } } } } } }`;
+
+async function expectRefused(gateway: TestGateway, body: Record<string, unknown>, message: RegExp): Promise<void> {
+  const before = gateway.simulator.requests.length;
+  const response = await post(gateway.endpoint, body, auth);
+  expect(response.json.errors).toHaveLength(1);
+  expect(response.json.errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+  expect(response.json.errors[0].message).toMatch(message);
+  expect(response.json.data).toBeUndefined();
+  // Refused before any resolver ran: Katapult was not called.
+  expect(gateway.simulator.requests.length).toBe(before);
+}
+
+async function expectAnswered(gateway: TestGateway, body: Record<string, unknown>): Promise<void> {
+  const response = await post(gateway.endpoint, body, auth);
+  expect(response.json.errors).toBeUndefined();
+  expect(response.json.data).toBeTruthy();
+}
+
+describe('query limits', () => {
+  it('refuses a query nested deeper than LIMIT_DEPTH', async () => {
+    const gateway = await limited({ LIMIT_DEPTH: '5' });
+    await expectRefused(gateway, { query: VMS('(first: 2)') }, /nests fields 6 levels deep; the limit is 5/);
+    await expectAnswered(gateway, { query: '{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { name } } } } }' });
+  });
+
+  it('prices a connection by its page size: 100 VMs with nested fields cost 100 times their subtree', async () => {
+    const gateway = await limited({ LIMIT_COST: '500' });
+    // organization 1 + virtualMachines (1 + 100 × (edges 1 + node 1 + name 1 + zone 1 + name 1))
+    await expectRefused(gateway, { query: VMS('(first: 100)') }, /costs 502, over the limit of 500/);
+    await expectAnswered(gateway, { query: VMS('(first: 10)') });
+  });
+
+  it('prices a page size given in a variable by its value', async () => {
+    const gateway = await limited({ LIMIT_COST: '500' });
+    await expectRefused(gateway, { query: VMS('(first: $n)'), variables: { n: 100 } }, /costs 502/);
+    await expectAnswered(gateway, { query: VMS('(first: $n)'), variables: { n: 10 } });
+  });
+
+  it('prices a connection without first or last at the default page size', async () => {
+    const gateway = await limited({ LIMIT_COST: '101', PAGINATION_DEFAULT_SIZE: '20' });
+    await expectRefused(gateway, { query: VMS('') }, /costs 102, over the limit of 101/);
+    await expectAnswered(gateway, { query: VMS('(last: 5)') });
+  });
+
+  it('refuses more aliases than LIMIT_ALIASES', async () => {
+    const gateway = await limited({ LIMIT_ALIASES: '2' });
+    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `o${i}: organization(subDomain: "globex") { name }`).join(' ')} }`;
+    await expectRefused(gateway, { query: aliases(3) }, /3 aliases; the limit is 2/);
+    await expectAnswered(gateway, { query: aliases(2) });
+  });
+
+  it('stops parsing a document with more tokens than LIMIT_TOKENS', async () => {
+    const gateway = await limited({ LIMIT_TOKENS: '50' });
+    const fields = (n: number) => `{ organization(subDomain: "globex") { ${Array.from({ length: n }, () => 'name').join(' ')} } }`;
+    await expectRefused(gateway, { query: fields(60) }, /more than 50 tokens/);
+    await expectAnswered(gateway, { query: fields(20) });
+  });
+
+  it('answers 400 to a client that accepts application/graphql-response+json, like any invalid document', async () => {
+    const gateway = await limited({ LIMIT_COST: '500' });
+    const json = await post(gateway.endpoint, { query: VMS('(first: 100)') }, auth);
+    const spec = await post(gateway.endpoint, { query: VMS('(first: 100)') }, { ...auth, accept: 'application/graphql-response+json' });
+    expect(json.status).toBe(200);
+    expect(spec.status).toBe(400);
+  });
+});

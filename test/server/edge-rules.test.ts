@@ -1,0 +1,82 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { createCors } from '../../src/server/cors.js';
+import { isCsrfSafe } from '../../src/server/csrf.js';
+import { cacheControlFor, matchesEtag } from '../../src/server/http-caching.js';
+import { clientAddress, createInboundRateLimit } from '../../src/server/inbound-rate-limit.js';
+import { createRequestStats } from '../../src/data/request-scope.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+
+describe('isCsrfSafe', () => {
+  it.each([
+    [{}, false],
+    [{ 'content-type': 'text/plain;charset=utf-8' }, false],
+    [{ 'content-type': 'Multipart/Form-Data; boundary=x' }, false],
+    [{ 'apollo-require-preflight': '   ' }, false],
+    [{ 'content-type': 'application/json' }, true],
+    [{ 'content-type': 'text/plain', 'x-apollo-operation-name': 'Q' }, true],
+    [{ 'graphql-preflight': '1' }, true],
+  ])('judges %j as safe: %s', (headers, safe) => {
+    expect(isCsrfSafe(headers)).toBe(safe);
+  });
+});
+
+describe('createCors', () => {
+  it('echoes a listed origin, allows any origin with *, and says nothing to others', () => {
+    const cors = createCors({ origins: ['https://a.example'] });
+    expect(cors.headersFor('https://a.example')['access-control-allow-origin']).toBe('https://a.example');
+    expect(cors.headersFor('https://b.example')).toEqual({ vary: 'Origin' });
+    expect(cors.headersFor(undefined)).toEqual({ vary: 'Origin' });
+    expect(createCors({ origins: ['*'] }).preflightFor('https://b.example')['access-control-allow-origin']).toBe('https://b.example');
+  });
+});
+
+describe('createInboundRateLimit', () => {
+  it('refills continuously and reports when the next request would pass', async () => {
+    const clock = createFakeClock();
+    const limit = createInboundRateLimit({ clock, perMinute: 60 });
+    for (let i = 0; i < 60; i++) expect(limit.take('a').allowed).toBe(true);
+    expect(limit.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(limit.take('b').allowed).toBe(true);
+    await clock.advance(1000);
+    expect(limit.take('a').allowed).toBe(true);
+    expect(limit.take('a').allowed).toBe(false);
+  });
+
+  it('never limits when perMinute is 0', () => {
+    const limit = createInboundRateLimit({ clock: createFakeClock(), perMinute: 0 });
+    expect(limit.enabled).toBe(false);
+    for (let i = 0; i < 1000; i++) expect(limit.take('a').allowed).toBe(true);
+  });
+});
+
+describe('clientAddress', () => {
+  const req = (forwarded?: string) => ({ headers: forwarded ? { 'x-forwarded-for': forwarded } : {}, socket: { remoteAddress: '10.0.0.1' } }) as unknown as IncomingMessage;
+  it('uses the socket address unless a proxy is trusted, then the last forwarded entry', () => {
+    expect(clientAddress(req('1.1.1.1'), false)).toBe('10.0.0.1');
+    expect(clientAddress(req('6.6.6.6, 1.1.1.1'), true)).toBe('1.1.1.1');
+    expect(clientAddress(req(), true)).toBe('10.0.0.1');
+  });
+});
+
+describe('HTTP caching rules', () => {
+  const stats = (freshUntil: number, uncacheable = false) => ({ ...createRequestStats(), freshUntil, uncacheable });
+  const ok = Buffer.from('{"data":{"a":1}}');
+
+  it('derives max-age from the earliest freshness and refuses errors, stale reads and non-200s', () => {
+    expect(cacheControlFor({ status: 200, body: ok, stats: stats(10_999), now: 1_000 })).toBe('private, max-age=9');
+    expect(cacheControlFor({ status: 200, body: ok, stats: stats(500), now: 1_000 })).toBe('private, max-age=0');
+    expect(cacheControlFor({ status: 200, body: ok, stats: stats(10_000, true), now: 1_000 })).toBe('no-store');
+    expect(cacheControlFor({ status: 200, body: Buffer.from('{"errors":[],"data":null}'), stats: stats(10_000), now: 1_000 })).toBe('no-store');
+    expect(cacheControlFor({ status: 401, body: ok, stats: stats(10_000), now: 1_000 })).toBe('no-store');
+  });
+
+  it('compares ETags weakly and understands lists and *', () => {
+    expect(matchesEtag('W/"abc"', 'W/"abc"')).toBe(true);
+    expect(matchesEtag('"abc"', 'W/"abc"')).toBe(true);
+    expect(matchesEtag('W/"x", W/"abc"', 'W/"abc"')).toBe(true);
+    expect(matchesEtag('*', 'W/"abc"')).toBe(true);
+    expect(matchesEtag('W/"abcd"', 'W/"abc"')).toBe(false);
+    expect(matchesEtag(undefined, 'W/"abc"')).toBe(false);
+  });
+});

@@ -1,0 +1,52 @@
+import { parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { buildSchema } from '../../src/schema/index.js';
+import { measureOperation } from '../../src/server/query-limits.js';
+
+const schema = buildSchema();
+const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, 20);
+
+describe('measureOperation', () => {
+  it('counts one per field and multiplies a connection subtree by first', () => {
+    expect(measure('{ organization(subDomain: "g") { name virtualMachines(first: 10) { totalCount edges { node { name } } } } }')).toEqual({
+      depth: 5,
+      // organization 1 + name 1 + virtualMachines (1 + 10 × (totalCount 1 + edges 1 + node 1 + name 1))
+      cost: 43,
+      aliases: 0,
+    });
+  });
+
+  it('measures fields reached through named and inline fragments', () => {
+    const query = `
+      query Q { organization(subDomain: "g") { ...Org } node(id: "vm_1") { ... on VirtualMachine { name } } }
+      fragment Org on Organization { a: name virtualMachines(last: 3) { edges { node { name } } } }`;
+    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + (1 + 3 * 3) + 1 + 1, aliases: 1 });
+  });
+
+  it('charges nodes(ids:) once per id, from a literal or a variable', () => {
+    expect(measure('{ nodes(ids: ["a", "b", "c"]) { id } }').cost).toBe(1 + 3 * 1);
+    expect(measure('query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['a', 'b'] }).cost).toBe(1 + 2 * 1);
+  });
+
+  it('lets __typename cost nothing', () => {
+    expect(measure('{ __typename }').cost).toBe(0);
+  });
+
+  it('measures only the operation that will run', () => {
+    const query = 'query Small { zones { name } } query Big { countries(first: 100) { edges { node { name } } } }';
+    expect(measure(query, {}, 'Small').cost).toBe(2);
+    expect(measure(query, {}, 'Big').cost).toBe(1 + 100 * 3);
+  });
+
+  it('measures fragments spread into each other once each, so a fragment bomb stays cheap to measure', () => {
+    const levels = 40;
+    const fragments = Array.from({ length: levels }, (_, i) =>
+      i === levels - 1 ? `fragment F${i} on Zone { name }` : `fragment F${i} on Zone { ...F${i + 1} a${i}: dataCenter { ...G${i + 1} } }`,
+    ).concat(Array.from({ length: levels }, (_, i) => `fragment G${i} on DataCenter { zones { ...F${Math.min(i, levels - 1)} } }`));
+    const query = `{ zones { ...F0 } } ${fragments.join(' ')}`;
+    const started = performance.now();
+    const result = measure(query);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(result.cost).toBeGreaterThan(1000);
+  });
+});
