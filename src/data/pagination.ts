@@ -9,7 +9,10 @@ import type { MaybePromise } from './katapult-source.js';
  * Every client window is mapped onto pages of one canonical size (`perPage`, 200 by default,
  * never smaller than the largest window), so a window touches at most two upstream pages and
  * overlapping windows from different requests read the same cached pages. The second page
- * is only fetched when the first shows there is more to read.
+ * is only fetched when the first shows there is more to read. Besides the window, a
+ * resolution may read the page holding its cursor's row (to re-align after rows moved) and,
+ * on an uncounted list past 1,000 rows, the page after a window that ends on a full page
+ * (to answer `hasNextPage` truthfully); both are the pages neighbouring windows read anyway.
  */
 
 export interface ConnectionArgs {
@@ -51,6 +54,9 @@ export interface ResolveConnectionOptions<T> {
   fetchPage(page: number): MaybePromise<UpstreamPage<T>>;
   idOf(item: T): string;
 }
+
+/** Katapult sets `large_set` only after counting more than this many rows (Apia counts up to 1,001). */
+export const LARGE_SET_COUNTED = 1000;
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
@@ -97,6 +103,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   const lowerBound = after ? after.offset + 1 : 0;
   const upperBound = before ? before.offset : Number.POSITIVE_INFINITY;
 
+  /** The page (1-based) holding an offset. */
+  const pageOf = (offset: number) => Math.floor(offset / perPage) + 1;
+
   // Pages already read for this resolution, by page number.
   const pages = new Map<number, UpstreamPage<T>>();
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
@@ -128,7 +137,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
 
   const itemAt = (offset: number): T | undefined => {
-    const page = pages.get(Math.floor(offset / perPage) + 1);
+    const page = pages.get(pageOf(offset));
     return page?.items[offset % perPage];
   };
 
@@ -152,24 +161,32 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return { start: low, end: Math.min(low + size, high) };
   };
 
-  const build = (window: Window): ConnectionResult<T> => {
+  /**
+   * Whether a row exists at `offset`. A counted list answers from its total. Katapult marks a
+   * list `large_set` only after counting more than 1,000 rows, so rows up to that offset exist
+   * without asking. Past it, the page holding the offset answers; it is read only when the
+   * window ends exactly where a full page ends (it is the page the next window reads anyway).
+   */
+  const hasRowAt = (offset: number): MaybePromise<boolean> => {
+    const knownTotal = total();
+    if (knownTotal !== null) return offset < knownTotal;
+    if (offset <= LARGE_SET_COUNTED) return true;
+    const number = pageOf(offset);
+    const page = pages.get(number);
+    if (page) return page.items[offset % perPage] !== undefined;
+    const previous = pages.get(number - 1);
+    if (previous && previous.items.length < perPage) return false;
+    return chain(load(number), (loaded) => loaded.items[offset % perPage] !== undefined);
+  };
+
+  const build = (window: Window): MaybePromise<ConnectionResult<T>> => {
     const edges: Edge<T>[] = [];
     for (let offset = window.start; offset < window.end; offset++) {
       const node = itemAt(offset);
       if (node === undefined) break;
       edges.push({ cursor: codec.encode(binding, { offset, id: idOf(node) }), node });
     }
-    const knownTotal = total();
-    const realEnd = window.start + edges.length;
-    let hasNextPage: boolean;
-    if (knownTotal !== null) hasNextPage = realEnd < knownTotal;
-    else if (itemAt(realEnd) !== undefined) hasNextPage = true;
-    else {
-      // Unknown size (large_set): more may follow if the page holding the window's end was full.
-      const page = pages.get(Math.floor(Math.max(realEnd - 1, 0) / perPage) + 1);
-      hasNextPage = edges.length > 0 && page !== undefined && page.items.length === perPage && realEnd % perPage === 0;
-    }
-    return {
+    return chain(hasRowAt(window.start + edges.length), (hasNextPage) => ({
       edges,
       pageInfo: {
         hasNextPage,
@@ -177,33 +194,61 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         startCursor: edges[0]?.cursor ?? null,
         endCursor: edges[edges.length - 1]?.cursor ?? null,
       },
-      totalCount: knownTotal,
-    };
+      totalCount: total(),
+    }));
   };
 
-  /** Re-aligns on the cursors' ids when rows moved upstream since they were issued. */
+  /** The pages either side of a cursor's page, when its row is not where the cursor says. */
+  const neighboursToSearch = (position: CursorPosition | null): number[] => {
+    if (!position) return [];
+    const own = pageOf(position.offset);
+    const page = pages.get(own);
+    if (!page || locate(position) !== null) return [];
+    return page.items.length === perPage ? [own - 1, own + 1] : [own - 1];
+  };
+
+  /**
+   * Re-aligns on the cursors' ids when rows moved upstream since they were issued. A cursor's
+   * row that is not where the cursor says is looked for in the pages read, then in the pages
+   * either side of its own: those are read only when rows did move, and find any row that
+   * moved by less than a page. A row that moved further, or was deleted, falls back to its
+   * remembered offset.
+   */
   const realign = (window: Window): MaybePromise<ConnectionResult<T>> => {
-    let low = lowerBound;
-    let high = upperBound;
-    if (after) {
-      const found = locate(after);
-      if (found !== null) low = found + 1;
-    }
-    if (before) {
-      const found = locate(before);
-      if (found !== null) high = found;
-    }
-    if (low === lowerBound && high === upperBound) return build(window);
-    const moved = windowFor(low, high, total());
-    return chain(loadRange(moved.start, moved.end), () => build(moved));
+    const missing = [...new Set([...neighboursToSearch(after), ...neighboursToSearch(before)])].filter((page) => page >= 1 && !pages.has(page));
+    const loadMissing = (index: number): MaybePromise<void> =>
+      index >= missing.length ? undefined : chain(load(missing[index]!), () => loadMissing(index + 1));
+
+    return chain(loadMissing(0), () => {
+      let low = lowerBound;
+      let high = upperBound;
+      if (after) {
+        const found = locate(after);
+        if (found !== null) low = found + 1;
+      }
+      if (before) {
+        const found = locate(before);
+        if (found !== null) high = found;
+      }
+      if (low === lowerBound && high === upperBound) return build(window);
+      const moved = windowFor(low, high, total());
+      return chain(loadRange(moved.start, moved.end), () => build(moved));
+    });
   };
 
-  // A cursor's own row is read too when it shares a page with the window, so drift is seen.
+  const samePage = (a: number, b: number) => pageOf(a) === pageOf(b);
+
+  /**
+   * The range to read for a window: the window itself plus the cursors' own rows when they
+   * sit right next to it (or on a page read anyway), so `realign` can see whether rows moved.
+   * A window starting at a page boundary thus also reads the previous page, which is usually
+   * still cached from when the client read the page the cursor came from.
+   */
   const withCursorRows = (window: Window): Window => {
     let from = window.start;
     let to = window.end;
-    if (after && Math.floor(after.offset / perPage) === Math.floor(from / perPage)) from = after.offset;
-    if (before && to > from && Math.floor(before.offset / perPage) === Math.floor((to - 1) / perPage)) to = before.offset + 1;
+    if (after && after.offset < from && (after.offset === from - 1 || samePage(after.offset, from))) from = after.offset;
+    if (before && before.offset >= to && (before.offset === to || samePage(before.offset, Math.max(to - 1, 0)))) to = before.offset + 1;
     return { start: from, end: to };
   };
 
@@ -224,5 +269,5 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
 
   const window = windowFor(lowerBound, upperBound, null);
   const range = withCursorRows(window);
-  return chain(loadRange(range.start, Math.max(range.end, range.start + 1)), () => realign(window));
+  return chain(loadRange(range.start, range.end), () => realign(window));
 }

@@ -39,6 +39,7 @@ export const builder = new SchemaBuilder<{
     nodesQueryOptions: false,
     edgesFieldOptions: { nullable: { list: false, items: false }, description: 'The items of this page, in list order.' },
     nodeFieldOptions: { nullable: false, description: 'The item.' },
+    idFieldOptions: { description: 'The Katapult id, e.g. `vm_…`; pass it to `node(id:)` to fetch this object again.' },
     cursorFieldOptions: { description: 'Opaque position of this item; pass it as `after` or `before`.' },
     pageInfoFieldOptions: { description: 'Where this page sits in the whole list.' },
     hasNextPageFieldOptions: { description: 'Whether items follow this page.' },

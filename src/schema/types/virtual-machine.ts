@@ -92,8 +92,10 @@ builder.node(VirtualMachineRef, {
       type: HypervisorRef,
       nullable: true,
       description: 'The hypervisor the VM runs on. Katapult shows it only to some accounts; usually null.',
+      // Katapult puts `hypervisor` in the list for exactly the accounts it shows it to in the
+      // single VM, so a list item without it means null: no per-VM call to find that out.
       resolve: (vm, _a, c) => {
-        if (vm.list && vm.list.hypervisor !== undefined) return vm.list.hypervisor;
+        if (vm.list) return vm.list.hypervisor ?? null;
         return fromFull(vm, c, (f) => f.virtual_machine.hypervisor ?? null);
       },
     }),

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
+
+const MIB = 1024 * 1024;
+const SECRETS = { CACHE_KEY_SECRET: 'a-cache-key-secret-of-32-chars!!', CURSOR_SECRET: 'a-cursor-secret-of-enough-length' };
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+/** `.env.example` as an environment: NAME=value lines, comments and blanks skipped. */
+function envExample(): Record<string, string> {
+  const text = readFileSync(fileURLToPath(new URL('../.env.example', import.meta.url)), 'utf8');
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match) env[match[1]!] = match[2]!;
+  }
+  return env;
+}
+
+describe('loadConfig', () => {
+  it('fills in every default from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      upstream: { baseUrl: undefined, timeoutMs: 5000, connections: 64 },
+      cache: {
+        maxBytes: 256 * MIB,
+        perTokenMaxBytes: 32 * MIB,
+        ttlMs: { vmList: 20_000, vm: 20_000, organization: 60_000, organizations: 60_000, user: 60_000, packages: 600_000, dataCenters: 600_000 },
+        staleWhileRevalidateMs: 30_000,
+        staleIfErrorMs: 300_000,
+        notFoundTtlMs: 5000,
+        invalidTokenTtlMs: 30_000,
+        exposeExtensions: false,
+      },
+      queue: { globalConcurrency: 64, perTokenConcurrency: 6, budgetReserve: 2, windowMs: 60_000, retryMaxAttempts: 3, circuitFailureThreshold: 8 },
+      deadlines: { requestMs: 10_000, revalidationMs: 30_000 },
+      pagination: { defaultSize: 20, maxSize: 100, upstreamPerPage: 200 },
+      http: { trustProxy: false, corsOrigins: [], graphiql: true, introspection: true, metrics: true, shutdownGraceMs: 10_000 },
+    });
+  });
+
+  it('makes up random secrets when none are set, different on every load', () => {
+    const a = loadConfig({});
+    const b = loadConfig({});
+    expect(a.secrets.cursor).toHaveLength(1);
+    expect(a.secrets.cursor[0]!.length).toBeGreaterThanOrEqual(16);
+    expect(a.secrets.cacheKey.length).toBeGreaterThanOrEqual(16);
+    expect(a.secrets.cursor[0]).not.toBe(b.secrets.cursor[0]);
+    expect(a.secrets.cacheKey).not.toBe(b.secrets.cacheKey);
+  });
+
+  it('reads only the object it is given, never process.env', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '9999';
+    try {
+      expect(loadConfig({}).port).toBe(4000);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  it('parses values: trims, treats empty as unset, splits lists, strips a trailing slash from the API URL', () => {
+    const config = loadConfig({
+      PORT: ' 8080 ',
+      LOG_LEVEL: '',
+      KATAPULT_API_URL: 'https://api.katapult.io/core/v1/',
+      CURSOR_SECRET: 'newest-secret-0123456789, older-secret-0123456789 ,',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      CACHE_EXTENSIONS: 'yes',
+      TRUST_PROXY: '1',
+      GRAPHIQL_ENABLED: 'false',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.logLevel).toBe('info');
+    expect(config.upstream.baseUrl).toBe('https://api.katapult.io/core/v1');
+    expect(config.secrets.cursor).toEqual(['newest-secret-0123456789', 'older-secret-0123456789']);
+    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.cache.exposeExtensions).toBe(true);
+    expect(config.http.trustProxy).toBe(true);
+    expect(config.http.graphiql).toBe(false);
+  });
+
+  it('throws one error listing every bad variable, each with the expected form and the value given quoted', () => {
+    const error = configError({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      KATAPULT_API_URL: 'https://api.katapult.io/core/v2',
+      CURSOR_SECRET: 'short',
+      UPSTREAM_PER_PAGE: '500',
+      CACHE_EXTENSIONS: 'maybe',
+      QUEUE_RETRY_MAX_ATTEMPTS: '1.5',
+    });
+    expect(error.problems).toEqual([
+      'PORT: expected an integer from 0 to 65535, got "eighty"',
+      'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'KATAPULT_API_URL: expected an http(s) URL ending in /core/v1, e.g. https://api.katapult.io/core/v1, got "https://api.katapult.io/core/v2"',
+      'CURSOR_SECRET: expected a comma-separated list of secrets of at least 16 characters, newest first, got "short"',
+      'CACHE_EXTENSIONS: expected true or false, got "maybe"',
+      'QUEUE_RETRY_MAX_ATTEMPTS: expected an integer from 1 to 10, got "1.5"',
+      'UPSTREAM_PER_PAGE: expected an integer from 1 to 200, got "500"',
+    ]);
+    expect(error.message.split('\n')[0]).toBe('Invalid configuration:');
+    for (const problem of error.problems) expect(error.message).toContain(`  - ${problem}`);
+  });
+
+  it('rejects an upstream page smaller than the largest window, naming both', () => {
+    const error = configError({ UPSTREAM_PER_PAGE: '50', PAGINATION_MAX_SIZE: '100' });
+    expect(error.problems).toEqual([
+      'UPSTREAM_PER_PAGE: expected at least PAGINATION_MAX_SIZE (100) so any window spans at most two upstream pages, got 50',
+    ]);
+    expect(loadConfig({ UPSTREAM_PER_PAGE: '100', PAGINATION_MAX_SIZE: '100' }).pagination.upstreamPerPage).toBe(100);
+  });
+
+  it('rejects the other settings that contradict each other, all at once', () => {
+    const error = configError({ PAGINATION_DEFAULT_SIZE: '150', QUEUE_RETRY_BASE_DELAY_MS: '5000', CACHE_TOKEN_MAX_BYTES: String(512 * MIB) });
+    expect(error.problems).toHaveLength(3);
+    expect(error.problems.map((p) => p.split(':')[0])).toEqual(['PAGINATION_DEFAULT_SIZE', 'QUEUE_RETRY_BASE_DELAY_MS', 'CACHE_TOKEN_MAX_BYTES']);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.cache.ttlMs)).toBe(true);
+    expect(Object.isFrozen(config.secrets.cursor)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (config.pagination as { maxSize: number }).maxSize = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('.env.example lists every variable with its default', () => {
+    const example = envExample();
+    const gatewayVariables = Object.keys(example).filter((name) => !name.startsWith('SIMULATOR_'));
+    expect([...gatewayVariables].sort()).toEqual([...CONFIG_VARIABLES].sort());
+    // Loading the example file gives exactly the defaults.
+    expect(loadConfig({ ...example, ...SECRETS })).toEqual(loadConfig(SECRETS));
+  });
+});

@@ -1,0 +1,51 @@
+import { createCursorCodec } from '../../src/data/cursor.js';
+import type { UpstreamPage } from '../../src/data/pagination.js';
+import type { MaybePromise } from '../../src/data/katapult-source.js';
+
+/**
+ * An in-memory Katapult list for `resolveConnection`: Apia-style pages over a mutable array
+ * of rows, `large_set` (no totals) past 1,000 rows, and a log of the pages read.
+ */
+export interface Row {
+  id: string;
+}
+
+export interface FakeList {
+  rows: Row[];
+  /** Pages read, in order. */
+  reads: number[];
+  fetchPage(page: number): MaybePromise<UpstreamPage<Row>>;
+}
+
+export const LARGE_SET_THRESHOLD = 1000;
+
+export const rowsOf = (count: number, prefix = 'row'): Row[] => Array.from({ length: count }, (_, i) => ({ id: `${prefix}_${i}` }));
+
+export function createFakeList(rows: Row[], perPage: number, options: { async?: boolean } = {}): FakeList {
+  const list: FakeList = {
+    rows,
+    reads: [],
+    fetchPage(page) {
+      list.reads.push(page);
+      const all = list.rows;
+      const largeSet = all.length > LARGE_SET_THRESHOLD;
+      const result: UpstreamPage<Row> = {
+        items: all.slice((page - 1) * perPage, page * perPage),
+        pagination: {
+          current_page: page,
+          total_pages: largeSet ? null : Math.ceil(all.length / perPage),
+          total: largeSet ? null : all.length,
+          per_page: perPage,
+          large_set: largeSet,
+        },
+      };
+      return options.async ? Promise.resolve(result) : result;
+    },
+  };
+  return list;
+}
+
+export const codec = createCursorCodec(['fake-list-cursor-secret-0123456789']);
+export const BINDING = 'rows:test';
+export const cursorFor = (rows: readonly Row[], offset: number, binding = BINDING) => codec.encode(binding, { offset, id: rows[offset]!.id });
+export const idOf = (row: Row) => row.id;

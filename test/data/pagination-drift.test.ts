@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
+import { BINDING, codec, createFakeList, cursorFor, idOf, rowsOf, type FakeList, type Row } from './fake-list.js';
+
+/**
+ * Rows move upstream between a client's requests (VMs created or deleted before the row a
+ * cursor names). A cursor remembers its row's offset *and* id; resuming from it must continue
+ * next to that row wherever it now is, not at the stale offset.
+ */
+
+const PER_PAGE = 5;
+const sizes = { perPage: PER_PAGE, defaultSize: 3, maxSize: PER_PAGE };
+
+async function ids(list: FakeList, args: ConnectionArgs): Promise<string[]> {
+  const result = await resolveConnection({ args, binding: BINDING, codec, sizes, fetchPage: (page) => list.fetchPage(page), idOf });
+  return result.edges.map((edge) => edge.node.id);
+}
+
+const added = (n: number): Row[] => rowsOf(n, 'new');
+const idsAfter = (rows: readonly Row[], id: string, n: number) => {
+  const at = rows.findIndex((r) => r.id === id);
+  return rows.slice(at + 1, at + 1 + n).map((r) => r.id);
+};
+const idsBefore = (rows: readonly Row[], id: string, n: number) => {
+  const at = rows.findIndex((r) => r.id === id);
+  return rows.slice(Math.max(0, at - n), at).map((r) => r.id);
+};
+
+describe('resuming from a cursor after rows moved upstream', () => {
+  const scenarios: Array<{ name: string; cursorAt: number; edit: (rows: Row[]) => void }> = [
+    { name: 'rows inserted before it, same page', cursorAt: 3, edit: (rows) => rows.splice(0, 0, ...added(2)) },
+    { name: 'rows removed before it, same page', cursorAt: 3, edit: (rows) => rows.splice(0, 2) },
+    { name: 'rows inserted before the last row of a page (it moves to the next page)', cursorAt: 4, edit: (rows) => rows.splice(1, 0, ...added(3)) },
+    { name: 'rows removed before the last row of a page (the window starts on the next page)', cursorAt: 4, edit: (rows) => rows.splice(1, 2) },
+    { name: 'rows removed before the first row of a page (it moves to the previous page)', cursorAt: 10, edit: (rows) => rows.splice(2, 3) },
+    { name: 'rows inserted before the first row of a page', cursorAt: 10, edit: (rows) => rows.splice(7, 0, ...added(2)) },
+  ];
+
+  for (const { name, cursorAt, edit } of scenarios) {
+    it(`forwards (first/after): ${name}`, async () => {
+      const rows = rowsOf(30);
+      const cursor = cursorFor(rows, cursorAt);
+      const id = rows[cursorAt]!.id;
+      const list = createFakeList(rows, PER_PAGE);
+      edit(list.rows);
+      expect(await ids(list, { first: 3, after: cursor })).toEqual(idsAfter(list.rows, id, 3));
+    });
+
+    it(`backwards (last/before): ${name}`, async () => {
+      const rows = rowsOf(30);
+      const cursor = cursorFor(rows, cursorAt);
+      const id = rows[cursorAt]!.id;
+      const list = createFakeList(rows, PER_PAGE, { async: true });
+      edit(list.rows);
+      expect(await ids(list, { last: 3, before: cursor })).toEqual(idsBefore(list.rows, id, 3));
+    });
+  }
+
+  it('falls back to the remembered offset when the cursor’s own row was deleted', async () => {
+    const rows = rowsOf(30);
+    const cursor = cursorFor(rows, 7);
+    const list = createFakeList(rows, PER_PAGE);
+    list.rows.splice(7, 1);
+    // Row 7 is gone; the window starts at offset 8 of the new list (old row_9).
+    expect(await ids(list, { first: 2, after: cursor })).toEqual(['row_9', 'row_10']);
+  });
+
+  it('re-aligns on any move of less than a page, whichever way and wherever the cursor sits', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 39 }),
+        fc.integer({ min: -(PER_PAGE - 1), max: PER_PAGE - 1 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: PER_PAGE }),
+        fc.boolean(),
+        async (cursorAt, shift, editAt, size, forwards) => {
+          const rows = rowsOf(40);
+          const id = rows[cursorAt]!.id;
+          const cursor = cursorFor(rows, cursorAt);
+          const list = createFakeList(rows, PER_PAGE);
+          // Insert or remove rows somewhere before the cursor's row (or after it: no move).
+          const at = Math.min(editAt, cursorAt);
+          if (shift > 0) list.rows.splice(at, 0, ...added(shift));
+          else if (shift < 0) list.rows.splice(Math.max(0, at + shift), Math.min(-shift, at));
+          const got = await ids(list, forwards ? { first: size, after: cursor } : { last: size, before: cursor });
+          expect(got).toEqual(forwards ? idsAfter(list.rows, id, size) : idsBefore(list.rows, id, size));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads no extra page when nothing moved', async () => {
+    const rows = rowsOf(30);
+    const list = createFakeList(rows, PER_PAGE);
+    await ids(list, { first: 3, after: cursorFor(rows, 6) });
+    expect(list.reads).toEqual([2]);
+    list.reads.length = 0;
+    await ids(list, { last: 3, before: cursorFor(rows, 12) });
+    expect(list.reads).toEqual([2, 3]);
+  });
+});

@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../src/data/errors.js';
+import { resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
+import { BINDING, codec, createFakeList, cursorFor, idOf, rowsOf, type FakeList } from './fake-list.js';
+
+const MAX_SIZE = 5;
+const DEFAULT_SIZE = 3;
+
+function resolve(list: FakeList, perPage: number, args: ConnectionArgs, binding = BINDING) {
+  return resolveConnection({
+    args,
+    binding,
+    codec,
+    sizes: { perPage, defaultSize: DEFAULT_SIZE, maxSize: MAX_SIZE },
+    fetchPage: (page) => list.fetchPage(page),
+    idOf,
+  });
+}
+
+interface Expected {
+  ids: string[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+const slice = (count: number, start: number, end: number): Expected => ({
+  ids: rowsOf(count).slice(start, end).map((r) => r.id),
+  hasNextPage: end < count,
+  hasPreviousPage: start > 0,
+});
+
+describe('resolveConnection over page-aligned upstream pages', () => {
+  // Small pages (windows of at most 5) so random windows cross page boundaries often; lists
+  // are small (counted), just past 1,000 rows (large_set, no totals), or a large_set that
+  // ends exactly on a page boundary (1,080 and 1,200 are multiples of every page size here).
+  const scenario = fc.record({
+    count: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1001, max: 1040 }), fc.constantFrom(1080, 1200)),
+    perPage: fc.constantFrom(5, 6, 8),
+    backward: fc.boolean(),
+    size: fc.option(fc.integer({ min: 0, max: MAX_SIZE }), { nil: undefined }),
+    // Anywhere, or among the last rows (where the end of the list and page boundaries meet).
+    cursorAt: fc.option(fc.oneof(fc.nat(), fc.integer({ min: -12, max: -1 })), { nil: undefined }),
+    async: fc.boolean(),
+  });
+
+  it('returns exactly the slice of the list a window names, with truthful pageInfo and totalCount', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ count, perPage, backward, size, cursorAt, async }) => {
+        const rows = rowsOf(count);
+        const list = createFakeList(rows, perPage, { async });
+        const large = count > 1000;
+        const cursorIndex = cursorAt === undefined || count === 0 ? null : ((cursorAt % count) + count) % count;
+        const cursor = cursorIndex === null ? null : cursorFor(rows, cursorIndex);
+
+        let expected: Expected;
+        let args: ConnectionArgs;
+        if (!backward) {
+          const start = cursorIndex === null ? 0 : cursorIndex + 1;
+          expected = slice(count, start, Math.min(count, start + (size ?? DEFAULT_SIZE)));
+          args = { first: size ?? null, after: cursor };
+        } else {
+          const last = size ?? DEFAULT_SIZE;
+          args = { last, before: cursor };
+          if (cursorIndex === null && large) {
+            await expect(Promise.resolve().then(() => resolve(list, perPage, args))).rejects.toThrow(/too large for Katapult to count/);
+            return;
+          }
+          const end = cursorIndex ?? count;
+          expected = slice(count, Math.max(0, end - last), end);
+        }
+
+        const result = await resolve(list, perPage, args);
+        expect(result.edges.map((e) => e.node.id)).toEqual(expected.ids);
+        expect(result.pageInfo.hasNextPage).toBe(expected.hasNextPage);
+        expect(result.pageInfo.hasPreviousPage).toBe(expected.hasPreviousPage);
+        expect(result.pageInfo.startCursor).toBe(result.edges[0]?.cursor ?? null);
+        expect(result.pageInfo.endCursor).toBe(result.edges.at(-1)?.cursor ?? null);
+        expect(result.totalCount).toBe(large ? null : count);
+        // Every cursor handed out resumes at its own row.
+        for (const edge of result.edges) {
+          expect(codec.decode(BINDING, edge.cursor, 'after')).toEqual({ offset: rows.indexOf(edge.node), id: edge.node.id });
+        }
+        // Page-aligned reads: no page twice, and at most the window's two pages plus one neighbour.
+        expect(new Set(list.reads).size).toBe(list.reads.length);
+        expect(list.reads.length).toBeLessThanOrEqual(3);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads one page for a window inside it, and the next only when the first is full', async () => {
+    const rows = rowsOf(12);
+    const list = createFakeList(rows, 10);
+    await resolve(list, 10, { first: 5 });
+    expect(list.reads).toEqual([1]);
+
+    const short = createFakeList(rowsOf(4), 10);
+    await resolve(short, 10, { first: 5, after: cursorFor(rowsOf(4), 2) });
+    expect(short.reads).toEqual([1]);
+  });
+
+  it('knows rows exist up to offset 1,000 of a large_set list without reading further', async () => {
+    // Katapult marks large_set only after counting more than 1,000 rows.
+    const rows = rowsOf(1001);
+    const list = createFakeList(rows, 200);
+    const page = await resolve(list, 200, { first: 5, after: cursorFor(rows, 994) });
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    expect(list.reads).toEqual([5]);
+  });
+
+  it('reads the next page of a large_set list past 1,000 rows when a window ends on a full page', async () => {
+    // 1,200 rows at 200 a page: the window ending at row 1,200 is the end of the list.
+    const rows = rowsOf(1200);
+    const list = createFakeList(rows, 200);
+    const page = await resolve(list, 200, { first: 5, after: cursorFor(rows, 1194) });
+    expect(page.edges.map((e) => e.node.id)).toEqual(['row_1195', 'row_1196', 'row_1197', 'row_1198', 'row_1199']);
+    expect(page.pageInfo.hasNextPage).toBe(false);
+    expect(list.reads).toEqual([6, 7]);
+  });
+
+  describe('rejects arguments before reading anything', () => {
+    const cases: Array<[string, ConnectionArgs, RegExp]> = [
+      ['first and last together', { first: 2, last: 2 }, /either "first" or "last"/],
+      ['a negative first', { first: -1 }, /"first" must be an integer from 0 to 5, got -1/],
+      ['a negative last', { last: -3 }, /"last" must be an integer from 0 to 5, got -3/],
+      ['first above the maximum', { first: MAX_SIZE + 1 }, /"first" must be an integer from 0 to 5, got 6/],
+      ['last above the maximum', { last: 100 }, /"last" must be an integer from 0 to 5/],
+      ['garbage after', { first: 1, after: 'not-a-cursor' }, /"after" cursor is not valid/],
+      ['garbage before', { last: 1, before: 'x.y' }, /"before" cursor is not valid/],
+    ];
+    for (const [name, args, message] of cases) {
+      it(name, () => {
+        const list = createFakeList(rowsOf(20), 10);
+        let thrown: unknown;
+        try {
+          void resolve(list, 10, args);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(InvalidInputError);
+        expect((thrown as Error).message).toMatch(message);
+        expect(list.reads).toEqual([]);
+      });
+    }
+  });
+
+  it('refuses a cursor issued by another connection', () => {
+    const rows = rowsOf(20);
+    const list = createFakeList(rows, 10);
+    const foreign = cursorFor(rows, 3, 'rows:another-connection');
+    expect(() => resolve(list, 10, { first: 2, after: foreign })).toThrow(InvalidInputError);
+  });
+
+  it('answers synchronously when every page is already in hand (the warm path allocates no promise)', () => {
+    const rows = rowsOf(30);
+    const list = createFakeList(rows, 10);
+    const result = resolve(list, 10, { first: 5, after: cursorFor(rows, 12) });
+    expect(result).not.toBeInstanceOf(Promise);
+  });
+});

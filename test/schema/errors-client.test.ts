@@ -1,0 +1,167 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createTestGateway, errorCodes, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.js';
+import { cannedError, expectContract } from './error-contract.js';
+
+/**
+ * The error contract for failures that are the caller's: no token, a token Katapult refuses,
+ * a scope or organization it may not use, something that does not exist, bad arguments.
+ * Each has its `extensions.code`, and the HTTP status where the whole request fails.
+ */
+
+let gateway: TestGateway;
+afterEach(() => gateway?.close());
+
+function start(options: TestGatewayOptions = {}): TestGateway {
+  gateway = createTestGateway(options);
+  return gateway;
+}
+
+const ORG_NAME = '{ organization(subDomain: "globex") { name } }';
+
+describe('authentication', () => {
+  it('a request without a token gets 401, a Bearer challenge and UNAUTHENTICATED, with no upstream call', async () => {
+    start();
+    const response = await gateway.query('{ organizations { id } }');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
+    expect(response.body.errors![0]!.message).toMatch(/Authorization: Bearer/);
+    expectContract(response);
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
+  it('an invalid token is UNAUTHENTICATED, and the token is never echoed', async () => {
+    start();
+    const token = 'kp_not_a_real_token_Zq81Lw';
+    const response = await gateway.query(ORG_NAME, { token });
+    expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
+    expect(response.body.errors![0]!.extensions?.katapultCode).toBe('invalid_api_token');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expectContract(response, token);
+  });
+
+  it('introspection and { __typename } work without a token', async () => {
+    start();
+    const typename = await gateway.query('{ __typename }');
+    expect(typename.status).toBe(200);
+    expect(typename.body).toEqual({ data: { __typename: 'Query' } });
+    const introspection = await gateway.query('{ __schema { queryType { name } types { name } } }');
+    expect(introspection.status).toBe(200);
+    expect(introspection.body.errors).toBeUndefined();
+    expect(introspection.body.data!.__schema.queryType.name).toBe('Query');
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+});
+
+describe('authorization', () => {
+  it('a token without the VM scope is FORBIDDEN with the scopes it needs, and only that field is null', async () => {
+    start();
+    const token = DEMO_TOKENS.noVmScope;
+    const response = await gateway.query('{ organization(subDomain: "globex") { name virtualMachines(first: 2) { edges { node { id } } } } zones { id } }', { token });
+    expect(response.status).toBe(200);
+    expect(errorCodes(response.body)).toEqual(['FORBIDDEN']);
+    const [error] = response.body.errors!;
+    expect(error!.path).toEqual(['organization', 'virtualMachines']);
+    expect(error!.extensions?.requiredScopes).toEqual(['virtual_machines', 'virtual_machines:read']);
+    expect(error!.message).toMatch(/lacks the scope/);
+    expect(response.body.data!.organization).toEqual({ name: 'Globex Corporation', virtualMachines: null });
+    expect(response.body.data!.zones.length).toBeGreaterThan(0);
+    expectContract(response, token);
+  });
+
+  it('a suspended organization is FORBIDDEN', async () => {
+    start();
+    const token = DEMO_TOKENS.suspended;
+    const response = await gateway.query('{ organization(subDomain: "initech") { name } }', { token });
+    expect(errorCodes(response.body)).toEqual(['FORBIDDEN']);
+    expect(response.body.errors![0]!.extensions?.katapultCode).toBe('organization_suspended');
+    expect(response.body.data).toEqual({ organization: null });
+    expectContract(response, token);
+  });
+
+  it('viewer is null for an organization-level token (it has no user), without an error', async () => {
+    start();
+    expect((await gateway.query('{ viewer { id } }', { token: DEMO_TOKENS.globex })).body).toEqual({ data: { viewer: null } });
+    const user = await gateway.query('{ viewer { firstName organizations { subDomain } } }', { token: DEMO_TOKENS.user });
+    expect(user.body).toEqual({ data: { viewer: { firstName: 'Jane', organizations: [{ subDomain: 'acme' }, { subDomain: 'globex' }] } } });
+  });
+});
+
+describe('not found', () => {
+  it('nullable lookups answer null without an error', async () => {
+    start();
+    const response = await gateway.query(
+      `{ organization(subDomain: "nope") { name }
+         virtualMachine(id: "vm_aaaaaaaaaaaaaaaa") { name }
+         byFqdn: virtualMachine(fqdn: "nope.example") { name } }`,
+      { token: DEMO_TOKENS.globex },
+    );
+    expect(response.body).toEqual({ data: { organization: null, virtualMachine: null, byFqdn: null } });
+  });
+
+  it('a connection under an organization that does not exist is NOT_FOUND', async () => {
+    start();
+    const token = DEMO_TOKENS.globex;
+    const response = await gateway.query('{ organization(subDomain: "nope") { virtualMachines(first: 1) { edges { node { id } } } } }', { token });
+    expect(errorCodes(response.body)).toEqual(['NOT_FOUND']);
+    expect(response.body.errors![0]!.path).toEqual(['organization', 'virtualMachines']);
+    expect(response.body.data).toEqual({ organization: { virtualMachines: null } });
+    expectContract(response, token);
+  });
+});
+
+describe('bad input', () => {
+  it('ambiguous or missing lookups are BAD_USER_INPUT before any upstream call', async () => {
+    start();
+    const token = DEMO_TOKENS.globex;
+    for (const document of [
+      '{ organization(id: "org_x", subDomain: "globex") { name } }',
+      '{ organization { name } }',
+      '{ virtualMachine(id: "vm_x", fqdn: "a.b") { name } }',
+      '{ virtualMachine { name } }',
+      '{ virtualMachinePackages(first: 1, organization: {}) { edges { node { id } } } }',
+    ]) {
+      const response = await gateway.query(document, { token });
+      expect(errorCodes(response.body), document).toEqual(['BAD_USER_INPUT']);
+      expectContract(response, token);
+    }
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
+  it('Katapult’s invalid_argument and missing_required_argument are BAD_USER_INPUT, in our words', async () => {
+    for (const code of ['invalid_argument', 'missing_required_argument']) {
+      start({
+        wrapFetch: (simulator) => (input, init) =>
+          new URL(input).pathname.endsWith('/zones') ? Promise.resolve(cannedError(400, code, { path: ['zone'], issue: 'parse_error' })) : simulator(input, init),
+      });
+      const token = DEMO_TOKENS.globex;
+      const response = await gateway.query('{ organization(subDomain: "globex") { name } zones { id } }', { token });
+      expect(errorCodes(response.body)).toEqual(['BAD_USER_INPUT']);
+      expect(response.body.errors![0]!.extensions?.katapultCode).toBe(code);
+      expect(response.body.errors![0]!.message).toBe('Katapult rejected an argument of this request');
+      expectContract(response, token);
+      await gateway.close();
+    }
+  });
+
+  it('GraphQL parse and validation failures carry their codes and the request id', async () => {
+    start();
+    const parse = await gateway.query('{ organization(subDomain: ', { headers: { 'x-request-id': 'req-parse-1' } });
+    expect(errorCodes(parse.body)).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(parse.body.errors![0]!.extensions?.requestId).toBe('req-parse-1');
+    const validation = await gateway.query('{ organization(subDomain: "globex") { nope } }', { token: DEMO_TOKENS.globex });
+    expect(errorCodes(validation.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expectContract(validation, DEMO_TOKENS.globex);
+  });
+
+  it('echoes a client’s request id on every error', async () => {
+    start();
+    const response = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { id } } } } }', {
+      token: DEMO_TOKENS.noVmScope,
+      headers: { 'x-request-id': 'client-req-42' },
+    });
+    expect(response.body.errors!.map((e) => e.extensions?.requestId)).toEqual(['client-req-42']);
+  });
+});

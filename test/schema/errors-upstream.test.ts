@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createTestGateway, errorCodes, IN_PROCESS_BASE_URL, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.js';
+import { cannedError, expectContract } from './error-contract.js';
+
+/**
+ * The error contract for failures that are Katapult's or the token's budget: rate limits
+ * (HTTP 429 with Retry-After when nothing could be answered), Katapult unavailable,
+ * unreadable or misaddressed (UPSTREAM_UNAVAILABLE), and partial data when only some
+ * fields fail.
+ */
+
+let gateway: TestGateway;
+afterEach(() => gateway?.close());
+
+function start(options: TestGatewayOptions = {}): TestGateway {
+  gateway = createTestGateway(options);
+  return gateway;
+}
+
+const ORG_NAME = '{ organization(subDomain: "globex") { name } }';
+const UNKNOWN_VM = 'virtualMachine(id: "vm_aaaaaaaaaaaaaaaa") { name }';
+
+describe('rate limits', () => {
+  // One call per minute for every token; the fake clock keeps the minute from rolling over.
+  const limited = () => start({ clock: createFakeClock(), simulatorOptions: { rateLimitPerMinute: 1 } });
+  const tinyDeadline = { 'x-request-timeout-ms': '50' };
+
+  it('a request whose every root field hit the budget gets RATE_LIMITED, HTTP 429 and Retry-After', async () => {
+    limited();
+    const token = DEMO_TOKENS.globex;
+    expect((await gateway.query('{ dataCenters { id } }', { token })).body.errors).toBeUndefined();
+
+    const response = await gateway.query(`{ organization(subDomain: "globex") { name } ${UNKNOWN_VM} }`, { token, headers: tinyDeadline });
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+    expect(response.body.data).toEqual({ organization: null, virtualMachine: null });
+    const retryAfterSeconds = response.body.errors![0]!.extensions?.retryAfterSeconds as number;
+    expect(Number.isInteger(retryAfterSeconds)).toBe(true);
+    expect(retryAfterSeconds).toBeGreaterThan(0);
+    expect(retryAfterSeconds).toBeLessThanOrEqual(61);
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(retryAfterSeconds);
+    expectContract(response, token);
+    // The budget was known to be spent: the gateway did not send the calls only to get 429s.
+    expect(gateway.sim.requests.map((r) => r.status)).toEqual([200]);
+  });
+
+  // Known gap, reported: with a non-null root field the failure nulls `data` itself, and the
+  // error-contract plugin only looks for root fields that are null inside `data`.
+  it.fails('HTTP 429 also when the only root field is non-null, so data is null [known gap in server/error-contract.ts]', async () => {
+    limited();
+    const token = DEMO_TOKENS.globex;
+    await gateway.query('{ dataCenters { id } }', { token });
+    const response = await gateway.query('{ zones { id } }', { token, headers: tinyDeadline });
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+    expect(response.status).toBe(429);
+  });
+
+  it('a request where only some fields hit the budget answers 200 with what it has', async () => {
+    limited();
+    const token = DEMO_TOKENS.globex;
+    await gateway.query(ORG_NAME, { token });
+    const response = await gateway.query(`{ organization(subDomain: "globex") { name } ${UNKNOWN_VM} }`, { token, headers: tinyDeadline });
+    expect(response.status).toBe(200);
+    expect(response.body.data).toEqual({ organization: { name: 'Globex Corporation' }, virtualMachine: null });
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+    expect(response.body.errors![0]!.path).toEqual(['virtualMachine']);
+    expectContract(response, token);
+  });
+
+  it('Katapult’s own 429 (no rate-limit headers to learn from first) also ends as RATE_LIMITED', async () => {
+    start({ clock: createFakeClock(), simulatorOptions: { rateLimitPerMinute: 1, rateLimitHeaders: false } });
+    const token = DEMO_TOKENS.globex;
+    await gateway.query('{ dataCenters { id } }', { token });
+    const response = await gateway.query(ORG_NAME, { token, headers: tinyDeadline });
+    expect(gateway.sim.requests.map((r) => r.status)).toEqual([200, 429]);
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+    expect(response.body.errors![0]!.extensions?.retryAfterSeconds).toBeGreaterThan(0);
+    expect(response.status).toBe(429);
+    expectContract(response, token);
+  });
+});
+
+describe('upstream failures with nothing stale to serve', () => {
+  const once = { QUEUE_RETRY_MAX_ATTEMPTS: '1' };
+  const cases: Array<[string, TestGatewayOptions, RegExp]> = [
+    ['Katapult answering 503', { env: once, simulatorOptions: { failureRatio: 1 } }, /unavailable/],
+    ['Katapult answering a cut-off body', { env: once, simulatorOptions: { malformedRatio: 1 } }, /unreadable/],
+    ['the connection being reset', { env: once, simulatorOptions: { resetRatio: 1 } }, /could not be reached/],
+    ['503 on every attempt, after retries', { env: { QUEUE_RETRY_BASE_DELAY_MS: '1', QUEUE_RETRY_MAX_DELAY_MS: '2' }, simulatorOptions: { failureRatio: 1 } }, /unavailable/],
+    ['a wrong base URL (route_not_found)', { upstreamBaseUrl: IN_PROCESS_BASE_URL.replace('/core/v1', '/core/v2') }, /misconfigured/],
+  ];
+  for (const [name, options, message] of cases) {
+    it(`${name} is UPSTREAM_UNAVAILABLE`, async () => {
+      start(options);
+      const token = DEMO_TOKENS.globex;
+      const response = await gateway.query(ORG_NAME, { token });
+      expect(errorCodes(response.body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(response.body.errors![0]!.message).toMatch(message);
+      expect(response.body.data).toEqual({ organization: null });
+      expectContract(response, token);
+    });
+  }
+
+  it('an unknown Katapult error or a 500 is UPSTREAM_UNAVAILABLE too', async () => {
+    for (const [status, code] of [[500, 'unhandled_exception'], [418, 'something_new']] as const) {
+      start({ env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' }, wrapFetch: () => async () => cannedError(status, code) });
+      const response = await gateway.query(ORG_NAME, { token: DEMO_TOKENS.globex });
+      expect(errorCodes(response.body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expectContract(response, DEMO_TOKENS.globex);
+      await gateway.close();
+    }
+  });
+});
+
+describe('partial data', () => {
+  it('a failing data-center lookup nulls only each VM’s country, nothing around it', async () => {
+    start({
+      env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' },
+      wrapFetch: (simulator) => (input, init) =>
+        new URL(input).pathname.endsWith('/data_centers') ? Promise.resolve(cannedError(503, 'service_unavailable')) : simulator(input, init),
+    });
+    const token = DEMO_TOKENS.globex;
+    const response = await gateway.query(
+      '{ organization(subDomain: "globex") { name virtualMachines(first: 3) { edges { node { name zone { name dataCenter { name country { name } } } } } } } }',
+      { token },
+    );
+    const edges = response.body.data!.organization.virtualMachines.edges as Array<{ node: { name: string; zone: { name: string; dataCenter: { name: string; country: unknown } } } }>;
+    expect(edges).toHaveLength(3);
+    for (const { node } of edges) {
+      expect(node.name).toEqual(expect.any(String));
+      expect(node.zone.name).toEqual(expect.any(String));
+      expect(node.zone.dataCenter.name).toEqual(expect.any(String));
+      expect(node.zone.dataCenter.country).toBeNull();
+    }
+    expect(errorCodes(response.body)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+    expect(response.body.errors!.map((e) => e.path)).toEqual([0, 1, 2].map((i) => ['organization', 'virtualMachines', 'edges', i, 'node', 'zone', 'dataCenter', 'country']));
+    expect(response.status).toBe(200);
+    expectContract(response, token);
+  });
+});

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gateway.js';
+
+/**
+ * `node(id:)` / `nodes(ids:)` resolve a Katapult id by its prefix. For every Node type, an id
+ * taken from a list comes back as the same object with the right `__typename`; an unknown
+ * prefix is null without calling Katapult; an id Katapult does not know is null.
+ */
+
+const FIELDS: Record<string, string> = {
+  VirtualMachine: 'id name fqdn zone { id }',
+  Organization: 'id name subDomain',
+  Zone: 'id name dataCenter { id }', // not permalink: nullable here, non-null on DataCenter (fields would conflict)
+  DataCenter: 'id name permalink country { id }',
+  Country: 'id name isoCode2',
+  VirtualMachinePackage: 'id name cpuCores privacy',
+  GpuType: 'id name manufacturer',
+};
+
+const LISTS = /* GraphQL */ `
+  {
+    organization(subDomain: "globex") {
+      virtualMachines(first: 100) { edges { node { ${FIELDS.VirtualMachine} } } }
+      virtualMachinePackages(first: 100) { edges { node { ${FIELDS.VirtualMachinePackage} } } }
+    }
+    organizations { ${FIELDS.Organization} }
+    zones { ${FIELDS.Zone} }
+    dataCenters { ${FIELDS.DataCenter} }
+    countries(first: 100) { edges { node { ${FIELDS.Country} } } }
+    gpuTypes(first: 100) { edges { node { ${FIELDS.GpuType} } } }
+  }
+`;
+
+const fragments = Object.entries(FIELDS)
+  .map(([type, fields]) => `... on ${type} { ${fields} }`)
+  .join(' ');
+const NODE = `query Node($id: ID!) { node(id: $id) { __typename ${fragments} } }`;
+const NODES = `query Nodes($ids: [ID!]!) { nodes(ids: $ids) { __typename ${fragments} } }`;
+
+type Item = Record<string, unknown> & { id: string };
+
+let gateway: TestGateway;
+const byType = new Map<string, Item[]>();
+const token = DEMO_TOKENS.globex;
+
+beforeAll(async () => {
+  gateway = createTestGateway();
+  const { body } = await gateway.query(LISTS, { token });
+  expect(body.errors).toBeUndefined();
+  const data = body.data!;
+  const nodes = (connection: { edges: Array<{ node: Item }> }) => connection.edges.map((e) => e.node);
+  byType.set('VirtualMachine', nodes(data.organization.virtualMachines));
+  byType.set('VirtualMachinePackage', nodes(data.organization.virtualMachinePackages));
+  byType.set('Organization', data.organizations);
+  byType.set('Zone', data.zones);
+  byType.set('DataCenter', data.dataCenters);
+  byType.set('Country', nodes(data.countries));
+  byType.set('GpuType', nodes(data.gpuTypes));
+});
+afterAll(() => gateway.close());
+
+describe('node(id:) and nodes(ids:)', () => {
+  it('has ids of every Node type to try, data centers with both the old loc_ and the new dc_ prefix', () => {
+    for (const type of Object.keys(FIELDS)) expect(byType.get(type)?.length, type).toBeGreaterThan(0);
+    const dataCenters = byType.get('DataCenter')!.map((dc) => dc.id);
+    expect(dataCenters.some((id) => id.startsWith('loc_'))).toBe(true);
+    expect(dataCenters.some((id) => id.startsWith('dc_'))).toBe(true);
+    expect(byType.get('VirtualMachinePackage')!.some((p) => p.privacy === 'PRIVATE')).toBe(true);
+  });
+
+  for (const type of Object.keys(FIELDS)) {
+    it(`node(id:) returns the same ${type} a list returned`, async () => {
+      for (const item of byType.get(type)!) {
+        const { body } = await gateway.query(NODE, { token, variables: { id: item.id } });
+        expect(body.errors).toBeUndefined();
+        expect(body.data!.node).toEqual({ __typename: type, ...item });
+      }
+    });
+  }
+
+  it('nodes(ids:) returns every object in the order asked, null for unknown ids', async () => {
+    const items = [...byType.entries()].flatMap(([type, list]) => list.map((item) => ({ __typename: type, ...item })));
+    const ids = items.flatMap((item, i) => (i % 5 === 0 ? [item.id, 'nope_1234567890abcdef'] : [item.id]));
+    const { body } = await gateway.query(NODES, { token, variables: { ids } });
+    expect(body.errors).toBeUndefined();
+    const expected = items.flatMap((item, i) => (i % 5 === 0 ? [item, null] : [item]));
+    expect(body.data!.nodes).toEqual(expected);
+  });
+
+  it('answers an id with an unknown prefix with null, calling Katapult not at all (even without a token)', async () => {
+    gateway.sim.clearRequests();
+    for (const id of ['abc_123', 'ip_aaaaaaaaaaaaaaaa', 'vmpkgrp_aaaaaaaaaaaaaaaa', '', 'VM_abc', 'x'.repeat(300)]) {
+      for (const withToken of [true, false]) {
+        const { status, body } = await gateway.query(NODE, { token: withToken ? token : undefined, variables: { id } });
+        expect(status).toBe(200);
+        expect(body).toEqual({ data: { node: null } });
+      }
+    }
+    const { body } = await gateway.query(NODES, { variables: { ids: ['abc_1', 'def_2'] } });
+    expect(body).toEqual({ data: { nodes: [null, null] } });
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
+  it('answers an id Katapult does not know (or one in the trash, or another organization’s) with null', async () => {
+    const trashed = gateway.sim.dataset.virtualMachines.find((vm) => vm.trash && vm.virtualMachine.organization.sub_domain === 'globex')!;
+    const acmeVm = gateway.sim.visibleVirtualMachines(DEMO_TOKENS.acme, 'acme')[0]!;
+    const acmeOrg = gateway.sim.dataset.organizations.find((o) => o.sub_domain === 'acme')!;
+    const unknown = [
+      'vm_aaaaaaaaaaaaaaaa',
+      trashed.virtualMachine.id,
+      acmeVm.id,
+      'org_aaaaaaaaaaaaaaaa',
+      acmeOrg.id,
+      'zone_aaaaaaaaaaaaaaaa',
+      'dc_aaaaaaaaaaaaaaaa',
+      'loc_aaaaaaaaaaaaaaaa',
+      'ctry_aaaaaaaaaaaaaaaa',
+      'vmpkg_aaaaaaaaaaaaaaaa',
+      'gput_aaaaaaaaaaaaaaaa',
+    ];
+    for (const id of unknown) {
+      const { body } = await gateway.query(NODE, { token, variables: { id } });
+      expect(body, id).toEqual({ data: { node: null } });
+    }
+    const { body } = await gateway.query(NODES, { token, variables: { ids: unknown } });
+    expect(body).toEqual({ data: { nodes: unknown.map(() => null) } });
+  });
+
+  it('refuses more than 100 ids', async () => {
+    const { body } = await gateway.query(NODES, { token, variables: { ids: Array.from({ length: 101 }, (_, i) => `abc_${i}`) } });
+    expect(errorCodes(body)).toEqual(['BAD_USER_INPUT']);
+    expect(body.errors![0]!.message).toMatch(/at most 100 ids/);
+  });
+});

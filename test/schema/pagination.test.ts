@@ -1,0 +1,164 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createTestGateway, errorCodes, requestsTo, type TestGateway } from '../helpers/gateway.js';
+
+/**
+ * Relay windows through the whole gateway against the simulator: any window a client can
+ * ask for (forwards or backwards, any size the gateway allows, starting at any cursor it
+ * handed out before) is exactly the matching slice of the organization's full VM list.
+ */
+
+const WINDOW = /* GraphQL */ `
+  query Window($sub: String!, $first: Int, $after: String, $last: Int, $before: String) {
+    organization(subDomain: $sub) {
+      virtualMachines(first: $first, after: $after, last: $last, before: $before) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id } }
+      }
+    }
+  }
+`;
+
+interface Connection {
+  totalCount: number | null;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  edges: Array<{ cursor: string; node: { id: string } }>;
+}
+
+const VM_LIST = '/organizations/organization/virtual_machines';
+const MAX_SIZE = 100;
+
+interface Org {
+  sub: 'globex' | 'acme';
+  token: string;
+  /** Every VM id in list order, from the simulator's own data. */
+  all: string[];
+  /** Cursors seen so far, with the index of their row. */
+  cursors: Array<{ cursor: string; index: number }>;
+}
+
+let gateway: TestGateway;
+const orgs = {} as Record<'globex' | 'acme', Org>;
+
+async function window(org: Org, args: Record<string, unknown>): Promise<Connection> {
+  const { body } = await gateway.query(WINDOW, { token: org.token, variables: { sub: org.sub, ...args } });
+  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+  const connection = body.data!.organization.virtualMachines as Connection;
+  for (const edge of connection.edges) org.cursors.push({ cursor: edge.cursor, index: org.all.indexOf(edge.node.id) });
+  return connection;
+}
+
+function expectSlice(org: Org, connection: Connection, start: number, end: number): void {
+  const ids = org.all.slice(start, end);
+  expect(connection.edges.map((e) => e.node.id)).toEqual(ids);
+  expect(connection.pageInfo.startCursor).toBe(connection.edges[0]?.cursor ?? null);
+  expect(connection.pageInfo.endCursor).toBe(connection.edges.at(-1)?.cursor ?? null);
+  expect(connection.pageInfo.hasPreviousPage).toBe(start > 0);
+  expect(connection.pageInfo.hasNextPage).toBe(end < org.all.length);
+  expect(connection.totalCount).toBe(org.sub === 'acme' ? null : org.all.length);
+}
+
+beforeAll(async () => {
+  gateway = createTestGateway();
+  for (const sub of ['globex', 'acme'] as const) {
+    const token = DEMO_TOKENS[sub];
+    orgs[sub] = { sub, token, all: gateway.sim.visibleVirtualMachines(token, sub).map((vm) => vm.id), cursors: [] };
+  }
+  expect(orgs.globex.all).toHaveLength(12);
+  expect(orgs.acme.all).toHaveLength(1250);
+  // Earlier pages: walk each list once, keeping every cursor as a later starting point.
+  for (const org of Object.values(orgs)) {
+    let after: string | null = null;
+    for (;;) {
+      const page: Connection = await window(org, { first: MAX_SIZE, after });
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(org.cursors.map((c) => c.index)).toEqual(org.all.map((_, i) => i));
+  }
+});
+
+afterAll(() => gateway.close());
+
+const step = fc.record({ backward: fc.boolean(), size: fc.integer({ min: 1, max: MAX_SIZE }), pick: fc.nat() });
+
+describe('VM connection windows', () => {
+  for (const sub of ['globex', 'acme'] as const) {
+    it(`${sub}: any chain of windows equals the matching slices of the full list`, async () => {
+      const org = orgs[sub];
+      await fc.assert(
+        fc.asyncProperty(fc.option(fc.integer({ min: 1, max: MAX_SIZE }), { nil: undefined }), fc.array(step, { minLength: 1, maxLength: 4 }), async (opening, steps) => {
+          if (opening !== undefined) {
+            // From an end of the list: `first` alone, or (counted lists only) `last` alone.
+            if (sub === 'globex' && opening % 2 === 0) {
+              expectSlice(org, await window(org, { last: opening }), Math.max(0, org.all.length - opening), org.all.length);
+            } else {
+              expectSlice(org, await window(org, { first: opening }), 0, Math.min(org.all.length, opening));
+            }
+          }
+          for (const { backward, size, pick } of steps) {
+            const { cursor, index } = org.cursors[pick % org.cursors.length]!;
+            if (backward) {
+              expectSlice(org, await window(org, { last: size, before: cursor }), Math.max(0, index - size), index);
+            } else {
+              expectSlice(org, await window(org, { first: size, after: cursor }), index + 1, Math.min(org.all.length, index + 1 + size));
+            }
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
+
+  it('defaults to the configured page size without first or last', async () => {
+    const connection = await window(orgs.acme, {});
+    expectSlice(orgs.acme, connection, 0, 20);
+  });
+
+  it('reads the last page of acme forwards and says nothing follows', async () => {
+    const acme = orgs.acme;
+    const beforeEnd = acme.cursors.find((c) => c.index === 1239)!;
+    expectSlice(acme, await window(acme, { first: MAX_SIZE, after: beforeEnd.cursor }), 1240, 1250);
+  });
+});
+
+describe('window arguments the gateway refuses', () => {
+  async function refused(args: Record<string, unknown>, sub: 'globex' | 'acme' = 'globex') {
+    const org = orgs[sub];
+    gateway.sim.clearRequests();
+    const { status, body } = await gateway.query(WINDOW, { token: org.token, variables: { sub, ...args } });
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ organization: { virtualMachines: null } });
+    expect(errorCodes(body)).toEqual(['BAD_USER_INPUT']);
+    expect(body.errors![0]!.path).toEqual(['organization', 'virtualMachines']);
+    return body.errors![0]!;
+  }
+
+  it('last without before on acme (a list Katapult does not count) says how to read it instead', async () => {
+    const error = await refused({ last: 10 }, 'acme');
+    expect(error.message).toMatch(/too large for Katapult to count/);
+    expect(error.message).toMatch(/"first"/);
+    expect(error.message).toMatch(/"last" together with "before"/);
+    expect(error.extensions?.argument).toBe('last');
+  });
+
+  it('first and last together, without calling Katapult', async () => {
+    const error = await refused({ first: 5, last: 5 });
+    expect(error.message).toBe('Pass either "first" or "last", not both');
+    expect(requestsTo(gateway.sim, VM_LIST)).toHaveLength(0);
+  });
+
+  it('a negative first or last, without calling Katapult', async () => {
+    expect((await refused({ first: -1 })).message).toBe('"first" must be an integer from 0 to 100, got -1');
+    expect((await refused({ last: -5 })).message).toBe('"last" must be an integer from 0 to 100, got -5');
+    expect(requestsTo(gateway.sim, VM_LIST)).toHaveLength(0);
+  });
+
+  it('first or last above the maximum, without calling Katapult', async () => {
+    expect((await refused({ first: 101 })).message).toBe('"first" must be an integer from 0 to 100, got 101');
+    expect((await refused({ last: 1000 }, 'acme')).message).toBe('"last" must be an integer from 0 to 100, got 1000');
+    expect(requestsTo(gateway.sim, VM_LIST)).toHaveLength(0);
+  });
+});

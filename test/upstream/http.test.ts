@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
+import {
+  UpstreamApiError,
+  UpstreamError,
+  UpstreamMalformedError,
+  UpstreamNetworkError,
+  UpstreamTimeoutError,
+} from '../../src/upstream/errors.js';
+import { createKatapultHttp, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
+import { annotationParams, lookupParams, pageParams } from '../../src/upstream/params.js';
+
+/**
+ * The HTTP client against canned responses (as octokit tests its request layer): what goes on
+ * the wire, and every way a response can go wrong becoming one typed error, never a crash and
+ * never carrying the token.
+ */
+
+const BASE = 'http://127.0.0.1/core/v1';
+const TOKEN = 'kp_secret_token_for_tests_Q7x2';
+
+interface Sent {
+  url: string;
+  init: RequestInit;
+}
+
+/** A fetch that records what it was asked and answers with `respond`. */
+function cannedFetch(respond: (sent: Sent) => Response | Promise<Response>): { fetch: FetchLike; sent: Sent[] } {
+  const sent: Sent[] = [];
+  return {
+    sent,
+    fetch: async (url, init) => {
+      const entry = { url, init };
+      sent.push(entry);
+      return respond(entry);
+    },
+  };
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+const envelope = (code: string, description: string, detail: Record<string, unknown> = {}) => ({ error: { code, description, detail } });
+
+async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(UpstreamError);
+    return error as UpstreamError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** The token must not be in anything an error carries: message, stack, or any own property. */
+function expectNoToken(error: unknown): void {
+  const e = error as Error;
+  expect(e.message).not.toContain(TOKEN);
+  expect(String(e.stack)).not.toContain(TOKEN);
+  expect(JSON.stringify(e, Object.getOwnPropertyNames(e))).not.toContain(TOKEN);
+}
+
+describe('the Katapult HTTP client', () => {
+  it('sends the token as a Bearer header, percent-encoded brackets and interleaved annotations', async () => {
+    const { fetch, sent } = cannedFetch(() => json(200, { ok: true }));
+    const http = createKatapultHttp({ baseUrl: `${BASE}/`, fetch });
+    await http.get({
+      path: '/organizations/organization/virtual_machines',
+      params: [...lookupParams('organization', { sub_domain: 'acme' }), ...annotationParams([{ key: 'env', value: 'prod' }, { key: 'team', value: 'web' }]), ...pageParams(2, 200)],
+      token: TOKEN,
+      requestId: 'req-1',
+    });
+    const [{ url, init }] = sent as [Sent];
+    expect(url).toBe(
+      `${BASE}/organizations/organization/virtual_machines?organization%5Bsub_domain%5D=acme&annotations%5B%5D%5Bkey%5D=env&annotations%5B%5D%5Bvalue%5D=prod&annotations%5B%5D%5Bkey%5D=team&annotations%5B%5D%5Bvalue%5D=web&page=2&per_page=200`,
+    );
+    const headers = init.headers as Record<string, string>;
+    expect(headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(headers['x-request-id']).toBe('req-1');
+    expect(init.method).toBe('GET');
+    expect(init.body).toBeUndefined();
+  });
+
+  it('returns the body, its size, the upstream request id and the rate-limit headers', async () => {
+    const body = { data_centers: [] };
+    const { fetch } = cannedFetch(() => json(200, body, { 'X-Ratelimit-Permitted': '1000', 'X-Ratelimit-Remaining': '998', 'X-Request-Id': 'up-1' }));
+    const result = await createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/data_centers', token: TOKEN });
+    expect(result).toEqual({ status: 200, body, bytes: JSON.stringify(body).length, rateLimit: { permitted: 1000, remaining: 998, retryAfterMs: null }, upstreamRequestId: 'up-1' });
+  });
+
+  it('reads rate-limit headers whatever their case, and Retry-After in seconds or as a date', () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    expect(readRateLimit(new Headers({ 'X-RATELIMIT-PERMITTED': '200', 'x-ratelimit-remaining': '0' }), now)).toEqual({ permitted: 200, remaining: 0, retryAfterMs: null });
+    expect(readRateLimit(new Headers({ 'Retry-After': '7' }), now).retryAfterMs).toBe(7000);
+    expect(readRateLimit(new Headers({ 'Retry-After': new Date(now + 30_000).toUTCString() }), now).retryAfterMs).toBe(30_000);
+    expect(readRateLimit(new Headers({ 'X-Ratelimit-Remaining': 'lots' }), now)).toEqual({ permitted: null, remaining: null, retryAfterMs: null });
+  });
+
+  it('turns Katapult’s error envelope into an UpstreamApiError with status, code, description and detail', async () => {
+    const { fetch } = cannedFetch(() =>
+      json(403, envelope('scope_not_granted', 'The scope required for this endpoint has not been granted', { scopes: ['virtual_machines:read'] }), { 'X-RateLimit-Remaining': '10' }),
+    );
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/organizations/organization/virtual_machines', token: TOKEN }));
+    expect(error).toBeInstanceOf(UpstreamApiError);
+    expect(error).toMatchObject({
+      status: 403,
+      code: 'scope_not_granted',
+      description: 'The scope required for this endpoint has not been granted',
+      detail: { scopes: ['virtual_machines:read'] },
+      retryable: false,
+      rateLimit: { remaining: 10 },
+    });
+    expect(error.message).toBe('Katapult answered 403 scope_not_granted');
+    expectNoToken(error);
+  });
+
+  it('marks 503 as retryable and keeps a missing detail as {}', async () => {
+    const { fetch } = cannedFetch(() => json(503, { error: { code: 'service_unavailable', description: 'down' } }));
+    const error = (await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/zones', token: TOKEN }))) as UpstreamApiError;
+    expect(error.retryable).toBe(true);
+    expect(error.detail).toEqual({});
+  });
+
+  const unreadable: Array<[string, () => Response]> = [
+    ['a body that is not JSON', () => new Response('<html>Bad gateway</html>', { status: 502 })],
+    ['a truncated 200 body', () => new Response('{"data_centers":[{"id":"loc_', { status: 200 })],
+    ['an empty 200 body', () => new Response('', { status: 200 })],
+    ['a 200 body that is JSON but not an object', () => new Response('[1,2]', { status: 200 })],
+    ['an error body without error.code', () => json(404, { error: { description: 'nope' } })],
+    ['an error body that is not an envelope', () => json(500, { message: 'boom' })],
+  ];
+  for (const [name, respond] of unreadable) {
+    it(`treats ${name} as UpstreamMalformedError`, async () => {
+      const { fetch } = cannedFetch(respond);
+      const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/zones', token: TOKEN }));
+      expect(error).toBeInstanceOf(UpstreamMalformedError);
+      expect(error.retryable).toBe(true);
+      expectNoToken(error);
+    });
+  }
+
+  it('times out through its AbortSignal as UpstreamTimeoutError', async () => {
+    const neverAnswers: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true });
+      });
+    const http = createKatapultHttp({ baseUrl: BASE, fetch: neverAnswers, timeoutMs: 20 });
+    const error = await failure(http.get({ path: '/zones', token: TOKEN }));
+    expect(error).toBeInstanceOf(UpstreamTimeoutError);
+    expect((error as UpstreamTimeoutError).timeoutMs).toBe(20);
+    expectNoToken(error);
+    // A per-request timeout wins over the client's.
+    const quick = await failure(createKatapultHttp({ baseUrl: BASE, fetch: neverAnswers, timeoutMs: 60_000 }).get({ path: '/zones', token: TOKEN, timeoutMs: 15 }));
+    expect(quick).toBeInstanceOf(UpstreamTimeoutError);
+  });
+
+  it('passes the caller’s own abort through as itself, not as a timeout', async () => {
+    const neverAnswers: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true }));
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const pending = createKatapultHttp({ baseUrl: BASE, fetch: neverAnswers, timeoutMs: 60_000 }).get({ path: '/zones', token: TOKEN, signal: controller.signal });
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('reports a reset connection as UpstreamNetworkError with its cause code', async () => {
+    const sim = createSimulator({ resetRatio: 1 });
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch: (url, init) => sim.fetch(url, init) }).get({ path: '/zones', token: DEMO_TOKENS.globex }));
+    expect(error).toBeInstanceOf(UpstreamNetworkError);
+    expect((error as UpstreamNetworkError).causeCode).toBe('ECONNRESET');
+    expect(error.message).not.toContain(DEMO_TOKENS.globex);
+  });
+
+  it('reports a failing fetch without a cause code as UpstreamNetworkError too', async () => {
+    const { fetch } = cannedFetch(() => {
+      throw new TypeError(`fetch failed for ${BASE}/zones with Bearer ${TOKEN}`);
+    });
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/zones', token: TOKEN }));
+    expect(error).toBeInstanceOf(UpstreamNetworkError);
+    expectNoToken(error);
+  });
+
+  it('works against the simulator for real bodies and real errors', async () => {
+    const sim = createSimulator();
+    const http = createKatapultHttp({ baseUrl: BASE, fetch: (url, init) => sim.fetch(url, init) });
+    const ok = await http.get<{ organization: { sub_domain: string } }>({
+      path: '/organizations/organization',
+      params: lookupParams('organization', { sub_domain: 'globex' }),
+      token: DEMO_TOKENS.globex,
+    });
+    expect(ok.body.organization.sub_domain).toBe('globex');
+    expect(ok.rateLimit.permitted).toBe(1000);
+    const missing = await failure(http.get({ path: '/organizations/organization', params: lookupParams('organization', { sub_domain: 'nope' }), token: DEMO_TOKENS.globex }));
+    expect(missing).toMatchObject({ status: 404, code: 'organization_not_found' });
+    const badToken = await failure(http.get({ path: '/zones', token: TOKEN }));
+    expect(badToken).toMatchObject({ status: 403, code: 'invalid_api_token' });
+    expectNoToken(badToken);
+  });
+});
