@@ -20,6 +20,7 @@ import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
 import { requestIdFrom } from './server/request-id.js';
 import { useOperationNotes, type RequestNotes } from './server/request-log.js';
+import { createResponseCache, type ResponseCache } from './server/response-cache.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -57,6 +58,8 @@ export interface GatewayApp {
   /** This app's Prometheus registry and the counters the HTTP edge updates. */
   readonly metrics: GatewayMetrics;
   readonly graphiqlDemoToken: string | undefined;
+  /** Finished responses of repeated identical operations (the warm fast path). */
+  readonly responseCache: ResponseCache;
   /** Calls `listener` with a token's key whenever the REST cache drops everything of that token (revoked token). */
   onTokenPurged(listener: (tokenKey: string) => void): void;
   /** Builds the per-request scope from the request's headers. */
@@ -154,6 +157,10 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     },
   });
 
+  // With per-response cache counts switched on, no two answers are alike: nothing to replay.
+  const responseCache = createResponseCache({ clock, maxBytes: config.cache.exposeExtensions ? 0 : config.cache.responseCacheMaxBytes });
+  purgeListeners.push((tokenKey) => responseCache.purgeToken(tokenKey));
+
   const cursors = createCursorCodec(config.secrets.cursor);
   const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
 
@@ -223,6 +230,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     cache,
     queue,
     source,
+    responseCache,
     readiness,
     metrics,
     graphiqlDemoToken: deps.graphiqlDemoToken,

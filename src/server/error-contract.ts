@@ -33,11 +33,17 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
           return error;
         });
         changed = { ...changed, errors };
+        // "Every root field failed": data is null (a non-null root field failed and took it
+        // with it), or every root key is null, and each failure was the rate limit.
         const data = result.data;
-        const rootsFailed = data !== undefined && data !== null && Object.values(data).every((value) => value === null);
         const limited = errors.filter((e) => e.extensions?.code === 'RATE_LIMITED');
         const everyRootLimited =
-          rootsFailed && limited.length > 0 && Object.keys(data!).every((key) => limited.some((e) => e.path?.[0] === key));
+          limited.length > 0 &&
+          (data === null
+            ? limited.length === errors.filter((e) => e.path !== undefined).length
+            : data !== undefined &&
+              Object.values(data).every((value) => value === null) &&
+              Object.keys(data).every((key) => limited.some((e) => e.path?.[0] === key)));
         if (everyRootLimited) {
           const retryAfter = Math.max(...limited.map((e) => Number(e.extensions?.retryAfterSeconds) || 1));
           changed = { ...changed, extensions: { ...changed.extensions, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } };

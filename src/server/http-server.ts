@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { GatewayApp } from '../app.js';
 import { createGraphQLRoute, type FastPath, type OnGraphQLResult } from './graphql-route.js';
 import { requestIdFrom } from './request-id.js';
+import { createFastPathHooks } from './response-cache.js';
 
 export type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLResult } from './graphql-route.js';
 
@@ -12,9 +13,9 @@ export type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLRes
  */
 export interface HttpServerOptions {
   app: GatewayApp;
-  /** Answers repeated operations from stored bytes, before yoga. @default none */
+  /** Answers repeated operations from stored bytes, before yoga. @default the app's response cache */
   fastPath?: FastPath;
-  /** Sees every answer yoga produced (to store it for `fastPath`). @default none */
+  /** Sees every answer yoga produced (to store it for `fastPath`). @default the app's response cache */
   onGraphQLResult?: OnGraphQLResult;
 }
 
@@ -33,7 +34,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 export function createHttpServer(options: HttpServerOptions): GatewayHttpServer {
   const { app } = options;
-  const handleGraphQL = createGraphQLRoute(options);
+  const custom = options.fastPath !== undefined || options.onGraphQLResult !== undefined;
+  const hooks = custom ? { fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult } : createFastPathHooks(app.responseCache);
+  const handleGraphQL = createGraphQLRoute({ app, ...hooks });
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | null = null;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
+import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-route.js';
 
 /**
  * The warm fast path: finished GraphQL response bytes, per token, for operations repeated
@@ -28,6 +29,7 @@ export interface ResponseCacheOptions {
 
 export interface CachedResponse {
   body: Buffer;
+  operationName: string | null;
   contentType: string;
   etag: string;
   freshUntil: number;
@@ -47,7 +49,7 @@ export interface ResponseCache {
   /** The stored answer for this request, when there is a fresh one. */
   lookup(request: GraphQLRequestShape, scope: RequestScope): CachedResponse | undefined;
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
-  store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer }): void;
+  store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
   purgeToken(tokenKey: string): void;
   stats(): { entries: number; bytes: number };
 }
@@ -150,7 +152,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
       if (response.body.includes('"errors"')) return;
-      entries.set(key, { body: response.body, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
+      entries.set(key, { body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
       let keys = keysByToken.get(scope.tokenKey);
       if (!keys) keysByToken.set(scope.tokenKey, (keys = new Set()));
       keys.add(key);
@@ -166,5 +168,32 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       keysByToken.delete(tokenKey);
     },
     stats: () => ({ entries: entries.size, bytes: entries.calculatedSize }),
+  };
+}
+
+function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
+  const accept = input.headers.accept;
+  return { method: input.method, search: input.url.search.slice(1), body: input.body, accept: Array.isArray(accept) ? accept.join(',') : (accept ?? null) };
+}
+
+/** Connects a response cache to the HTTP edge: answer hits before yoga, offer yoga's answers for storing. */
+export function createFastPathHooks(cache: ResponseCache): { fastPath?: FastPath; onGraphQLResult?: OnGraphQLResult } {
+  if (!cache.enabled) return {};
+  return {
+    fastPath(input) {
+      const hit = cache.lookup(shapeOf(input), input.scope);
+      if (!hit) return null;
+      input.scope.stats.hits++;
+      return {
+        status: 200,
+        headers: { 'content-type': hit.contentType, etag: hit.etag },
+        body: hit.body,
+        operationName: hit.operationName,
+        freshUntil: hit.freshUntil,
+      };
+    },
+    onGraphQLResult({ request, status, headers, body, operationName }) {
+      cache.store(shapeOf(request), request.scope, { status, contentType: headers['content-type'] ?? 'application/json', body, operationName });
+    },
   };
 }

@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { bearer, get, post, startGateway, type TestGateway } from '../production/gateway.js';
+
+const DASHBOARD = `query Dashboard { organization(subDomain: "globex") { name virtualMachines(first: 5) { totalCount edges { node { id name zone { name dataCenter { name country { name } } } package { name cpuCores } ipAddresses { address } } } } } }`;
+
+let gateway: TestGateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+const summaries = (g: TestGateway) =>
+  g.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => record.msg === 'graphql request');
+
+describe('the warm fast path through the HTTP edge', () => {
+  it('answers a repeated identical operation from stored bytes without running GraphQL or calling Katapult', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    const first = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(first.status).toBe(200);
+    const calls = gateway.simulator.requests.length;
+    const second = await post(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'x-request-id': 'repeat-1' });
+    expect(second.status).toBe(200);
+    expect(second.text).toBe(first.text);
+    expect(second.headers['x-request-id']).toBe('repeat-1');
+    expect(gateway.simulator.requests.length).toBe(calls);
+    const [cold, warm] = summaries(gateway);
+    expect(cold?.fastPath).toBe(false);
+    expect(warm?.fastPath).toBe(true);
+    expect(warm?.operationName).toBe('Dashboard');
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/response_cache_hits_total\S* 1/);
+  });
+
+  it('keeps tokens apart: the same operation for another token goes to Katapult with that token', async () => {
+    gateway = await startGateway();
+    const mine = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const before = gateway.simulator.countRequests({ token: DEMO_TOKENS.user });
+    const theirs = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.user));
+    expect(theirs.status).toBe(200);
+    expect(gateway.simulator.countRequests({ token: DEMO_TOKENS.user })).toBeGreaterThan(before);
+    const noToken = await post(gateway.endpoint, { query: DASHBOARD });
+    expect(noToken.status).toBe(401);
+    expect(mine.json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('honours Cache-Control: no-cache by refreshing through the full pipeline', async () => {
+    gateway = await startGateway();
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const calls = gateway.simulator.requests.length;
+    const refreshed = await post(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache' });
+    expect(refreshed.status).toBe(200);
+    expect(gateway.simulator.requests.length).toBeGreaterThan(calls);
+  });
+
+  it('expires a stored answer with the earliest REST entry it was built from', async () => {
+    const clock = createFakeClock();
+    gateway = await startGateway({ clock, env: { CACHE_TTL_VM_LIST_MS: '20000', CACHE_TTL_CATALOGUE_MS: '600000', CACHE_STALE_WHILE_REVALIDATE_MS: '0' } });
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await clock.advance(19_000);
+    const calls = gateway.simulator.requests.length;
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(gateway.simulator.requests.length).toBe(calls);
+    await clock.advance(1_000);
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    // The VM list expired (20 s); the catalogue lists did not.
+    expect(gateway.simulator.requests.length).toBe(calls + 1);
+  });
+
+  it('never stores an answer with errors', async () => {
+    gateway = await startGateway();
+    const token = `${LOAD_TOKEN_PREFIX}errors`;
+    const query = '{ virtualMachine(id: "vm_doesnotexist0000") { name } organization(subDomain: "nope") { name } }';
+    await post(gateway.endpoint, { query: `${query}` }, bearer(token));
+    const withError = await post(gateway.endpoint, { query: '{ organization(id: "org_x", subDomain: "y") { name } }' }, bearer(token));
+    expect(withError.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
+  it('drops a token’s stored answers when Katapult says the token is no longer valid', async () => {
+    gateway = await startGateway();
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(gateway.app.responseCache.stats().entries).toBe(1);
+    gateway.app.onTokenPurged(() => undefined);
+    gateway.app.cache.purgeToken(gateway.app.tokens.key(DEMO_TOKENS.globex));
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
+  it('serves GET hits with an ETag, a bounded max-age and 304 for an unchanged result', async () => {
+    gateway = await startGateway();
+    const first = await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const second = await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(second.headers.etag).toBe(first.headers.etag);
+    expect(second.headers['cache-control']).toMatch(/^private, max-age=(\d+)$/);
+    expect(Number(/max-age=(\d+)/.exec(String(second.headers['cache-control']))![1])).toBeLessThanOrEqual(20);
+    const notModified = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'if-none-match': String(first.headers.etag) });
+    expect(notModified.status).toBe(304);
+    expect(notModified.body.length).toBe(0);
+  });
+
+  it('still applies the edge checks before a hit: CSRF refuses a GET without a preflight header', async () => {
+    gateway = await startGateway();
+    await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const forged = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'apollo-require-preflight': '' });
+    expect(forged.status).toBe(403);
+  });
+});
