@@ -1,3 +1,5 @@
+import { useGraphQlJit } from '@envelop/graphql-jit';
+import { LRUCache } from 'lru-cache';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createRestCache, type RestCache } from './cache/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -185,6 +187,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     useOperationNotes(),
   ];
   if (!config.http.introspection) plugins.push(useDisableIntrospection());
+  // Compiled operations are kept per document; bounded so a stream of distinct documents cannot grow memory.
+  if (config.http.jit) plugins.push(useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) }) as Plugin<any>);
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),

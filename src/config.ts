@@ -115,6 +115,7 @@ const specs = {
   PERSISTED_OPERATIONS_FILE: text(undefined),
   PERSISTED_OPERATIONS_ONLY: bool(false),
   METRICS_ENABLED: bool(true),
+  GRAPHQL_JIT: bool(true),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
 } satisfies Record<string, Spec<unknown>>;
 
@@ -195,6 +196,8 @@ export interface GatewayConfig {
     persistedOperationsFile: string | undefined;
     persistedOperationsOnly: boolean;
     metrics: boolean;
+    /** Compile operations to JavaScript (graphql-jit) instead of interpreting them. */
+    jit: boolean;
     shutdownGraceMs: number;
   };
 }
@@ -307,6 +310,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       persistedOperationsFile: v.PERSISTED_OPERATIONS_FILE,
       persistedOperationsOnly: v.PERSISTED_OPERATIONS_ONLY,
       metrics: v.METRICS_ENABLED,
+      jit: v.GRAPHQL_JIT,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     },
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFakeClock } from '../helpers/fake-clock.js';
 import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
 
@@ -20,7 +21,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 beforeAll(async () => {
   const simulator = createSimulator();
-  gateway = await startGateway({ simulator });
+  // A fake clock standing a second after a minute boundary: the 429 below pauses the lane until
+  // the next window, 59 s away, so the queued call must fail fast whatever the wall clock says.
+  gateway = await startGateway({ simulator, clock: createFakeClock() });
   const { endpoint } = gateway;
   const auth = bearer(DISTINCTIVE_TOKEN);
   await post(endpoint, { query: ORG_NAME_QUERY, operationName: 'OrgName' }, auth);
