@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { InvalidInputError } from './errors.js';
 
 /**
@@ -25,10 +26,20 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
   const sign = (secret: string, binding: string, payload: string) =>
     createHmac('sha256', secret).update(binding).update('\n').update(payload).digest().subarray(0, SIGNATURE_BYTES);
 
+  // Every edge of every page gets a cursor, and warm pages repeat: signing is the costly part,
+  // so recently issued cursors are remembered (they are deterministic for a given secret).
+  const issued = new LRUCache<string, string>({ max: 20_000 });
+
   return {
     encode(binding, { offset, id }) {
-      const payload = Buffer.from(JSON.stringify([offset, id])).toString('base64url');
-      return `${payload}.${sign(secrets[0]!, binding, payload).toString('base64url')}`;
+      const memoKey = `${binding}\u0000${offset}\u0000${id}`;
+      let cursor = issued.get(memoKey);
+      if (cursor === undefined) {
+        const payload = Buffer.from(JSON.stringify([offset, id])).toString('base64url');
+        cursor = `${payload}.${sign(secrets[0]!, binding, payload).toString('base64url')}`;
+        issued.set(memoKey, cursor);
+      }
+      return cursor;
     },
     decode(binding, cursor, argument) {
       const invalid = () =>
