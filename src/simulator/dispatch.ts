@@ -29,12 +29,17 @@ export interface DispatchInput {
 
 export type DispatchOutcome = { kind: 'response'; response: Response } | { kind: 'reset' };
 
-export interface DispatchLogEntry {
+export interface SimulatorRequestLogEntry {
+  /** Arrival time, epoch ms. */
   at: number;
   method: string;
+  /** Path as received, including `/core/v1`. */
   path: string;
+  /** Raw query string as received, without `?`. */
   query: string;
+  /** Short sha256 prefix of the token, never the token. */
   tokenFingerprint: string | null;
+  /** 0 when the connection was reset. */
   status: number;
   requestId: string;
 }
@@ -46,7 +51,7 @@ export interface DispatcherDeps {
   limiter: RateLimiter;
   settings: () => DispatchSettings;
   tokenLimits: ReadonlyMap<string, number>;
-  log: (entry: DispatchLogEntry) => void;
+  log: (entry: SimulatorRequestLogEntry) => void;
 }
 
 const NAMESPACE = /^\/core\/v1\/([a-z].*)$/i;

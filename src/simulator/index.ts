@@ -48,20 +48,8 @@ export type SimulatorFaults = Pick<
   'latencyMs' | 'failureRatio' | 'resetRatio' | 'malformedRatio' | 'rateLimitPerMinute' | 'rateLimitWindowMs' | 'rateLimitHeaders' | 'hypervisor'
 >;
 
-export interface SimulatorRequestLogEntry {
-  /** Arrival time, epoch ms. */
-  at: number;
-  method: string;
-  /** Path as received, including `/core/v1`. */
-  path: string;
-  /** Raw query string as received, without `?`. */
-  query: string;
-  /** Short sha256 prefix of the token, never the token. */
-  tokenFingerprint: string | null;
-  /** 0 when the connection was reset. */
-  status: number;
-  requestId: string;
-}
+import type { SimulatorRequestLogEntry } from './dispatch.js';
+export type { SimulatorRequestLogEntry };
 
 export interface Simulator {
   /** fetch-compatible handler: lets tests use the simulator with no port. A reset fault rejects with a TypeError like undici's 'fetch failed' (with cause code ECONNRESET). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRestCache, type CacheStatus } from '../../src/cache/index.js';
 import { UpstreamCancelledError, UpstreamNetworkError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
+import { createRandom } from '../../src/simulator/random.js';
 import { controlled, keyOf, resultOf, strictOptions } from './fixtures.js';
 
 describe('singleflight', () => {
@@ -112,21 +113,9 @@ describe('cancellation', () => {
   });
 });
 
-/** Small deterministic PRNG so a failure can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('isolation between tokens', () => {
   it.each([1, 2, 3, 42, 1337])('never serves one token the body of another (seed %i)', async (seed) => {
-    const random = mulberry32(seed);
+    const random = createRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const clock = createFakeClock();
     const statuses = new Set<CacheStatus>();
