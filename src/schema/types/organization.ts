@@ -7,6 +7,7 @@ import { chain } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
+import { prefetch, selectedFields } from '../lookahead.js';
 import { OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef } from './refs.js';
 
 export const OrganizationLookupInput = builder.inputType('OrganizationLookup', {
@@ -90,8 +91,13 @@ builder.node(OrganizationRef, {
         nullable: true,
         description: 'The organization\'s virtual machines, optionally filtered by annotations. Null (with an error) when the organization cannot be read.',
         args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'All must match.' }) },
-        resolve: (org, args, context) => {
+        resolve: (org, args, context, info) => {
           const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
+          // The VM list names each VM's package and omits its data center's country; when the
+          // query wants those, fetch the lists that hold them now, alongside the VM page.
+          const packageFields = selectedFields(info, ['edges', 'node', 'package']);
+          if ([...packageFields].some((name) => name !== 'name' && name !== '__typename')) prefetch(() => context.data.packagesPage(org.lookup, 1));
+          if (selectedFields(info, ['edges', 'node', 'zone', 'dataCenter']).has('country')) prefetch(() => context.data.dataCenters());
           const binding = `vms:${lookupKey(org.lookup)}:${JSON.stringify(annotations.map((a) => [a.key, a.value]))}`;
           return pagedConnection(
             context,

@@ -1,0 +1,54 @@
+import type { FieldNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import type { MaybePromise } from '../data/katapult-source.js';
+
+/**
+ * Looking ahead into the selection: which fields a query asks for below the current one.
+ * A resolver uses it to start reads that deeper resolvers will need (they join the same
+ * in-flight call through the cache), so a query costs one round trip to Katapult instead of
+ * one per level of nesting.
+ */
+function collect(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: FieldNode[], name: string): void {
+  if (!selection) return;
+  for (const node of selection.selections) {
+    if (node.kind === 'Field') {
+      if (node.name.value === name) into.push(node);
+    } else if (node.kind === 'InlineFragment') {
+      collect(node.selectionSet, info, into, name);
+    } else {
+      collect(info.fragments[node.name.value]?.selectionSet, info, into, name);
+    }
+  }
+}
+
+function names(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: Set<string>): void {
+  if (!selection) return;
+  for (const node of selection.selections) {
+    if (node.kind === 'Field') into.add(node.name.value);
+    else if (node.kind === 'InlineFragment') names(node.selectionSet, info, into);
+    else names(info.fragments[node.name.value]?.selectionSet, info, into);
+  }
+}
+
+/** Field names selected at `path` below the field being resolved (through fragments and aliases). */
+export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
+  let level: FieldNode[] = [...info.fieldNodes];
+  for (const name of path) {
+    const next: FieldNode[] = [];
+    for (const node of level) collect(node.selectionSet, info, next, name);
+    if (next.length === 0) return new Set();
+    level = next;
+  }
+  const found = new Set<string>();
+  for (const node of level) names(node.selectionSet, info, found);
+  return found;
+}
+
+/** Starts a read for its side effect (filling the cache); its failure is left for the real reader to see. */
+export function prefetch(read: () => MaybePromise<unknown>): void {
+  try {
+    const pending = read();
+    if (pending && typeof (pending as Promise<unknown>).then === 'function') (pending as Promise<unknown>).catch(() => undefined);
+  } catch {
+    // The resolver that needs this data reads it again and reports the error where it belongs.
+  }
+}
