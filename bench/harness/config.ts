@@ -1,0 +1,77 @@
+/**
+ * What a bench run measures and for how long, from `BENCH_*` variables. `BENCH_QUICK=1` is a
+ * smoke run of two to three minutes: one round, short load phases, smaller bursts and token
+ * sets. The full run's defaults (3 rounds of 8 s + 3 s per system, 10,000 tokens) are budgeted
+ * to finish in under ten minutes on a 2-core machine that is not busy with anything else.
+ */
+export interface BenchConfig {
+  quick: boolean;
+  /** Alternating rounds of the throughput scenarios (P1, P1b). */
+  rounds: number;
+  /** Measured load per system per round in P1, in seconds. */
+  durationS: number;
+  /** Measured load per system per round in P1b, in seconds. */
+  variedDurationS: number;
+  /** Load before each measured phase (JIT, connection pools, caches), in seconds. */
+  warmupS: number;
+  /** autocannon connections. */
+  connections: number;
+  /** Simulated Katapult latency per request, in ms. */
+  latencyMs: number;
+  /** Concurrent identical cold queries in P2. */
+  coldBursts: number[];
+  /** Cold iterations in P4. */
+  overheadIterations: number;
+  /** P5: the token's budget per window, the window, and the burst size (10× the budget). */
+  burstLimit: number;
+  burstWindowMs: number;
+  /** P6: distinct tokens made warm, and the cache bound the gateway is given. */
+  memoryTokens: number;
+  cacheMaxBytes: number;
+  /** P6: seconds of idleness over which RSS is sampled after the load. */
+  memorySettleS: number;
+  /** Only these systems (`BENCH_ONLY`, comma-separated ids; the gateway always runs). */
+  only: readonly string[] | null;
+  /** Only these scenarios (`BENCH_SCENARIOS`, e.g. `p1,p6`; p1 also runs p1b, p2 also p3 and p4). */
+  scenarios: ReadonlySet<string>;
+}
+
+const SCENARIOS = ['p1', 'p2', 'p5', 'p6'] as const;
+
+const MIB = 1024 * 1024;
+
+function readInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const durationS = readInt(env, 'BENCH_DURATION_S', quick ? 2 : 8, 1);
+  const burstLimit = readInt(env, 'BENCH_BURST_LIMIT', quick ? 10 : 30, 3);
+  const only = env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+  const asked = env.BENCH_SCENARIOS?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) ?? [];
+  const unknown = asked.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; expected some of ${SCENARIOS.join(', ')}`);
+  return {
+    quick,
+    rounds: readInt(env, 'BENCH_ROUNDS', quick ? 1 : 3, 1),
+    durationS,
+    variedDurationS: readInt(env, 'BENCH_VARIED_DURATION_S', quick ? 2 : Math.max(1, Math.round(durationS * 0.4)), 1),
+    warmupS: readInt(env, 'BENCH_WARMUP_S', quick ? 1 : 2, 0),
+    connections: readInt(env, 'BENCH_CONNECTIONS', 10, 1),
+    latencyMs: readInt(env, 'BENCH_LATENCY_MS', 20, 0),
+    coldBursts: [50, 100],
+    overheadIterations: readInt(env, 'BENCH_OVERHEAD_ITERATIONS', quick ? 12 : 30, 3),
+    burstLimit,
+    burstWindowMs: readInt(env, 'BENCH_BURST_WINDOW_MS', quick ? 1000 : 2000, 1000),
+    memoryTokens: readInt(env, 'BENCH_MEMORY_TOKENS', quick ? 500 : 10_000, 1),
+    cacheMaxBytes: readInt(env, 'BENCH_CACHE_MAX_BYTES', 256 * MIB, MIB),
+    memorySettleS: readInt(env, 'BENCH_MEMORY_SETTLE_S', quick ? 10 : 40, 0),
+    only: only && only.length > 0 ? only : null,
+    scenarios: new Set(asked.length ? asked : SCENARIOS),
+  };
+}

@@ -1,0 +1,210 @@
+import type { ColdResults } from '../scenarios/cold.js';
+import type { MemoryFigure } from '../scenarios/memory.js';
+import type { BurstLimitFigure } from '../scenarios/rate-limit.js';
+import type { ThroughputScenario } from '../scenarios/throughput.js';
+import type { SystemId } from './systems.js';
+
+/** Everything a run found, as written to results/latest.json. */
+export interface BenchResults {
+  meta: {
+    date: string;
+    quick: boolean;
+    node: string;
+    platform: string;
+    cpuModel: string;
+    cores: number;
+    memoryBytes: number;
+    loadAverageAtStart: number[];
+    settings: Record<string, unknown>;
+    gatewayRunMode: string;
+    versions: Record<string, Record<string, string | null>>;
+    durationS?: number;
+  };
+  systems: Partial<Record<SystemId, { label: string; measured: boolean; reason?: string }>>;
+  p1?: ThroughputScenario & { query: string };
+  p1b?: ThroughputScenario;
+  p2?: ColdResults['p2'];
+  p3?: ColdResults['p3'];
+  p4?: ColdResults['p4'];
+  p5?: Partial<Record<SystemId, BurstLimitFigure | { notMeasured: string }>>;
+  p6?: MemoryFigure | { notMeasured: string };
+  targets: Target[];
+  notes: string[];
+}
+
+export interface Target {
+  id: string;
+  description: string;
+  target: string;
+  value: string;
+  /** null when it could not be measured. */
+  met: boolean | null;
+}
+
+const isMeasured = <T extends object>(v: T | { notMeasured: string } | undefined): v is T => v !== undefined && !('notMeasured' in v);
+const fmt = (n: number | undefined | null, digits = 2) => (n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : String(Math.round(n * 10 ** digits) / 10 ** digits));
+const signed = (n: number | undefined | null) => (n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : `${n >= 0 ? '+' : '−'}${fmt(Math.abs(n))}`);
+const mb = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 1e6).toFixed(0)} MB`);
+
+export function evaluateTargets(results: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const ratio = (scenario: ThroughputScenario | undefined, key: string) => scenario?.ratios[key]?.median;
+  const addRatio = (id: string, description: string, scenario: ThroughputScenario | undefined, key: string, min: number) => {
+    const value = ratio(scenario, key);
+    targets.push({ id, description, target: `≥ ${min}×`, value: value === undefined ? 'not measured' : `${fmt(value)}×`, met: value === undefined ? null : value >= min });
+  };
+  addRatio('P1-limit', 'P1 warm identical: gateway vs the limit (req/s)', results.p1, 'gateway/limit', 0.5);
+  addRatio('P1-mesh', 'P1 warm identical: gateway vs Mesh/Hive with its cache', results.p1, 'gateway/mesh-cache', 4);
+  addRatio('P1-apollo', 'P1 warm identical: gateway vs Apollo at its best', results.p1, 'gateway/apollo-best', 30);
+  addRatio('P1b-apollo', 'P1b warm varied: gateway vs Apollo at its best', results.p1b, 'gateway/apollo-best', 6);
+
+  const p2 = results.p2?.gateway;
+  targets.push({
+    id: 'P2',
+    description: 'P2 concurrent identical cold queries: upstream calls = distinct URLs',
+    target: 'calls = distinct URLs',
+    value: isMeasured(p2) ? p2.map((f) => `${f.concurrent}: ${f.upstreamCalls} calls / ${f.distinctUrls} URLs`).join('; ') : 'not measured',
+    met: isMeasured(p2) ? p2.every((f) => f.upstreamCalls === f.distinctUrls && f.failedResponses === 0) : null,
+  });
+  const p3 = results.p3?.gateway;
+  targets.push({
+    id: 'P3',
+    description: 'P3 walk 1,000 VMs in windows of 25: upstream calls',
+    target: '≤ 5',
+    value: isMeasured(p3) ? `${p3.upstreamCalls} (${p3.vmsSeen} VMs)` : 'not measured',
+    met: isMeasured(p3) ? p3.upstreamCalls <= 5 && p3.vmsSeen === 1000 : null,
+  });
+  const p4 = results.p4?.gateway;
+  targets.push({
+    id: 'P4',
+    description: 'P4 cold-path overhead over direct parallel REST calls (p50)',
+    target: '≤ +3 ms',
+    value: isMeasured(p4) ? `${signed(p4.overheadP50Ms)} ms (${signed(p4.overheadOverChainedP50Ms)} ms over the chained calls)` : 'not measured',
+    met: isMeasured(p4) ? p4.overheadP50Ms <= 3 && p4.failedGatewayQueries === 0 : null,
+  });
+  const p5 = results.p5?.gateway;
+  targets.push({
+    id: 'P5',
+    description: 'P5 burst of 10× the budget: upstream 429s and peak calls per window',
+    target: '0 × 429, peak ≤ permitted',
+    value: isMeasured(p5) ? `${p5.upstream429} × 429, peak ${p5.peakCallsPerWindow}/${p5.permittedPerWindow}` : 'not measured',
+    met: isMeasured(p5) ? p5.upstream429 === 0 && p5.peakCallsPerWindow <= p5.permittedPerWindow : null,
+  });
+  const p6 = results.p6;
+  targets.push({
+    id: 'P6',
+    description: `P6 RSS with ${isMeasured(p6) ? p6.tokens.toLocaleString('en') : '?'} warm tokens (lowest while idle; right after the load and peak beside it)`,
+    target: isMeasured(p6) ? `≤ ${mb(p6.rssLimitBytes)}` : '≤ cache + 150 MB',
+    value: isMeasured(p6) ? `${mb(p6.rssBytes)} settled (${mb(p6.rssRightAfterBytes)} right after, peak ${mb(p6.peakRssBytes)})` : 'not measured',
+    met: isMeasured(p6) && p6.rssBytes !== null ? p6.rssBytes <= p6.rssLimitBytes && p6.failedQueries === 0 : null,
+  });
+  return targets;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  return [`| ${headers.join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function throughputTable(results: BenchResults, scenario: ThroughputScenario | undefined): string {
+  if (!scenario) return '_not run_';
+  const rows = (Object.keys(scenario.median) as SystemId[]).map((id) => {
+    const m = scenario.median[id]!;
+    const ratio = id === 'gateway' ? '1' : fmt(scenario.ratios[`gateway/${id}`]?.median);
+    return [results.systems[id]?.label ?? id, fmt(m.requestsPerSec, 0), fmt(m.p50Ms), fmt(m.p99Ms), ratio, String(m.mismatches + m.non2xx), mb(m.rssBytes)];
+  });
+  const failures = scenario.rounds.flatMap((r) => Object.entries(r.failures).map(([id, reason]) => `- round ${r.round}, ${id}: ${String(reason).split('\n')[0]}`));
+  return [table(['system', 'req/s', 'p50 ms', 'p99 ms', 'gateway ×', 'bad answers', 'RSS after'], rows), ...(failures.length ? ['', ...failures] : [])].join('\n');
+}
+
+function perSystem<T extends object>(
+  results: BenchResults,
+  data: Partial<Record<SystemId, T | { notMeasured: string }>> | undefined,
+  headers: string[],
+  row: (value: T) => string[][],
+): string {
+  if (!data) return '_not run_';
+  const rows: string[][] = [];
+  for (const [id, value] of Object.entries(data) as Array<[SystemId, T | { notMeasured: string }]>) {
+    const label = results.systems[id]?.label ?? id;
+    if (isMeasured(value)) for (const r of row(value)) rows.push([label, ...r]);
+    else rows.push([label, `not measured: ${value.notMeasured.split('\n')[0]}`, ...headers.slice(2).map(() => '')]);
+  }
+  return table(headers, rows);
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const m = results.meta;
+  const out: string[] = [];
+  out.push('# Gateway benchmark', '');
+  out.push(
+    `${m.date} · ${m.quick ? '**quick smoke run** (short phases, 1 round: indicative only)' : `${m.settings.rounds} rounds`} · Node ${m.node} · ${m.cores} cores (${m.cpuModel}) · load average at start ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} · simulated Katapult latency ${m.settings.latencyMs} ms · gateway run as ${m.gatewayRunMode}`,
+    '',
+  );
+  out.push('## Targets', '', table(['', 'what', 'target', 'measured', 'met'], results.targets.map((t) => [t.id, t.description, t.target, t.value, t.met === null ? '—' : t.met ? 'yes' : '**no**'])), '');
+  out.push('## Systems', '', table(['id', 'system', 'measured'], (Object.entries(results.systems) as Array<[string, { label: string; measured: boolean; reason?: string }]>).map(([id, s]) => [id, s.label, s.measured ? 'yes' : `not measured: ${s.reason ?? ''}`])), '');
+  out.push(`## P1: warm, identical dashboard query (${results.p1?.organization ?? '?'}, first: 30), ${m.settings.connections} connections, ${m.settings.durationS} s per system per round`, '');
+  out.push('Medians over rounds; "gateway ×" is the median of the per-round ratios of req/s.', '', throughputTable(results, results.p1), '');
+  out.push(`## P1b: warm, 50 distinct operations in rotation (5 selections × 5 window sizes × 2 pages), ${m.settings.variedDurationS} s per system per round`, '', throughputTable(results, results.p1b), '');
+  out.push(
+    '## P2: concurrent identical cold queries (dashboard, globex, a new token each burst)',
+    '',
+    perSystem(results, results.p2, ['system', 'concurrent', 'upstream calls', 'distinct URLs', 'answered', 'p50 ms', 'max ms'], (figures) =>
+      figures.map((f) => [String(f.concurrent), String(f.upstreamCalls), String(f.distinctUrls), `${f.okResponses}/${f.concurrent}`, fmt(f.p50Ms), fmt(f.maxMs)]),
+    ),
+    '',
+  );
+  out.push(
+    '## P3: walk 1,000 of acme\'s VMs in windows of 25 (cold)',
+    '',
+    perSystem(results, results.p3, ['system', 'upstream calls', 'windows', 'VMs', 'how'], (w) => [[String(w.upstreamCalls), String(w.windows), String(w.vmsSeen), w.how]]),
+    '',
+  );
+  out.push(
+    '## P4: cold-path latency against the same REST calls made directly (new token each iteration, after one probe call)',
+    '',
+    perSystem(results, results.p4, ['system', 'p50 ms', 'direct parallel p50', 'direct chained p50', 'overhead (parallel)', 'overhead (chained)', 'iterations'], (o) => [
+      [fmt(o.gatewayP50Ms), fmt(o.directParallelP50Ms), fmt(o.directChainedP50Ms), signed(o.overheadP50Ms), signed(o.overheadOverChainedP50Ms), `${o.iterations}${o.failedGatewayQueries ? ` (${o.failedGatewayQueries} failed)` : ''}`],
+    ]),
+    '',
+    '"Parallel" fires every REST call the system made at once; "chained" fetches the VM list first and the rest after it, as the data depends.',
+    '',
+  );
+  out.push(
+    `## P5: burst of 10× a token's budget (${m.settings.burstLimit} per ${m.settings.burstWindowMs} ms window)`,
+    '',
+    perSystem(results, results.p5, ['system', 'queries', 'upstream calls', '429s', 'peak per window', 'answered', 'time s'], (f) => [
+      [String(f.queries), String(f.upstreamCalls), String(f.upstream429), `${f.peakCallsPerWindow}/${f.permittedPerWindow}`, `${f.okResponses}/${f.queries}`, fmt(f.elapsedMs / 1000, 1)],
+    ]),
+    '',
+  );
+  const p6 = results.p6;
+  out.push('## P6: resident memory with many warm tokens', '');
+  if (isMeasured(p6)) {
+    out.push(
+      table(
+        ['tokens', 'queries', 'CACHE_MAX_BYTES', 'RSS before', 'RSS right after', `RSS lowest in ${p6.settleS} s idle`, 'peak RSS', 'limit', 'failed', 'time s', 'upstream calls'],
+        [
+          [
+            p6.tokens.toLocaleString('en'),
+            String(p6.tokens * p6.queriesPerToken),
+            mb(p6.cacheMaxBytes),
+            mb(p6.rssBeforeBytes),
+            mb(p6.rssRightAfterBytes),
+            mb(p6.rssBytes),
+            mb(p6.peakRssBytes),
+            mb(p6.rssLimitBytes),
+            String(p6.failedQueries),
+            fmt(p6.elapsedMs / 1000, 1),
+            String(p6.upstreamCalls),
+          ],
+        ],
+      ),
+      '',
+      `Gateway metrics after the load: ${Object.entries(p6.metrics).map(([k, v]) => `${k} ${v}`).join(', ') || 'none served'}.`,
+      '',
+    );
+  } else out.push(p6 ? `not measured: ${p6.notMeasured}` : '_not run_', '');
+  if (results.notes.length) out.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
+  out.push('## Versions', '', ...Object.entries(m.versions).map(([k, v]) => `- ${k}: ${Object.entries(v).map(([n, ver]) => `${n} ${ver ?? '?'}`).join(', ')}`), '');
+  return out.join('\n');
+}
