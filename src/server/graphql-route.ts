@@ -53,18 +53,29 @@ function header(req: IncomingMessage, name: string): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // A chunked body has no declared length: count what actually arrives and stop reading at the limit.
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLargeError();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError());
+  // Plain events rather than an async iterator: this runs on every request, and the iterator
+  // costs several microtask turns per body.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      // A chunked body has no declared length: count what actually arrives and stop at the limit.
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
@@ -109,14 +120,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const vary = ['Origin', 'Accept-Encoding', ...(isGet ? ['Authorization'] : [])].join(', ');
     const baseHeaders = { ...cors.headersFor(origin), vary, 'x-request-id': requestId };
 
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
+    const scope = app.createScope({
+      authorization: header(req, 'authorization'),
+      cacheControl: header(req, 'cache-control'),
+      requestId,
+      timeoutMs: header(req, DEADLINE_HEADER),
     });
-    const scope = app.createScope(
-      { authorization: header(req, 'authorization'), cacheControl: header(req, 'cache-control'), requestId, timeoutMs: header(req, DEADLINE_HEADER) },
-      abort.signal,
-    );
     const notes: RequestNotes = { operationName: null };
 
     const send = async (out: GraphQLResponseOutput, fromFastPath = false): Promise<void> => {
@@ -189,7 +198,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     if (fastPath) {
       let hit: GraphQLResponseOutput | null = null;
       try {
-        hit = await fastPath(input);
+        const answer = fastPath(input);
+        hit = answer instanceof Promise ? await answer : answer;
       } catch (error) {
         app.logger.warn({ err: error, requestId }, 'fast path failed; answering through the full pipeline');
       }
@@ -200,6 +210,13 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // -------------------------------------------------------------------------------------
 
+    // Only a request that reaches yoga can start upstream calls, so only it needs to learn
+    // that its client went away (the fast path above is answered before this costs anything).
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    scope.signal = abort.signal;
     const forwarded = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) forwarded.set(name, Array.isArray(value) ? value.join(', ') : value);

@@ -90,6 +90,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const rateLimited = new Counter({ name: 'upstream_rate_limited_total', help: 'HTTP 429 answers received from Katapult.', registers });
   const queueRejections = new Counter({ name: 'queue_rejections_total', help: 'Katapult calls the queue refused, by reason.', labelNames: ['reason'], registers });
   const inboundRejections = new Counter({ name: 'inbound_rejections_total', help: 'Requests refused before execution, by reason (rate_limited is the per-IP inbound limit).', labelNames: ['reason'], registers });
+  const requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   const responseCacheHits = new Counter({ name: 'response_cache_hits_total', help: 'Requests answered from the finished-response cache.', registers });
 
   const gauge = (name: string, help: string, read: (s: MetricsSources) => number | null) =>
@@ -127,8 +128,16 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     graphqlRequest(operationName, status, durationMs) {
       const operation = operationLabel(operationName);
-      requests.inc({ operation, status: String(status) });
-      requestDuration.observe({ operation }, durationMs / 1000);
+      // Label children are looked up once per (operation, status): prom-client otherwise hashes
+      // the label object on every increment, which shows on the warm path.
+      const key = `${operation}\u0000${status}`;
+      let children = requestChildren.get(key);
+      if (!children) {
+        children = { count: requests.labels({ operation, status: String(status) }), duration: requestDuration.labels({ operation }) };
+        requestChildren.set(key, children);
+      }
+      children.count.inc();
+      children.duration.observe(durationMs / 1000);
     },
     upstreamCall(path, status, durationMs) {
       const endpoint = PATH_TEMPLATE.test(path) ? path : 'other';
