@@ -63,13 +63,13 @@ const notFound = (code: string, what: string) =>
 function findInPages<L, T>(
   loadPage: (page: number) => MaybePromise<L & { pagination: { total_pages: number | null; current_page: number } }>,
   items: (list: L) => readonly T[],
-  pick: (item: T) => boolean,
+  pick: (rows: readonly T[]) => T | undefined,
   perPage: number,
   page = 1,
 ): MaybePromise<T | null> {
   return chain(loadPage(page), (list) => {
     const rows = items(list);
-    const found = rows.find(pick);
+    const found = pick(rows);
     if (found) return found;
     const pages = list.pagination.total_pages;
     const more = pages === null ? rows.length === perPage : page < pages;
@@ -78,8 +78,31 @@ function findInPages<L, T>(
 }
 
 export function createKatapultData(source: KatapultSource, scope: RequestScope, perPage: number): KatapultData {
-  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][]) =>
-    source.get<T>(scope, { path, kind, params });
+  // One GraphQL request reads the same list once per object that needs it (every VM on a
+  // page asks for the package list): remember each read for the rest of the request, keyed
+  // cheaply, so the cache is consulted once per URL per request.
+  const reads = new Map<string, MaybePromise<unknown>>();
+  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][]): MaybePromise<T> => {
+    const key = params ? `${path}\u0000${params.join('\u0000')}` : path;
+    let read = reads.get(key) as MaybePromise<T> | undefined;
+    if (read === undefined) {
+      read = source.get<T>(scope, { path, kind, params });
+      reads.set(key, read);
+    }
+    return read;
+  };
+
+  // Lists are searched once per object that names an item of them; index each list once.
+  const indexes = new WeakMap<readonly object[], Map<string, object>>();
+  const findBy = <T extends object>(rows: readonly T[], field: keyof T & string, value: string): T | undefined => {
+    let index = indexes.get(rows) as Map<string, T> | undefined;
+    if (!index) {
+      index = new Map();
+      for (const row of rows) if (!index.has(String(row[field]))) index.set(String(row[field]), row);
+      indexes.set(rows, index);
+    }
+    return index.get(value);
+  };
 
   const data: KatapultData = {
     perPage,
@@ -105,7 +128,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
         findInPages(
           (page) => data.packagesPage(organization, page),
           (list) => list.virtual_machine_packages,
-          (item) => item.name === name,
+          (rows) => findBy(rows, 'name', name),
           perPage,
         ),
         (found) =>
@@ -114,7 +137,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
             ? findInPages(
                 (page) => data.packagesPage(null, page),
                 (list) => list.virtual_machine_packages,
-                (item) => item.name === name,
+                (rows) => findBy(rows, 'name', name),
                 perPage,
               )
             : null),
@@ -124,14 +147,14 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     dataCenters: () => get('/data_centers', 'dataCenters'),
     dataCenter: (id) =>
       chain(data.dataCenters(), (list) => {
-        const found = list.data_centers.find((dc) => dc.id === id);
+        const found = findBy(list.data_centers, 'id', id);
         if (found) return found;
         return chain(get<DataCenterResponseDto>('/data_centers/data_center', 'dataCenters', lookupParams('data_center', { id })), (body) => body.data_center);
       }),
     zones: () => get('/zones', 'zones'),
     zone: (id) =>
       chain(data.zones(), (list) => {
-        const found = list.zones.find((zone) => zone.id === id);
+        const found = findBy(list.zones, 'id', id);
         if (found) return found;
         return chain(get<ZoneResponseDto>('/zones/zone', 'zones', lookupParams('zone', { id })), (body) => body.zone);
       }),
@@ -143,7 +166,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
         findInPages(
           (page) => data.gpuTypesPage(page),
           (list) => list.gpu_types,
-          (item) => item.id === id,
+          (rows) => findBy(rows, 'id', id),
           perPage,
         ),
         (found) => found ?? chain(get<GpuTypeResponseDto>('/gpu_types/gpu_type', 'gpuTypes', lookupParams('gpu_type', { id })), (body) => body.gpu_type),
