@@ -32,11 +32,14 @@ export interface BenchConfig {
   memorySettleS: number;
   /** Only these systems (`BENCH_ONLY`, comma-separated ids; the gateway always runs). */
   only: readonly string[] | null;
-  /** Only these scenarios (`BENCH_SCENARIOS`, e.g. `p1,p6`; p1 also runs p1b, p2 also p3 and p4). */
-  scenarios: ReadonlySet<string>;
+  /** Only these scenarios (`BENCH_SCENARIOS`, comma-separated ids, any case: `P1b,P4`). */
+  scenarios: ReadonlySet<ScenarioId>;
+  /** Whether every scenario and every system runs; only such a run replaces results/latest.*. */
+  complete: boolean;
 }
 
-const SCENARIOS = ['p1', 'p2', 'p5', 'p6'] as const;
+export const SCENARIOS = ['p1', 'p1b', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
+export type ScenarioId = (typeof SCENARIOS)[number];
 
 const MIB = 1024 * 1024;
 
@@ -55,7 +58,9 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
   const only = env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
   const asked = env.BENCH_SCENARIOS?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) ?? [];
   const unknown = asked.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
-  if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; expected some of ${SCENARIOS.join(', ')}`);
+  if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; expected some of ${SCENARIOS.join(', ')} (any case)`);
+  const scenarios = new Set<ScenarioId>(asked.length ? (asked as ScenarioId[]) : SCENARIOS);
+  const onlyList = only && only.length > 0 ? only : null;
   return {
     quick,
     rounds: readInt(env, 'BENCH_ROUNDS', quick ? 1 : 3, 1),
@@ -71,7 +76,8 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     memoryTokens: readInt(env, 'BENCH_MEMORY_TOKENS', quick ? 500 : 10_000, 1),
     cacheMaxBytes: readInt(env, 'BENCH_CACHE_MAX_BYTES', 256 * MIB, MIB),
     memorySettleS: readInt(env, 'BENCH_MEMORY_SETTLE_S', quick ? 10 : 40, 0),
-    only: only && only.length > 0 ? only : null,
-    scenarios: new Set(asked.length ? asked : SCENARIOS),
+    only: onlyList,
+    scenarios,
+    complete: scenarios.size === SCENARIOS.length && onlyList === null,
   };
 }

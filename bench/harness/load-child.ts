@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { createVariedSequence, type VariedWorkload } from './varied.js';
 
 /**
  * The load generator, always in its own process so it never shares an event loop with what it
@@ -14,7 +15,18 @@ export type LoadJob =
    * Closed-loop load with autocannon. A response counts as a mismatch when it carries GraphQL
    * `errors` or lacks `expect` (Mesh answers a failed REST call with an empty union member, not an error).
    */
-  | { kind: 'autocannon'; url: string; connections: number; durationS: number; warmupS: number; requests: HttpRequestSpec[]; expect: string }
+  | {
+      kind: 'autocannon';
+      url: string;
+      connections: number;
+      durationS: number;
+      warmupS: number;
+      /** Sent in rotation; with `varied`, only their headers are used. */
+      requests: HttpRequestSpec[];
+      expect: string;
+      /** P1b: a new body for every request, from one sequence shared by all connections, warm-up and measured phase alike. */
+      varied?: VariedWorkload;
+    }
   /** Every request sent at once; an answer without `expect` counts as failed. */
   | { kind: 'burst'; url: string; requests: HttpRequestSpec[]; expect: string }
   /** For each of `tokens` tokens (`prefix` + n), the bodies in order; `concurrency` tokens at a time. */
@@ -43,6 +55,8 @@ export interface AutocannonSummary {
   timeouts: number;
   mismatches: number;
   durationS: number;
+  /** With `varied`: bodies built (warm-up and measured phase, one per request sent) and how many of them repeated an earlier one. */
+  varied?: { generated: number; capacity: number; overflow: number };
 }
 
 export interface BurstOutcome {
@@ -92,19 +106,35 @@ async function post(url: string, spec: HttpRequestSpec, expect?: string): Promis
   }
 }
 
-function runAutocannon(job: Extract<LoadJob, { kind: 'autocannon' }>, durationS: number): Promise<autocannon.Result> {
+type VariedSequence = ReturnType<typeof createVariedSequence>;
+
+function runAutocannon(job: Extract<LoadJob, { kind: 'autocannon' }>, durationS: number, sequence: VariedSequence | null): Promise<autocannon.Result> {
+  const requests = sequence
+    ? [
+        {
+          method: 'POST' as const,
+          headers: { ...JSON_HEADERS, ...job.requests[0]!.headers },
+          // autocannon rebuilds the request through this before every send (a reconnect included).
+          setupRequest: (request: autocannon.Request) => {
+            request.body = sequence.next();
+            return request;
+          },
+        },
+      ]
+    : job.requests.map((r) => ({ method: 'POST' as const, headers: { ...JSON_HEADERS, ...r.headers }, body: r.body }));
   return autocannon({
     url: job.url,
     connections: job.connections,
     duration: durationS,
-    requests: job.requests.map((r) => ({ method: 'POST', headers: { ...JSON_HEADERS, ...r.headers }, body: r.body })),
+    requests,
     verifyBody: (body) => typeof body === 'string' && !body.includes('"errors"') && body.includes(job.expect),
   });
 }
 
 async function autocannonJob(job: Extract<LoadJob, { kind: 'autocannon' }>): Promise<AutocannonSummary> {
-  if (job.warmupS > 0) await runAutocannon(job, job.warmupS);
-  const result = await runAutocannon(job, job.durationS);
+  const sequence = job.varied ? createVariedSequence(job.varied) : null;
+  if (job.warmupS > 0) await runAutocannon(job, job.warmupS, sequence);
+  const result = await runAutocannon(job, job.durationS, sequence);
   return {
     requestsPerSec: result.requests.total / result.duration,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, mean: result.latency.mean, max: result.latency.max },
@@ -115,6 +145,7 @@ async function autocannonJob(job: Extract<LoadJob, { kind: 'autocannon' }>): Pro
     timeouts: result.timeouts,
     mismatches: result.mismatches,
     durationS: result.duration,
+    ...(sequence ? { varied: { generated: sequence.generated, capacity: sequence.capacity, overflow: sequence.overflow } } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { runRateLimit } from '../scenarios/rate-limit.js';
 import { runThroughput, THROUGHPUT_ORGANIZATION } from '../scenarios/throughput.js';
 import { createBenchRun, postGraphQL, assertAnswer, EXPECT, withSystem } from './bench-run.js';
 import { installExitHandlers, killAllChildren, startChild } from './children.js';
-import { loadBenchConfig } from './config.js';
+import { loadBenchConfig, type ScenarioId } from './config.js';
 import { dashboard } from './queries.js';
 import { evaluateTargets, renderMarkdown, type BenchResults } from './report.js';
 import { startSimulator } from './simulator.js';
@@ -18,7 +18,8 @@ import { collectVersions } from './versions.js';
 
 /**
  * The bench: builds the gateway, starts the simulator, composes the Mesh supergraph, captures
- * the limit's fixed answer, then runs P1/P1b, P2–P4, P5 and P6 and writes the results.
+ * the limit's fixed answer, then runs P1/P1b, P2–P4, P5 and P6 (or those BENCH_SCENARIOS
+ * names) and writes the results: results/latest.* for a complete run, results/partial.* otherwise.
  */
 const OPENAPI_RELATIVE = '../shared/upstream/katapult-core-v1-openapi.json';
 
@@ -82,7 +83,8 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'katapult-bench-'));
   // Also on Ctrl-C, when the finally below never runs (the link inside is removed, not followed).
   process.once('exit', () => rmSync(workDir, { recursive: true, force: true }));
-  const selected = SYSTEMS.filter((s) => !config.only || config.only.includes(s.id) || s.id === 'gateway');
+  // The limit only takes part in P1.
+  const selected = SYSTEMS.filter((s) => (!config.only || config.only.includes(s.id) || s.id === 'gateway') && (s.id !== 'limit' || config.scenarios.has('p1')));
   const results: BenchResults = {
     meta: {
       date: new Date().toISOString(),
@@ -124,7 +126,8 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
     const run = createBenchRun({ config, context, simulator, nonce: randomBytes(4).toString('hex'), loadScript: join(benchDir, 'harness/load-child.ts') });
 
     const gatewaySpec = systems.find((s) => s.id === 'gateway')!;
-    if (config.scenarios.has('p1')) {
+    const has = (id: ScenarioId) => config.scenarios.has(id);
+    if (has('p1')) {
       // The limit answers with the gateway's own bytes for the dashboard query.
       await simulator.setTokenLimit(DEMO_TOKENS.acme, 1_000_000_000);
       const answer = await withSystem(run, gatewaySpec, async (system) => {
@@ -135,23 +138,30 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
       context.limitBodyPath = join(workDir, 'dashboard-answer.json');
       writeFileSync(context.limitBodyPath, answer.text);
       console.log(`  the gateway's dashboard answer is ${Buffer.byteLength(answer.text)} bytes; the limit serves exactly those`);
-
-      phase(`P1 / P1b: warm throughput, ${config.rounds} round(s)`);
-      const throughput = await runThroughput(run, systems);
-      results.p1 = { ...throughput.p1, query: (JSON.parse(dashboard('katapult', THROUGHPUT_ORGANIZATION)) as { query: string }).query };
-      results.p1b = throughput.p1b;
+    }
+    if (has('p1') || has('p1b')) {
+      phase(`${[has('p1') ? 'P1' : '', has('p1b') ? 'P1b' : ''].filter(Boolean).join(' / ')}: warm throughput, ${config.rounds} round(s)`);
+      const throughput = await runThroughput(run, has('p1') ? systems : systems.filter((s) => s.id !== 'limit'), { p1: has('p1'), p1b: has('p1b') });
+      if (throughput.p1) results.p1 = { ...throughput.p1, query: (JSON.parse(dashboard('katapult', THROUGHPUT_ORGANIZATION)) as { query: string }).query };
+      if (throughput.p1b) {
+        results.p1b = throughput.p1b;
+        notes.push(
+          `P1b sends a new request body every time: ${throughput.p1b.selections} selections × ${throughput.p1b.windows} windows (first 1–100, page-aligned, each after a cursor collected in warm-up; Mesh gets the same windows as per_page/page), so no finished-response cache (the gateway's, Apollo's plugin, Hive's) can answer any of them; the REST data underneath is warmed first (the list walked once, every window and every selection asked for once with bodies the load never sends). Checked per round: no body repeated, and the gateway's response_cache_hits_total did not grow during P1b.`,
+        );
+        if (throughput.p1b.problems.length) notes.push(`P1b FAILED its no-response-cache check: ${throughput.p1b.problems.join('; ')}.`);
+      }
     }
     systems = systems.filter((s) => s.id !== 'limit');
 
-    if (config.scenarios.has('p2')) {
-      phase('P2 / P3 / P4: cold path (fresh process per system)');
-      Object.assign(results, await runCold(run, systems));
+    if (has('p2') || has('p3') || has('p4')) {
+      phase(`${(['p2', 'p3', 'p4'] as const).filter(has).map((s) => s.toUpperCase()).join(' / ')}: cold path (fresh process per system)`);
+      Object.assign(results, await runCold(run, systems, { p2: has('p2'), p3: has('p3'), p4: has('p4') }));
     }
-    if (config.scenarios.has('p5')) {
+    if (has('p5')) {
       phase(`P5: burst of 10× a token's budget (${config.burstLimit} per ${config.burstWindowMs} ms)`);
       results.p5 = await runRateLimit(run, systems);
     }
-    if (config.scenarios.has('p6')) {
+    if (has('p6')) {
       phase(`P6: memory with ${config.memoryTokens.toLocaleString('en')} warm tokens`);
       try {
         results.p6 = await runMemory(run, gatewaySpec);
@@ -176,8 +186,10 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
   const markdown = renderMarkdown(results);
   const out = join(benchDir, 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(out, 'latest.md'), markdown);
-  phase(`done in ${results.meta.durationS} s; wrote bench/results/latest.json and latest.md`);
+  // Only a run of every scenario and every system replaces latest.*; a narrowed one goes beside it.
+  const name = config.complete ? 'latest' : 'partial';
+  writeFileSync(join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(out, `${name}.md`), markdown);
+  phase(`done in ${results.meta.durationS} s; wrote bench/results/${name}.json and ${name}.md${config.complete ? '' : ' (a partial run: latest.* untouched)'}`);
   console.log(`\n${markdown}`);
 }

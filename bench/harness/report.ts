@@ -1,7 +1,7 @@
 import type { ColdResults } from '../scenarios/cold.js';
 import type { MemoryFigure } from '../scenarios/memory.js';
 import type { BurstLimitFigure } from '../scenarios/rate-limit.js';
-import type { ThroughputScenario } from '../scenarios/throughput.js';
+import type { ThroughputScenario, VariedScenario } from '../scenarios/throughput.js';
 import type { SystemId } from './systems.js';
 
 /** Everything a run found, as written to results/latest.json. */
@@ -22,7 +22,7 @@ export interface BenchResults {
   };
   systems: Partial<Record<SystemId, { label: string; measured: boolean; reason?: string }>>;
   p1?: ThroughputScenario & { query: string };
-  p1b?: ThroughputScenario;
+  p1b?: VariedScenario;
   p2?: ColdResults['p2'];
   p3?: ColdResults['p3'];
   p4?: ColdResults['p4'];
@@ -56,7 +56,26 @@ export function evaluateTargets(results: BenchResults): Target[] {
   addRatio('P1-limit', 'P1 warm identical: gateway vs the limit (req/s)', results.p1, 'gateway/limit', 0.5);
   addRatio('P1-mesh', 'P1 warm identical: gateway vs Mesh/Hive with its cache', results.p1, 'gateway/mesh-cache', 4);
   addRatio('P1-apollo', 'P1 warm identical: gateway vs Apollo at its best', results.p1, 'gateway/apollo-best', 30);
-  addRatio('P1b-apollo', 'P1b warm varied: gateway vs Apollo at its best', results.p1b, 'gateway/apollo-best', 6);
+  const p1b = results.p1b;
+  const gatewayHits = p1b?.median.gateway?.responseCacheHits;
+  const honest = p1b?.median.gateway ? p1b.problems.length === 0 && gatewayHits === 0 : null;
+  targets.push({
+    id: 'P1b-no-hits',
+    description: "P1b answered without any finished-response cache: the gateway's response_cache_hits_total over P1b, and repeated request bodies (all systems)",
+    target: '0 hits, 0 repeats',
+    value: p1b
+      ? `${gatewayHits ?? 'unread'} hits, ${Object.values(p1b.median).reduce((n, m) => n + (m?.repeatedBodies ?? 0), 0)} repeats${p1b.problems.length ? ` (FAILED: ${p1b.problems.join('; ')})` : ''}`
+      : 'not measured',
+    met: honest,
+  });
+  const p1bRatio = ratio(p1b, 'gateway/apollo-best');
+  targets.push({
+    id: 'P1b-apollo',
+    description: 'P1b warm varied (every body new): gateway vs Apollo at its best',
+    target: '≥ 6×',
+    value: p1bRatio === undefined ? 'not measured' : `${fmt(p1bRatio)}×${honest === false ? ' (INVALID: a response cache may have answered, see P1b-no-hits)' : ''}`,
+    met: p1bRatio === undefined ? null : honest === true && p1bRatio >= 6,
+  });
 
   const p2 = results.p2?.gateway;
   targets.push({
@@ -93,7 +112,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
   const p6 = results.p6;
   targets.push({
     id: 'P6',
-    description: `P6 RSS with ${isMeasured(p6) ? p6.tokens.toLocaleString('en') : '?'} warm tokens (lowest while idle; right after the load and peak beside it)`,
+    description: `P6 RSS with ${(isMeasured(p6) ? p6.tokens : Number(results.meta.settings.memoryTokens)).toLocaleString('en')} warm tokens (lowest while idle; right after the load and peak beside it)`,
     target: isMeasured(p6) ? `≤ ${mb(p6.rssLimitBytes)}` : '≤ cache + 150 MB',
     value: isMeasured(p6) ? `${mb(p6.rssBytes)} settled (${mb(p6.rssRightAfterBytes)} right after, peak ${mb(p6.peakRssBytes)})` : 'not measured',
     met: isMeasured(p6) && p6.rssBytes !== null ? p6.rssBytes <= p6.rssLimitBytes && p6.failedQueries === 0 : null,
@@ -105,15 +124,29 @@ function table(headers: string[], rows: string[][]): string {
   return [`| ${headers.join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-function throughputTable(results: BenchResults, scenario: ThroughputScenario | undefined): string {
+function throughputTable(results: BenchResults, scenario: ThroughputScenario | VariedScenario | undefined): string {
   if (!scenario) return '_not run_';
+  const varied = 'problems' in scenario ? scenario : null;
+  const headers = ['system', 'req/s', 'p50 ms', 'p99 ms', 'gateway ×', 'bad answers', 'RSS after'];
+  if (varied) headers.push('bodies sent (all distinct)', 'upstream calls in the load', 'response-cache hits', 'check');
   const rows = (Object.keys(scenario.median) as SystemId[]).map((id) => {
     const m = scenario.median[id]!;
     const ratio = id === 'gateway' ? '1' : fmt(scenario.ratios[`gateway/${id}`]?.median);
-    return [results.systems[id]?.label ?? id, fmt(m.requestsPerSec, 0), fmt(m.p50Ms), fmt(m.p99Ms), ratio, String(m.mismatches + m.non2xx), mb(m.rssBytes)];
+    const row = [results.systems[id]?.label ?? id, fmt(m.requestsPerSec, 0), fmt(m.p50Ms), fmt(m.p99Ms), ratio, String(m.mismatches + m.non2xx), mb(m.rssBytes)];
+    if (varied) {
+      const v = varied.median[id]!;
+      const invalid = varied.rounds.filter((r) => r.invalid[id]).map((r) => `round ${r.round}: ${r.invalid[id]}`);
+      row.push(
+        `${fmt(v.requestsGenerated, 0)}${v.repeatedBodies ? ` (**${v.repeatedBodies} repeated**)` : ''}`,
+        fmt(v.upstreamCalls, 0),
+        v.responseCacheHits === null ? 'n/a (no counter)' : String(v.responseCacheHits),
+        invalid.length ? `**FAILED: ${invalid.join('; ')}**` : id === 'gateway' ? 'ok (counter did not grow)' : 'ok (no repeats)',
+      );
+    }
+    return row;
   });
   const failures = scenario.rounds.flatMap((r) => Object.entries(r.failures).map(([id, reason]) => `- round ${r.round}, ${id}: ${String(reason).split('\n')[0]}`));
-  return [table(['system', 'req/s', 'p50 ms', 'p99 ms', 'gateway ×', 'bad answers', 'RSS after'], rows), ...(failures.length ? ['', ...failures] : [])].join('\n');
+  return [table(headers, rows), ...(failures.length ? ['', ...failures] : [])].join('\n');
 }
 
 function perSystem<T extends object>(
@@ -137,14 +170,22 @@ export function renderMarkdown(results: BenchResults): string {
   const out: string[] = [];
   out.push('# Gateway benchmark', '');
   out.push(
-    `${m.date} · ${m.quick ? '**quick smoke run** (short phases, 1 round: indicative only)' : `${m.settings.rounds} rounds`} · Node ${m.node} · ${m.cores} cores (${m.cpuModel}) · load average at start ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} · simulated Katapult latency ${m.settings.latencyMs} ms · gateway run as ${m.gatewayRunMode}`,
+    `${m.date} · ${m.settings.complete === false ? `**partial run** (scenarios ${(m.settings.scenarios as string[]).join(', ')}${m.settings.only ? `; systems ${(m.settings.only as string[]).join(', ')}` : ''}) · ` : ''}${m.quick ? '**quick smoke run** (short phases, 1 round: indicative only)' : `${m.settings.rounds} rounds`} · Node ${m.node} · ${m.cores} cores (${m.cpuModel}) · load average at start ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} · simulated Katapult latency ${m.settings.latencyMs} ms · gateway run as ${m.gatewayRunMode}`,
     '',
   );
   out.push('## Targets', '', table(['', 'what', 'target', 'measured', 'met'], results.targets.map((t) => [t.id, t.description, t.target, t.value, t.met === null ? '—' : t.met ? 'yes' : '**no**'])), '');
   out.push('## Systems', '', table(['id', 'system', 'measured'], (Object.entries(results.systems) as Array<[string, { label: string; measured: boolean; reason?: string }]>).map(([id, s]) => [id, s.label, s.measured ? 'yes' : `not measured: ${s.reason ?? ''}`])), '');
-  out.push(`## P1: warm, identical dashboard query (${results.p1?.organization ?? '?'}, first: 30), ${m.settings.connections} connections, ${m.settings.durationS} s per system per round`, '');
+  out.push(`## P1: warm, identical dashboard query (${results.p1?.organization ?? 'acme'}, first: 30), ${m.settings.connections} connections, ${m.settings.durationS} s per system per round`, '');
   out.push('Medians over rounds; "gateway ×" is the median of the per-round ratios of req/s.', '', throughputTable(results, results.p1), '');
-  out.push(`## P1b: warm, 50 distinct operations in rotation (5 selections × 5 window sizes × 2 pages), ${m.settings.variedDurationS} s per system per round`, '', throughputTable(results, results.p1b), '');
+  const p1b = results.p1b;
+  out.push(
+    `## P1b: warm, varied: every request body new (${p1b ? `${p1b.selections} selections × ${p1b.windows} windows of ${p1b.listLength} VMs` : 'selections × windows'}), ${m.settings.variedDurationS} s per system per round`,
+    '',
+    'Each request pairs one of 256 selections (every subset of eight optional parts: name, hostname, fqdn, zone, data center and country, package, addresses, totalCount/pageInfo) with one window: `first` 1–100 from a page-aligned `after` cursor collected in warm-up (Mesh: the same windows as `per_page`/`page`). No body is sent twice, so no finished-response cache can answer; the REST data underneath is warmed first. "Upstream calls" counts Katapult calls during the load (warm-up and measured phase); Mesh has no REST-level cache. The check column fails the row when the gateway\'s `response_cache_hits_total` grew during P1b or a body repeated.',
+    '',
+    throughputTable(results, p1b),
+    '',
+  );
   out.push(
     '## P2: concurrent identical cold queries (dashboard, globex, a new token each burst)',
     '',

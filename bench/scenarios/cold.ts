@@ -149,34 +149,57 @@ async function overhead(run: BenchRun, system: RunningSystem, urls: string[]): P
   };
 }
 
-export async function runCold(run: BenchRun, systems: readonly SystemSpec[]): Promise<ColdResults> {
+export interface ColdSelection {
+  p2: boolean;
+  p3: boolean;
+  p4: boolean;
+}
+
+/**
+ * P4 always meets the process as a full run leaves it (after P3's walk and P2's bursts): when
+ * P4 is selected without them they still run, unrecorded, so its figure does not depend on
+ * the selection.
+ */
+export async function runCold(run: BenchRun, systems: readonly SystemSpec[], selection: ColdSelection): Promise<Partial<ColdResults>> {
   const results: ColdResults = { p2: {}, p3: {}, p4: {} };
+  const wanted = (['p2', 'p3', 'p4'] as const).filter((key) => selection[key]);
+  const runs = { p3: selection.p3 || selection.p4, p2: selection.p2 || selection.p4 };
   for (const spec of systems) {
     const notMeasured = (reason: string) => ({ notMeasured: reason });
     try {
       await withSystem(run, spec, async (system) => {
-        try {
-          const w = await walk(run, system);
-          results.p3[spec.id] = w;
-          run.log(`${spec.id.padEnd(13)} P3 ${w.upstreamCalls} upstream calls for ${w.vmsSeen} VMs in ${w.windows} windows`);
-        } catch (error) {
-          results.p3[spec.id] = notMeasured((error as Error).message);
-          run.log(`${spec.id.padEnd(13)} P3 failed: ${(error as Error).message.split('\n')[0]}`);
+        if (runs.p3) {
+          try {
+            const w = await walk(run, system);
+            if (selection.p3) results.p3[spec.id] = w;
+            run.log(`${spec.id.padEnd(13)} P3${selection.p3 ? '' : ' (unrecorded)'} ${w.upstreamCalls} upstream calls for ${w.vmsSeen} VMs in ${w.windows} windows`);
+          } catch (error) {
+            if (selection.p3) results.p3[spec.id] = notMeasured((error as Error).message);
+            run.log(`${spec.id.padEnd(13)} P3 failed: ${(error as Error).message.split('\n')[0]}`);
+          }
         }
-        const { figures, urls } = await bursts(run, system);
-        results.p2[spec.id] = figures;
-        run.log(`${spec.id.padEnd(13)} P2 ${figures.map((f) => `${f.concurrent} concurrent → ${f.upstreamCalls} calls (${f.distinctUrls} distinct, ${f.failedResponses} failed)`).join('; ')}`);
-        const o = await overhead(run, system, urls);
-        results.p4[spec.id] = o;
-        run.log(
-          `${spec.id.padEnd(13)} P4 p50 ${o.gatewayP50Ms} ms vs direct ${o.directParallelP50Ms} ms parallel / ${o.directChainedP50Ms} ms chained → ${signed(o.overheadP50Ms)} ms / ${signed(o.overheadOverChainedP50Ms)} ms`,
-        );
+        let urls: string[] = [];
+        if (runs.p2) {
+          const burst = await bursts(run, system);
+          urls = burst.urls;
+          if (selection.p2) results.p2[spec.id] = burst.figures;
+          run.log(
+            `${spec.id.padEnd(13)} P2${selection.p2 ? '' : ' (unrecorded)'} ${burst.figures.map((f) => `${f.concurrent} concurrent → ${f.upstreamCalls} calls (${f.distinctUrls} distinct, ${f.failedResponses} failed)`).join('; ')}`,
+          );
+        }
+        if (selection.p4) {
+          const o = await overhead(run, system, urls);
+          results.p4[spec.id] = o;
+          run.log(
+            `${spec.id.padEnd(13)} P4 p50 ${o.gatewayP50Ms} ms vs direct ${o.directParallelP50Ms} ms parallel / ${o.directChainedP50Ms} ms chained → ${signed(o.overheadP50Ms)} ms / ${signed(o.overheadOverChainedP50Ms)} ms`,
+          );
+        }
       });
     } catch (error) {
       const reason = (error as Error).message;
-      for (const key of ['p2', 'p3', 'p4'] as const) results[key][spec.id] ??= notMeasured(reason);
+      for (const key of wanted) results[key][spec.id] ??= notMeasured(reason);
       run.log(`${spec.id}: cold phase failed: ${reason.split('\n')[0]}`);
     }
   }
-  return results;
+  return Object.fromEntries(wanted.map((key) => [key, results[key]])) as Partial<ColdResults>;
 }
