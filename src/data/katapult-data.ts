@@ -83,7 +83,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   // cheaply, so the cache is consulted once per URL per request.
   const reads = new Map<string, MaybePromise<unknown>>();
   const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][]): MaybePromise<T> => {
-    const key = params ? `${path}\u0000${params.join('\u0000')}` : path;
+    const key = params ? `${path}${JSON.stringify(params)}` : path;
     let read = reads.get(key) as MaybePromise<T> | undefined;
     if (read === undefined) {
       read = source.get<T>(scope, { path, kind, params });
