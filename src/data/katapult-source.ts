@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isUpstreamError, type UpstreamError } from '../upstream/errors.js';
+import { isNotFoundCode, isUpstreamError, UpstreamApiError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { MissingTokenError } from './errors.js';
@@ -155,7 +155,15 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         );
       };
 
-      return cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then((read) => record(scope, read));
+      return cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then(
+        (read) => record(scope, read),
+        (error: unknown) => {
+          // A lookup that found nothing may become a null in an otherwise clean answer; that
+          // answer must not be replayed for longer than the not-found itself is remembered.
+          if (error instanceof UpstreamApiError && isNotFoundCode(error.code)) scope.stats.uncacheable = true;
+          throw error;
+        },
+      );
     },
   };
 }

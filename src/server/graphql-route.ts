@@ -117,7 +117,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     const encoding = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
     const isGet = method === 'GET' || method === 'HEAD';
-    const vary = ['Origin', 'Accept-Encoding', ...(isGet ? ['Authorization'] : [])].join(', ');
+    // A GET answer depends on the token and on the media type asked for, so caches must key on both.
+    const vary = ['Origin', 'Accept-Encoding', ...(isGet ? ['Authorization', 'Accept'] : [])].join(', ');
     const baseHeaders = { ...cors.headersFor(origin), vary, 'x-request-id': requestId };
 
     const scope = app.createScope({
@@ -184,10 +185,24 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       try {
         body = await readBody(req, limits.bodyBytes);
       } catch (error) {
+        // A client that hangs up mid-body is not a server fault: there is no one left to answer.
+        if (req.destroyed || (error as { code?: string }).code === 'ECONNRESET' || (error as Error).message === 'aborted') return;
         if (!(error instanceof BodyTooLargeError)) throw error;
         app.metrics.inboundRejected('body_too_large');
         // Closing the connection stops the client from sending (and us from reading) the rest.
         return refuse(413, `The request body is larger than the ${limits.bodyBytes}-byte limit`, 'BAD_USER_INPUT', { connection: 'close' });
+      }
+    }
+    if (isGet) {
+      // yoga reports unparseable GET parameters as an unexpected error; they are the client's.
+      for (const name of ['variables', 'extensions']) {
+        const raw = url.searchParams.get(name);
+        if (!raw) continue;
+        try {
+          JSON.parse(raw);
+        } catch {
+          return refuse(400, `The "${name}" parameter is not valid JSON`, 'BAD_USER_INPUT');
+        }
       }
     }
     const input: GraphQLRequestInput = { method, url, body, scope, headers: req.headers };

@@ -42,6 +42,8 @@ export interface GraphQLRequestShape {
   body: Buffer | undefined;
   /** The request's Accept header (the response media type depends on it). */
   accept: string | null;
+  /** The request's Content-Type: only JSON bodies are read for a key, as yoga reads other types differently. @default null */
+  contentType?: string | null;
 }
 
 export interface ResponseCache {
@@ -84,7 +86,8 @@ function readParams(request: GraphQLRequestShape): Params | null {
       };
       return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables: parse('variables'), extensions: parse('extensions') };
     }
-    if (request.method === 'POST' && request.body && request.body.length > 0) {
+    const mediaType = (request.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+    if (request.method === 'POST' && mediaType === 'application/json' && request.body && request.body.length > 0) {
       const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
       return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Params) : null;
     }
@@ -122,6 +125,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     updateAgeOnGet: false,
   });
   const keysByToken = new Map<string, Set<string>>();
+  // An answer computed by a request that began before its token was purged (revoked) must not
+  // be stored after the purge. Purges are rare, so one counter for all tokens is enough (and
+  // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
+  // only costs that request its chance to be stored.
+  let purges = 0;
+  const purgesSeen = new WeakMap<RequestScope, number>();
   // Key derivation parses the request; a request reaches lookup and then (on a miss) store.
   const keyMemo = new WeakMap<RequestScope, string | null>();
 
@@ -136,7 +145,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   return {
     enabled,
     lookup(request, scope) {
-      if (!enabled || scope.noCache || !scope.token) return undefined;
+      if (!enabled || !scope.token) return undefined;
+      purgesSeen.set(scope, purges);
+      if (scope.noCache) return undefined;
       const key = keyOf(request, scope);
       if (key === null) return undefined;
       const entry = entries.get(key);
@@ -148,6 +159,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const stats = scope.stats;
       const ttl = stats.freshUntil - clock.now();
       if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
+      if (purges !== (purgesSeen.get(scope) ?? purges)) return;
       const key = keyOf(request, scope);
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
@@ -162,6 +174,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       }
     },
     purgeToken(tokenKey) {
+      purges++;
       const keys = keysByToken.get(tokenKey);
       if (!keys) return;
       for (const key of keys) entries.delete(key);
@@ -173,7 +186,13 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
 
 function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
   const accept = input.headers.accept;
-  return { method: input.method, search: input.url.search.slice(1), body: input.body, accept: Array.isArray(accept) ? accept.join(',') : (accept ?? null) };
+  return {
+    method: input.method,
+    search: input.url.search.slice(1),
+    body: input.body,
+    accept: Array.isArray(accept) ? accept.join(',') : (accept ?? null),
+    contentType: input.headers['content-type'] ?? null,
+  };
 }
 
 /** Connects a response cache to the HTTP edge: answer hits before yoga, offer yoga's answers for storing. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { bearer, get, post, startGateway, type TestGateway } from '../production/gateway.js';
+import { bearer, get, post, raw, startGateway, type TestGateway } from '../production/gateway.js';
 
 const DASHBOARD = `query Dashboard { organization(subDomain: "globex") { name virtualMachines(first: 5) { totalCount edges { node { id name zone { name dataCenter { name country { name } } } package { name cpuCores } ipAddresses { address } } } } } }`;
 
@@ -76,6 +76,27 @@ describe('the warm fast path through the HTTP edge', () => {
     const withError = await post(gateway.endpoint, { query: '{ organization(id: "org_x", subDomain: "y") { name } }' }, bearer(token));
     expect(withError.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
+  it('does not store an answer holding a not-found null, which must not outlive the not-found TTL', async () => {
+    gateway = await startGateway();
+    const response = await post(gateway.endpoint, { query: '{ virtualMachine(id: "vm_doesnotexist0000") { name } zones { id } }' }, bearer(DEMO_TOKENS.globex));
+    expect(response.json.data.virtualMachine).toBeNull();
+    expect(response.json.errors).toBeUndefined();
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
+  it('sends Vary: Accept on GET answers, whose media type follows the Accept header', async () => {
+    gateway = await startGateway();
+    const response = await get(gateway.endpoint, { query: '{ zones { id } }' }, bearer(DEMO_TOKENS.globex));
+    expect(String(response.headers.vary)).toMatch(/\bAccept\b/);
+  });
+
+  it('answers unparseable GET variables as the client’s error, not the server’s', async () => {
+    gateway = await startGateway();
+    const response = await raw(`${gateway.endpoint}?query=${encodeURIComponent('{ __typename }')}&variables=%7B`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(400);
+    expect(response.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
   });
 
   it('drops a token’s stored answers when Katapult says the token is no longer valid', async () => {

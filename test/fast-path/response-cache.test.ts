@@ -10,6 +10,7 @@ function scopeFor(token: string | null, freshFor: number, now: number, overrides
 }
 
 const post = (body: unknown, accept = 'application/json'): GraphQLRequestShape => ({
+  contentType: 'application/json',
   method: 'POST',
   search: '',
   body: Buffer.from(JSON.stringify(body)),
@@ -75,7 +76,7 @@ describe('the finished-response cache', () => {
     const apq = operationKey(post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }));
     expect(apq).toContain('h:abc');
     expect(operationKey(post('not an object'))).toBeNull();
-    expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null })).toBeNull();
+    expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null, contentType: 'application/json' })).toBeNull();
   });
 
   it('evicts by bytes and can be disabled', () => {
@@ -93,5 +94,25 @@ describe('the finished-response cache', () => {
   it('gives equal bodies equal ETags and different bodies different ones', () => {
     expect(etagFor('{"a":1}')).toBe(etagFor(Buffer.from('{"a":1}')));
     expect(etagFor('{"a":1}')).not.toBe(etagFor('{"a":2}'));
+  });
+});
+
+describe('the finished-response cache and its edge cases', () => {
+  it('does not store an answer computed while its token was being purged', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const scope = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(request, scope)).toBeUndefined();
+    cache.purgeToken('key-t1');
+    cache.store(request, scope, ok('{"data":{"a":1}}'));
+    expect(cache.stats().entries).toBe(0);
+  });
+
+  it('reads only JSON bodies for a key, since yoga reads other content types differently', () => {
+    const body = Buffer.from(JSON.stringify({ query: '{ a }' }));
+    expect(operationKey({ method: 'POST', search: '', body, accept: null, contentType: 'application/json; charset=utf-8' })).not.toBeNull();
+    expect(operationKey({ method: 'POST', search: '', body, accept: null, contentType: 'application/x-www-form-urlencoded' })).toBeNull();
+    expect(operationKey({ method: 'POST', search: '', body, accept: null, contentType: 'text/plain' })).toBeNull();
   });
 });
