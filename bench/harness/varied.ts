@@ -1,4 +1,5 @@
 import type { Flavor } from './queries.js';
+import { createRandom } from '../../src/simulator/random.js';
 
 /**
  * P1b's workload: warm REST data, and a request body that is never sent twice, so that no
@@ -37,18 +38,6 @@ export interface VariedWorkload {
   cursors: string[] | null;
 }
 
-/** mulberry32: a small seeded PRNG, so every system and every round gets the same windows. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -78,7 +67,7 @@ export function windowsNeeded(seconds: number, maxRequestsPerSec = 20_000, minim
  * 1 to 100 is about equally represented, starts drawn at random among each size's multiples.
  */
 export function variedWindows(listSize: number, count: number, seed = 20261123): VariedWindow[] {
-  const random = seeded(seed);
+  const random = createRandom(seed);
   const starts = new Map<number, number[]>();
   for (let first = 1; first <= MAX_WINDOW; first++) {
     const own: number[] = [];

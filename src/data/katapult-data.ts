@@ -19,7 +19,7 @@ import type {
   ZoneResponseDto,
   ZonesListResponseDto,
 } from '../upstream/dto.js';
-import { UpstreamApiError, isUpstreamError } from '../upstream/errors.js';
+import { UpstreamApiError, isNotFoundCode, isUpstreamError } from '../upstream/errors.js';
 import { annotationParams, lookupParams, pageParams, type AnnotationFilterParam, type Lookup } from '../upstream/params.js';
 import type { KatapultSource, MaybePromise } from './katapult-source.js';
 import { chain } from './pagination.js';
@@ -56,7 +56,8 @@ export interface KatapultData {
   currentUser(): MaybePromise<CurrentUserResponseDto>;
 }
 
-const notFound = (code: string, what: string) =>
+/** The error Katapult gives for a lookup that found nothing, for lookups the gateway answers itself from a list. */
+export const notFound = (code: string, what: string) =>
   new UpstreamApiError(404, code, `No ${what} was found matching any of the criteria provided in the arguments`, {});
 
 /** Follows a paginated list until `pick` finds an item or the list ends. */
@@ -181,7 +182,7 @@ export function isNotFoundError(error: unknown): boolean {
   return (
     isUpstreamError(error) &&
     error instanceof UpstreamApiError &&
-    ((error.code.endsWith('_not_found') && error.code !== 'route_not_found') || error.code === 'object_in_trash')
+    (isNotFoundCode(error.code) || error.code === 'object_in_trash')
   );
 }
 
@@ -203,4 +204,3 @@ export function nullIfNotFound<T>(read: () => MaybePromise<T>): MaybePromise<T |
   return value;
 }
 
-export { notFound };

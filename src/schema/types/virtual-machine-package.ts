@@ -1,8 +1,8 @@
 import type { MaybePromise } from '../../data/katapult-source.js';
+import { notFound } from '../../data/katapult-data.js';
 import type { PackageModel } from '../../data/models.js';
 import { chain } from '../../data/pagination.js';
 import type { VirtualMachinePackageDto } from '../../upstream/dto.js';
-import { UpstreamApiError } from '../../upstream/errors.js';
 import { builder, type GraphQLContext } from '../builder.js';
 import { PackageGroupRef, PackageIconRef, VirtualMachinePackageRef } from './refs.js';
 
@@ -13,7 +13,7 @@ import { PackageGroupRef, PackageIconRef, VirtualMachinePackageRef } from './ref
 function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<VirtualMachinePackageDto> {
   if (pkg.dto) return pkg.dto;
   return chain(context.data.packageByName(pkg.organization, pkg.name), (dto) => {
-    if (!dto) throw new UpstreamApiError(404, 'package_not_found', 'No package was found matching any of the criteria provided in the arguments', {});
+    if (!dto) throw notFound('package_not_found', 'package');
     return (pkg.dto = dto);
   });
 }
