@@ -38,6 +38,8 @@ export interface GatewayDeps {
   random?: () => number;
   /** Text pre-filled as the Authorization header in GraphiQL (embedded-simulator mode). */
   graphiqlDemoToken?: string;
+  /** Export process-wide series (memory, GC, event loop) on /metrics: once per process. @default false */
+  processMetrics?: boolean;
 }
 
 /** What the server wiring needs to know about one incoming request. */
@@ -91,7 +93,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const http = createKatapultHttp({ baseUrl, fetch: deps.fetch ?? pool!.fetch, timeoutMs: config.upstream.timeoutMs });
   const readiness = createReadiness();
   const tokens = createTokenKeyer(config.secrets.cacheKey);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics: deps.processMetrics });
   const purgeListeners: Array<(tokenKey: string) => void> = [];
   // Read at start-up so a bad file stops the process before it listens.
   const allowList = config.http.persistedOperationsFile ? loadPersistedOperations(config.http.persistedOperationsFile) : undefined;
@@ -166,7 +168,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const cursors = createCursorCodec(config.secrets.cursor);
   const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
 
-  metrics.watch({ queue: () => queue.stats(), cache: () => cache.stats() });
+  metrics.watch({ queue: () => queue.stats(), cache: () => cache.stats(), responseCache: () => responseCache.stats() });
 
   const plugins: Plugin<any>[] = [
     useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     upstreamBaseUrl = (await simulator.listen({ port: 0, host: '127.0.0.1' })).baseUrl;
   }
 
-  const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined });
+  const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined, processMetrics: true });
   const http = createHttpServer({ app });
   const { url } = await http.listen(config.port, config.host);
 

@@ -1,10 +1,17 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStatus, ResourceKind } from '../cache/index.js';
 import type { QueueRejectReason, QueueStats } from '../queue/index.js';
 
 export interface MetricsOptions {
   /** Distinct operation names kept as label values; names seen after that are counted as `other`. @default 200 */
   maxOperationLabels?: number;
+  /**
+   * Also export prom-client's process series (resident memory, V8 heap spaces, external
+   * memory, GC pauses, event-loop delay). They start observers that live as long as the
+   * process, so the server turns them on once; apps built in tests leave them off.
+   * @default false
+   */
+  processMetrics?: boolean;
 }
 
 /** Why the HTTP edge or the query limits turned a request away before it reached the resolvers. */
@@ -14,6 +21,8 @@ export type InboundRejectReason = 'rate_limited' | 'body_too_large' | 'csrf' | '
 export interface MetricsSources {
   queue(): QueueStats;
   cache(): { entries: number; bytes: number };
+  /** The finished-response cache (the warm fast path). */
+  responseCache?(): { entries: number; bytes: number };
 }
 
 export interface GatewayMetrics {
@@ -52,6 +61,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const maxOperationLabels = options.maxOperationLabels ?? 200;
   const registry = new Registry();
   const registers = [registry];
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
   let sources: MetricsSources | null = null;
   const operations = new Set<string>();
 
@@ -105,6 +115,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     });
   gauge('cache_bytes', 'Bytes held by the REST cache (bodies plus per-entry overhead).', (s) => s.cache().bytes);
   gauge('cache_entries', 'Entries held by the REST cache.', (s) => s.cache().entries);
+  gauge('response_cache_bytes', 'Bytes of finished responses held for the warm fast path.', (s) => s.responseCache?.().bytes ?? null);
+  gauge('response_cache_entries', 'Finished responses held for the warm fast path.', (s) => s.responseCache?.().entries ?? null);
   gauge('queue_depth', 'Katapult calls waiting in the queue.', (s) => s.queue().waiting);
   gauge('queue_in_flight', 'Katapult calls in flight.', (s) => s.queue().inFlight);
   new Gauge({

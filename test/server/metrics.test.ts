@@ -53,3 +53,22 @@ describe('createMetrics', () => {
     expect(await register.getSingleMetric('graphql_requests_total')).toBeUndefined();
   });
 });
+
+describe('process series', () => {
+  it('are exported only when asked for, on the app\'s own registry', async () => {
+    expect(await createMetrics().render()).not.toMatch(/^process_resident_memory_bytes/m);
+    const text = await createMetrics({ processMetrics: true }).render();
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_external_memory_bytes \d+/m);
+  });
+
+  it('include the finished-response cache gauges once sources are watched', async () => {
+    const metrics = createMetrics();
+    const queue = { lanes: 0, waiting: 0, inFlight: 0, pausedLanes: 0, minRemaining: null, avgRemaining: null, circuit: 'closed' as const };
+    metrics.watch({ queue: () => queue, cache: () => ({ entries: 0, bytes: 0 }), responseCache: () => ({ entries: 3, bytes: 4096 }) });
+    const text = await metrics.render();
+    expect(text).toContain('response_cache_bytes 4096');
+    expect(text).toContain('response_cache_entries 3');
+  });
+});
