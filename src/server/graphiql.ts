@@ -1,5 +1,3 @@
-import { renderGraphiQL as renderYogaGraphiQL } from '@graphql-yoga/render-graphiql';
-
 export interface GraphiQLPageOptions {
   /** Where GraphiQL sends operations, as the browser sees it, e.g. `/graphql`. */
   endpoint: string;
@@ -62,15 +60,18 @@ const BREAKS_OUT_OF_SCRIPT = /<\/|<!--/;
  * access; yoga's built-in page would load them from a CDN instead.
  *
  * The page is about 9 MB and depends only on the options, so render it once per process and
- * serve the same string.
+ * serve the same string. The bundle is imported on the first render, not at start-up: loaded,
+ * it holds some 30 MB of heap, which a gateway whose users never open GraphiQL (or that runs
+ * with it switched off) should not carry.
  */
-export function renderGraphiQL(options: GraphiQLPageOptions): string {
+export async function renderGraphiQL(options: GraphiQLPageOptions): Promise<string> {
   const { endpoint, demoToken, defaultQuery = DASHBOARD_QUERY, title = 'Katapult gateway' } = options;
   for (const [name, value] of Object.entries({ endpoint, demoToken, defaultQuery, title })) {
     if (value !== undefined && BREAKS_OUT_OF_SCRIPT.test(value)) {
       throw new RangeError(`renderGraphiQL: ${name} must not contain "</" or "<!--", got ${JSON.stringify(value)}`);
     }
   }
+  const { renderGraphiQL: renderYogaGraphiQL } = await import('@graphql-yoga/render-graphiql');
   const headers = JSON.stringify({ Authorization: `Bearer ${demoToken ?? '<your Katapult API token>'}` }, null, 2);
   return renderYogaGraphiQL({
     endpoint,

@@ -101,8 +101,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // The page is large and depends only on configuration: render (and compress) it once.
     let page = graphiql.get(encoding);
     if (!page) {
-      const html = Buffer.from(renderGraphiQL({ endpoint: '/graphql', demoToken: app.graphiqlDemoToken }));
-      page = encoding ? compress(html, encoding) : Promise.resolve(html);
+      const html = renderGraphiQL({ endpoint: '/graphql', demoToken: app.graphiqlDemoToken }).then((text) => Buffer.from(text));
+      page = encoding ? html.then((bytes) => compress(bytes, encoding)) : html;
+      // A failed render is retried by the next request instead of being served forever.
+      page.catch(() => graphiql.delete(encoding));
       graphiql.set(encoding, page);
     }
     return page;

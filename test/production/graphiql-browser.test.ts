@@ -34,7 +34,10 @@ async function visibleText(locator: Locator): Promise<string> {
 }
 
 describe('renderGraphiQL', () => {
-  const html = renderGraphiQL({ endpoint: '/graphql', demoToken: DEMO_TOKENS.globex });
+  let html = '';
+  beforeAll(async () => {
+    html = await renderGraphiQL({ endpoint: '/graphql', demoToken: DEMO_TOKENS.globex });
+  });
 
   it('inlines every script and style so the page works with no internet access', () => {
     expect(html).not.toMatch(/<script[^>]*\ssrc\s*=/i);
@@ -49,14 +52,14 @@ describe('renderGraphiQL', () => {
     expect(JSON.parse(options.headers as string)).toEqual({ Authorization: `Bearer ${DEMO_TOKENS.globex}` });
   });
 
-  it('shows where a real token goes when there is no demo token', () => {
-    const options = pageOptions(renderGraphiQL({ endpoint: '/graphql' }));
+  it('shows where a real token goes when there is no demo token', async () => {
+    const options = pageOptions(await renderGraphiQL({ endpoint: '/graphql' }));
     expect(JSON.parse(options.headers as string)).toEqual({ Authorization: 'Bearer <your Katapult API token>' });
   });
 
-  it('refuses option values that would end the inline script', () => {
-    expect(() => renderGraphiQL({ endpoint: '/graphql', title: 'x</script><script>alert(1)</script>' })).toThrow(/title must not contain/);
-    expect(() => renderGraphiQL({ endpoint: '/graphql', defaultQuery: '<!-- { a }' })).toThrow(/defaultQuery must not contain/);
+  it('refuses option values that would end the inline script', async () => {
+    await expect(renderGraphiQL({ endpoint: '/graphql', title: 'x</script><script>alert(1)</script>' })).rejects.toThrow(/title must not contain/);
+    await expect(renderGraphiQL({ endpoint: '/graphql', defaultQuery: '<!-- { a }' })).rejects.toThrow(/defaultQuery must not contain/);
   });
 });
 
