@@ -103,7 +103,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
 
   const cache = createRestCache({
     clock,
-    maxBytes: config.cache.maxBytes,
+    maxBytes: config.cache.bodyMaxBytes,
+    parsedMaxBytes: config.cache.parsedMaxBytes,
     perTokenMaxBytes: config.cache.perTokenMaxBytes,
     ttlMs: config.cache.ttlMs,
     staleWhileRevalidateMs: config.cache.staleWhileRevalidateMs,

@@ -154,7 +154,13 @@ export interface GatewayConfig {
   upstream: { baseUrl: string | undefined; timeoutMs: number; connections: number };
   secrets: { cacheKey: string; cursor: readonly string[] };
   cache: {
+    /** Everything cached, together: REST bodies, their parsed copies and finished responses (CACHE_MAX_BYTES). */
     maxBytes: number;
+    /** REST bodies as Katapult sent them: what is left of maxBytes after the two parts below. */
+    bodyMaxBytes: number;
+    /** Parsed copies of recently read bodies, charged at their heap size: an eighth of maxBytes. */
+    parsedMaxBytes: number;
+    /** One token's share of bodyMaxBytes. */
     perTokenMaxBytes: number;
     ttlMs: ResourceTtls;
     staleWhileRevalidateMs: number;
@@ -162,6 +168,7 @@ export interface GatewayConfig {
     notFoundTtlMs: number;
     invalidTokenTtlMs: number;
     exposeExtensions: boolean;
+    /** Finished responses: RESPONSE_CACHE_MAX_BYTES, at most a quarter of maxBytes. */
     responseCacheMaxBytes: number;
   };
   queue: {
@@ -247,6 +254,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   if (problems.length > 0) throw new ConfigError(problems);
 
   const catalogue = v.CACHE_TTL_CATALOGUE_MS;
+  // CACHE_MAX_BYTES bounds all cached data, so the operator sizes memory with one number.
+  const responseCacheMaxBytes = Math.min(v.RESPONSE_CACHE_MAX_BYTES, Math.floor(v.CACHE_MAX_BYTES / 4));
+  const parsedMaxBytes = Math.floor(v.CACHE_MAX_BYTES / 8);
+  const bodyMaxBytes = v.CACHE_MAX_BYTES - responseCacheMaxBytes - parsedMaxBytes;
   return deepFreeze<GatewayConfig>({
     port: v.PORT,
     host: v.HOST,
@@ -256,8 +267,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     secrets: { cacheKey: v.CACHE_KEY_SECRET, cursor: v.CURSOR_SECRET },
     cache: {
       maxBytes: v.CACHE_MAX_BYTES,
+      bodyMaxBytes,
+      parsedMaxBytes,
       // 0 means "one eighth of the cache, at least 1 MiB": no single token may crowd out the rest.
-      perTokenMaxBytes: v.CACHE_TOKEN_MAX_BYTES || Math.max(MIB, Math.floor(v.CACHE_MAX_BYTES / 8)),
+      perTokenMaxBytes: Math.min(bodyMaxBytes, v.CACHE_TOKEN_MAX_BYTES || Math.max(MIB, Math.floor(v.CACHE_MAX_BYTES / 8))),
       ttlMs: {
         vmList: v.CACHE_TTL_VM_LIST_MS,
         vm: v.CACHE_TTL_VM_MS,
@@ -276,7 +289,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       notFoundTtlMs: v.CACHE_NOT_FOUND_TTL_MS,
       invalidTokenTtlMs: v.CACHE_INVALID_TOKEN_TTL_MS,
       exposeExtensions: v.CACHE_EXTENSIONS,
-      responseCacheMaxBytes: v.RESPONSE_CACHE_MAX_BYTES,
+      responseCacheMaxBytes,
     },
     queue: {
       globalConcurrency: v.QUEUE_GLOBAL_CONCURRENCY,

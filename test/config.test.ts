@@ -37,6 +37,9 @@ describe('loadConfig', () => {
       upstream: { baseUrl: undefined, timeoutMs: 5000, connections: 64 },
       cache: {
         maxBytes: 256 * MIB,
+        responseCacheMaxBytes: 64 * MIB,
+        parsedMaxBytes: 32 * MIB,
+        bodyMaxBytes: 160 * MIB,
         perTokenMaxBytes: 32 * MIB,
         ttlMs: { vmList: 20_000, vm: 20_000, organization: 60_000, organizations: 60_000, user: 60_000, packages: 600_000, dataCenters: 600_000 },
         staleWhileRevalidateMs: 30_000,
@@ -50,6 +53,17 @@ describe('loadConfig', () => {
       pagination: { defaultSize: 20, maxSize: 100, upstreamPerPage: 200 },
       http: { trustProxy: false, corsOrigins: [], graphiql: true, introspection: true, metrics: true, shutdownGraceMs: 10_000 },
     });
+  });
+
+  it('splits CACHE_MAX_BYTES between bodies, parsed copies and finished responses, never past it', () => {
+    for (const [total, response] of [[256 * MIB, 64 * MIB], [16 * MIB, 64 * MIB], [64 * MIB, 0], [8 * MIB, 1 * MIB]] as const) {
+      const { cache } = loadConfig({ CACHE_MAX_BYTES: String(total), RESPONSE_CACHE_MAX_BYTES: String(response), CACHE_TOKEN_MAX_BYTES: String(total) });
+      expect(cache.bodyMaxBytes + cache.parsedMaxBytes + cache.responseCacheMaxBytes).toBe(total);
+      expect(cache.responseCacheMaxBytes).toBe(Math.min(response, total / 4));
+      expect(cache.parsedMaxBytes).toBe(total / 8);
+      // A token's share is a share of the bodies, whatever was asked for.
+      expect(cache.perTokenMaxBytes).toBe(cache.bodyMaxBytes);
+    }
   });
 
   it('makes up random secrets when none are set, different on every load', () => {

@@ -7,6 +7,8 @@ export interface RestCacheOptions {
   clock: Clock;
   /** Total body bytes kept (plus a small per-entry overhead). @default 256 MiB */
   maxBytes?: number;
+  /** Parsed copies of recently read bodies, charged at their estimated heap size. @default 1/4 of maxBytes */
+  parsedMaxBytes?: number;
   /** Share of maxBytes one token may hold. @default 1/8 of maxBytes (at least 1 MiB, at most maxBytes) */
   perTokenMaxBytes?: number;
   /** Freshness per kind (ms); see DEFAULT_TTL_MS. */
@@ -25,6 +27,7 @@ export interface RestCacheOptions {
 
 export interface RestCacheSettings {
   maxBytes: number;
+  parsedMaxBytes: number;
   perTokenMaxBytes: number;
   ttlMs: Readonly<Record<ResourceKind, number>>;
   staleWhileRevalidateMs: number;
@@ -51,6 +54,7 @@ export function resolveRestCacheOptions(options: RestCacheOptions): RestCacheSet
   };
 
   const maxBytes = Math.floor(read('maxBytes', options.maxBytes, 256 * MIB, 1));
+  const parsedMaxBytes = Math.floor(read('parsedMaxBytes', options.parsedMaxBytes, Math.max(1, Math.floor(maxBytes / 4)), 1));
   const perTokenDefault = Math.min(maxBytes, Math.max(MIB, Math.floor(maxBytes / 8)));
   const perTokenMaxBytes = Math.floor(read('perTokenMaxBytes', options.perTokenMaxBytes, perTokenDefault, 1));
   if (perTokenMaxBytes > maxBytes) problems.push(`perTokenMaxBytes: expected at most maxBytes (${maxBytes}), got ${perTokenMaxBytes}`);
@@ -67,6 +71,7 @@ export function resolveRestCacheOptions(options: RestCacheOptions): RestCacheSet
   if (problems.length > 0) throw new RangeError(`Invalid REST cache options:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     maxBytes,
+    parsedMaxBytes,
     perTokenMaxBytes,
     ttlMs: Object.freeze(ttlMs),
     staleWhileRevalidateMs,

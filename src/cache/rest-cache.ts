@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { UpstreamCancelledError, type UpstreamApiError } from '../upstream/errors.js';
-import type { UpstreamResult } from '../upstream/http.js';
+import { parseJson, type UpstreamResult } from '../upstream/http.js';
 import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
 import { startFlight, type Flight } from './flight.js';
 import { resolveRestCacheOptions, type RestCacheOptions } from './rest-cache-options.js';
@@ -14,13 +14,25 @@ export type * from './types.js';
 /** Charged on top of every body, and all a remembered not-found costs: key, record and LRU slots. */
 export const ENTRY_OVERHEAD_BYTES = 256;
 
+/**
+ * Heap bytes a parsed JSON body takes per byte of its text (heap snapshots of VM pages: about
+ * 2.1; strings, objects and arrays are not shared between copies). Parsed copies are charged
+ * this, so the parsed tier's bound is a bound on memory rather than on text.
+ */
+export const PARSED_BODY_HEAP_FACTOR = 2;
+
 /** Tokens remembered as invalid at once; a flood of bogus tokens only pushes out older marks. */
 const INVALID_TOKENS_MAX = 10_000;
 
 type EvictReason = 'size' | 'token-share' | 'purge' | 'expired';
 
+/**
+ * A kept answer. With `raw` (what Katapult sent), `value` is unused: the parsed copy lives in
+ * the parsed tier and is rebuilt from `raw` when it has gone. Without it (a loader that had no
+ * bytes to give), `value` is the answer itself and `charge` is what the loader said it weighs.
+ */
 type Entry =
-  | { type: 'value'; tokenKey: string; value: unknown; bytes: number; freshUntil: number; charge: number }
+  | { type: 'value'; tokenKey: string; raw: Buffer | null; value: unknown; bytes: number; freshUntil: number; charge: number }
   | { type: 'not-found'; tokenKey: string; error: UpstreamApiError; freshUntil: number; charge: number };
 
 type Loaded = Omit<CacheRead<unknown>, 'status'>;
@@ -44,9 +56,6 @@ function safely(notify: () => void): void {
   }
 }
 
-function readOf<T>(entry: Extract<Entry, { type: 'value' }>, status: CacheStatus): CacheRead<T> {
-  return { value: entry.value as T, status, freshUntil: entry.freshUntil, bytes: entry.bytes };
-}
 
 /**
  * A per-token store of Katapult REST responses (list pages and single lookups), shared by
@@ -63,6 +72,12 @@ function readOf<T>(entry: Extract<Entry, { type: 'value' }>, status: CacheStatus
  * Space is bounded twice: by total bytes (plain LRU across tokens) and by a per-token share,
  * filled out of the token's own least recently used entries, so one busy dashboard cannot push
  * every other user's entries out.
+ *
+ * Bodies are kept as the bytes Katapult sent, outside the JS heap: exact to account for,
+ * nothing for the garbage collector to trace, and about half the memory of the parsed objects.
+ * Reads want objects, so a second, smaller LRU (`parsedMaxBytes`) keeps parsed copies of what
+ * was read recently; a read it misses parses the bytes once and puts the copy back. A parsed
+ * copy never outlives its entry: dropping an entry, for any reason, drops its copy.
  */
 export function createRestCache(options: RestCacheOptions): RestCache {
   const settings = resolveRestCacheOptions(options);
@@ -74,12 +89,31 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   let deleteReason: EvictReason | undefined;
   let sizeChanged = false;
 
+  const parsed = new LRUCache<string, { value: unknown }>({ maxSize: settings.parsedMaxBytes, sizeCalculation: () => 1 });
+  const keepParsed = (storeKey: string, value: unknown, bytes: number) => {
+    const size = Math.max(1, bytes * PARSED_BODY_HEAP_FACTOR);
+    if (size <= settings.parsedMaxBytes) parsed.set(storeKey, { value }, { size });
+  };
+  const readOf = <T>(storeKey: string, entry: Extract<Entry, { type: 'value' }>, status: CacheStatus): CacheRead<T> => {
+    let value = entry.value;
+    if (entry.raw) {
+      const copy = parsed.get(storeKey);
+      if (copy) value = copy.value;
+      else {
+        value = parseJson(entry.raw);
+        keepParsed(storeKey, value, entry.bytes);
+      }
+    }
+    return { value: value as T, status, freshUntil: entry.freshUntil, bytes: entry.bytes };
+  };
+
   const store = new LRUCache<string, Entry>({
     maxSize: settings.maxBytes,
     sizeCalculation: (entry) => entry.charge,
     perf: clock,
     ttlResolution: 0,
     dispose(entry, storeKey, reason) {
+      parsed.delete(storeKey);
       ledger.remove(entry.tokenKey, storeKey);
       sizeChanged = true;
       const why = reason === 'evict' ? 'size' : reason === 'expire' ? 'expired' : reason === 'delete' ? deleteReason : undefined;
@@ -156,8 +190,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const ttlMs = settings.ttlMs[key.kind];
     const freshUntil = clock.now() + ttlMs;
     if (inFlight.storable && !invalidTokenError(key.tokenKey)) {
-      const entry: Entry = { type: 'value', tokenKey: key.tokenKey, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
+      const raw = result.raw ?? null;
+      const entry: Entry = raw
+        ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES }
+        : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
       put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
+      // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
+      if (raw && store.peek(storeKey) === entry) keepParsed(storeKey, result.body, raw.length);
     }
     return { value: result.body, freshUntil, bytes };
   };
@@ -238,12 +277,12 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     if (entry?.type === 'value') {
       if (now < entry.freshUntil) {
         report('hit');
-        return readOf(entry, 'hit');
+        return readOf(storeKey, entry, 'hit');
       }
       if (now < entry.freshUntil + settings.staleWhileRevalidateMs) {
         revalidate(key, storeKey, load);
         report('stale');
-        return readOf(entry, 'stale');
+        return readOf(storeKey, entry, 'stale');
       }
     }
 
@@ -268,7 +307,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const stale = canServeStaleOnError(outcome.error) ? staleForError(key.tokenKey, storeKey) : undefined;
     if (stale?.type === 'value') {
       report('stale-if-error');
-      return readOf(stale, 'stale-if-error');
+      return readOf(storeKey, stale, 'stale-if-error');
     }
     report(status);
     throw outcome.error;
@@ -278,17 +317,19 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     fetch,
     peek<T>(key: CacheKey): CacheRead<T> | undefined {
       if (invalidTokenError(key.tokenKey)) return undefined;
-      const entry = lookup(key.tokenKey, storeKeyOf(key));
+      const storeKey = storeKeyOf(key);
+      const entry = lookup(key.tokenKey, storeKey);
       if (entry?.type !== 'value' || clock.now() >= entry.freshUntil) return undefined;
       safely(() => hooks.onRead?.('hit', key.kind));
-      return readOf(entry, 'hit');
+      return readOf(storeKey, entry, 'hit');
     },
     purgeToken,
-    stats: () => ({ entries: store.size, bytes: store.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
+    stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
     clear() {
       deleteReason = 'purge';
       try {
         store.clear();
+        parsed.clear();
       } finally {
         deleteReason = undefined;
       }

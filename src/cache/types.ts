@@ -59,6 +59,7 @@ export interface RestCache {
   peek<T>(key: CacheKey): CacheRead<T> | undefined;
   /** Drop every entry of a token (revoked token). */
   purgeToken(tokenKey: string): void;
-  stats(): { entries: number; bytes: number; tokens: number; inFlight: number };
+  /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */
+  stats(): { entries: number; bytes: number; parsedBytes: number; tokens: number; inFlight: number };
   clear(): void;
 }

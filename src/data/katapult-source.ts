@@ -43,9 +43,6 @@ export interface KatapultSourceOptions {
 
 export type MaybePromise<T> = T | Promise<T>;
 
-/** Heap bytes of a parsed JSON body per byte of its text (see where it is applied). */
-export const PARSED_BODY_HEAP_FACTOR = 2;
-
 /**
  * The one road from the data layer to Katapult: cache (per token, singleflight, SWR/SIE) in
  * front of the queue (per-token budget) in front of the HTTP client. A fresh cache hit is
@@ -128,10 +125,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 requestId: scope.requestId,
                 errorCode: null,
               });
-              // The cache holds parsed bodies, which take about twice their JSON text on the heap
-              // (measured on VM pages: strings, objects and arrays are not shared between copies).
-              // Charging that keeps CACHE_MAX_BYTES a bound on memory rather than on text.
-              return { ...result, bytes: result.bytes * PARSED_BODY_HEAP_FACTOR };
+              return result;
             } catch (error) {
               hooks?.onUpstreamCall?.({
                 path: call.path,

@@ -42,6 +42,11 @@ export interface UpstreamResult<T> {
   body: T;
   /** Size of the body in bytes (what the cache charges for it). */
   bytes: number;
+  /**
+   * The body exactly as received. The cache keeps these bytes, outside the JS heap, and parses
+   * them again when its parsed copy has gone; without them it keeps `body` itself.
+   */
+  raw?: Buffer;
   rateLimit: RateLimitInfo;
   upstreamRequestId: string | null;
 }
@@ -105,6 +110,12 @@ function networkCode(error: unknown): string | null {
   return null;
 }
 
+/** JSON.parse over UTF-8 bytes, skipping a byte-order mark as `Response.text()` would. */
+export function parseJson(raw: Buffer): unknown {
+  const bom = raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
+  return JSON.parse(raw.toString('utf8', bom ? 3 : 0));
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -128,10 +139,11 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     if (request.requestId) headers['x-request-id'] = request.requestId;
 
     let response: Response;
-    let text: string;
+    let raw: Buffer;
     try {
       response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal });
-      text = await response.text();
+      // Its own allocation (not a slice of a shared pool), so keeping it keeps exactly its bytes.
+      raw = Buffer.from(await response.arrayBuffer());
     } catch (error) {
       if (timeout.aborted) throw new UpstreamTimeoutError(timeoutMs);
       if (request.signal?.aborted) throw request.signal.reason ?? error;
@@ -148,7 +160,7 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
 
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = parseJson(raw);
     } catch {
       return fail(new UpstreamMalformedError(response.status, 'body is not JSON'));
     }
@@ -169,7 +181,7 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     }
     if (!isObject(body)) return fail(new UpstreamMalformedError(response.status, 'body is not a JSON object'));
 
-    return { status: response.status, body: body as T, bytes: Buffer.byteLength(text), rateLimit, upstreamRequestId };
+    return { status: response.status, body: body as T, bytes: raw.length, raw, rateLimit, upstreamRequestId };
   }
 
   return { baseUrl, get };

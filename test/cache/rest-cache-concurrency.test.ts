@@ -185,6 +185,6 @@ describe('isolation between tokens', () => {
     expect(evictions).toContain('size');
     // Per-token bookkeeping follows every eviction, so clearing leaves no token behind.
     cache.clear();
-    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, tokens: 0, inFlight: 0 });
+    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, parsedBytes: 0, tokens: 0, inFlight: 0 });
   });
 });

@@ -56,7 +56,7 @@ describe('eviction by bytes', () => {
     await cache.fetch(keyOf('t1', '/a'), { load: body('a') });
     await cache.fetch(keyOf('t2', '/a'), { load: body('a') });
     cache.clear();
-    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, tokens: 0, inFlight: 0 });
+    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, parsedBytes: 0, tokens: 0, inFlight: 0 });
   });
 });
 

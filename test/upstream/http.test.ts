@@ -7,7 +7,7 @@ import {
   UpstreamNetworkError,
   UpstreamTimeoutError,
 } from '../../src/upstream/errors.js';
-import { createKatapultHttp, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
+import { createKatapultHttp, parseJson, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
 import { annotationParams, lookupParams, pageParams } from '../../src/upstream/params.js';
 
 /**
@@ -85,7 +85,10 @@ describe('the Katapult HTTP client', () => {
     const body = { data_centers: [] };
     const { fetch } = cannedFetch(() => json(200, body, { 'X-Ratelimit-Permitted': '1000', 'X-Ratelimit-Remaining': '998', 'X-Request-Id': 'up-1' }));
     const result = await createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/data_centers', token: TOKEN });
-    expect(result).toEqual({ status: 200, body, bytes: JSON.stringify(body).length, rateLimit: { permitted: 1000, remaining: 998, retryAfterMs: null }, upstreamRequestId: 'up-1' });
+    expect(result).toEqual({ status: 200, body, bytes: JSON.stringify(body).length, raw: expect.any(Buffer), rateLimit: { permitted: 1000, remaining: 998, retryAfterMs: null }, upstreamRequestId: 'up-1' });
+    // The exact bytes received, in an allocation of their own (not a view into a shared pool).
+    expect(result.raw!.toString('utf8')).toBe(JSON.stringify(body));
+    expect(result.raw!.buffer.byteLength).toBe(result.raw!.length);
   });
 
   it('reads rate-limit headers whatever their case, and Retry-After in seconds or as a date', () => {
@@ -196,5 +199,14 @@ describe('the Katapult HTTP client', () => {
     const badToken = await failure(http.get({ path: '/zones', token: TOKEN }));
     expect(badToken).toMatchObject({ status: 403, code: 'invalid_api_token' });
     expectNoToken(badToken);
+  });
+});
+
+describe('parseJson', () => {
+  it('reads UTF-8 bytes, with or without a byte-order mark, and rejects what is not JSON', () => {
+    const text = JSON.stringify({ name: 'Zürich — ☁' });
+    expect(parseJson(Buffer.from(text))).toEqual({ name: 'Zürich — ☁' });
+    expect(parseJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]))).toEqual({ name: 'Zürich — ☁' });
+    expect(() => parseJson(Buffer.from('<html>'))).toThrow(SyntaxError);
   });
 });
