@@ -28,6 +28,8 @@ export interface ResponseCacheOptions {
 }
 
 export interface CachedResponse {
+  /** Whose answer this is (the token's HMAC). */
+  tokenKey: string;
   body: Buffer;
   operationName: string | null;
   contentType: string;
@@ -53,7 +55,8 @@ export interface ResponseCache {
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
   store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
   purgeToken(tokenKey: string): void;
-  stats(): { entries: number; bytes: number };
+  /** `tokens`: tokens with at least one stored answer. */
+  stats(): { entries: number; bytes: number; tokens: number };
 }
 
 /** A weak ETag over the exact bytes; the same function serves the fast path and the full pipeline. */
@@ -123,6 +126,13 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     ttl: 1, // replaced per entry below
     allowStale: false,
     updateAgeOnGet: false,
+    // The per-token index follows the store exactly, so it holds nothing for tokens long gone.
+    dispose(entry, key) {
+      const keys = keysByToken.get(entry.tokenKey);
+      if (!keys) return;
+      keys.delete(key);
+      if (keys.size === 0) keysByToken.delete(entry.tokenKey);
+    },
   });
   const keysByToken = new Map<string, Set<string>>();
   // An answer computed by a request that began before its token was purged (revoked) must not
@@ -164,23 +174,21 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
       if (response.body.includes('"errors"')) return;
-      entries.set(key, { body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
+      entries.set(key, { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
+      // After the set: replacing an entry disposes the old one, which takes its key out.
+      if (entries.peek(key)?.tokenKey !== scope.tokenKey) return;
       let keys = keysByToken.get(scope.tokenKey);
       if (!keys) keysByToken.set(scope.tokenKey, (keys = new Set()));
       keys.add(key);
-      if (keys.size > 1000) {
-        // Bookkeeping for keys the LRU already dropped: keep the set bounded.
-        for (const known of keys) if (!entries.has(known)) keys.delete(known);
-      }
     },
     purgeToken(tokenKey) {
       purges++;
       const keys = keysByToken.get(tokenKey);
       if (!keys) return;
-      for (const key of keys) entries.delete(key);
+      for (const key of [...keys]) entries.delete(key);
       keysByToken.delete(tokenKey);
     },
-    stats: () => ({ entries: entries.size, bytes: entries.calculatedSize }),
+    stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: keysByToken.size }),
   };
 }
 

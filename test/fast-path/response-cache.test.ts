@@ -32,6 +32,25 @@ describe('the finished-response cache', () => {
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeUndefined();
   });
 
+  it('forgets a token once none of its answers is left, so many short-lived tokens leave nothing behind', () => {
+    const clock = createFakeClock();
+    const body = '{"data":{"a":1}}';
+    // Room for a dozen answers or so: each new token pushes an older one out.
+    const cache = createResponseCache({ clock, maxBytes: 5 * 400 });
+    const request = post({ query: '{ a }' });
+    for (let i = 0; i < 200; i++) cache.store(request, scopeFor(`t${i}`, 5000, clock.now()), ok(body));
+    const { entries, tokens } = cache.stats();
+    expect(entries).toBeGreaterThan(0);
+    expect(entries).toBeLessThan(20);
+    expect(tokens).toBe(entries);
+    // A purge still reaches what is left, and a replaced answer is not counted twice.
+    cache.store(request, scopeFor('t199', 5000, clock.now()), ok(body));
+    expect(cache.stats().tokens).toBe(entries);
+    cache.purgeToken('key-t199');
+    expect(cache.lookup(request, scopeFor('t199', 0, clock.now()))).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ entries: entries - 1, tokens: entries - 1 });
+  });
+
   it('never serves one token an answer stored for another', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
