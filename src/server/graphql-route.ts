@@ -82,6 +82,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
 const JSON_TYPE = 'application/json; charset=utf-8';
+const VARY_POST = 'Origin, Accept-Encoding';
+const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 
 /**
  * The `/graphql` pipeline, in order: CORS preflight; the GraphiQL page; the per-client
@@ -120,9 +122,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     const encoding = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
     const isGet = method === 'GET' || method === 'HEAD';
+    const baseHeaders = cors.headersFor(origin);
     // A GET answer depends on the token and on the media type asked for, so caches must key on both.
-    const vary = ['Origin', 'Accept-Encoding', ...(isGet ? ['Authorization', 'Accept'] : [])].join(', ');
-    const baseHeaders = { ...cors.headersFor(origin), vary, 'x-request-id': requestId };
+    baseHeaders.vary = isGet ? VARY_GET : VARY_POST;
+    baseHeaders['x-request-id'] = requestId;
 
     const scope = app.createScope({
       authorization: header(req, 'authorization'),
@@ -132,9 +135,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     });
     const notes: RequestNotes = { operationName: null };
 
-    const send = async (out: GraphQLResponseOutput, fromFastPath = false): Promise<void> => {
-      const headers: Record<string, string> = { ...out.headers, ...baseHeaders };
-      delete headers['content-length'];
+    // Synchronous unless the body is compressed: most answers (every fast-path hit to a client
+    // that does not ask for compression) are written without another trip through the event loop.
+    const send = (out: GraphQLResponseOutput, fromFastPath = false): void | Promise<void> => {
+      const headers: Record<string, string> = {};
+      for (const name in out.headers) if (name !== 'content-length') headers[name] = out.headers[name]!;
+      for (const name in baseHeaders) headers[name] = baseHeaders[name]!;
       let status = out.status;
       let body: Buffer | undefined = out.body;
       if (isGet && status === 200) {
@@ -149,15 +155,18 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
           }
         }
       }
+      const write = (payload: Buffer | undefined) => {
+        // A 304 may only state the length the 200 would have had, so it states none.
+        if (payload) headers['content-length'] = String(payload.length);
+        res.writeHead(status, headers);
+        res.end(method === 'HEAD' ? undefined : payload);
+        log({ scope, method, status, startedAt, operationName: out.operationName ?? notes.operationName, fastPath: fromFastPath });
+      };
       if (body && encoding && body.length >= MIN_COMPRESS_BYTES && !headers['content-encoding']) {
-        body = await compress(body, encoding);
         headers['content-encoding'] = encoding;
+        return compress(body, encoding).then(write);
       }
-      // A 304 may only state the length the 200 would have had, so it states none.
-      if (body) headers['content-length'] = String(body.length);
-      res.writeHead(status, headers);
-      res.end(method === 'HEAD' ? undefined : body);
-      log({ scope, method, status, startedAt, operationName: out.operationName ?? notes.operationName, fastPath: fromFastPath });
+      write(body);
     };
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
       send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
