@@ -113,6 +113,12 @@ export function operationKey(request: GraphQLRequestShape): string | null {
   return `${identity}\u0000${operationName}\u0000${variables}\u0000${request.accept ?? ''}`;
 }
 
+/** Bodies up to this size have their key derivation remembered (larger ones are rare and derived each time). */
+const MAX_REMEMBERED_BODY = 16 * 1024;
+const KEY = Symbol('response-cache key');
+const PURGES = Symbol('purges when the request began');
+type ScopeNotes = RequestScope & { [KEY]?: string | null; [PURGES]?: number };
+
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const { clock } = options;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
@@ -140,15 +146,38 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
   // only costs that request its chance to be stored.
   let purges = 0;
-  const purgesSeen = new WeakMap<RequestScope, number>();
-  // Key derivation parses the request; a request reaches lookup and then (on a miss) store.
-  const keyMemo = new WeakMap<RequestScope, string | null>();
 
+  // Deriving the operation part of a key parses the body and sorts the variables; clients send
+  // the same few bodies over and over, so the derivation is remembered per exact request text,
+  // as a short id. Ids are never reused, so a forgotten mapping only costs sharing, never
+  // correctness; both maps are bounded by the text they hold.
+  const idsByRequest = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (id, text) => text.length + id.length + 64 });
+  const idsByOperation = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (id, operation) => operation.length + id.length + 64 });
+  let nextId = 0;
+  const NOT_REPLAYABLE = '';
+  const operationIdOf = (request: GraphQLRequestShape): string | null => {
+    const bodyText = request.body && request.body.length <= MAX_REMEMBERED_BODY ? request.body.toString('latin1') : request.body ? null : '';
+    const text = bodyText === null ? null : `${request.method}\u0000${request.contentType ?? ''}\u0000${request.accept ?? ''}\u0000${request.search}\u0000${bodyText}`;
+    const known = text === null ? undefined : idsByRequest.get(text);
+    if (known !== undefined) return known === NOT_REPLAYABLE ? null : known;
+    const operation = operationKey(request);
+    let id: string | undefined = NOT_REPLAYABLE;
+    if (operation !== null) {
+      id = idsByOperation.get(operation);
+      if (id === undefined) idsByOperation.set(operation, (id = (nextId++).toString(36)));
+    }
+    if (text !== null) idsByRequest.set(text, id);
+    return id === NOT_REPLAYABLE ? null : id;
+  };
+
+  // A request reaches lookup and then (on a miss) store: its key and the purge count it began
+  // with ride on its scope rather than in a WeakMap, which costs more per request.
   const keyOf = (request: GraphQLRequestShape, scope: RequestScope): string | null => {
-    if (keyMemo.has(scope)) return keyMemo.get(scope)!;
-    const operation = scope.tokenKey ? operationKey(request) : null;
-    const key = operation === null ? null : `${scope.tokenKey}\u0000${operation}`;
-    keyMemo.set(scope, key);
+    const memo = scope as ScopeNotes;
+    if (memo[KEY] !== undefined) return memo[KEY];
+    const id = scope.tokenKey ? operationIdOf(request) : null;
+    const key = id === null ? null : `${scope.tokenKey}\u0000${id}`;
+    memo[KEY] = key;
     return key;
   };
 
@@ -156,7 +185,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     enabled,
     lookup(request, scope) {
       if (!enabled || !scope.token) return undefined;
-      purgesSeen.set(scope, purges);
+      (scope as ScopeNotes)[PURGES] = purges;
       if (scope.noCache) return undefined;
       const key = keyOf(request, scope);
       if (key === null) return undefined;
@@ -169,7 +198,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const stats = scope.stats;
       const ttl = stats.freshUntil - clock.now();
       if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
-      if (purges !== (purgesSeen.get(scope) ?? purges)) return;
+      if (purges !== ((scope as ScopeNotes)[PURGES] ?? purges)) return;
       const key = keyOf(request, scope);
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
