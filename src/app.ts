@@ -201,6 +201,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     graphiql: false,
     landingPage: false,
     cors: false,
+    // The HTTP edge reads and size-checks every body (LIMIT_BODY_BYTES) before yoga sees it;
+    // yoga's own check would pipe the same bytes through a web stream again on every request.
+    maxRequestBodySize: false,
     plugins,
     context: ({ scope }) => ({
       scope,
