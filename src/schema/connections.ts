@@ -1,7 +1,7 @@
 import type { ConnectionArgs, ConnectionResult, UpstreamPage } from '../data/pagination.js';
 import { resolveConnection } from '../data/pagination.js';
 import type { MaybePromise } from '../data/katapult-source.js';
-import { chain } from '../data/pagination.js';
+import { chain, mapEdges } from '../data/pagination.js';
 import type { GraphQLContext } from './builder.js';
 import { builder } from './builder.js';
 
@@ -39,7 +39,7 @@ export function pagedConnection<Item, Node>(
     resolveConnection<Item>({ args, binding, codec: context.cursors, sizes: context.pageSizes, fetchPage, idOf }),
     (result) => ({
       ...result,
-      edges: result.edges.map((edge) => ({ cursor: edge.cursor, node: toNode(edge.node) })),
+      edges: mapEdges(result.edges, toNode),
     }),
   );
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/data/errors.js';
-import { resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
+import { mapEdges, resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
 import { BINDING, codec, createFakeList, cursorFor, idOf, rowsOf, type FakeList } from './fake-list.js';
 
 const MAX_SIZE = 5;
@@ -157,5 +157,23 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     const list = createFakeList(rows, 10);
     const result = resolve(list, 10, { first: 5, after: cursorFor(rows, 12) });
     expect(result).not.toBeInstanceOf(Promise);
+  });
+});
+
+describe('cursor signing', () => {
+  it('signs an edge\'s cursor only when it is read, and maps nodes without signing any', async () => {
+    const list = createFakeList(rowsOf(20), 10);
+    const encoded: number[] = [];
+    const counting = { ...codec, encode: (binding: string, position: { offset: number; id: string }) => (encoded.push(position.offset), codec.encode(binding, position)) };
+    const result = await resolveConnection({ args: { first: 5 }, binding: BINDING, codec: counting, sizes: { perPage: 10, defaultSize: 3, maxSize: 5 }, fetchPage: (page) => list.fetchPage(page), idOf });
+    const mapped = mapEdges(result.edges, (row) => ({ name: row.id }));
+    expect(mapped.map((edge) => edge.node.name)).toEqual(result.edges.map((edge) => edge.node.id));
+    expect(encoded).toEqual([]);
+    expect(result.pageInfo.endCursor).toBe(cursorFor(list.rows, 4));
+    expect(mapped[2]!.cursor).toBe(cursorFor(list.rows, 2));
+    expect(encoded).toEqual([4, 2]);
+    // A cursor is signed once per edge, however often it is read.
+    expect(mapped[2]!.cursor).toBe(result.edges[2]!.cursor);
+    expect(encoded).toEqual([4, 2]);
   });
 });
