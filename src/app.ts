@@ -162,8 +162,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     },
   });
 
-  // With per-response cache counts switched on, no two answers are alike: nothing to replay.
-  const responseCache = createResponseCache({ clock, maxBytes: config.cache.exposeExtensions ? 0 : config.cache.responseCacheMaxBytes });
+  // Sized by the config (none with per-response cache counts on: no two answers are alike).
+  const responseCache = createResponseCache({ clock, maxBytes: config.cache.responseCacheMaxBytes });
   purgeListeners.push((tokenKey) => responseCache.purgeToken(tokenKey));
 
   const cursors = createCursorCodec(config.secrets.cursor);

@@ -233,6 +233,17 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * CACHE_MAX_BYTES bounds all cached data, so the operator sizes memory with one number:
+ * finished responses (at most a quarter; none when CACHE_EXTENSIONS makes every answer
+ * unique), parsed copies (an eighth), and REST bodies (the rest).
+ */
+function cacheBudget(v: Pick<SpecValues, 'CACHE_MAX_BYTES' | 'RESPONSE_CACHE_MAX_BYTES' | 'CACHE_EXTENSIONS'>) {
+  const responseCacheMaxBytes = v.CACHE_EXTENSIONS ? 0 : Math.min(v.RESPONSE_CACHE_MAX_BYTES, Math.floor(v.CACHE_MAX_BYTES / 4));
+  const parsedMaxBytes = Math.floor(v.CACHE_MAX_BYTES / 8);
+  return { responseCacheMaxBytes, parsedMaxBytes, bodyMaxBytes: v.CACHE_MAX_BYTES - responseCacheMaxBytes - parsedMaxBytes };
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const { values: v, problems } = readAll(env);
   if (problems.length === 0) {
@@ -247,17 +258,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     if (v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
       problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
     }
-    if (v.CACHE_TOKEN_MAX_BYTES > v.CACHE_MAX_BYTES) {
-      problems.push(`CACHE_TOKEN_MAX_BYTES: expected at most CACHE_MAX_BYTES (${v.CACHE_MAX_BYTES}), got ${v.CACHE_TOKEN_MAX_BYTES}`);
+    const bodies = cacheBudget(v).bodyMaxBytes;
+    if (v.CACHE_TOKEN_MAX_BYTES > bodies) {
+      problems.push(
+        `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodies}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const catalogue = v.CACHE_TTL_CATALOGUE_MS;
-  // CACHE_MAX_BYTES bounds all cached data, so the operator sizes memory with one number.
-  const responseCacheMaxBytes = Math.min(v.RESPONSE_CACHE_MAX_BYTES, Math.floor(v.CACHE_MAX_BYTES / 4));
-  const parsedMaxBytes = Math.floor(v.CACHE_MAX_BYTES / 8);
-  const bodyMaxBytes = v.CACHE_MAX_BYTES - responseCacheMaxBytes - parsedMaxBytes;
+  const { responseCacheMaxBytes, parsedMaxBytes, bodyMaxBytes } = cacheBudget(v);
   return deepFreeze<GatewayConfig>({
     port: v.PORT,
     host: v.HOST,
@@ -270,7 +281,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       bodyMaxBytes,
       parsedMaxBytes,
       // 0 means "one eighth of the cache, at least 1 MiB": no single token may crowd out the rest.
-      perTokenMaxBytes: Math.min(bodyMaxBytes, v.CACHE_TOKEN_MAX_BYTES || Math.max(MIB, Math.floor(v.CACHE_MAX_BYTES / 8))),
+      perTokenMaxBytes: v.CACHE_TOKEN_MAX_BYTES || Math.min(bodyMaxBytes, Math.max(MIB, Math.floor(v.CACHE_MAX_BYTES / 8))),
       ttlMs: {
         vmList: v.CACHE_TTL_VM_LIST_MS,
         vm: v.CACHE_TTL_VM_MS,

@@ -57,13 +57,18 @@ describe('loadConfig', () => {
 
   it('splits CACHE_MAX_BYTES between bodies, parsed copies and finished responses, never past it', () => {
     for (const [total, response] of [[256 * MIB, 64 * MIB], [16 * MIB, 64 * MIB], [64 * MIB, 0], [8 * MIB, 1 * MIB]] as const) {
-      const { cache } = loadConfig({ CACHE_MAX_BYTES: String(total), RESPONSE_CACHE_MAX_BYTES: String(response), CACHE_TOKEN_MAX_BYTES: String(total) });
+      const { cache } = loadConfig({ CACHE_MAX_BYTES: String(total), RESPONSE_CACHE_MAX_BYTES: String(response) });
       expect(cache.bodyMaxBytes + cache.parsedMaxBytes + cache.responseCacheMaxBytes).toBe(total);
       expect(cache.responseCacheMaxBytes).toBe(Math.min(response, total / 4));
       expect(cache.parsedMaxBytes).toBe(total / 8);
-      // A token's share is a share of the bodies, whatever was asked for.
-      expect(cache.perTokenMaxBytes).toBe(cache.bodyMaxBytes);
+      expect(cache.perTokenMaxBytes).toBeLessThanOrEqual(cache.bodyMaxBytes);
     }
+    // With per-response cache counts every answer is unique: no share goes to finished responses.
+    const counted = loadConfig({ CACHE_MAX_BYTES: String(64 * MIB), CACHE_EXTENSIONS: 'true' }).cache;
+    expect(counted).toMatchObject({ responseCacheMaxBytes: 0, bodyMaxBytes: 56 * MIB });
+    // A token's share is a share of the bodies: asking for more is refused, saying why.
+    expect(() => loadConfig({ CACHE_MAX_BYTES: String(64 * MIB), CACHE_TOKEN_MAX_BYTES: String(48 * MIB) })).toThrow(/CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies \(41943040/);
+    expect(loadConfig({ CACHE_MAX_BYTES: String(64 * MIB), CACHE_TOKEN_MAX_BYTES: String(40 * MIB) }).cache.perTokenMaxBytes).toBe(40 * MIB);
   });
 
   it('makes up random secrets when none are set, different on every load', () => {

@@ -89,19 +89,21 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   let deleteReason: EvictReason | undefined;
   let sizeChanged = false;
 
-  const parsed = new LRUCache<string, { value: unknown }>({ maxSize: settings.parsedMaxBytes, sizeCalculation: () => 1 });
-  const keepParsed = (storeKey: string, value: unknown, bytes: number) => {
-    const size = Math.max(1, bytes * PARSED_BODY_HEAP_FACTOR);
-    if (size <= settings.parsedMaxBytes) parsed.set(storeKey, { value }, { size });
+  // A copy names the bytes it was parsed from, so it can only ever be served for that entry
+  // (even if it was put back after its entry had gone, and a newer entry took the key).
+  const parsed = new LRUCache<string, { raw: Buffer; value: unknown }>({ maxSize: settings.parsedMaxBytes, sizeCalculation: () => 1 });
+  const keepParsed = (storeKey: string, raw: Buffer, value: unknown) => {
+    const size = Math.max(1, raw.length * PARSED_BODY_HEAP_FACTOR);
+    if (size <= settings.parsedMaxBytes) parsed.set(storeKey, { raw, value }, { size });
   };
   const readOf = <T>(storeKey: string, entry: Extract<Entry, { type: 'value' }>, status: CacheStatus): CacheRead<T> => {
     let value = entry.value;
     if (entry.raw) {
       const copy = parsed.get(storeKey);
-      if (copy) value = copy.value;
+      if (copy?.raw === entry.raw) value = copy.value;
       else {
         value = parseJson(entry.raw);
-        keepParsed(storeKey, value, entry.bytes);
+        if (store.peek(storeKey) === entry) keepParsed(storeKey, entry.raw, value);
       }
     }
     return { value: value as T, status, freshUntil: entry.freshUntil, bytes: entry.bytes };
@@ -196,7 +198,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
       put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
-      if (raw && store.peek(storeKey) === entry) keepParsed(storeKey, result.body, raw.length);
+      if (raw && store.peek(storeKey) === entry) keepParsed(storeKey, raw, result.body);
     }
     return { value: result.body, freshUntil, bytes };
   };

@@ -122,7 +122,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     const encoding = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
     const isGet = method === 'GET' || method === 'HEAD';
-    const baseHeaders = cors.headersFor(origin);
+    const baseHeaders = { ...cors.headersFor(origin) };
     // A GET answer depends on the token and on the media type asked for, so caches must key on both.
     baseHeaders.vary = isGet ? VARY_GET : VARY_POST;
     baseHeaders['x-request-id'] = requestId;

@@ -1,11 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createRestCache } from '../../src/cache/index.js';
+import { createRestCache, DEFAULT_TTL_MS } from '../../src/cache/index.js';
 import { ENTRY_OVERHEAD_BYTES, PARSED_BODY_HEAP_FACTOR } from '../../src/cache/rest-cache.js';
 import type { LoadContext } from '../../src/cache/index.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { keyOf, strictOptions } from './fixtures.js';
-import { NO_RATE_LIMIT_INFO } from '../../src/upstream/errors.js';
+import { NO_RATE_LIMIT_INFO, UpstreamApiError } from '../../src/upstream/errors.js';
 
 /** A load answering like the HTTP client does: the parsed body plus the exact bytes it came from. */
 function answeringBytes(body: unknown) {
@@ -69,4 +69,25 @@ describe('bodies kept as bytes, with a bounded tier of parsed copies', () => {
     expect(other).toHaveBeenCalledOnce();
     expect(cache.peek(keyOf('t1', '/x'))!.value).toEqual(page('mine'));
   });
+
+  it('never serves a parsed copy for a newer entry under the same key, even one put back after its entry went', async () => {
+    const clock = createFakeClock();
+    const bodySize = Buffer.byteLength(JSON.stringify(page('old')));
+    // Room for the old copy but not the newer, larger body's: the newer entry has no copy of its own.
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 1_000_000, parsedMaxBytes: bodySize * PARSED_BODY_HEAP_FACTOR + 10, staleWhileRevalidateMs: 30_000, invalidTokenTtlMs: 0 }));
+    const key = keyOf('t1', '/x');
+    await cache.fetch(key, { load: answeringBytes(page('old')) });
+    await clock.advance(DEFAULT_TTL_MS.vm + 1);
+    // The background refresh learns, synchronously, that the token was revoked: the entry and
+    // its copy go while the stale read is being answered.
+    const revoked = vi.fn(() => {
+      throw new UpstreamApiError(403, 'invalid_api_token', '', {});
+    });
+    expect((await cache.fetch(key, { load: revoked })).value).toEqual(page('old'));
+    expect(revoked).toHaveBeenCalledOnce();
+    await clock.advance(DEFAULT_TTL_MS.vm);
+    expect((await cache.fetch(key, { load: answeringBytes(page('new', 80)) })).value).toEqual(page('new', 80));
+    expect(cache.peek(key)!.value).toEqual(page('new', 80));
+  });
 });
+
