@@ -93,13 +93,10 @@ builder.node(OrganizationRef, {
         args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'All must match.' }) },
         resolve: (org, args, context, info) => {
           const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
-          // The VM list names each VM's package and omits its data center's country; when the
-          // query wants those, fetch the lists that hold them now, alongside the VM page.
-          const packageFields = selectedFields(info, ['edges', 'node', 'package']);
-          if ([...packageFields].some((name) => name !== 'name' && name !== '__typename')) prefetch(() => context.data.packagesPage(org.lookup, 1));
-          if (selectedFields(info, ['edges', 'node', 'zone', 'dataCenter']).has('country')) prefetch(() => context.data.dataCenters());
           const binding = `vms:${lookupKey(org.lookup)}:${JSON.stringify(annotations.map((a) => [a.key, a.value]))}`;
-          return pagedConnection(
+          // The VM page goes out first: its answer is the one the rest of the query waits on,
+          // so its work can start while the lists below are still on their way.
+          const connection = pagedConnection(
             context,
             args,
             binding,
@@ -107,6 +104,12 @@ builder.node(OrganizationRef, {
             (item) => item.id,
             (item) => virtualMachineFromList(item, org.lookup),
           );
+          // The VM list names each VM's package and omits its data center's country; when the
+          // query wants those, fetch the lists that hold them now, alongside the VM page.
+          const packageFields = selectedFields(info, ['edges', 'node', 'package']);
+          if ([...packageFields].some((name) => name !== 'name' && name !== '__typename')) prefetch(() => context.data.packagesPage(org.lookup, 1));
+          if (selectedFields(info, ['edges', 'node', 'zone', 'dataCenter']).has('country')) prefetch(() => context.data.dataCenters());
+          return connection;
         },
       },
       VirtualMachineConnection,
