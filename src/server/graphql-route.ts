@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { GatewayApp } from '../app.js';
 import { DEADLINE_HEADER } from '../app.js';
 import type { RequestScope } from '../data/request-scope.js';
-import { compress, MIN_COMPRESS_BYTES, negotiateEncoding, type Encoding } from './compression.js';
+import { compress, compressSync, MIN_COMPRESS_BYTES, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
 import { createCors } from './cors.js';
 import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
 import { renderGraphiQL } from './graphiql.js';
@@ -135,7 +135,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     });
     const notes: RequestNotes = { operationName: null };
 
-    // Synchronous unless the body is compressed: most answers (every fast-path hit to a client
+    // Synchronous unless a large body is compressed: most answers (every fast-path hit to a client
     // that does not ask for compression) are written without another trip through the event loop.
     const send = (out: GraphQLResponseOutput, fromFastPath = false): void | Promise<void> => {
       const headers: Record<string, string> = {};
@@ -164,7 +164,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       };
       if (body && encoding && body.length >= MIN_COMPRESS_BYTES && !headers['content-encoding']) {
         headers['content-encoding'] = encoding;
-        return compress(body, encoding).then(write);
+        if (body.length > SYNC_COMPRESS_MAX_BYTES) return compress(body, encoding).then(write);
+        body = compressSync(body, encoding);
       }
       write(body);
     };

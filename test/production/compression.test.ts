@@ -1,7 +1,7 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { negotiateEncoding } from '../../src/server/compression.js';
+import { negotiateEncoding, SYNC_COMPRESS_MAX_BYTES } from '../../src/server/compression.js';
 import { bearer, ORG_NAME_QUERY, post, startGateway, type TestGateway } from './gateway.js';
 
 let gateway: TestGateway;
@@ -33,6 +33,23 @@ describe('response compression', () => {
     const compressed = await post(gateway.endpoint, BIG, { ...auth, 'accept-encoding': 'gzip, deflate, br' });
     expect(compressed.headers['content-encoding']).toBe('br');
     expect(brotliDecompressSync(compressed.body).toString()).toBe(plain.text);
+  });
+
+  it('compresses an answer too large to compress on the event loop off it, with the same result', async () => {
+    const HUGE = {
+      query:
+        '{ organization(subDomain: "acme") { a: virtualMachines(first: 100) { ...Page } b: virtualMachines(first: 100) { ...Page } } } ' +
+        'fragment Page on VirtualMachineConnection { edges { cursor node { id name hostname fqdn state createdAt zone { id name dataCenter { id name country { id name } } } package { id name cpuCores memoryInGb } ipAddresses { address } } } }',
+    };
+    const plain = await post(gateway.endpoint, HUGE, auth);
+    expect(plain.json.errors).toBeUndefined();
+    expect(plain.body.length).toBeGreaterThan(SYNC_COMPRESS_MAX_BYTES);
+    for (const [encoding, decode] of [['gzip', gunzipSync], ['br', brotliDecompressSync]] as const) {
+      const compressed = await post(gateway.endpoint, HUGE, { ...auth, 'accept-encoding': encoding });
+      expect(compressed.headers['content-encoding']).toBe(encoding);
+      expect(Number(compressed.headers['content-length'])).toBe(compressed.body.length);
+      expect(decode(compressed.body).toString()).toBe(plain.text);
+    }
   });
 
   it('leaves an answer under 1 KiB uncompressed', async () => {
