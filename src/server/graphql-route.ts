@@ -15,7 +15,10 @@ import { etagFor } from './response-cache.js';
 /** What the fast path and the result hook see of a request: enough to key a stored answer. */
 export interface GraphQLRequestInput {
   method: string;
-  url: URL;
+  /** The query string as received, without `?` ('' when there is none). */
+  search: string;
+  /** The whole request URL, parsed on first use. */
+  readonly url: URL;
   /** The raw POST body (already size-checked); undefined for GET. */
   body: Buffer | undefined;
   scope: RequestScope;
@@ -112,7 +115,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     return page;
   };
 
-  return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, startedAt: number): Promise<void> {
+  return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, target: string, requestId: string, startedAt: number): Promise<void> {
+    // Parsed only when something needs more than the raw query string (a GET, or yoga).
+    let parsed: URL | undefined;
+    const url = () => (parsed ??= new URL(target, 'http://gateway'));
+    const question = target.indexOf('?');
+    const search = question < 0 ? '' : target.slice(question + 1);
     const method = req.method ?? 'GET';
     const origin = header(req, 'origin') ?? undefined;
     if (method === 'OPTIONS') {
@@ -172,7 +180,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
       send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
 
-    const hasOperation = url.searchParams.has('query') || url.searchParams.has('extensions');
+    const hasOperation = search !== '' && (url().searchParams.has('query') || url().searchParams.has('extensions'));
     if (isGet && !hasOperation && http.graphiql && (header(req, 'accept') ?? '').includes('text/html')) {
       const body = await graphiqlPage(encoding);
       const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
@@ -209,7 +217,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     if (isGet) {
       // yoga reports unparseable GET parameters as an unexpected error; they are the client's.
       for (const name of ['variables', 'extensions']) {
-        const raw = url.searchParams.get(name);
+        const raw = url().searchParams.get(name);
         if (!raw) continue;
         try {
           JSON.parse(raw);
@@ -218,7 +226,16 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         }
       }
     }
-    const input: GraphQLRequestInput = { method, url, body, scope, headers: req.headers };
+    const input: GraphQLRequestInput = {
+      method,
+      search,
+      get url() {
+        return url();
+      },
+      body,
+      scope,
+      headers: req.headers,
+    };
 
     // ---- Fast-path integration point -------------------------------------------------
     // Every check above ran; the request is well-formed in size and allowed to run. A stored
@@ -255,7 +272,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
     // stream, which costs more than the rest of a warm request's parsing.
-    const request = new app.yoga.fetchAPI.Request(url, { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
+    const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
     const response = await app.yoga.fetch(request, { scope, notes });
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {

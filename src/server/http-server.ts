@@ -26,6 +26,17 @@ export interface GatewayHttpServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/**
+ * The request target as path and query. The usual origin form (`/graphql?…`) is taken as sent,
+ * split rather than parsed since every request pays for it; the absolute form
+ * (`http://host/graphql`), which a server must also accept, is parsed.
+ */
+export function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  const parsed = new URL(target, 'http://gateway');
+  return parsed.pathname + parsed.search;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
@@ -42,11 +53,13 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   let drained: (() => void) | null = null;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const target = originForm(req.url ?? '/');
+    const question = target.indexOf('?');
+    const pathname = question < 0 ? target : target.slice(0, question);
     const idHeader = { 'x-request-id': requestId };
-    switch (url.pathname) {
+    switch (pathname) {
       case '/graphql':
-        return handleGraphQL(req, res, url, requestId, startedAt);
+        return handleGraphQL(req, res, target, requestId, startedAt);
       case '/health':
         return sendJson(res, 200, { status: 'ok' }, idHeader);
       case '/ready': {
@@ -61,7 +74,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           return;
         }
     }
-    return sendJson(res, 404, { errors: [{ message: `Nothing at ${url.pathname}; the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND' } }] }, idHeader);
+    return sendJson(res, 404, { errors: [{ message: `Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND' } }] }, idHeader);
   }
 
   const server = createServer((req, res) => {

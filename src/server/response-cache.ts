@@ -225,7 +225,7 @@ function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
   const accept = input.headers.accept;
   return {
     method: input.method,
-    search: input.url.search.slice(1),
+    search: input.search,
     body: input.body,
     accept: Array.isArray(accept) ? accept.join(',') : (accept ?? null),
     contentType: input.headers['content-type'] ?? null,

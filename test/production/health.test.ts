@@ -78,3 +78,30 @@ describe('graceful shutdown in process', () => {
     await stopping;
   });
 });
+
+describe('request targets', () => {
+  it('routes the absolute form a server must accept, and names unknown paths in a 404', async () => {
+    const gateway = await started(startGateway());
+    const { request } = await import('node:http');
+    const { port } = new URL(gateway.url);
+    const absolute = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const body = JSON.stringify({ query: ORG_NAME_QUERY });
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: `http://127.0.0.1:${port}/graphql`, headers: { 'content-type': 'application/json', ...bearer(DEMO_TOKENS.globex) } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(absolute.status).toBe(200);
+    expect(JSON.parse(absolute.text).data.organization.name).toBe('Globex Corporation');
+
+    const missing = await raw(`${gateway.url}/graphq?query=x`);
+    expect(missing.status).toBe(404);
+    expect((missing.json as { errors: Array<{ message: string }> }).errors[0]!.message).toBe('Nothing at /graphq; the GraphQL endpoint is /graphql');
+  });
+});
