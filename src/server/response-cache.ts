@@ -113,6 +113,9 @@ export function operationKey(request: GraphQLRequestShape): string | null {
   return `${identity}\u0000${operationName}\u0000${variables}\u0000${request.accept ?? ''}`;
 }
 
+/** An entry as kept: its ETag is computed when it is first replayed. */
+type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined };
+
 /** Bodies up to this size have their key derivation remembered (larger ones are rare and derived each time). */
 const MAX_REMEMBERED_BODY = 16 * 1024;
 const KEY = Symbol('response-cache key');
@@ -123,7 +126,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   const { clock } = options;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const enabled = maxBytes > 0;
-  const entries = new LRUCache<string, CachedResponse>({
+  const entries = new LRUCache<string, StoredResponse>({
     max: 100_000,
     maxSize: Math.max(1, maxBytes),
     sizeCalculation: (entry, key) => entry.body.length + key.length + 128,
@@ -191,7 +194,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return undefined;
       const entry = entries.get(key);
       if (!entry || entry.freshUntil <= clock.now()) return undefined;
-      return entry;
+      // Hashed on the first replay: most stored answers (every varied query) are never replayed.
+      entry.etag ??= etagFor(entry.body);
+      return entry as CachedResponse;
     },
     store(request, scope, response) {
       if (!enabled || !scope.token || response.status !== 200) return;
@@ -203,7 +208,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
       if (response.body.includes('"errors"')) return;
-      entries.set(key, { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: etagFor(response.body), freshUntil: stats.freshUntil }, { ttl });
+      const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil };
+      entries.set(key, stored, { ttl });
       // After the set: replacing an entry disposes the old one, which takes its key out.
       if (entries.peek(key)?.tokenKey !== scope.tokenKey) return;
       let keys = keysByToken.get(scope.tokenKey);
