@@ -1,22 +1,15 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, post, startGateway, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, post, type TestGateway } from './gateway.js';
 
 const OLD_SECRET = 'old-cursor-secret-0123456789';
 const NEW_SECRET = 'new-cursor-secret-9876543210';
 const PAGE = 'query Page($after: String) { organization(subDomain: "globex") { virtualMachines(first: 3, after: $after) { edges { node { name } } pageInfo { endCursor } } } }';
 
 const simulator = createSimulator();
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
+const start = gatewaysPerTest({ simulator });
 afterAll(() => simulator.close());
-async function gatewayWith(cursorSecret: string): Promise<TestGateway> {
-  const gateway = await startGateway({ simulator, env: { CURSOR_SECRET: cursorSecret } });
-  gateways.push(gateway);
-  return gateway;
-}
+const gatewayWith = (cursorSecret: string) => start({ env: { CURSOR_SECRET: cursorSecret } });
 const page = async (gateway: TestGateway, after?: string) =>
   (await post(gateway.endpoint, { query: PAGE, variables: { after } }, bearer(DEMO_TOKENS.globex))).json;
 

@@ -1,18 +1,10 @@
 import { request as httpRequest } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { bearer, ORG_NAME_QUERY, post, raw, startGateway, type RawResponse, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, ORG_NAME_QUERY, post, raw, type RawResponse, type TestGateway } from './gateway.js';
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
-async function gatewayWith(options: Parameters<typeof startGateway>[0]): Promise<TestGateway> {
-  const gateway = await startGateway(options);
-  gateways.push(gateway);
-  return gateway;
-}
+const gatewayWith = gatewaysPerTest();
 
 const auth = bearer(DEMO_TOKENS.globex);
 const query = { query: ORG_NAME_QUERY };

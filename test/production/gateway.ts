@@ -1,4 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { afterEach } from 'vitest';
 import { createApp, type GatewayApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
@@ -29,6 +30,22 @@ export interface TestGatewayOptions {
   upstreamBaseUrl?: string;
   fastPath?: FastPath;
   onGraphQLResult?: OnGraphQLResult;
+}
+
+/**
+ * Starts gateways that are closed after each test of the calling file; call it once, at the
+ * top of the file. `defaults` apply to every gateway it starts (an `env` is merged).
+ */
+export function gatewaysPerTest(defaults: TestGatewayOptions = {}): (options?: TestGatewayOptions) => Promise<TestGateway> {
+  const open: TestGateway[] = [];
+  afterEach(async () => {
+    for (const gateway of open.splice(0)) await gateway.close();
+  });
+  return async (options = {}) => {
+    const gateway = await startGateway({ ...defaults, ...options, env: { ...defaults.env, ...options.env } });
+    open.push(gateway);
+    return gateway;
+  };
 }
 
 export async function startGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {

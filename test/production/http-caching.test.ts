@@ -1,18 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { GraphQLResponseOutput } from '../../src/server/http-server.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, raw } from './gateway.js';
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
-async function gatewayWith(options: Parameters<typeof startGateway>[0] = {}): Promise<TestGateway> {
-  const gateway = await startGateway(options);
-  gateways.push(gateway);
-  return gateway;
-}
+const gatewayWith = gatewaysPerTest();
 
 const auth = bearer(DEMO_TOKENS.globex);
 

@@ -2,24 +2,17 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, get, ORG_NAME_QUERY, post, startGateway, type RawResponse, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, type RawResponse } from './gateway.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const persisted = (document: string) => ({ persistedQuery: { version: 1, sha256Hash: sha256(document) } });
 const auth = bearer(DEMO_TOKENS.globex);
 const code = (response: RawResponse) => response.json?.errors?.[0]?.extensions?.code;
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
-async function gatewayWith(env: Record<string, string> = {}): Promise<TestGateway> {
-  const gateway = await startGateway({ env });
-  gateways.push(gateway);
-  return gateway;
-}
+const start = gatewaysPerTest();
+const gatewayWith = (env: Record<string, string> = {}) => start({ env });
 
 describe('automatic persisted queries', () => {
   it('asks for the document on an unknown hash, stores it when sent, then runs it by hash', async () => {

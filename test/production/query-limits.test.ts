@@ -1,17 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, post, startGateway, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, post, type TestGateway } from './gateway.js';
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
-
-async function limited(env: Record<string, string>): Promise<TestGateway> {
-  const gateway = await startGateway({ env });
-  gateways.push(gateway);
-  return gateway;
-}
+const start = gatewaysPerTest();
+const limited = (env: Record<string, string>) => start({ env });
 
 const auth = bearer(DEMO_TOKENS.globex);
 const VMS = (page: string) => `query Fleet${page.includes('$n') ? '($n: Int)' : ''} { organization(subDomain: "globex") { virtualMachines${page} { edges { node { name zone { name } } } } } }`;

@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, post, raw, startGateway, type TestGateway } from './gateway.js';
+import { bearer, gatewaysPerTest, post, raw, type TestGateway } from './gateway.js';
 
-const gateways: TestGateway[] = [];
-afterEach(async () => {
-  for (const gateway of gateways.splice(0)) await gateway.close();
-});
-async function gatewayWith(env: Record<string, string> = {}): Promise<TestGateway> {
-  const gateway = await startGateway({ env });
-  gateways.push(gateway);
-  return gateway;
-}
+const start = gatewaysPerTest();
+const gatewayWith = (env: Record<string, string> = {}) => start({ env });
 
 const auth = bearer(DEMO_TOKENS.globex);
 const INTROSPECTION = '{ __schema { queryType { name } } }';
