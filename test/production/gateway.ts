@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { afterEach } from 'vitest';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { createApp, type GatewayApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
@@ -37,15 +37,7 @@ export interface TestGatewayOptions {
  * top of the file. `defaults` apply to every gateway it starts (an `env` is merged).
  */
 export function gatewaysPerTest(defaults: TestGatewayOptions = {}): (options?: TestGatewayOptions) => Promise<TestGateway> {
-  const open: TestGateway[] = [];
-  afterEach(async () => {
-    for (const gateway of open.splice(0)) await gateway.close();
-  });
-  return async (options = {}) => {
-    const gateway = await startGateway({ ...defaults, ...options, env: { ...defaults.env, ...options.env } });
-    open.push(gateway);
-    return gateway;
-  };
+  return closedAfterEach((options: TestGatewayOptions = {}) => startGateway({ ...defaults, ...options, env: { ...defaults.env, ...options.env } }));
 }
 
 export async function startGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {

@@ -1,5 +1,12 @@
 import { expect } from 'vitest';
-import type { GatewayResponse } from '../helpers/gateway.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
+import { createTestGateway, type GatewayResponse } from '../helpers/gateway.js';
+
+/** The organization-name query both error suites start from. */
+export const ORG_NAME = '{ organization(subDomain: "globex") { name } }';
+
+/** Builds in-process gateways closed after each test of the calling file; call it once, at the top. */
+export const gatewayPerTest = () => closedAfterEach(createTestGateway);
 
 /**
  * What every error response of the gateway must satisfy, whatever went wrong: each error

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { createTestGateway, errorCodes, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.js';
-import { cannedError, expectContract } from './error-contract.js';
+import { errorCodes } from '../helpers/gateway.js';
+import { cannedError, expectContract, gatewayPerTest, ORG_NAME } from './error-contract.js';
 
 /**
  * The error contract for failures that are the caller's: no token, a token Katapult refuses,
@@ -9,19 +9,11 @@ import { cannedError, expectContract } from './error-contract.js';
  * Each has its `extensions.code`, and the HTTP status where the whole request fails.
  */
 
-let gateway: TestGateway;
-afterEach(() => gateway?.close());
-
-function start(options: TestGatewayOptions = {}): TestGateway {
-  gateway = createTestGateway(options);
-  return gateway;
-}
-
-const ORG_NAME = '{ organization(subDomain: "globex") { name } }';
+const start = gatewayPerTest();
 
 describe('authentication', () => {
   it('a request without a token gets 401, a Bearer challenge and UNAUTHENTICATED, with no upstream call', async () => {
-    start();
+    const gateway = start();
     const response = await gateway.query('{ organizations { id } }');
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
@@ -32,7 +24,7 @@ describe('authentication', () => {
   });
 
   it('an invalid token is UNAUTHENTICATED, and the token is never echoed', async () => {
-    start();
+    const gateway = start();
     const token = 'kp_not_a_real_token_Zq81Lw';
     const response = await gateway.query(ORG_NAME, { token });
     expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
@@ -43,7 +35,7 @@ describe('authentication', () => {
   });
 
   it('introspection and { __typename } work without a token', async () => {
-    start();
+    const gateway = start();
     const typename = await gateway.query('{ __typename }');
     expect(typename.status).toBe(200);
     expect(typename.body).toEqual({ data: { __typename: 'Query' } });
@@ -57,7 +49,7 @@ describe('authentication', () => {
 
 describe('authorization', () => {
   it('a token without the VM scope is FORBIDDEN with the scopes it needs, and only that field is null', async () => {
-    start();
+    const gateway = start();
     const token = DEMO_TOKENS.noVmScope;
     const response = await gateway.query('{ organization(subDomain: "globex") { name virtualMachines(first: 2) { edges { node { id } } } } zones { id } }', { token });
     expect(response.status).toBe(200);
@@ -72,7 +64,7 @@ describe('authorization', () => {
   });
 
   it('a suspended organization is FORBIDDEN', async () => {
-    start();
+    const gateway = start();
     const token = DEMO_TOKENS.suspended;
     const response = await gateway.query('{ organization(subDomain: "initech") { name } }', { token });
     expect(errorCodes(response.body)).toEqual(['FORBIDDEN']);
@@ -82,7 +74,7 @@ describe('authorization', () => {
   });
 
   it('viewer is null for an organization-level token (it has no user), without an error', async () => {
-    start();
+    const gateway = start();
     expect((await gateway.query('{ viewer { id } }', { token: DEMO_TOKENS.globex })).body).toEqual({ data: { viewer: null } });
     const user = await gateway.query('{ viewer { firstName organizations { subDomain } } }', { token: DEMO_TOKENS.user });
     expect(user.body).toEqual({ data: { viewer: { firstName: 'Jane', organizations: [{ subDomain: 'acme' }, { subDomain: 'globex' }] } } });
@@ -91,7 +83,7 @@ describe('authorization', () => {
 
 describe('not found', () => {
   it('nullable lookups answer null without an error', async () => {
-    start();
+    const gateway = start();
     const response = await gateway.query(
       `{ organization(subDomain: "nope") { name }
          virtualMachine(id: "vm_aaaaaaaaaaaaaaaa") { name }
@@ -102,7 +94,7 @@ describe('not found', () => {
   });
 
   it('a connection under an organization that does not exist is NOT_FOUND', async () => {
-    start();
+    const gateway = start();
     const token = DEMO_TOKENS.globex;
     const response = await gateway.query('{ organization(subDomain: "nope") { virtualMachines(first: 1) { edges { node { id } } } } }', { token });
     expect(errorCodes(response.body)).toEqual(['NOT_FOUND']);
@@ -114,7 +106,7 @@ describe('not found', () => {
 
 describe('bad input', () => {
   it('ambiguous or missing lookups are BAD_USER_INPUT before any upstream call', async () => {
-    start();
+    const gateway = start();
     const token = DEMO_TOKENS.globex;
     for (const document of [
       '{ organization(id: "org_x", subDomain: "globex") { name } }',
@@ -132,7 +124,7 @@ describe('bad input', () => {
 
   it('Katapult’s invalid_argument and missing_required_argument are BAD_USER_INPUT, in our words', async () => {
     for (const code of ['invalid_argument', 'missing_required_argument']) {
-      start({
+      const gateway = start({
         wrapFetch: (simulator) => (input, init) =>
           new URL(input).pathname.endsWith('/zones') ? Promise.resolve(cannedError(400, code, { path: ['zone'], issue: 'parse_error' })) : simulator(input, init),
       });
@@ -147,7 +139,7 @@ describe('bad input', () => {
   });
 
   it('GraphQL parse and validation failures carry their codes and the request id', async () => {
-    start();
+    const gateway = start();
     const parse = await gateway.query('{ organization(subDomain: ', { headers: { 'x-request-id': 'req-parse-1' } });
     expect(errorCodes(parse.body)).toEqual(['GRAPHQL_PARSE_FAILED']);
     expect(parse.body.errors![0]!.extensions?.requestId).toBe('req-parse-1');
@@ -157,7 +149,7 @@ describe('bad input', () => {
   });
 
   it('echoes a client’s request id on every error', async () => {
-    start();
+    const gateway = start();
     const response = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { id } } } } }', {
       token: DEMO_TOKENS.noVmScope,
       headers: { 'x-request-id': 'client-req-42' },
