@@ -1,6 +1,7 @@
 import { createCursorCodec } from '../../src/data/cursor.js';
 import type { UpstreamPage } from '../../src/data/pagination.js';
 import type { MaybePromise } from '../../src/data/katapult-source.js';
+import { paginate } from '../../src/simulator/pagination.js';
 
 /**
  * An in-memory Katapult list for `resolveConnection`: Apia-style pages over a mutable array
@@ -17,8 +18,6 @@ export interface FakeList {
   fetchPage(page: number): MaybePromise<UpstreamPage<Row>>;
 }
 
-export const LARGE_SET_THRESHOLD = 1000;
-
 export const rowsOf = (count: number, prefix = 'row'): Row[] => Array.from({ length: count }, (_, i) => ({ id: `${prefix}_${i}` }));
 
 export function createFakeList(rows: Row[], perPage: number, options: { async?: boolean } = {}): FakeList {
@@ -27,18 +26,8 @@ export function createFakeList(rows: Row[], perPage: number, options: { async?: 
     reads: [],
     fetchPage(page) {
       list.reads.push(page);
-      const all = list.rows;
-      const largeSet = all.length > LARGE_SET_THRESHOLD;
-      const result: UpstreamPage<Row> = {
-        items: all.slice((page - 1) * perPage, page * perPage),
-        pagination: {
-          current_page: page,
-          total_pages: largeSet ? null : Math.ceil(all.length / perPage),
-          total: largeSet ? null : all.length,
-          per_page: perPage,
-          large_set: largeSet,
-        },
-      };
+      // The simulator's own paging: a potentially large list, as Katapult's VM lists are.
+      const result: UpstreamPage<Row> = paginate(list.rows, page, perPage, true);
       return options.async ? Promise.resolve(result) : result;
     },
   };
