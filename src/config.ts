@@ -246,6 +246,7 @@ function cacheBudget(v: Pick<SpecValues, 'CACHE_MAX_BYTES' | 'RESPONSE_CACHE_MAX
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const { values: v, problems } = readAll(env);
+  const { responseCacheMaxBytes, parsedMaxBytes, bodyMaxBytes } = cacheBudget(v);
   if (problems.length === 0) {
     if (v.UPSTREAM_PER_PAGE < v.PAGINATION_MAX_SIZE) {
       problems.push(
@@ -258,17 +259,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     if (v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
       problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
     }
-    const bodies = cacheBudget(v).bodyMaxBytes;
-    if (v.CACHE_TOKEN_MAX_BYTES > bodies) {
+    if (v.CACHE_TOKEN_MAX_BYTES > bodyMaxBytes) {
       problems.push(
-        `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodies}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
+        `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
       );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const catalogue = v.CACHE_TTL_CATALOGUE_MS;
-  const { responseCacheMaxBytes, parsedMaxBytes, bodyMaxBytes } = cacheBudget(v);
   return deepFreeze<GatewayConfig>({
     port: v.PORT,
     host: v.HOST,
