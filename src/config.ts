@@ -117,6 +117,7 @@ const specs = {
   METRICS_ENABLED: bool(true),
   GRAPHQL_JIT: bool(true),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+  HEAP_GROWTH_PERCENT: int(30, 0, 300),
 } satisfies Record<string, Spec<unknown>>;
 
 type SpecValues = { [K in keyof typeof specs]: (typeof specs)[K] extends Spec<infer T> ? T : never };
@@ -206,6 +207,14 @@ export interface GatewayConfig {
     /** Compile operations to JavaScript (graphql-jit) instead of interpreting them. */
     jit: boolean;
     shutdownGraceMs: number;
+  };
+  runtime: {
+    /**
+     * How far V8 lets the old generation grow past what survived the last full GC before the
+     * next one, in percent; 0 leaves V8's adaptive factor (up to 4×). Applied by the process
+     * entry point only: it is process-wide, and a gateway built in a test must not change it.
+     */
+    heapGrowthPercent: number;
   };
 }
 
@@ -336,5 +345,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       jit: v.GRAPHQL_JIT,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     },
+    runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT },
   });
 }

@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { applyHeapTuning } from './heap-tuning.js';
 import { createLogger } from './logger.js';
 import { createHttpServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  const v8Flags = applyHeapTuning(config.runtime);
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true && config.nodeEnv !== 'production' });
 
   let simulator: Simulator | null = null;
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     lines.push(`Upstream: ${config.upstream.baseUrl}`);
   }
   console.log(lines.join('\n'));
-  logger.info({ url, embeddedSimulator: simulator !== null }, 'gateway started');
+  logger.info({ url, embeddedSimulator: simulator !== null, v8Flags }, 'gateway started');
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

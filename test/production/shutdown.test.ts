@@ -29,7 +29,7 @@ function waitForOutput(process: ChildProcess, output: { text: string }, pattern:
 
 describe('the process on SIGTERM', () => {
   it('stops accepting, finishes the request in flight, and exits 0', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '10000' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '10000', HEAP_GROWTH_PERCENT: '25' };
     delete env.KATAPULT_API_URL;
     // node itself rather than a wrapper script, so SIGTERM reaches the gateway's own handler.
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -39,6 +39,8 @@ describe('the process on SIGTERM', () => {
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
 
     const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+    // The entry point applies the process-wide V8 settings from the configuration.
+    await waitForOutput(child, output, /"v8Flags":\["--heap-growing-percent=25"\]/);
     const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     // yoga logs this at debug once it holds the request: from here on it is in flight.
     await waitForOutput(child, output, /Parsing request to extract GraphQL parameters/);

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { applyHeapTuning } from '../src/heap-tuning.js';
+
+function flagsFor(env: Record<string, string>): string[] {
+  const set: string[] = [];
+  const returned = applyHeapTuning(loadConfig(env).runtime, (flag) => set.push(flag));
+  expect(returned).toEqual(set);
+  return set;
+}
+
+describe('applyHeapTuning', () => {
+  it('caps the heap growth factor at 30 % by default', () => {
+    expect(loadConfig({}).runtime.heapGrowthPercent).toBe(30);
+    expect(flagsFor({})).toEqual(['--heap-growing-percent=30']);
+  });
+
+  it('passes the configured percentage to V8', () => {
+    expect(flagsFor({ HEAP_GROWTH_PERCENT: '75' })).toEqual(['--heap-growing-percent=75']);
+  });
+
+  it('sets nothing for 0, leaving V8 its adaptive factor', () => {
+    expect(flagsFor({ HEAP_GROWTH_PERCENT: '0' })).toEqual([]);
+  });
+
+  it('refuses values outside 0–300 with the variable named', () => {
+    for (const value of ['-5', '301', '12.5', 'lots']) {
+      let error: unknown;
+      try {
+        loadConfig({ HEAP_GROWTH_PERCENT: value });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([`HEAP_GROWTH_PERCENT: expected an integer from 0 to 300, got ${JSON.stringify(value)}`]);
+    }
+  });
+});
