@@ -69,119 +69,149 @@ export interface Lane<E> {
  * a headerless upstream costs at most one 429 before the lane learns its limit.
  */
 export function createLane<E>(key: string, options: LaneOptions): Lane<E> {
-  const { windowMs } = options;
-  const foreground: E[] = [];
-  const background: E[] = [];
-  const inFlightSeqs = new Set<number>();
-  let window = -1;
-  let sendSeq = 0;
-  let sentInWindow = 0;
-  let trustFromSeq = 0;
-  let reading: { seq: number; remaining: number } | null = null;
-  let confirmed = false;
-  let permitted: number | null = null;
+  return new TokenLane<E>(key, options);
+}
 
-  const windowOf = (now: number) => Math.floor(now / windowMs);
+/**
+ * A class rather than a closure over locals: the gateway keeps one lane per token it has seen
+ * this window or the last, so with many tokens the per-lane size is resident memory. Methods on
+ * the prototype and plain number fields keep a lane to a couple of hundred bytes.
+ */
+class TokenLane<E> implements Lane<E> {
+  readonly foreground: E[] = [];
+  readonly background: E[] = [];
+  backingOff = 0;
+  pausedUntil = 0;
+  cancelResume: (() => void) | null = null;
+  lastActiveWindow = -1;
+  /** Sequence numbers of calls sent and not yet answered (at most the per-token concurrency). */
+  private readonly inFlightSeqs: number[] = [];
+  private window = -1;
+  private sendSeq = 0;
+  private sentInWindow = 0;
+  private trustFromSeq = 0;
+  /** The newest trusted X-RateLimit-Remaining this window, and the call that reported it (-1: none). */
+  private readingSeq = -1;
+  private readingRemaining = 0;
+  private confirmed = false;
+  private permitted: number | null = null;
+  private readonly windowMs: number;
+  private readonly budgetReserve: number;
 
-  const roll = (now: number) => {
-    const current = windowOf(now);
-    if (current === window) return;
-    window = current;
-    sentInWindow = 0;
-    reading = null;
-    confirmed = false;
-  };
+  constructor(
+    readonly key: string,
+    options: LaneOptions,
+  ) {
+    this.windowMs = options.windowMs;
+    this.budgetReserve = options.budgetReserve;
+  }
+
+  get inFlight(): number {
+    return this.inFlightSeqs.length;
+  }
+
+  get waiting(): number {
+    return this.foreground.length + this.background.length + this.backingOff;
+  }
+
+  nextBoundary(now: number): number {
+    return (this.windowOf(now) + 1) * this.windowMs;
+  }
+
+  gate(now: number, perTokenConcurrency: number): LaneGate {
+    if (now < this.pausedUntil) return 'paused';
+    const inFlight = this.inFlightSeqs.length;
+    if (inFlight >= perTokenConcurrency) return 'busy';
+    const left = this.usable(now);
+    if (left !== null && left <= 0) return inFlight === 0 ? 'exhausted' : 'busy';
+    if (!this.confirmed || left === null) return inFlight === 0 ? 'open' : 'busy';
+    return 'open';
+  }
+
+  sent(now: number): SendTicket {
+    this.roll(now);
+    this.lastActiveWindow = this.window;
+    this.sendSeq++;
+    this.sentInWindow++;
+    this.inFlightSeqs.push(this.sendSeq);
+    return { seq: this.sendSeq, window: this.window };
+  }
+
+  learn(ticket: SendTicket, now: number, lesson: LaneLesson): boolean {
+    const at = this.inFlightSeqs.indexOf(ticket.seq);
+    if (at >= 0) this.inFlightSeqs.splice(at, 1);
+    this.roll(now);
+    const before = this.permitted;
+    if (lesson.rateLimit?.permitted != null) this.permitted = lesson.rateLimit.permitted;
+    if (lesson.totalPermitted !== null) this.permitted = lesson.totalPermitted;
+    if (lesson.rateLimited) {
+      // Whatever we believed about this window was wrong; calls already sent cannot vouch for it.
+      this.readingSeq = -1;
+      this.confirmed = false;
+      this.trustFromSeq = this.sendSeq + 1;
+    } else if (ticket.window === this.window && ticket.seq >= this.trustFromSeq) {
+      const remaining = lesson.rateLimit?.remaining;
+      if (remaining != null && this.readingSeq < ticket.seq) {
+        this.readingSeq = ticket.seq;
+        this.readingRemaining = remaining;
+      }
+      if (lesson.response) this.confirmed = true;
+    }
+    return this.permitted !== before;
+  }
+
+  estimateSendAt(position: number, now: number): number {
+    const per = this.perWindow();
+    const start = Math.max(now, this.pausedUntil);
+    // After a pause the lane starts a fresh window; otherwise it has what is left of this one.
+    const left = start > now ? per : this.usable(now);
+    if (left === null) return start;
+    const available = Math.max(0, left);
+    if (position < available) return start;
+    const windowsLater = per === null || per <= 0 ? 1 : Math.floor((position - available) / per) + 1;
+    return (this.windowOf(start) + windowsLater) * this.windowMs;
+  }
+
+  remainingEstimate(now: number): number | null {
+    const left = this.estimate(now);
+    return left === null ? null : Math.max(0, left);
+  }
+
+  private windowOf(now: number): number {
+    return Math.floor(now / this.windowMs);
+  }
+
+  private roll(now: number): void {
+    const current = this.windowOf(now);
+    if (current === this.window) return;
+    this.window = current;
+    this.sentInWindow = 0;
+    this.readingSeq = -1;
+    this.confirmed = false;
+  }
 
   // A tiny limit must still allow one call per window.
-  const reserveOf = (limit: number | null) =>
-    limit === null ? options.budgetReserve : Math.min(options.budgetReserve, Math.max(0, limit - 1));
+  private reserveOf(limit: number | null): number {
+    return limit === null ? this.budgetReserve : Math.min(this.budgetReserve, Math.max(0, limit - 1));
+  }
 
-  const perWindow = () => (permitted === null ? null : permitted - reserveOf(permitted));
+  private perWindow(): number | null {
+    return this.permitted === null ? null : this.permitted - this.reserveOf(this.permitted);
+  }
 
   /** Calls Katapult would accept this window, before the reserve; null when unknown. */
-  const estimate = (now: number): number | null => {
-    roll(now);
-    if (reading) {
+  private estimate(now: number): number | null {
+    this.roll(now);
+    if (this.readingSeq >= 0) {
       let olderInFlight = 0;
-      for (const seq of inFlightSeqs) if (seq < reading.seq) olderInFlight++;
-      return reading.remaining - (sendSeq - reading.seq) - olderInFlight;
+      for (const seq of this.inFlightSeqs) if (seq < this.readingSeq) olderInFlight++;
+      return this.readingRemaining - (this.sendSeq - this.readingSeq) - olderInFlight;
     }
-    return permitted === null ? null : permitted - sentInWindow;
-  };
+    return this.permitted === null ? null : this.permitted - this.sentInWindow;
+  }
 
-  const usable = (now: number): number | null => {
-    const left = estimate(now);
-    return left === null ? null : left - reserveOf(permitted);
-  };
-
-  return {
-    key,
-    foreground,
-    background,
-    backingOff: 0,
-    pausedUntil: 0,
-    cancelResume: null,
-    lastActiveWindow: -1,
-    get inFlight() {
-      return inFlightSeqs.size;
-    },
-    get waiting() {
-      return foreground.length + background.length + this.backingOff;
-    },
-    nextBoundary: (now) => (windowOf(now) + 1) * windowMs,
-
-    gate(now, perTokenConcurrency) {
-      if (now < this.pausedUntil) return 'paused';
-      if (inFlightSeqs.size >= perTokenConcurrency) return 'busy';
-      const left = usable(now);
-      if (left !== null && left <= 0) return inFlightSeqs.size === 0 ? 'exhausted' : 'busy';
-      if (!confirmed || left === null) return inFlightSeqs.size === 0 ? 'open' : 'busy';
-      return 'open';
-    },
-
-    sent(now) {
-      roll(now);
-      this.lastActiveWindow = window;
-      sendSeq++;
-      sentInWindow++;
-      inFlightSeqs.add(sendSeq);
-      return { seq: sendSeq, window };
-    },
-
-    learn(ticket, now, lesson) {
-      inFlightSeqs.delete(ticket.seq);
-      roll(now);
-      const before = permitted;
-      if (lesson.rateLimit?.permitted != null) permitted = lesson.rateLimit.permitted;
-      if (lesson.totalPermitted !== null) permitted = lesson.totalPermitted;
-      if (lesson.rateLimited) {
-        // Whatever we believed about this window was wrong; calls already sent cannot vouch for it.
-        reading = null;
-        confirmed = false;
-        trustFromSeq = sendSeq + 1;
-      } else if (ticket.window === window && ticket.seq >= trustFromSeq) {
-        const remaining = lesson.rateLimit?.remaining;
-        if (remaining != null && (!reading || reading.seq < ticket.seq)) reading = { seq: ticket.seq, remaining };
-        if (lesson.response) confirmed = true;
-      }
-      return permitted !== before;
-    },
-
-    estimateSendAt(position, now) {
-      const per = perWindow();
-      const start = Math.max(now, this.pausedUntil);
-      // After a pause the lane starts a fresh window; otherwise it has what is left of this one.
-      const left = start > now ? per : usable(now);
-      if (left === null) return start;
-      const available = Math.max(0, left);
-      if (position < available) return start;
-      const windowsLater = per === null || per <= 0 ? 1 : Math.floor((position - available) / per) + 1;
-      return (windowOf(start) + windowsLater) * windowMs;
-    },
-
-    remainingEstimate(now) {
-      const left = estimate(now);
-      return left === null ? null : Math.max(0, left);
-    },
-  };
+  private usable(now: number): number | null {
+    const left = this.estimate(now);
+    return left === null ? null : left - this.reserveOf(this.permitted);
+  }
 }
