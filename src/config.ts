@@ -118,6 +118,7 @@ const specs = {
   GRAPHQL_JIT: bool(true),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(30, 0, 300),
+  HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
 } satisfies Record<string, Spec<unknown>>;
 
 type SpecValues = { [K in keyof typeof specs]: (typeof specs)[K] extends Spec<infer T> ? T : never };
@@ -215,6 +216,8 @@ export interface GatewayConfig {
      * entry point only: it is process-wide, and a gateway built in a test must not change it.
      */
     heapGrowthPercent: number;
+    /** Quiet time after which a heap holding much unused committed space is compacted once; 0: never. */
+    idleCompactMs: number;
   };
 }
 
@@ -345,6 +348,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       jit: v.GRAPHQL_JIT,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     },
-    runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT },
+    runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT, idleCompactMs: v.HEAP_IDLE_COMPACT_MS },
   });
 }

@@ -1,6 +1,6 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { applyHeapTuning } from './heap-tuning.js';
+import { applyHeapTuning, startIdleCompaction } from './heap-tuning.js';
 import { createLogger } from './logger.js';
 import { createHttpServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined, processMetrics: true });
   const http = createHttpServer({ app });
   const { url } = await http.listen(config.port, config.host);
+  const compaction = startIdleCompaction({ idleMs: config.runtime.idleCompactMs, activity: http.activity, clock: app.clock, logger });
 
   const lines = [`katapult-gateway listening: GraphQL and GraphiQL at ${url}/graphql`];
   if (simulator) {
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
+    compaction.stop();
     http
       .shutdown(config.http.shutdownGraceMs)
       .then(() => simulator?.close())

@@ -22,6 +22,8 @@ export interface HttpServerOptions {
 export interface GatewayHttpServer {
   server: Server;
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
+  /** Requests in flight, and when (clock ms) the last one ended: idle work waits for quiet. */
+  activity(): { inFlight: number; lastActiveAt: number };
   /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -49,6 +51,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   const hooks = custom ? { fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult } : createFastPathHooks(app.responseCache);
   const handleGraphQL = createGraphQLRoute({ app, ...hooks });
   let inFlight = 0;
+  let lastActiveAt = app.clock.now();
   let draining = false;
   let drained: (() => void) | null = null;
 
@@ -83,6 +86,8 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     inFlight++;
     res.on('close', () => {
       inFlight--;
+      // Only the last request out matters: while any is in flight the edge is not quiet.
+      if (inFlight === 0) lastActiveAt = app.clock.now();
       if (draining && inFlight === 0) drained?.();
     });
     handle(req, res, requestId, startedAt).catch((error: unknown) => {
@@ -96,6 +101,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
 
   return {
     server,
+    activity: () => ({ inFlight, lastActiveAt }),
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -16,6 +16,8 @@ export interface TestGateway {
   endpoint: string;
   app: GatewayApp;
   simulator: Simulator;
+  /** The HTTP edge itself. */
+  http: GatewayHttpServer;
   /** Every log record written so far, one JSON line each. */
   logs: string[];
   /** Graceful shutdown with `graceMs` for requests in flight (default 0), then the simulator. */
@@ -58,6 +60,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     endpoint: `${url}/graphql`,
     app,
     simulator,
+    http: server,
     logs,
     async close(graceMs = 0) {
       await server.shutdown(graceMs);

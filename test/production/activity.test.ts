@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import type { GraphQLResponseOutput } from '../../src/server/http-server.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { bearer, gatewaysPerTest, ORG_NAME_QUERY, post, raw } from './gateway.js';
+
+const gateway = gatewaysPerTest();
+
+describe('the edge activity idle work waits on', () => {
+  it('counts requests in flight and notes when the last one ended', async () => {
+    const clock = createFakeClock();
+    let release!: (answer: GraphQLResponseOutput | null) => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gw = await gateway({
+      clock,
+      // Holds the request at the fast path until the test lets it go.
+      fastPath: () =>
+        new Promise((resolve) => {
+          release = resolve;
+          entered();
+        }),
+    });
+    const startedAt = clock.now();
+    expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt });
+
+    const answer = post(gw.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    await inside;
+    await clock.advance(5_000);
+    expect(gw.http.activity()).toEqual({ inFlight: 1, lastActiveAt: startedAt });
+
+    release(null);
+    expect((await answer).status).toBe(200);
+    await clock.advance(2_000);
+    // /health is a request too: it must keep the edge from looking idle while it runs.
+    expect((await raw(`${gw.url}/health`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt + 7_000 });
+  });
+});
