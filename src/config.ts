@@ -117,7 +117,7 @@ const specs = {
   METRICS_ENABLED: bool(true),
   GRAPHQL_JIT: bool(true),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
-  HEAP_GROWTH_PERCENT: int(30, 0, 300),
+  HEAP_GROWTH_PERCENT: int(100, 0, 300),
   HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
 } satisfies Record<string, Spec<unknown>>;
 

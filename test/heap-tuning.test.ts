@@ -10,9 +10,9 @@ function flagsFor(env: Record<string, string>): string[] {
 }
 
 describe('applyHeapTuning', () => {
-  it('caps the heap growth factor at 30 % by default', () => {
-    expect(loadConfig({}).runtime.heapGrowthPercent).toBe(30);
-    expect(flagsFor({})).toEqual(['--heap-growing-percent=30']);
+  it('caps the heap growth factor at 100 % (twice the live heap) by default', () => {
+    expect(loadConfig({}).runtime.heapGrowthPercent).toBe(100);
+    expect(flagsFor({})).toEqual(['--heap-growing-percent=100']);
   });
 
   it('passes the configured percentage to V8', () => {
