@@ -60,8 +60,8 @@ function v8OldSpace(): OldSpaceUsage {
  * A full GC that evacuates every page it can. V8's ordinary full GCs only move objects off
  * the most fragmented pages, and its memory reducer does not run here, so pages that keep a
  * few long-lived cache entries among freed garbage stay committed indefinitely. `gc` is
- * reached the documented way (`--expose-gc` then a fresh context); the compaction flag is
- * set only for this one collection.
+ * reached without a command-line flag: `--expose-gc` set at run time installs it in contexts
+ * created afterwards. The compaction flag is set only for this one collection.
  */
 export function compactingGc(setFlags: (flags: string) => void = setFlagsFromString): () => void {
   setFlags('--expose-gc');
