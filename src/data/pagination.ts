@@ -69,6 +69,28 @@ class LazyEdge<T> implements Edge<T> {
   }
 }
 
+/**
+ * Page info whose cursors are read from the edges (so signed) only when asked for. A class
+ * rather than an object literal with getters: every literal with accessors gets a hidden class
+ * of its own, which V8 keeps in the old generation pointing at that request's closures, so each
+ * request's objects survived young-generation GCs until the next full one.
+ */
+class EdgesPageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly edges: readonly Edge<unknown>[],
+  ) {}
+
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.edges[this.edges.length - 1]?.cursor ?? null;
+  }
+}
+
 export interface ConnectionResult<T> {
   edges: Edge<T>[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
@@ -225,16 +247,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     }
     return chain(hasRowAt(window.start + edges.length), (hasNextPage) => ({
       edges,
-      pageInfo: {
-        hasNextPage,
-        hasPreviousPage: window.start > 0,
-        get startCursor() {
-          return edges[0]?.cursor ?? null;
-        },
-        get endCursor() {
-          return edges[edges.length - 1]?.cursor ?? null;
-        },
-      },
+      pageInfo: new EdgesPageInfo(hasNextPage, window.start > 0, edges),
       totalCount: total(),
     }));
   };

@@ -52,6 +52,27 @@ export interface GraphQLRouteOptions {
 
 class BodyTooLargeError extends Error {}
 
+/**
+ * A class rather than an object literal with a `url` getter: every literal with an accessor
+ * gets a hidden class of its own, which V8 keeps in the old generation pointing at the
+ * getter's closure, so each request's objects (its request, response and scope) survived
+ * young-generation GCs until the next full one. On the warm path that was most of the GC work.
+ */
+class RequestInput implements GraphQLRequestInput {
+  constructor(
+    readonly method: string,
+    readonly search: string,
+    private readonly parseUrl: () => URL,
+    readonly body: Buffer | undefined,
+    readonly scope: RequestScope,
+    readonly headers: IncomingHttpHeaders,
+  ) {}
+
+  get url(): URL {
+    return this.parseUrl();
+  }
+}
+
 function header(req: IncomingMessage, name: string): string | null {
   const value = req.headers[name];
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
@@ -226,16 +247,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         }
       }
     }
-    const input: GraphQLRequestInput = {
-      method,
-      search,
-      get url() {
-        return url();
-      },
-      body,
-      scope,
-      headers: req.headers,
-    };
+    const input = new RequestInput(method, search, url, body, scope, req.headers);
 
     // ---- Fast-path integration point -------------------------------------------------
     // Every check above ran; the request is well-formed in size and allowed to run. A stored

@@ -158,6 +158,16 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     const result = resolve(list, 10, { first: 5, after: cursorFor(rows, 12) });
     expect(result).not.toBeInstanceOf(Promise);
   });
+
+  it('gives pageInfo lazy cursors from its prototype, not accessors of its own', () => {
+    // An object literal with getters gets a hidden class per object, which kept every
+    // request's objects alive through young-generation GCs (most of the warm path's GC work).
+    const rows = rowsOf(30);
+    const result = resolve(createFakeList(rows, 10), 10, { first: 5, after: cursorFor(rows, 12) });
+    if (result instanceof Promise) throw new Error('expected a synchronous answer');
+    for (const name of ['startCursor', 'endCursor']) expect(Object.getOwnPropertyDescriptor(result.pageInfo, name)).toBeUndefined();
+    expect(result.pageInfo.endCursor).toBe(result.edges.at(-1)!.cursor);
+  });
 });
 
 describe('cursor signing', () => {
