@@ -48,7 +48,12 @@ export interface IdleCompactionOptions {
   collect?: () => void;
 }
 
-/** Free committed space worth a pause to give back: at least this much, and at least a quarter of the old space. */
+/**
+ * Worth a pause: old space that grew by at least this much since the last compaction (or
+ * start-up), or that holds at least this much (and a quarter of itself) committed but unused.
+ * "Used" counts garbage no full GC has collected yet, and a quiet process runs none, so right
+ * after a burst the growth is what shows.
+ */
 export const MIN_SLACK_BYTES = 32 * 1024 * 1024;
 
 function v8OldSpace(): OldSpaceUsage {
@@ -66,6 +71,8 @@ function v8OldSpace(): OldSpaceUsage {
 export function compactingGc(setFlags: (flags: string) => void = setFlagsFromString): () => void {
   setFlags('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
+  // Only this function gets it: contexts and workers created later see no global `gc`.
+  setFlags('--no-expose-gc');
   return () => {
     setFlags('--compact-on-every-full-gc');
     try {
@@ -77,11 +84,11 @@ export function compactingGc(setFlags: (flags: string) => void = setFlagsFromStr
 }
 
 /**
- * Gives memory back after a burst: once the edge has had no request for `idleMs` and the
- * old generation holds at least MIN_SLACK_BYTES (and a quarter of itself) it is not using,
- * runs one compacting GC (a pause of a few hundred ms on a heap of a few hundred MB) and
- * logs what it returned. At most once per quiet period: it waits for a request before
- * considering another. Only the entry point starts it; GC is process-wide.
+ * Gives memory back after a burst: once nothing is in flight, the edge has had no request for
+ * `idleMs`, and the old generation has grown or holds unused space (see MIN_SLACK_BYTES), runs
+ * one compacting GC (a pause of a few hundred ms on a heap of a few hundred MB) and logs what
+ * it returned. At most once per quiet period: it waits for a request before considering
+ * another. Only the entry point starts it; GC is process-wide.
  */
 export function startIdleCompaction(options: IdleCompactionOptions): { stop(): void } {
   if (options.idleMs <= 0) return { stop() {} };
@@ -90,6 +97,8 @@ export function startIdleCompaction(options: IdleCompactionOptions): { stop(): v
   let collect = options.collect;
   // The quiet period already compacted (by its lastActiveAt), so one idle stretch costs one pause.
   let compactedFor = Number.NaN;
+  // Committed old space after the last compaction (or at start): growth past it is worth one.
+  let baseline = oldSpace().committed;
   let cancel: (() => void) | null = null;
 
   const check = () => {
@@ -98,12 +107,15 @@ export function startIdleCompaction(options: IdleCompactionOptions): { stop(): v
     if (inFlight > 0 || quietFor < options.idleMs || lastActiveAt === compactedFor) return;
     const before = oldSpace();
     const slack = before.committed - before.used;
-    if (slack < MIN_SLACK_BYTES || slack < before.committed / 4) return;
+    const grown = before.committed - baseline >= MIN_SLACK_BYTES;
+    if (!grown && (slack < MIN_SLACK_BYTES || slack < before.committed / 4)) return;
+    // Set first: a collection that throws is not retried until the next quiet period.
     compactedFor = lastActiveAt;
     collect ??= compactingGc();
     const started = performance.now();
     collect();
     const after = oldSpace();
+    baseline = after.committed;
     logger.info(
       { pauseMs: Math.round(performance.now() - started), oldSpaceCommittedMb: [before.committed, after.committed].map((b) => Math.round(b / 1048576)), oldSpaceUsedMb: Math.round(after.used / 1048576) },
       'heap compacted while idle',

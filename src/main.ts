@@ -35,7 +35,16 @@ async function main(): Promise<void> {
   const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined, processMetrics: true });
   const http = createHttpServer({ app });
   const { url } = await http.listen(config.port, config.host);
-  const compaction = startIdleCompaction({ idleMs: config.runtime.idleCompactMs, activity: http.activity, clock: app.clock, logger });
+  const compaction = startIdleCompaction({
+    idleMs: config.runtime.idleCompactMs,
+    clock: app.clock,
+    logger,
+    // Upstream calls (a background revalidation, a retry) count as activity too: a pause there would eat their deadlines.
+    activity: () => {
+      const edge = http.activity();
+      return { inFlight: edge.inFlight + app.queue.size + app.queue.pending, lastActiveAt: edge.lastActiveAt };
+    },
+  });
 
   const lines = [`katapult-gateway listening: GraphQL and GraphiQL at ${url}/graphql`];
   if (simulator) {

@@ -23,6 +23,12 @@ describe('applyHeapTuning', () => {
     expect(flagsFor({ HEAP_GROWTH_PERCENT: '0' })).toEqual([]);
   });
 
+  it('compacts after 10 s of quiet by default; 0 turns it off; an hour at most', () => {
+    expect(loadConfig({}).runtime.idleCompactMs).toBe(10_000);
+    expect(loadConfig({ HEAP_IDLE_COMPACT_MS: '0' }).runtime.idleCompactMs).toBe(0);
+    expect(() => loadConfig({ HEAP_IDLE_COMPACT_MS: '3600001' })).toThrow(/HEAP_IDLE_COMPACT_MS: expected an integer from 0 to 3600000/);
+  });
+
   it('refuses values outside 0–300 with the variable named', () => {
     for (const value of ['-5', '301', '12.5', 'lots']) {
       let error: unknown;
