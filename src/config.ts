@@ -216,7 +216,7 @@ export interface GatewayConfig {
      * entry point only: it is process-wide, and a gateway built in a test must not change it.
      */
     heapGrowthPercent: number;
-    /** Quiet time after which a heap holding much unused committed space is compacted once; 0: never. */
+    /** Quiet time after which a heap that grew, or holds much unused committed space, is compacted once; 0: never. */
     idleCompactMs: number;
   };
 }

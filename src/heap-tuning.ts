@@ -24,7 +24,7 @@ export function applyHeapTuning(runtime: GatewayConfig['runtime'], setFlags: (fl
   return flags;
 }
 
-/** How busy the HTTP edge is: requests in flight, and when the last one ended (clock ms). */
+/** How busy the process is: work in flight (requests, Katapult calls), and when the edge's last request ended (clock ms). */
 export interface EdgeActivity {
   inFlight: number;
   lastActiveAt: number;

@@ -136,12 +136,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     return page;
   };
 
-  return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, target: string, requestId: string, startedAt: number): Promise<void> {
+  /** `target` is the request target in origin form; `search` its query string, without `?`, as the edge split it. */
+  return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, target: string, search: string, requestId: string, startedAt: number): Promise<void> {
     // Parsed only when something needs more than the raw query string (a GET, or yoga).
     let parsed: URL | undefined;
     const url = () => (parsed ??= new URL(target, 'http://gateway'));
-    const question = target.indexOf('?');
-    const search = question < 0 ? '' : target.slice(question + 1);
     const method = req.method ?? 'GET';
     const origin = header(req, 'origin') ?? undefined;
     if (method === 'OPTIONS') {

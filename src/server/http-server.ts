@@ -59,10 +59,11 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     const target = originForm(req.url ?? '/');
     const question = target.indexOf('?');
     const pathname = question < 0 ? target : target.slice(0, question);
+    const search = question < 0 ? '' : target.slice(question + 1);
     const idHeader = { 'x-request-id': requestId };
     switch (pathname) {
       case '/graphql':
-        return handleGraphQL(req, res, target, requestId, startedAt);
+        return handleGraphQL(req, res, target, search, requestId, startedAt);
       case '/health':
         return sendJson(res, 200, { status: 'ok' }, idHeader);
       case '/ready': {
