@@ -1,5 +1,3 @@
-import { useGraphQlJit } from '@envelop/graphql-jit';
-import { LRUCache } from 'lru-cache';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createRestCache, type RestCache } from './cache/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -18,6 +16,7 @@ import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
 import { createMetrics, type GatewayMetrics } from './server/metrics.js';
 import { loadPersistedOperations, usePersistedOperations } from './server/persisted-operations.js';
+import { useTieredJit } from './server/jit.js';
 import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
 import { requestIdFrom } from './server/request-id.js';
@@ -190,8 +189,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     useOperationNotes(),
   ];
   if (!config.http.introspection) plugins.push(useDisableIntrospection());
-  // Compiled operations are kept per document; bounded so a stream of distinct documents cannot grow memory.
-  if (config.http.jit) plugins.push(useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) }) as Plugin<any>);
+  if (config.http.jit) plugins.push(useTieredJit({ after: config.http.jitAfter }));
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),

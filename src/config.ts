@@ -116,6 +116,7 @@ const specs = {
   PERSISTED_OPERATIONS_ONLY: bool(false),
   METRICS_ENABLED: bool(true),
   GRAPHQL_JIT: bool(true),
+  GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(100, 0, 300),
   HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
@@ -207,6 +208,8 @@ export interface GatewayConfig {
     metrics: boolean;
     /** Compile operations to JavaScript (graphql-jit) instead of interpreting them. */
     jit: boolean;
+    /** Runs of a document through graphql-js before it is compiled (0: at once). */
+    jitAfter: number;
     shutdownGraceMs: number;
   };
   runtime: {
@@ -346,6 +349,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       persistedOperationsOnly: v.PERSISTED_OPERATIONS_ONLY,
       metrics: v.METRICS_ENABLED,
       jit: v.GRAPHQL_JIT,
+      jitAfter: v.GRAPHQL_JIT_AFTER,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     },
     runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT, idleCompactMs: v.HEAP_IDLE_COMPACT_MS },

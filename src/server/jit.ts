@@ -1,0 +1,93 @@
+import { useGraphQlJit } from '@envelop/graphql-jit';
+import { getLocation, GraphQLError, visit, type DocumentNode, type ExecutionResult, type FieldNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
+
+export interface TieredJitOptions {
+  /**
+   * Executions of a document by graphql-js before it is compiled; 0 compiles on first use.
+   * A compiled document pays its compilation (several ms) and then runs as cold generated code
+   * until V8 optimises it, which takes on the order of a hundred runs; graphql-js's own code is
+   * shared by every document and already hot. So a document seen a few times is cheaper
+   * interpreted, and only one that keeps coming back is worth compiling.
+   */
+  after: number;
+  /** Compiled documents kept. @default 1000 */
+  maxCompiled?: number;
+}
+
+/** The document's fields by where they start, so an error's location leads back to its field. */
+const fieldsByPlace = new WeakMap<DocumentNode, Map<string, FieldNode>>();
+function fieldAt(document: DocumentNode, line: number, column: number): FieldNode | undefined {
+  let fields = fieldsByPlace.get(document);
+  if (!fields) {
+    const index = new Map<string, FieldNode>();
+    visit(document, {
+      Field(node) {
+        if (!node.loc) return;
+        const place = getLocation(node.loc.source, node.loc.start);
+        index.set(`${place.line}:${place.column}`, node);
+      },
+    });
+    fieldsByPlace.set(document, (fields = index));
+  }
+  return fields.get(`${line}:${column}`);
+}
+
+/**
+ * graphql-jit's field errors carry `locations` but not the AST nodes behind them, and yoga
+ * rebuilds every error from its nodes before sending it, so they went out without locations.
+ * They get their nodes back here.
+ */
+function withNodes(error: GraphQLError, document: DocumentNode): GraphQLError {
+  if (error.nodes || !error.locations?.length) return error;
+  const nodes = error.locations.map(({ line, column }) => fieldAt(document, line, column));
+  if (nodes.some((node) => node === undefined)) return error;
+  return new GraphQLError(error.message, { nodes: nodes as FieldNode[], path: error.path, originalError: error.originalError, extensions: error.extensions });
+}
+
+/**
+ * One shape of answer whichever executor ran the document, so its bytes (and ETag) do not
+ * change when it is compiled: graphql-js puts `errors` before `data`, as the spec suggests so
+ * they are seen first, and graphql-jit after; and its errors get their locations back.
+ */
+function normalise(result: ExecutionResult | AsyncIterable<unknown>, setResult: (result: ExecutionResult) => void, document: DocumentNode): void {
+  if (Symbol.asyncIterator in result || result.errors === undefined) return;
+  const { errors, ...rest } = result;
+  setResult({ errors: errors.map((error) => withNodes(error, document)), ...rest });
+}
+
+/**
+ * graphql-jit for the documents that repeat, graphql-js for the rest. Runs are counted per
+ * parsed document (yoga's parser cache hands out one object per query text), so a document
+ * that drops out of that cache starts counting again. The counts are held weakly.
+ */
+export function useTieredJit(options: TieredJitOptions): Plugin {
+  const runs = new WeakMap<DocumentNode, number>();
+  const { after } = options;
+  const jit = useGraphQlJit(
+    {},
+    {
+      // Bounded, so a stream of distinct hot documents cannot grow memory.
+      cache: new LRUCache({ max: options.maxCompiled ?? 1000 }),
+      enableIf:
+        after === 0
+          ? undefined
+          : ({ document }) => {
+              const seen = runs.get(document) ?? 0;
+              if (seen >= after) return true;
+              runs.set(document, seen + 1);
+              return false;
+            },
+    },
+  ) as Plugin;
+  const onExecute = jit.onExecute!;
+  return {
+    ...jit,
+    onExecute(payload) {
+      onExecute(payload);
+      const { document } = payload.args;
+      return { onExecuteDone: ({ result, setResult }) => normalise(result as ExecutionResult, setResult as (result: ExecutionResult) => void, document) };
+    },
+  };
+}
