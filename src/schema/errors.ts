@@ -144,7 +144,8 @@ export function createMaskError(now: () => number) {
         extensions: { code: mapped.code, ...mapped.extensions, ...(mapped.http ? { http: mapped.http } : {}) },
       });
     }
-    // Errors graphql-js raised itself (validation, coercion of variables) are safe to show.
+    if (graphQLError && isVariableError(graphQLError)) return variableError(graphQLError);
+    // Errors graphql-js raised itself (parsing, validation) are safe to show.
     if (graphQLError && !graphQLError.originalError) return graphQLError;
     return new GraphQLError(fallbackMessage, {
       nodes: graphQLError?.nodes,
@@ -152,4 +153,25 @@ export function createMaskError(now: () => number) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
   };
+}
+
+/**
+ * The request's variables do not fit their declared types (missing, null for a non-null
+ * type, a value its scalar refuses): the operation never ran. graphql words these itself,
+ * naming the variable and the client's own value, and its scalars raise them as GraphQL
+ * errors of their own, so none of it comes from us or from Katapult.
+ */
+function isVariableError(error: GraphQLError): boolean {
+  return error.path === undefined && error.message.startsWith('Variable "$') && (error.originalError === undefined || error.originalError instanceof GraphQLError);
+}
+
+/** A client error, with the HTTP 400 yoga gives it; graphql-jit's version of it carries neither. */
+function variableError(error: GraphQLError): GraphQLError {
+  const extensions = error.extensions ?? {};
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...extensions, code: 'BAD_USER_INPUT', http: extensions.http ?? { status: 400 } },
+  });
 }

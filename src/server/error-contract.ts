@@ -1,4 +1,4 @@
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Clock } from '../clock.js';
 import type { ServerContext } from '../app.js';
@@ -29,6 +29,10 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
       let changed: Result = result;
       if (result.errors?.length) {
         const errors = result.errors.map((error) => {
+          // An error made elsewhere than graphql-js (graphql-jit's) may have no extensions object to add to.
+          if (!error.extensions) {
+            return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: { requestId: scope.requestId } });
+          }
           (error.extensions as Record<string, unknown>).requestId = scope.requestId;
           return error;
         });

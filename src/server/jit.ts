@@ -1,5 +1,5 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getLocation, GraphQLError, visit, type DocumentNode, type ExecutionResult, type FieldNode } from 'graphql';
+import { getLocation, GraphQLError, visit, type ASTNode, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 
@@ -16,34 +16,36 @@ export interface TieredJitOptions {
   maxCompiled?: number;
 }
 
-/** The document's fields by where they start, so an error's location leads back to its field. */
-const fieldsByPlace = new WeakMap<DocumentNode, Map<string, FieldNode>>();
-function fieldAt(document: DocumentNode, line: number, column: number): FieldNode | undefined {
-  let fields = fieldsByPlace.get(document);
-  if (!fields) {
-    const index = new Map<string, FieldNode>();
-    visit(document, {
-      Field(node) {
-        if (!node.loc) return;
-        const place = getLocation(node.loc.source, node.loc.start);
-        index.set(`${place.line}:${place.column}`, node);
-      },
-    });
-    fieldsByPlace.set(document, (fields = index));
+/**
+ * The document's fields and variable definitions (what errors point at) by where they start,
+ * so an error's location leads back to its node.
+ */
+const nodesByPlace = new WeakMap<DocumentNode, Map<string, ASTNode>>();
+function nodeAt(document: DocumentNode, line: number, column: number): ASTNode | undefined {
+  let nodes = nodesByPlace.get(document);
+  if (!nodes) {
+    const index = new Map<string, ASTNode>();
+    const add = (node: ASTNode) => {
+      if (!node.loc) return;
+      const place = getLocation(node.loc.source, node.loc.start);
+      index.set(`${place.line}:${place.column}`, node);
+    };
+    visit(document, { Field: add, VariableDefinition: add });
+    nodesByPlace.set(document, (nodes = index));
   }
-  return fields.get(`${line}:${column}`);
+  return nodes.get(`${line}:${column}`);
 }
 
 /**
- * graphql-jit's field errors carry `locations` but not the AST nodes behind them, and yoga
- * rebuilds every error from its nodes before sending it, so they went out without locations.
- * They get their nodes back here.
+ * graphql-jit's errors (of fields, and of variables that do not fit their types) carry
+ * `locations` but not the AST nodes behind them, and yoga rebuilds every error from its nodes
+ * before sending it, so they went out without locations. They get their nodes back here.
  */
 function withNodes(error: GraphQLError, document: DocumentNode): GraphQLError {
   if (error.nodes || !error.locations?.length) return error;
-  const nodes = error.locations.map(({ line, column }) => fieldAt(document, line, column));
+  const nodes = error.locations.map(({ line, column }) => nodeAt(document, line, column));
   if (nodes.some((node) => node === undefined)) return error;
-  return new GraphQLError(error.message, { nodes: nodes as FieldNode[], path: error.path, originalError: error.originalError, extensions: error.extensions });
+  return new GraphQLError(error.message, { nodes: nodes as ASTNode[], path: error.path, originalError: error.originalError, extensions: error.extensions });
 }
 
 /**

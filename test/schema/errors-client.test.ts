@@ -148,6 +148,29 @@ describe('bad input', () => {
     expectContract(validation, DEMO_TOKENS.globex);
   });
 
+  // Both executors: graphql-js for a document's first runs, graphql-jit once it is compiled.
+  it.each([
+    ['graphql-js', '100'],
+    ['graphql-jit', '0'],
+  ])('variables that do not fit their types are BAD_USER_INPUT with HTTP 400, naming the variable (%s)', async (_executor, jitAfter) => {
+    const gateway = start({ env: { GRAPHQL_JIT_AFTER: jitAfter } });
+    const document = 'query Page($n: Int!) { organization(subDomain: "globex") { virtualMachines(first: $n) { totalCount } } }';
+    for (const [variables, wording] of [
+      [{}, 'Variable "$n" of required type "Int!" was not provided.'],
+      [{ n: null }, 'Variable "$n" of non-null type "Int!" must not be null.'],
+      [{ n: 'ten' }, 'Variable "$n" got invalid value "ten"'],
+    ] as const) {
+      const response = await gateway.query(document, { token: DEMO_TOKENS.globex, variables });
+      expect(response.status).toBe(400);
+      expect(errorCodes(response.body)).toEqual(['BAD_USER_INPUT']);
+      expect(response.body.errors![0]!.message).toContain(wording);
+      expect(response.body.errors![0]).toMatchObject({ locations: [{ line: 1, column: 12 }] });
+      expect(response.body.data).toBeUndefined();
+      expectContract(response, DEMO_TOKENS.globex);
+    }
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
   it('echoes a client’s request id on every error', async () => {
     const gateway = start();
     const response = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { id } } } } }', {
