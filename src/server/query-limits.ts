@@ -104,7 +104,11 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         const definition = fieldOf(type, selection.name.value);
         const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : { depth: 0, cost: 0, aliases: 0 };
         const times = definition ? multiplier(definition, selection, variables, defaultPageSize) : 1;
-        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * inner.cost, 1 + inner.depth);
+        // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
+        // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
+        // introspection query (what GraphiQL and schema tools send) nests it nine deep.
+        const level = type.name === '__Type' && selection.name.value === 'ofType' ? 0 : 1;
+        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * inner.cost, level + inner.depth);
         if (selection.alias) total.aliases++;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;

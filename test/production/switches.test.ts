@@ -1,3 +1,5 @@
+import { buildClientSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema } from 'graphql';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { bearer, gatewaysPerTest, post, raw, type TestGateway } from './gateway.js';
@@ -12,6 +14,16 @@ describe('INTROSPECTION_ENABLED', () => {
   it('answers introspection by default', async () => {
     const gateway = await gatewayWith();
     expect((await post(gateway.endpoint, { query: INTROSPECTION }, auth)).json.data.__schema.queryType.name).toBe('Query');
+  });
+
+  it('answers the full introspection query GraphiQL and schema tools send, under the default limits, without a token', async () => {
+    const gateway = await gatewayWith();
+    const query = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true });
+    const answer = await post(gateway.endpoint, { query });
+    expect(answer.json.errors).toBeUndefined();
+    // The schema a client rebuilds from it is the committed one.
+    const rebuilt = printSchema(lexicographicSortSchema(buildClientSchema(answer.json.data)));
+    expect(`${rebuilt}\n`).toBe(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
   });
 
   it('refuses __schema and __type with a clear validation error when false, but keeps __typename', async () => {

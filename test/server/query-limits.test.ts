@@ -1,4 +1,4 @@
-import { parse } from 'graphql';
+import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
 import { measureOperation } from '../../src/server/query-limits.js';
@@ -48,5 +48,17 @@ describe('measureOperation', () => {
     const result = measure(query);
     expect(performance.now() - started).toBeLessThan(500);
     expect(result.cost).toBeGreaterThan(1000);
+  });
+});
+
+describe('introspection under the limits', () => {
+  it('lets graphql’s standard introspection query through the default depth limit (12), its ofType chains adding no depth', () => {
+    const standard = measure(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }));
+    expect(standard.depth).toBeLessThanOrEqual(12);
+    expect(measure('{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } }').depth).toBe(4);
+  });
+
+  it('still counts the introspection fields a client can nest at will', () => {
+    expect(measure('{ __type(name: "Query") { fields { type { fields { type { fields { type { name } } } } } } } }').depth).toBe(8);
   });
 });
