@@ -29,6 +29,10 @@ export const ERROR_CODES = [
   'QUERY_TOO_COMPLEX',
   'TOO_MANY_REQUESTS',
   'INTERNAL_SERVER_ERROR',
+  // yoga's, for a request it cannot read (bad JSON, bad parameters, batches, other methods)
+  // and for a document whose operation it cannot pick.
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

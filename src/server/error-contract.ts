@@ -30,11 +30,18 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
       if (result.errors?.length) {
         const errors = result.errors.map((error) => {
           // An error made elsewhere than graphql-js (graphql-jit's) may have no extensions object to add to.
-          if (!error.extensions) {
-            return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: { requestId: scope.requestId } });
-          }
-          (error.extensions as Record<string, unknown>).requestId = scope.requestId;
-          return error;
+          const own = error.extensions
+            ? error
+            : new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: {} });
+          const extensions = own.extensions as Record<string, unknown>;
+          // The few errors graphql raises while starting to execute a document it accepted (an
+          // operation type the schema does not have) come without a code; any other error
+          // reached here through the mask, which gives every one a code.
+          extensions.code ??= own.path === undefined ? 'GRAPHQL_VALIDATION_FAILED' : 'INTERNAL_SERVER_ERROR';
+          // yoga's detail of why a body did not parse: the parser's words about the client's own bytes.
+          delete extensions.originalError;
+          extensions.requestId = scope.requestId;
+          return own;
         });
         changed = { ...changed, errors };
         // "Every root field failed": data is null (a non-null root field failed and took it

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/schema/errors.js';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { bearer, gatewaysPerTest, raw } from './gateway.js';
+
+/**
+ * Whatever is wrong with a request, each error it gets has a code from the documented set and
+ * the request id, nothing of the parser's internals, and the status is never a 5xx.
+ */
+const start = gatewaysPerTest();
+const json = { 'content-type': 'application/json', ...bearer(DEMO_TOKENS.globex) };
+
+const BAD_REQUESTS: Array<[string, { method?: string; headers?: Record<string, string>; body?: string }]> = [
+  ['a body that is not JSON', { method: 'POST', headers: json, body: '{"query": "{ zones { id } }"' }],
+  ['a batch', { method: 'POST', headers: json, body: '[{"query":"{ zones { id } }"}]' }],
+  ['a query that is not a string', { method: 'POST', headers: json, body: '{"query": 5}' }],
+  ['variables that are not an object', { method: 'POST', headers: json, body: '{"query": "{ zones { id } }", "variables": "x"}' }],
+  ['no query', { method: 'POST', headers: json, body: '{}' }],
+  ['an unknown operation name', { method: 'POST', headers: json, body: '{"query": "query A { zones { id } } query B { zones { name } }", "operationName": "C"}' }],
+  ['a mutation', { method: 'POST', headers: json, body: '{"query": "mutation { x }"}' }],
+  ['a subscription', { method: 'POST', headers: json, body: '{"query": "subscription { x }"}' }],
+  ['a PUT', { method: 'PUT', headers: json, body: '{"query": "{ zones { id } }"}' }],
+  ['a syntax error', { method: 'POST', headers: json, body: '{"query": "{ zones { id }"}' }],
+  ['an unknown field', { method: 'POST', headers: json, body: '{"query": "{ zones { nope } }"}' }],
+  ['a variable of the wrong type', { method: 'POST', headers: json, body: '{"query": "query($n: Int!) { organization(subDomain: \\"globex\\") { virtualMachines(first: $n) { totalCount } } }", "variables": {"n": "x"}}' }],
+];
+
+describe('error codes', () => {
+  it('every error of a bad request has a documented code and the request id, and no 5xx', async () => {
+    const gateway = await start();
+    for (const [what, init] of BAD_REQUESTS) {
+      const response = await raw(gateway.endpoint, { ...init, headers: { ...init.headers, 'x-request-id': 'bad-1' } });
+      expect(response.status, what).toBeLessThan(500);
+      const errors = response.json?.errors as Array<{ extensions?: Record<string, unknown> }> | undefined;
+      expect(errors?.length, `${what}: ${response.text}`).toBeGreaterThan(0);
+      for (const error of errors!) {
+        expect(ERROR_CODES, `${what}: ${response.text}`).toContain(error.extensions?.code);
+        expect(error.extensions?.requestId, what).toBe('bad-1');
+        expect(error.extensions, what).not.toHaveProperty('originalError');
+      }
+    }
+  });
+});
