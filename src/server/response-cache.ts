@@ -16,7 +16,7 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
  * - `Cache-Control: no-cache` requests skip it; their fresh answer replaces the entry.
  * - Everything that can change the bytes is in the key: the document (or persisted-query
- *   hash), operation name, canonical variables, and the response media type.
+ *   hash), operation name, canonical variables, extensions, and the response media type.
  * - Checks that do not depend on the answer (CORS, CSRF, the token's presence, inbound rate
  *   limits) run before the lookup in the HTTP edge. An allow-listed persisted operation was
  *   accepted by the full pipeline before it was ever stored, and the allow-list is static.
@@ -110,7 +110,10 @@ export function operationKey(request: GraphQLRequestShape): string | null {
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
   const variables = params.variables === undefined || params.variables === null ? '' : canonicalJson(params.variables);
-  return `${identity}\u0000${operationName}\u0000${variables}\u0000${request.accept ?? ''}`;
+  // Extensions can change the answer: a persisted-query hash sent with a document that does not
+  // match it is refused, so that request must not share the document's stored answer.
+  const extensions = params.extensions === undefined || params.extensions === null ? '' : canonicalJson(params.extensions);
+  return `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`;
 }
 
 /** An entry as kept: its ETag is computed when it is first replayed. */

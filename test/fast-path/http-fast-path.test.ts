@@ -33,6 +33,17 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(metrics).toMatch(/response_cache_hits_total\S* 1/);
   });
 
+  it('refuses a persisted-query hash that does not match its document even when the document’s answer is stored', async () => {
+    gateway = await startGateway();
+    const auth = bearer(DEMO_TOKENS.globex);
+    await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    const stored = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(stored.json.data.organization.name).toBeTruthy();
+    const mismatched = await post(gateway.endpoint, { query: DASHBOARD, extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }, auth);
+    expect(mismatched.json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(mismatched.json.errors?.[0]?.message).toContain('does not match');
+  });
+
   it('keeps tokens apart: the same operation for another token goes to Katapult with that token', async () => {
     gateway = await startGateway();
     const mine = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));

@@ -83,7 +83,7 @@ describe('the finished-response cache', () => {
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeUndefined();
   });
 
-  it('keys on document, operation name, canonical variables and media type', () => {
+  it('keys on document, operation name, canonical variables, extensions and media type', () => {
     const base = operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 } }));
     expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { b: 2, a: 1 } }))).toBe(base);
     expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 3 } }))).not.toBe(base);
@@ -94,6 +94,10 @@ describe('the finished-response cache', () => {
     expect(get).toBe(operationKey({ method: 'GET', search: `query=${encodeURIComponent('{ x }')}&variables=${encodeURIComponent('{"a":1,"b":2}')}`, body: undefined, accept: null }));
     const apq = operationKey(post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }));
     expect(apq).toContain('h:abc');
+    // A document sent with a persisted-query hash (which the pipeline checks) is not the document alone.
+    const withHash = operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 }, extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }));
+    expect(withHash).not.toBe(base);
+    expect(withHash).not.toBe(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 }, extensions: { persistedQuery: { version: 1, sha256Hash: 'abd' } } })));
     expect(operationKey(post('not an object'))).toBeNull();
     expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null, contentType: 'application/json' })).toBeNull();
   });
