@@ -78,7 +78,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           return;
         }
     }
-    return sendJson(res, 404, { errors: [{ message: `Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND' } }] }, idHeader);
+    return sendJson(res, 404, { errors: [{ message: `Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND', requestId } }] }, idHeader);
   }
 
   const server = createServer((req, res) => {

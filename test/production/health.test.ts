@@ -100,8 +100,12 @@ describe('request targets', () => {
     expect(absolute.status).toBe(200);
     expect(JSON.parse(absolute.text).data.organization.name).toBe('Globex Corporation');
 
-    const missing = await raw(`${gateway.url}/graphq?query=x`);
+    const missing = await raw(`${gateway.url}/graphq?query=x`, { headers: { 'x-request-id': 'lost-1' } });
     expect(missing.status).toBe(404);
-    expect((missing.json as { errors: Array<{ message: string }> }).errors[0]!.message).toBe('Nothing at /graphq; the GraphQL endpoint is /graphql');
+    // Shaped like every other error: a code and the request id.
+    expect((missing.json as { errors: unknown[] }).errors[0]).toEqual({
+      message: 'Nothing at /graphq; the GraphQL endpoint is /graphql',
+      extensions: { code: 'NOT_FOUND', requestId: 'lost-1' },
+    });
   });
 });
