@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isNotFoundCode, isUpstreamError, UpstreamApiError, type UpstreamError } from '../upstream/errors.js';
+import { isNotFoundCode, isUpstreamError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { MissingTokenError } from './errors.js';
@@ -89,7 +89,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
     return read.value;
   }
 
-  return {
+  const source: KatapultSource = {
     get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T> {
       const token = scope.token;
       if (!token) throw new MissingTokenError();
@@ -149,7 +149,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         );
       };
 
-      return cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then(
+      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then(
         (read) => record(scope, read),
         (error: unknown) => {
           // A lookup that found nothing may become a null in an otherwise clean answer; that
@@ -158,6 +158,32 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           throw error;
         },
       );
+      return beforeDeadline(read, scope.deadline);
     },
   };
+  return source;
+
+  /**
+   * The queue holds a call no later than the request's deadline (and says RATE_LIMITED), but a
+   * call already sent, or its retries, could outlast it by the upstream timeout several times
+   * over. The request stops waiting at its deadline; the call itself goes on, so its answer
+   * still fills the cache for whoever else waits on it. One millisecond later than the queue's
+   * own deadline, so a call still queued at that moment is the queue's to refuse.
+   */
+  function beforeDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
+    const budgetMs = deadline - clock.now();
+    return new Promise<T>((resolve, reject) => {
+      const cancel = clock.setTimeout(() => reject(new UpstreamTimeoutError(Math.max(0, budgetMs))), Math.max(0, budgetMs) + 1);
+      read.then(
+        (value) => {
+          cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error);
+        },
+      );
+    });
+  }
 }

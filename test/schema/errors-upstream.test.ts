@@ -95,6 +95,27 @@ describe('upstream failures with nothing stale to serve', () => {
     });
   }
 
+  it('a call still in flight at the request’s deadline: the request stops waiting, the call fills the cache', async () => {
+    const clock = createFakeClock();
+    const gateway = start({ clock, simulatorOptions: { latencyMs: 5000 } });
+    const token = DEMO_TOKENS.globex;
+    const pending = gateway.query(ORG_NAME, { token, headers: { 'x-request-timeout-ms': '1000' } });
+    await clock.advance(999);
+    // The simulator logs a call when it answers: this one is still Katapult's when the deadline comes.
+    expect(gateway.sim.requests).toHaveLength(0);
+    await clock.advance(2);
+    const response = await pending;
+    expect(errorCodes(response.body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(response.body.errors![0]!.message).toMatch(/did not answer in time/);
+    expect(response.body.data).toEqual({ organization: null });
+    expectContract(response, token);
+    // The call went on; its answer serves the next request without another one.
+    await clock.advance(5000);
+    const again = await gateway.query(ORG_NAME, { token });
+    expect(again.body.data).toEqual({ organization: { name: 'Globex Corporation' } });
+    expect(gateway.sim.requests).toHaveLength(1);
+  });
+
   it('an unknown Katapult error or a 500 is UPSTREAM_UNAVAILABLE too', async () => {
     for (const [status, code] of [[500, 'unhandled_exception'], [418, 'something_new']] as const) {
       const gateway = start({ env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' }, wrapFetch: () => async () => cannedError(status, code) });
