@@ -5,10 +5,11 @@ import { LRUCache } from 'lru-cache';
 
 export interface TieredJitOptions {
   /**
-   * Executions of a document by graphql-js before it is compiled; 0 compiles on first use.
-   * A compiled document pays its compilation (several ms) and then runs as cold generated code
-   * until V8 optimises it, which takes on the order of a hundred runs; graphql-js's own code is
-   * shared by every document and already hot. So a document seen a few times is cheaper
+   * Executions of a document by yoga's interpreting executor (graphql-tools' port of
+   * graphql-js's; "graphql-js" below) before it is compiled; 0 compiles on first use. A
+   * compiled document pays its compilation (several ms) and then runs as cold generated code
+   * until V8 optimises it, which takes on the order of a hundred runs; the interpreter's code
+   * is shared by every document and already hot. So a document seen a few times is cheaper
    * interpreted, and only one that keeps coming back is worth compiling.
    */
   after: number;
