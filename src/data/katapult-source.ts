@@ -171,9 +171,9 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
    * own deadline, so a call still queued at that moment is the queue's to refuse.
    */
   function beforeDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
-    const budgetMs = deadline - clock.now();
+    const budgetMs = Math.max(0, deadline - clock.now());
     return new Promise<T>((resolve, reject) => {
-      const cancel = clock.setTimeout(() => reject(new UpstreamTimeoutError(Math.max(0, budgetMs))), Math.max(0, budgetMs) + 1);
+      const cancel = clock.setTimeout(() => reject(new UpstreamTimeoutError(budgetMs)), budgetMs + 1);
       read.then(
         (value) => {
           cancel();
