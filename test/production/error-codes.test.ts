@@ -9,20 +9,21 @@ import { bearer, gatewaysPerTest, raw } from './gateway.js';
  */
 const start = gatewaysPerTest();
 const json = { 'content-type': 'application/json', ...bearer(DEMO_TOKENS.globex) };
+const postJson = (body: string) => ({ method: 'POST', headers: json, body });
 
 const BAD_REQUESTS: Array<[string, { method?: string; headers?: Record<string, string>; body?: string }]> = [
-  ['a body that is not JSON', { method: 'POST', headers: json, body: '{"query": "{ zones { id } }"' }],
-  ['a batch', { method: 'POST', headers: json, body: '[{"query":"{ zones { id } }"}]' }],
-  ['a query that is not a string', { method: 'POST', headers: json, body: '{"query": 5}' }],
-  ['variables that are not an object', { method: 'POST', headers: json, body: '{"query": "{ zones { id } }", "variables": "x"}' }],
-  ['no query', { method: 'POST', headers: json, body: '{}' }],
-  ['an unknown operation name', { method: 'POST', headers: json, body: '{"query": "query A { zones { id } } query B { zones { name } }", "operationName": "C"}' }],
-  ['a mutation', { method: 'POST', headers: json, body: '{"query": "mutation { x }"}' }],
-  ['a subscription', { method: 'POST', headers: json, body: '{"query": "subscription { x }"}' }],
+  ['a body that is not JSON', postJson('{"query": "{ zones { id } }"')],
+  ['a batch', postJson('[{"query":"{ zones { id } }"}]')],
+  ['a query that is not a string', postJson('{"query": 5}')],
+  ['variables that are not an object', postJson('{"query": "{ zones { id } }", "variables": "x"}')],
+  ['no query', postJson('{}')],
+  ['an unknown operation name', postJson('{"query": "query A { zones { id } } query B { zones { name } }", "operationName": "C"}')],
+  ['a mutation', postJson('{"query": "mutation { x }"}')],
+  ['a subscription', postJson('{"query": "subscription { x }"}')],
   ['a PUT', { method: 'PUT', headers: json, body: '{"query": "{ zones { id } }"}' }],
-  ['a syntax error', { method: 'POST', headers: json, body: '{"query": "{ zones { id }"}' }],
-  ['an unknown field', { method: 'POST', headers: json, body: '{"query": "{ zones { nope } }"}' }],
-  ['a variable of the wrong type', { method: 'POST', headers: json, body: '{"query": "query($n: Int!) { organization(subDomain: \\"globex\\") { virtualMachines(first: $n) { totalCount } } }", "variables": {"n": "x"}}' }],
+  ['a syntax error', postJson('{"query": "{ zones { id }"}')],
+  ['an unknown field', postJson('{"query": "{ zones { nope } }"}')],
+  ['a variable of the wrong type', postJson('{"query": "query($n: Int!) { organization(subDomain: \\"globex\\") { virtualMachines(first: $n) { totalCount } } }", "variables": {"n": "x"}}')],
 ];
 
 describe('error codes', () => {
