@@ -20,8 +20,10 @@ export interface BenchConfig {
   latencyMs: number;
   /** Concurrent identical cold queries in P2. */
   coldBursts: number[];
-  /** Cold iterations in P4. */
+  /** Cold iterations in P4, measured once before its warm-up and once after. */
   overheadIterations: number;
+  /** P4's warm-up between the two measurements: cold queries (and the same direct calls), 20 at a time. */
+  overheadWarmup: number;
   /** P5: the token's budget per window, the window, and the burst size (10× the budget). */
   burstLimit: number;
   burstWindowMs: number;
@@ -71,6 +73,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     latencyMs: readInt(env, 'BENCH_LATENCY_MS', 20, 0),
     coldBursts: [50, 100],
     overheadIterations: readInt(env, 'BENCH_OVERHEAD_ITERATIONS', quick ? 12 : 30, 3),
+    overheadWarmup: readInt(env, 'BENCH_OVERHEAD_WARMUP', quick ? 100 : 600, 0),
     burstLimit,
     burstWindowMs: readInt(env, 'BENCH_BURST_WINDOW_MS', quick ? 1000 : 2000, 1000),
     memoryTokens: readInt(env, 'BENCH_MEMORY_TOKENS', quick ? 500 : 10_000, 1),

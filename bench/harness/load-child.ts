@@ -43,6 +43,9 @@ export type LoadJob =
       /** The REST URLs the cold query needs; the first is the one the others depend on. */
       directUrls: string[];
       directProbeUrl: string;
+      /** Cold queries (each with its direct calls) run between the two measurements, `warmupConcurrency` at a time. */
+      warmupQueries: number;
+      warmupConcurrency: number;
     };
 
 export interface AutocannonSummary {
@@ -72,6 +75,14 @@ export interface PoolSummary {
   failed: number;
   errorCodes: Record<string, number>;
   elapsedMs: number;
+}
+
+/** P4's samples: on the process as the earlier phases left it, then after the warm-up. */
+export interface OverheadSamples {
+  first: OverheadSample[];
+  warm: OverheadSample[];
+  /** Warm-up queries that did not come back clean (they are not measured, but a failing system is worth knowing about). */
+  warmupFailures: number;
 }
 
 export interface OverheadSample {
@@ -185,11 +196,31 @@ async function timeDirect(urls: string[], token: string, chained: boolean): Prom
   return performance.now() - started;
 }
 
-async function overheadJob(job: Extract<LoadJob, { kind: 'overhead' }>): Promise<OverheadSample[]> {
+async function overheadJob(job: Extract<LoadJob, { kind: 'overhead' }>): Promise<OverheadSamples> {
+  const first = await overheadSamples(job, 'a');
+  // Both sides warm up alike: the system with cold queries, this process with the direct calls.
+  let next = 0;
+  let warmupFailures = 0;
+  const worker = async () => {
+    for (let i = next++; i < job.warmupQueries; i = next++) {
+      const token = `${job.tokenPrefix}w${i}`;
+      await post(job.url, { headers: { authorization: `Bearer ${token}` }, body: job.probeBody });
+      const outcome = await post(job.url, { headers: { authorization: `Bearer ${token}` }, body: job.body }, job.expect);
+      if (outcome.status !== 200 || outcome.errorCodes.length > 0) warmupFailures++;
+      await fetch(job.directProbeUrl, { headers: { authorization: `Bearer ${token}d` } }).then((r) => r.arrayBuffer());
+      await timeDirect(job.directUrls, `${token}d`, false);
+    }
+  };
+  await Promise.all(Array.from({ length: job.warmupConcurrency }, worker));
+  const warm = await overheadSamples(job, 'b');
+  return { first, warm, warmupFailures };
+}
+
+async function overheadSamples(job: Extract<LoadJob, { kind: 'overhead' }>, phase: string): Promise<OverheadSample[]> {
   const samples: OverheadSample[] = [];
   for (let i = 0; i < job.iterations; i++) {
-    const gatewayToken = `${job.tokenPrefix}g${i}`;
-    const directToken = `${job.tokenPrefix}d${i}`;
+    const gatewayToken = `${job.tokenPrefix}${phase}g${i}`;
+    const directToken = `${job.tokenPrefix}${phase}d${i}`;
     const gateway = async () => {
       await post(job.url, { headers: { authorization: `Bearer ${gatewayToken}` }, body: job.probeBody });
       return post(job.url, { headers: { authorization: `Bearer ${gatewayToken}` }, body: job.body }, job.expect);

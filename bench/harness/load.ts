@@ -1,7 +1,7 @@
 import { startTsChild } from './children.js';
-import type { AutocannonSummary, BurstOutcome, LoadJob, OverheadSample, PoolSummary } from './load-child.js';
+import type { AutocannonSummary, BurstOutcome, LoadJob, OverheadSamples, PoolSummary } from './load-child.js';
 
-export type { AutocannonSummary, BurstOutcome, HttpRequestSpec, LoadJob, OverheadSample, PoolSummary } from './load-child.js';
+export type { AutocannonSummary, BurstOutcome, HttpRequestSpec, LoadJob, OverheadSample, OverheadSamples, PoolSummary } from './load-child.js';
 
 type ResultOf<J extends LoadJob> = J extends { kind: 'autocannon' }
   ? AutocannonSummary
@@ -9,7 +9,7 @@ type ResultOf<J extends LoadJob> = J extends { kind: 'autocannon' }
     ? BurstOutcome[]
     : J extends { kind: 'pool' }
       ? PoolSummary
-      : OverheadSample[];
+      : OverheadSamples;
 
 /** Runs one load job in a fresh load-generator process and returns what it printed. */
 export async function runLoad<J extends LoadJob>(job: J, options: { repoRoot: string; script: string; timeoutMs: number }): Promise<ResultOf<J>> {

@@ -1,4 +1,4 @@
-import type { ColdResults } from '../scenarios/cold.js';
+import type { ColdResults, OverheadPhase } from '../scenarios/cold.js';
 import type { MemoryFigure } from '../scenarios/memory.js';
 import type { BurstLimitFigure } from '../scenarios/rate-limit.js';
 import type { ThroughputScenario, VariedScenario } from '../scenarios/throughput.js';
@@ -96,9 +96,11 @@ export function evaluateTargets(results: BenchResults): Target[] {
   const p4 = results.p4?.gateway;
   targets.push({
     id: 'P4',
-    description: 'P4 cold-path overhead over direct parallel REST calls (p50)',
+    description: 'P4 cold-path overhead over direct parallel REST calls (p50, after the warm-up; before it in parentheses)',
     target: '≤ +3 ms',
-    value: isMeasured(p4) ? `${signed(p4.overheadP50Ms)} ms (${signed(p4.overheadOverChainedP50Ms)} ms over the chained calls)` : 'not measured',
+    value: isMeasured(p4)
+      ? `${signed(p4.overheadP50Ms)} ms (${signed(p4.beforeWarmup.overheadP50Ms)} ms); ${signed(p4.overheadOverChainedP50Ms)} ms over the chained calls`
+      : 'not measured',
     met: isMeasured(p4) ? p4.overheadP50Ms <= 3 && p4.failedGatewayQueries === 0 : null,
   });
   const p5 = results.p5?.gateway;
@@ -147,6 +149,18 @@ function throughputTable(results: BenchResults, scenario: ThroughputScenario | V
   });
   const failures = scenario.rounds.flatMap((r) => Object.entries(r.failures).map(([id, reason]) => `- round ${r.round}, ${id}: ${String(reason).split('\n')[0]}`));
   return [table(headers, rows), ...(failures.length ? ['', ...failures] : [])].join('\n');
+}
+
+function overheadRow(when: string, phase: OverheadPhase): string[] {
+  return [
+    when,
+    fmt(phase.gatewayP50Ms),
+    fmt(phase.directParallelP50Ms),
+    fmt(phase.directChainedP50Ms),
+    signed(phase.overheadP50Ms),
+    signed(phase.overheadOverChainedP50Ms),
+    `${phase.iterations}${phase.failedGatewayQueries ? ` (${phase.failedGatewayQueries} failed)` : ''}`,
+  ];
 }
 
 function perSystem<T extends object>(
@@ -203,11 +217,13 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     '## P4: cold-path latency against the same REST calls made directly (new token each iteration, after one probe call)',
     '',
-    perSystem(results, results.p4, ['system', 'p50 ms', 'direct parallel p50', 'direct chained p50', 'overhead (parallel)', 'overhead (chained)', 'iterations'], (o) => [
-      [fmt(o.gatewayP50Ms), fmt(o.directParallelP50Ms), fmt(o.directChainedP50Ms), signed(o.overheadP50Ms), signed(o.overheadOverChainedP50Ms), `${o.iterations}${o.failedGatewayQueries ? ` (${o.failedGatewayQueries} failed)` : ''}`],
+    perSystem(results, results.p4, ['system', 'measured', 'p50 ms', 'direct parallel p50', 'direct chained p50', 'overhead (parallel)', 'overhead (chained)', 'iterations'], (o) => [
+      overheadRow('before the warm-up', o.beforeWarmup),
+      overheadRow(`after ${o.warmupQueries} warm-up queries${o.warmupFailures ? ` (${o.warmupFailures} failed)` : ''}`, o),
     ]),
     '',
     '"Parallel" fires every REST call the system made at once; "chained" fetches the VM list first and the rest after it, as the data depends.',
+    'Each system is measured twice in one process: first as P3 and P2 leave it, then after a warm-up of cold queries (new tokens, 20 at a time) during which the load process makes the same direct calls, so both sides have run their code paths as often. The target is judged on the second: a gateway in service has run its cold path many times over.',
     '',
   );
   out.push(

@@ -1,5 +1,6 @@
 import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { EXPECT, postGraphQL, withSystem, type BenchRun } from '../harness/bench-run.js';
+import type { OverheadSample } from '../harness/load.js';
 import type { LoggedRequest } from '../harness/simulator.js';
 import { dashboard, probe, traversalStep } from '../harness/queries.js';
 import { median, percentile, round } from '../harness/stats.js';
@@ -33,7 +34,8 @@ export interface WalkFigure {
   how: string;
 }
 
-export interface OverheadFigure {
+/** One measurement of P4: `iterations` cold queries, each against the same REST calls made directly. */
+export interface OverheadPhase {
   iterations: number;
   failedGatewayQueries: number;
   gatewayP50Ms: number;
@@ -43,6 +45,18 @@ export interface OverheadFigure {
   overheadP50Ms: number;
   /** p50(system) − p50(direct, the VM list first and then the rest, as the data depends). */
   overheadOverChainedP50Ms: number;
+}
+
+/**
+ * P4 is measured twice on the same process: first as the earlier cold phases leave it (its code
+ * paths have run a few hundred times), then after a warm-up of cold queries, as a long-running
+ * process meets them. The target is about the second; both are reported.
+ */
+export interface OverheadFigure extends OverheadPhase {
+  /** The same measurement before the warm-up. */
+  beforeWarmup: OverheadPhase;
+  warmupQueries: number;
+  warmupFailures: number;
   /** The REST calls both sides made. */
   upstreamUrls: string[];
 }
@@ -131,9 +145,21 @@ async function overhead(run: BenchRun, system: RunningSystem, urls: string[]): P
       expect: EXPECT[system.spec.flavor],
       directUrls: ordered.map((u) => `${origin}${u}`),
       directProbeUrl: `${run.simulator.baseUrl}/organizations`,
+      warmupQueries: run.config.overheadWarmup,
+      warmupConcurrency: 20,
     },
     300_000,
   );
+  return {
+    ...overheadPhase(samples.warm),
+    beforeWarmup: overheadPhase(samples.first),
+    warmupQueries: run.config.overheadWarmup,
+    warmupFailures: samples.warmupFailures,
+    upstreamUrls: ordered,
+  };
+}
+
+function overheadPhase(samples: OverheadSample[]): OverheadPhase {
   const g = samples.map((s) => s.gatewayMs);
   const p = samples.map((s) => s.directParallelMs);
   const c = samples.map((s) => s.directChainedMs);
@@ -145,7 +171,6 @@ async function overhead(run: BenchRun, system: RunningSystem, urls: string[]): P
     directChainedP50Ms: round(median(c)),
     overheadP50Ms: round(median(g) - median(p)),
     overheadOverChainedP50Ms: round(median(g) - median(c)),
-    upstreamUrls: ordered,
   };
 }
 
@@ -191,7 +216,7 @@ export async function runCold(run: BenchRun, systems: readonly SystemSpec[], sel
           const o = await overhead(run, system, urls);
           results.p4[spec.id] = o;
           run.log(
-            `${spec.id.padEnd(13)} P4 p50 ${o.gatewayP50Ms} ms vs direct ${o.directParallelP50Ms} ms parallel / ${o.directChainedP50Ms} ms chained → ${signed(o.overheadP50Ms)} ms / ${signed(o.overheadOverChainedP50Ms)} ms`,
+            `${spec.id.padEnd(13)} P4 p50 ${o.gatewayP50Ms} ms vs direct ${o.directParallelP50Ms} ms parallel / ${o.directChainedP50Ms} ms chained → ${signed(o.overheadP50Ms)} ms / ${signed(o.overheadOverChainedP50Ms)} ms (before the warm-up of ${o.warmupQueries}: ${signed(o.beforeWarmup.overheadP50Ms)} ms / ${signed(o.beforeWarmup.overheadOverChainedP50Ms)} ms${o.warmupFailures ? `; ${o.warmupFailures} warm-up queries failed` : ''})`,
           );
         }
       });
