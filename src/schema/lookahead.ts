@@ -43,8 +43,17 @@ export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]
   return found;
 }
 
-/** Starts a read for its side effect (filling the cache); its failure is left for the real reader to see. */
-export function prefetch(read: () => MaybePromise<unknown>): void {
+/**
+ * Starts a read for its side effect (filling the cache); its failure is left for the real reader
+ * to see. When `behind` is still pending (the read the query waits on first is on its way to
+ * Katapult), this one starts on the next turn of the event loop: by then that call has been
+ * written to its socket instead of waiting for this one's request to be built.
+ */
+export function prefetch(read: () => MaybePromise<unknown>, behind?: MaybePromise<unknown>): void {
+  if (behind instanceof Promise) {
+    setImmediate(prefetch, read);
+    return;
+  }
   try {
     const pending = read();
     if (pending && typeof (pending as Promise<unknown>).then === 'function') (pending as Promise<unknown>).catch(() => undefined);

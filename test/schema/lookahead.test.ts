@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prefetch } from '../../src/schema/lookahead.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createTestGateway } from '../helpers/gateway.js';
@@ -40,5 +41,41 @@ describe('looking ahead into the selection', () => {
   it('fetches nothing extra when the query needs only what the VM list carries', async () => {
     const times = await sendTimes(NAMES_ONLY, DEMO_TOKENS.globex);
     expect(times).toHaveLength(1);
+  });
+
+  it('starts a side read at once behind a cached page, and on the next turn of the event loop behind one still on its way', async () => {
+    const started: string[] = [];
+    prefetch(() => started.push('behind a cached page'), { items: [] });
+    expect(started).toEqual(['behind a cached page']);
+
+    let answer!: () => void;
+    const pending = new Promise<void>((resolve) => (answer = resolve));
+    prefetch(() => started.push('behind a pending page'), pending);
+    // Not now, and not in this turn's microtasks either: the pending page's own request is
+    // written to its socket in those, before this read's request is built.
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(started).toEqual(['behind a cached page']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual(['behind a cached page', 'behind a pending page']);
+    answer();
+    await pending;
+  });
+
+  it('keeps a deferred side read’s failure to itself', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      prefetch(() => Promise.reject(new Error('upstream down')), new Promise(() => undefined));
+      prefetch(() => {
+        throw new Error('no token');
+      }, new Promise(() => undefined));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

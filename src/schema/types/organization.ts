@@ -105,10 +105,11 @@ builder.node(OrganizationRef, {
             (item) => virtualMachineFromList(item, org.lookup),
           );
           // The VM list names each VM's package and omits its data center's country; when the
-          // query wants those, fetch the lists that hold them now, alongside the VM page.
+          // query wants those, fetch the lists that hold them now, alongside the VM page (just
+          // behind it when the page itself is being fetched).
           const packageFields = selectedFields(info, ['edges', 'node', 'package']);
-          if ([...packageFields].some((name) => name !== 'name' && name !== '__typename')) prefetch(() => context.data.packagesPage(org.lookup, 1));
-          if (selectedFields(info, ['edges', 'node', 'zone', 'dataCenter']).has('country')) prefetch(() => context.data.dataCenters());
+          if ([...packageFields].some((name) => name !== 'name' && name !== '__typename')) prefetch(() => context.data.packagesPage(org.lookup, 1), connection);
+          if (selectedFields(info, ['edges', 'node', 'zone', 'dataCenter']).has('country')) prefetch(() => context.data.dataCenters(), connection);
           return connection;
         },
       },
