@@ -129,8 +129,20 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
   async function get<T>(request: UpstreamRequest): Promise<UpstreamResult<T>> {
     const query = request.params && request.params.length > 0 ? `?${encodeQuery(request.params)}` : '';
     const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    // One controller, aborted by the timeout or by the caller's signal, and released as soon as
+    // the body is read: AbortSignal.timeout and AbortSignal.any cost several times more per call
+    // and keep their timer and links until the timeout would have fired.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`upstream call exceeded ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    timer.unref?.();
+    const caller = request.signal;
+    const forwardAbort = () => controller.abort(caller!.reason);
+    if (caller?.aborted) forwardAbort();
+    else caller?.addEventListener('abort', forwardAbort, { once: true });
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${request.token}`,
@@ -141,13 +153,16 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     let response: Response;
     let raw: Buffer;
     try {
-      response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal });
+      response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal: controller.signal });
       // Its own allocation (not a slice of a shared pool), so keeping it keeps exactly its bytes.
       raw = Buffer.from(await response.arrayBuffer());
     } catch (error) {
-      if (timeout.aborted) throw new UpstreamTimeoutError(timeoutMs);
-      if (request.signal?.aborted) throw request.signal.reason ?? error;
+      if (timedOut) throw new UpstreamTimeoutError(timeoutMs);
+      if (caller?.aborted) throw caller.reason ?? error;
       throw new UpstreamNetworkError(networkCode(error));
+    } finally {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', forwardAbort);
     }
 
     const rateLimit = readRateLimit(response.headers);

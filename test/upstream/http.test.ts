@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import {
@@ -165,6 +166,24 @@ describe('the Katapult HTTP client', () => {
     const pending = createKatapultHttp({ baseUrl: BASE, fetch: neverAnswers, timeoutMs: 60_000 }).get({ path: '/zones', token: TOKEN, signal: controller.signal });
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
+  });
+
+  it('lets go of the caller’s signal once the call is over, answered or failed', async () => {
+    // A request's signal outlives each of its upstream calls (a `nodes` lookup makes dozens):
+    // every call must take its listener off when it settles, not when the signal goes.
+    const controller = new AbortController();
+    const ok = cannedFetch(() => json(200, { zones: [] }));
+    await createKatapultHttp({ baseUrl: BASE, fetch: ok.fetch }).get({ path: '/zones', token: TOKEN, signal: controller.signal });
+    const failing = cannedFetch(() => json(500, { error: { code: 'internal_error', description: 'x', detail: {} } }));
+    await failure(createKatapultHttp({ baseUrl: BASE, fetch: failing.fetch }).get({ path: '/zones', token: TOKEN, signal: controller.signal }));
+    const broken = cannedFetch(() => {
+      throw new TypeError('fetch failed');
+    });
+    await failure(createKatapultHttp({ baseUrl: BASE, fetch: broken.fetch }).get({ path: '/zones', token: TOKEN, signal: controller.signal }));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // The signal handed to fetch is the call's own, and it was not aborted by finishing.
+    expect(ok.sent[0]!.init.signal).not.toBe(controller.signal);
+    expect(ok.sent[0]!.init.signal?.aborted).toBe(false);
   });
 
   it('reports a reset connection as UpstreamNetworkError with its cause code', async () => {
