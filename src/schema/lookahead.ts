@@ -47,11 +47,20 @@ export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]
  * Starts a read for its side effect (filling the cache); its failure is left for the real reader
  * to see. When `behind` is still pending (the read the query waits on first is on its way to
  * Katapult), this one starts on the next turn of the event loop: by then that call has been
- * written to its socket instead of waiting for this one's request to be built.
+ * written to its socket instead of waiting for this one's request to be built. If `behind` has
+ * settled by then, the read is dropped: after a failure nothing needs it (and the answer may
+ * already be sent), and after a success the resolvers that need it have started it themselves.
  */
 export function prefetch(read: () => MaybePromise<unknown>, behind?: MaybePromise<unknown>): void {
   if (behind instanceof Promise) {
-    setImmediate(prefetch, read);
+    let settled = false;
+    const settle = () => {
+      settled = true;
+    };
+    behind.then(settle, settle);
+    setImmediate(() => {
+      if (!settled) prefetch(read);
+    });
     return;
   }
   try {

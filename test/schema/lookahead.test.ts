@@ -62,6 +62,17 @@ describe('looking ahead into the selection', () => {
     await pending;
   });
 
+  it('drops a deferred side read when the page it waited behind has settled by the next turn', async () => {
+    const started: string[] = [];
+    const failed = Promise.reject(new Error('organization not found'));
+    prefetch(() => started.push('behind a failed page'), failed);
+    prefetch(() => started.push('behind a page already read'), Promise.resolve({ items: [] }));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([]);
+    await failed.catch(() => undefined);
+  });
+
   it('keeps a deferred side read’s failure to itself', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
