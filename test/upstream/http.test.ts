@@ -186,6 +186,26 @@ describe('the Katapult HTTP client', () => {
     expect(ok.sent[0]!.init.signal?.aborted).toBe(false);
   });
 
+  it('stops the timeout of a call that is over: a body read in time is never aborted afterwards', async () => {
+    const ok = cannedFetch(() => json(200, { zones: [] }));
+    await createKatapultHttp({ baseUrl: BASE, fetch: ok.fetch, timeoutMs: 10 }).get({ path: '/zones', token: TOKEN });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(ok.sent[0]!.init.signal?.aborted).toBe(false);
+  });
+
+  it('does not call out for a caller whose signal is already aborted, and reports that abort', async () => {
+    const controller = new AbortController();
+    const reason = new Error('client went away before the call');
+    controller.abort(reason);
+    const abortAware = cannedFetch((sent) => {
+      if (sent.init.signal?.aborted) throw sent.init.signal.reason;
+      return json(200, { zones: [] });
+    });
+    await expect(createKatapultHttp({ baseUrl: BASE, fetch: abortAware.fetch }).get({ path: '/zones', token: TOKEN, signal: controller.signal })).rejects.toBe(reason);
+    expect(abortAware.sent[0]!.init.signal?.aborted).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('reports a reset connection as UpstreamNetworkError with its cause code', async () => {
     const sim = createSimulator({ resetRatio: 1 });
     const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch: (url, init) => sim.fetch(url, init) }).get({ path: '/zones', token: DEMO_TOKENS.globex }));
