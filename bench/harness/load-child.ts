@@ -81,7 +81,7 @@ export interface PoolSummary {
 export interface OverheadSamples {
   first: OverheadSample[];
   warm: OverheadSample[];
-  /** Warm-up queries that did not come back clean (they are not measured, but a failing system is worth knowing about). */
+  /** Warm-up queries (or their direct calls) that did not come back clean: not measured, but a failing system is worth knowing about. */
   warmupFailures: number;
 }
 
@@ -207,8 +207,14 @@ async function overheadJob(job: Extract<LoadJob, { kind: 'overhead' }>): Promise
       await post(job.url, { headers: { authorization: `Bearer ${token}` }, body: job.probeBody });
       const outcome = await post(job.url, { headers: { authorization: `Bearer ${token}` }, body: job.body }, job.expect);
       if (outcome.status !== 200 || outcome.errorCodes.length > 0) warmupFailures++;
-      await fetch(job.directProbeUrl, { headers: { authorization: `Bearer ${token}d` } }).then((r) => r.arrayBuffer());
-      await timeDirect(job.directUrls, `${token}d`, false);
+      try {
+        await fetch(job.directProbeUrl, { headers: { authorization: `Bearer ${token}d` } }).then((r) => r.arrayBuffer());
+        await timeDirect(job.directUrls, `${token}d`, false);
+        await timeDirect(job.directUrls, `${token}d`, true);
+      } catch {
+        // A direct call that failed is only warm-up lost; the measured phases report their own.
+        warmupFailures++;
+      }
     }
   };
   await Promise.all(Array.from({ length: job.warmupConcurrency }, worker));

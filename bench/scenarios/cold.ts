@@ -16,6 +16,8 @@ export const COLD_ORGANIZATION = 'globex';
 const WALK_ORGANIZATION = 'acme';
 const WALK_SIZE = 25;
 const WALK_ITEMS = 1000;
+/** P4's warm-up: cold queries in flight at once. */
+const WARMUP_CONCURRENCY = 20;
 
 export interface BurstFigure {
   concurrent: number;
@@ -146,9 +148,10 @@ async function overhead(run: BenchRun, system: RunningSystem, urls: string[]): P
       directUrls: ordered.map((u) => `${origin}${u}`),
       directProbeUrl: `${run.simulator.baseUrl}/organizations`,
       warmupQueries: run.config.overheadWarmup,
-      warmupConcurrency: 20,
+      warmupConcurrency: WARMUP_CONCURRENCY,
     },
-    300_000,
+    // Two measured phases of about 0.2 s per iteration, and the warm-up; Apollo's cold query is the slowest at ~50 ms.
+    120_000 + run.config.overheadIterations * 2 * 1_000 + Math.ceil(run.config.overheadWarmup / WARMUP_CONCURRENCY) * 2_000,
   );
   return {
     ...overheadPhase(samples.warm),
