@@ -17,8 +17,9 @@ function isSingleResult(value: unknown): value is Result {
 
 /**
  * The response-level half of the error contract: every error carries the request id; a
- * request whose every root field failed with RATE_LIMITED answers HTTP 429 with
- * Retry-After; optional `extensions.cache` counts.
+ * request that cannot be read answers HTTP 400 whatever media type it accepts; a request whose
+ * every root field failed with RATE_LIMITED answers HTTP 429 with Retry-After; optional
+ * `extensions.cache` counts.
  */
 export function useErrorContract(options: ErrorContractOptions): Plugin<ServerContext> {
   return {
@@ -40,6 +41,12 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
           extensions.code ??= own.path === undefined ? 'GRAPHQL_VALIDATION_FAILED' : 'INTERNAL_SERVER_ERROR';
           // yoga's detail of why a body did not parse: the parser's words about the client's own bytes.
           delete extensions.originalError;
+          // yoga answers a request it cannot read (a body that is not JSON, no query, params that
+          // are not an object) with 200 when the client accepts application/json, for old clients;
+          // GraphQL over HTTP asks for 400 there too. A document that does not parse, validate or
+          // take its variables is a readable request, and keeps its 200 under application/json.
+          const http = extensions.http as { spec?: boolean } | undefined;
+          if (http?.spec && extensions.code === 'BAD_REQUEST') extensions.http = { ...http, spec: false };
           extensions.requestId = scope.requestId;
           return own;
         });

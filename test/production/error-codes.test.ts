@@ -41,4 +41,25 @@ describe('error codes', () => {
       }
     }
   });
+
+  it('answers a request it cannot read with 400 under either media type, and a readable one that fails under application/json with 200', async () => {
+    // GraphQL over HTTP: a body that is not JSON, or parameters that are not a request, is not a
+    // well-formed request (400); a document that does not parse, validate or take its variables
+    // is one (200 under application/json, 4xx under application/graphql-response+json).
+    const gateway = await start();
+    const unreadable = ['{"query": "{ zones { id } }"', '', '"a string"', '{}', '{"query": 5}', '{"query": "{ zones { id } }", "variables": "x"}'];
+    const readable = ['{"query": "{ zones { id }"}', '{"query": "{ zones { nope } }"}', '{"query": "query($n: Int!) { zones { id } }", "variables": {"n": "x"}}'];
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      for (const body of unreadable) {
+        const response = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept }, body });
+        expect(response.status, `${accept}: ${body}`).toBe(400);
+        expect((response.json as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code, `${accept}: ${body}`).toBe('BAD_REQUEST');
+      }
+      for (const body of readable) {
+        const response = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept }, body });
+        expect(response.status, `${accept}: ${body}`).toBe(accept === 'application/json' ? 200 : 400);
+      }
+    }
+  });
 });
+
