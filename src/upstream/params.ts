@@ -40,9 +40,18 @@ export function pageParams(page: number, perPage: number): [string, string][] {
   ];
 }
 
+/** A surrogate half without its partner: a JavaScript string can hold one, UTF-8 cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 // Brackets are percent-encoded as Katapult's own clients send them; both forms parse.
 function encodeComponent(text: string): string {
-  return encodeURIComponent(text);
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    // A client's string (a JSON variable can carry "\ud800") with a lone surrogate: encoded as
+    // U+FFFD, as the WHATWG URL encoder does, so the lookup finds nothing instead of failing.
+    return encodeURIComponent(text.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }
 
 /** The query string in the given order (the order Katapult pairs arrays by). */

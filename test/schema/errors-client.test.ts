@@ -93,6 +93,20 @@ describe('not found', () => {
     expect(response.body).toEqual({ data: { organization: null, virtualMachine: null, byFqdn: null } });
   });
 
+  it('a lookup by a string with a lone surrogate half (valid JSON, not valid UTF-8) finds nothing, without an unexpected error', async () => {
+    const gateway = start();
+    const token = DEMO_TOKENS.globex;
+    const response = await gateway.query(
+      'query($s: String!, $i: ID!) { a: virtualMachine(fqdn: $s) { name } b: node(id: $i) { id } c: organization(subDomain: $s) { name } d: organization(subDomain: "globex") { virtualMachines(first: 1, annotations: [{ key: $s }]) { totalCount } } }',
+      { token, variables: { s: 'x\ud800', i: 'vm_\udc00' } },
+    );
+    expect(response.status).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data).toEqual({ a: null, b: null, c: null, d: { virtualMachines: { totalCount: 0 } } });
+    // Sent as U+FFFD, as a URL encoder does.
+    expect(gateway.sim.requests.some((r) => r.query.includes('%EF%BF%BD'))).toBe(true);
+  });
+
   it('a connection under an organization that does not exist is NOT_FOUND', async () => {
     const gateway = start();
     const token = DEMO_TOKENS.globex;
