@@ -17,6 +17,8 @@ export interface CursorCodec {
   encode(binding: string, position: CursorPosition): string;
   /** Throws InvalidInputError for garbage, tampering, or a cursor from another connection. */
   decode(binding: string, cursor: string, argument: string): CursorPosition;
+  /** The same position signed for binding `to`, if `cursor` is genuine for binding `from`; else null. */
+  rebind(from: string, to: string, cursor: string): string | null;
 }
 
 const SIGNATURE_BYTES = 12;
@@ -30,7 +32,7 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
   // so recently issued cursors are remembered (they are deterministic for a given secret).
   const issued = new LRUCache<string, string>({ max: 20_000 });
 
-  return {
+  const codec: CursorCodec = {
     encode(binding, { offset, id }) {
       const memoKey = `${binding}\u0000${offset}\u0000${id}`;
       let cursor = issued.get(memoKey);
@@ -60,5 +62,15 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
       if (!Array.isArray(parsed) || !Number.isSafeInteger(parsed[0]) || parsed[0] < 0 || typeof parsed[1] !== 'string') throw invalid();
       return { offset: parsed[0] as number, id: parsed[1] as string };
     },
+    rebind(from, to, cursor) {
+      let position: CursorPosition;
+      try {
+        position = codec.decode(from, cursor, 'after');
+      } catch {
+        return null;
+      }
+      return codec.encode(to, position);
+    },
   };
+  return codec;
 }

@@ -99,6 +99,52 @@ describe('cursor replay across connections', () => {
     await refused(filtered, { after: globexCursor });
   });
 
+  it('a cursor from organization(subDomain:) pages on through node(id:), as Relay refetches, and the other way round', async () => {
+    const { body: named } = await gateway.query('{ organization(subDomain: "globex") { id } acme: organization(subDomain: "acme") { id } }', { token });
+    const globexId = (named.data as any).organization.id as string;
+    const acmeId = (named.data as any).acme.id as string;
+    const REFETCH = (id: string) => /* GraphQL */ `
+      query($after: String, $before: String) {
+        node(id: "${id}") { ... on Organization { virtualMachines(first: 3, after: $after, before: $before) { pageInfo { endCursor } edges { node { id } } } } }
+      }
+    `;
+    const bySubDomain = await gateway.query(globexVms, { token, variables: { after: globexCursor } });
+    const byId = await gateway.query(REFETCH(globexId), { token, variables: { after: globexCursor } });
+    expect(byId.body.errors).toBeUndefined();
+    const ids = (r: typeof byId, pick: (d: any) => any) => pick(r.body.data).virtualMachines.edges.map((e: { node: { id: string } }) => e.node.id);
+    expect(ids(byId, (d) => d.node)).toEqual(ids(bySubDomain, (d) => d.organization));
+    expect(ids(byId, (d) => d.node)).toHaveLength(3);
+    // The cursors it issues are for its own name, and take the client back the other way too.
+    const idCursor = (byId.body.data as any).node.virtualMachines.pageInfo.endCursor as string;
+    const third = await gateway.query(globexVms, { token, variables: { after: idCursor } });
+    const thirdById = await gateway.query(REFETCH(globexId), { token, variables: { after: idCursor } });
+    expect(third.body.errors).toBeUndefined();
+    expect(ids(third, (d) => d.organization)).toEqual(ids(thirdById, (d) => d.node));
+    expect(ids(third, (d) => d.organization)).toHaveLength(3);
+    expect(ids(third, (d) => d.organization)).not.toContain(ids(byId, (d) => d.node)[0]);
+    // Still bound to the organization: acme's cursor is no cursor of globex's, by either name.
+    const acmeCursor = await endCursor(VMS('subDomain: "acme"'), (d) => d.organization.virtualMachines.pageInfo.endCursor);
+    await refused(REFETCH(globexId), { after: acmeCursor });
+    await refused(REFETCH(acmeId), { after: globexCursor });
+  });
+
+  it('a package cursor is portable between the two names of an organization too', async () => {
+    const packageCursor = await endCursor(PACKAGES, (d) => d.organization.virtualMachinePackages.pageInfo.endCursor);
+    const { body: named } = await gateway.query('{ organization(subDomain: "globex") { id } }', { token });
+    const globexId = (named.data as any).organization.id as string;
+    const byId = await gateway.query(
+      `query($after: String) { virtualMachinePackages(organization: { id: "${globexId}" }, first: 3, after: $after) { edges { node { id } } } }`,
+      { token, variables: { after: packageCursor } },
+    );
+    expect(byId.body.errors).toBeUndefined();
+    const bySubDomain = await gateway.query(
+      'query($after: String) { virtualMachinePackages(organization: { subDomain: "globex" }, first: 3, after: $after) { edges { node { id } } } }',
+      { token, variables: { after: packageCursor } },
+    );
+    expect((byId.body.data as any).virtualMachinePackages.edges).toEqual((bySubDomain.body.data as any).virtualMachinePackages.edges);
+    expect((byId.body.data as any).virtualMachinePackages.edges.length).toBeGreaterThan(0);
+  });
+
   it('a cursor from countries is refused by GPU types', async () => {
     const countryCursor = await endCursor(COUNTRIES, (d) => d.countries.pageInfo.endCursor);
     await refused(GPU_TYPES, { after: countryCursor });

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../data/errors.js';
 import { nullIfNotFound, type OrganizationLookup } from '../../data/katapult-data.js';
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { organizationModel, packageModel, virtualMachineFromList, type OrganizationModel } from '../../data/models.js';
-import { chain } from '../../data/pagination.js';
+import { chain, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
@@ -34,6 +34,9 @@ export function toOrganizationLookup(input: { id?: string | number | null; subDo
 }
 
 const lookupKey = (lookup: OrganizationLookup) => ('id' in lookup ? `id=${lookup.id}` : `sub_domain=${lookup.sub_domain}`);
+const vmBinding = (lookup: OrganizationLookup, annotations: ReadonlyArray<{ key: string; value: string | null }>) =>
+  `vms:${lookupKey(lookup)}:${JSON.stringify(annotations.map((a) => [a.key, a.value]))}`;
+const packagesBinding = (lookup: OrganizationLookup | null) => `packages:${lookup ? lookupKey(lookup) : 'public'}`;
 
 type OrganizationField = keyof OrganizationDto;
 
@@ -44,6 +47,55 @@ function organizationField<K extends OrganizationField>(org: OrganizationModel, 
     org.dto = body.organization;
     return body.organization[key];
   });
+}
+
+/** The organization's other name: its sub-domain when it was named by id, its id when named by sub-domain. */
+function otherName(org: OrganizationModel, context: GraphQLContext): MaybePromise<OrganizationLookup> {
+  return 'id' in org.lookup
+    ? chain(organizationField(org, context, 'sub_domain'), (sub_domain) => ({ sub_domain }))
+    : chain(organizationField(org, context, 'id'), (id) => ({ id }));
+}
+
+/**
+ * The cursors of an organization's lists are signed for the name the organization was given,
+ * and Relay pages such a list by refetching it through `node(id:)` with the cursor it got from
+ * `organization(subDomain:)`. A cursor that does not verify under this name is tried under the
+ * organization's other name (one organization read, cached like any other) and, if genuine
+ * there, re-signed for this one. A request whose cursors verify costs nothing more; a cursor
+ * from another organization is still refused.
+ */
+function withPortableCursors<T>(
+  org: OrganizationModel,
+  context: GraphQLContext,
+  args: ConnectionArgs,
+  bindingFor: (lookup: OrganizationLookup) => string,
+  resolve: (args: ConnectionArgs) => MaybePromise<T>,
+): MaybePromise<T> {
+  try {
+    return resolve(args);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError) || (error.argument !== 'after' && error.argument !== 'before')) throw error;
+    const retry = (other: OrganizationLookup): MaybePromise<T> => {
+      const rebound = { ...args };
+      for (const name of ['after', 'before'] as const) {
+        const cursor = args[name];
+        if (typeof cursor === 'string') rebound[name] = context.cursors.rebind(bindingFor(other), bindingFor(org.lookup), cursor) ?? cursor;
+      }
+      return resolve(rebound);
+    };
+    // The organization could not be read: the cursor stays refused as it was.
+    let other: MaybePromise<OrganizationLookup>;
+    try {
+      other = otherName(org, context);
+    } catch {
+      throw error;
+    }
+    return other instanceof Promise
+      ? other.then(retry, () => {
+          throw error;
+        })
+      : retry(other);
+  }
 }
 
 export const VirtualMachineConnection = builder.connectionObject(
@@ -57,15 +109,18 @@ export const VirtualMachinePackageConnection = builder.connectionObject(
 );
 
 /** Packages of an organization (or the public ones), page-aligned like every connection. */
-export function packagesConnection(context: GraphQLContext, organization: OrganizationLookup | null, args: Parameters<typeof pagedConnection>[1]) {
-  return pagedConnection(
-    context,
-    args,
-    `packages:${organization ? lookupKey(organization) : 'public'}`,
-    (page) => chain(context.data.packagesPage(organization, page), (body) => ({ items: body.virtual_machine_packages, pagination: body.pagination })),
-    (item) => item.id,
-    (item) => ({ ...packageModel(item), organization }),
-  );
+export function packagesConnection(context: GraphQLContext, org: OrganizationModel | null, args: ConnectionArgs) {
+  const organization = org?.lookup ?? null;
+  const connection = (args: ConnectionArgs) =>
+    pagedConnection(
+      context,
+      args,
+      packagesBinding(organization),
+      (page) => chain(context.data.packagesPage(organization, page), (body) => ({ items: body.virtual_machine_packages, pagination: body.pagination })),
+      (item) => item.id,
+      (item) => ({ ...packageModel(item), organization }),
+    );
+  return org ? withPortableCursors(org, context, args, packagesBinding, connection) : connection(args);
 }
 
 builder.node(OrganizationRef, {
@@ -93,16 +148,22 @@ builder.node(OrganizationRef, {
         args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'All must match.' }) },
         resolve: (org, args, context, info) => {
           const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
-          const binding = `vms:${lookupKey(org.lookup)}:${JSON.stringify(annotations.map((a) => [a.key, a.value]))}`;
           // The VM page goes out first: its answer is the one the rest of the query waits on,
           // so its work can start while the lists below are still on their way.
-          const connection = pagedConnection(
+          const connection = withPortableCursors(
+            org,
             context,
             args,
-            binding,
-            (page) => chain(context.data.virtualMachinesPage(org.lookup, annotations, page), (body) => ({ items: body.virtual_machines, pagination: body.pagination })),
-            (item) => item.id,
-            (item) => virtualMachineFromList(item, org.lookup),
+            (lookup) => vmBinding(lookup, annotations),
+            (args) =>
+              pagedConnection(
+                context,
+                args,
+                vmBinding(org.lookup, annotations),
+                (page) => chain(context.data.virtualMachinesPage(org.lookup, annotations, page), (body) => ({ items: body.virtual_machines, pagination: body.pagination })),
+                (item) => item.id,
+                (item) => virtualMachineFromList(item, org.lookup),
+              ),
           );
           // The VM list names each VM's package and omits its data center's country; when the
           // query wants those, fetch the lists that hold them now, alongside the VM page (just
@@ -120,7 +181,7 @@ builder.node(OrganizationRef, {
         type: VirtualMachinePackageRef,
         nullable: true,
         description: 'Packages available to this organization (public and its private ones).',
-        resolve: (org, args, context) => packagesConnection(context, org.lookup, args),
+        resolve: (org, args, context) => packagesConnection(context, org, args),
       },
       VirtualMachinePackageConnection,
     ),
@@ -172,7 +233,7 @@ builder.queryFields((t) => ({
       description: 'Virtual machine packages: the public catalogue, or those available to an organization when one is given.',
       args: { organization: t.arg({ type: OrganizationLookupInput, description: 'Include this organization\'s private packages.' }) },
       resolve: (_root, args, context) =>
-        packagesConnection(context, args.organization ? toOrganizationLookup(args.organization, 'organization') : null, args),
+        packagesConnection(context, args.organization ? { lookup: toOrganizationLookup(args.organization, 'organization'), dto: null } : null, args),
     },
     VirtualMachinePackageConnection,
   ),
