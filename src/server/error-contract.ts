@@ -15,6 +15,67 @@ function isSingleResult(value: unknown): value is Result {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(Symbol.asyncIterator in value);
 }
 
+type HttpExtension = { status?: number; spec?: boolean; headers?: Record<string, string> };
+
+const httpOf = (extensions: Record<string, unknown> | undefined) => extensions?.http as HttpExtension | undefined;
+
+/**
+ * Whether yoga will answer as application/graphql-response+json: it takes the first of its two
+ * JSON media types the Accept header names (a wildcard, or no header, is application/json).
+ */
+export function answersGraphQLResponseJson(accept: string | null): boolean {
+  for (const entry of (accept ?? '').split(',')) {
+    const type = entry.split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/graphql-response+json') return true;
+    if (type === 'application/json' || type === '*/*' || type === 'application/*') return false;
+  }
+  return false;
+}
+
+/**
+ * GraphQL over HTTP ties the status to `data`. For every media type: an answer without `data`
+ * (a mutation or subscription, which graphql refuses as it starts since the schema has neither,
+ * or any other request error) is a request error, 400, which yoga keeps at 200 under
+ * application/json as it does for validation. Under application/graphql-response+json, where
+ * these are MUSTs:
+ * - a whole-request failure (401 for the token, 429 for the budget) whose root fields are all
+ *   null answers without `data`, so its status is the request's: nothing was answered anyway;
+ * - the same failures next to fields that did answer (`__typename`, an organization named by
+ *   its sub-domain) answer 200: the client got data, and its errors say what is missing.
+ * Under application/json the documented 401 and 429 stand, with `data` as graphql made it.
+ */
+function withStatusRules(result: Result, strict: boolean): Result {
+  const errors = result.errors ?? [];
+  const statusOf = (error: GraphQLError) => httpOf(error.extensions as Record<string, unknown>)?.status ?? 0;
+  const escalated = (httpOf(result.extensions)?.status ?? 0) >= 400 || errors.some((e) => statusOf(e) >= 400 && !httpOf(e.extensions as Record<string, unknown>)?.spec);
+  const data = result.data;
+  const answered = data !== null && data !== undefined && Object.values(data).some((value) => value !== null);
+  const startRefused = data === null && errors.length > 0 && errors.every((e) => e.path === undefined && e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED');
+  if (strict && escalated && answered) {
+    for (const error of errors) {
+      const http = httpOf(error.extensions as Record<string, unknown>);
+      if (http?.status) (error.extensions as Record<string, unknown>).http = { ...http, status: undefined };
+    }
+    const http = httpOf(result.extensions);
+    return http?.status ? { ...result, extensions: { ...result.extensions, http: { ...http, status: undefined } } } : result;
+  }
+  if (strict && escalated) {
+    const { data: _dropped, ...rest } = result;
+    return rest;
+  }
+  if (data === undefined || startRefused) {
+    for (const error of errors) {
+      const extensions = error.extensions as Record<string, unknown>;
+      if (!httpOf(extensions)?.status) extensions.http = { ...httpOf(extensions), status: 400, spec: true };
+    }
+    if (strict && startRefused) {
+      const { data: _dropped, ...rest } = result;
+      return rest;
+    }
+  }
+  return result;
+}
+
 /**
  * The response-level half of the error contract: every error carries the request id; a
  * request that cannot be read answers HTTP 400 whatever media type it accepts; a request whose
@@ -23,7 +84,7 @@ function isSingleResult(value: unknown): value is Result {
  */
 export function useErrorContract(options: ErrorContractOptions): Plugin<ServerContext> {
   return {
-    onResultProcess({ result, setResult, serverContext }) {
+    onResultProcess({ request, result, setResult, serverContext }) {
       if (!isSingleResult(result)) return;
       const scope = (serverContext as Partial<ServerContext>).scope;
       if (!scope) return;
@@ -66,6 +127,7 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
           const retryAfter = Math.max(...limited.map((e) => Number(e.extensions?.retryAfterSeconds) || 1));
           changed = { ...changed, extensions: { ...changed.extensions, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } };
         }
+        changed = withStatusRules(changed, answersGraphQLResponseJson(request?.headers.get('accept') ?? null));
       }
       if (options.exposeCacheStats) {
         const s = scope.stats;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/schema/errors.js';
+import { answersGraphQLResponseJson } from '../../src/server/error-contract.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, gatewaysPerTest, raw } from './gateway.js';
+import { bearer, gatewaysPerTest, post, raw } from './gateway.js';
 
 /**
  * Whatever is wrong with a request, each error it gets has a code from the documented set and
@@ -60,6 +61,45 @@ describe('error codes', () => {
         expect(response.status, `${accept}: ${body}`).toBe(accept === 'application/json' ? 200 : 400);
       }
     }
+  });
+
+  it('ties the status to data as GraphQL over HTTP requires under application/graphql-response+json, and keeps the documented 401 under application/json', async () => {
+    const gateway = await start();
+    const strict = { accept: 'application/graphql-response+json' };
+    const legacy = { accept: 'application/json' };
+    // Data next to the failure (the organization is named by its sub-domain): a 2xx, with the error.
+    const partial = '{ organization(subDomain: "globex") { subDomain virtualMachines(first: 1) { totalCount } } }';
+    const partialStrict = await post(gateway.endpoint, { query: partial }, strict);
+    expect(partialStrict.status).toBe(200);
+    expect(partialStrict.json).toMatchObject({ data: { organization: { subDomain: 'globex', virtualMachines: null } }, errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
+    const partialLegacy = await post(gateway.endpoint, { query: partial }, legacy);
+    expect(partialLegacy.status).toBe(401);
+    expect(partialLegacy.headers['www-authenticate']).toMatch(/^Bearer\b/);
+    // Nothing answered: a request error, without data, with its status and challenge.
+    const nothing = await post(gateway.endpoint, { query: '{ zones { id } organizations { id } }' }, strict);
+    expect(nothing.status).toBe(401);
+    expect(nothing.headers['www-authenticate']).toMatch(/^Bearer\b/);
+    expect(nothing.json).not.toHaveProperty('data');
+    expect((nothing.json as { errors: unknown[] }).errors.length).toBeGreaterThan(0);
+    // Operations the schema does not have: 400 without data; 200 under application/json, as for validation.
+    for (const query of ['mutation { x }', 'subscription { x }']) {
+      const refused = await post(gateway.endpoint, { query }, { ...strict, ...bearer(DEMO_TOKENS.globex) });
+      expect(refused.status, query).toBe(400);
+      expect(refused.json, query).not.toHaveProperty('data');
+      expect((refused.json as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code, query).toBe('GRAPHQL_VALIDATION_FAILED');
+      const legacyRefused = await post(gateway.endpoint, { query }, { ...legacy, ...bearer(DEMO_TOKENS.globex) });
+      expect(legacyRefused.status, query).toBe(200);
+    }
+  });
+
+  it('knows which media type yoga answers with from the Accept header', () => {
+    expect(answersGraphQLResponseJson('application/graphql-response+json')).toBe(true);
+    expect(answersGraphQLResponseJson('application/graphql-response+json, application/json')).toBe(true);
+    expect(answersGraphQLResponseJson('application/json, application/graphql-response+json')).toBe(false);
+    expect(answersGraphQLResponseJson('application/json;q=0.5, application/graphql-response+json')).toBe(false);
+    expect(answersGraphQLResponseJson('*/*')).toBe(false);
+    expect(answersGraphQLResponseJson(null)).toBe(false);
+    expect(answersGraphQLResponseJson('text/html, application/graphql-response+json;charset=utf-8')).toBe(true);
   });
 });
 
