@@ -104,6 +104,12 @@ function readParams(request: GraphQLRequestShape): Params | null {
 export function operationKey(request: GraphQLRequestShape): string | null {
   const params = readParams(request);
   if (!params) return null;
+  // Parameters yoga refuses (an operation name that is not a string, variables or extensions
+  // that are not objects) must not be answered from a document's stored answer.
+  const isObject = (value: unknown) => value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value));
+  if (params.operationName !== undefined && params.operationName !== null && typeof params.operationName !== 'string') return null;
+  if (params.query !== undefined && params.query !== null && typeof params.query !== 'string') return null;
+  if (!isObject(params.variables) || !isObject(params.extensions)) return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   const identity = document !== null ? `d:${document}` : typeof hash === 'string' ? `h:${hash}` : null;

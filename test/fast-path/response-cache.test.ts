@@ -99,6 +99,14 @@ describe('the finished-response cache', () => {
     expect(withHash).not.toBe(base);
     expect(withHash).not.toBe(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 }, extensions: { persistedQuery: { version: 1, sha256Hash: 'abd' } } })));
     expect(operationKey(post('not an object'))).toBeNull();
+    // What yoga refuses is never keyed like what it accepts.
+    expect(operationKey(post({ query: '{ x }', operationName: 1 }))).toBeNull();
+    expect(operationKey(post({ query: '{ x }', operationName: ['Q'] }))).toBeNull();
+    expect(operationKey(post({ query: '{ x }', variables: [1] }))).toBeNull();
+    expect(operationKey(post({ query: '{ x }', variables: 'x' }))).toBeNull();
+    expect(operationKey(post({ query: '{ x }', extensions: 5 }))).toBeNull();
+    expect(operationKey(post({ query: 5 }))).toBeNull();
+    expect(operationKey(post({ query: '{ x }', operationName: null, variables: null }))).toBe(operationKey(post({ query: '{ x }' })));
     expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null, contentType: 'application/json' })).toBeNull();
   });
 
