@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { GatewayApp } from '../app.js';
 import { createGraphQLRoute, type FastPath, type OnGraphQLResult } from './graphql-route.js';
 import { requestIdFrom } from './request-id.js';
@@ -99,6 +100,27 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     });
   });
   server.keepAliveTimeout = 65_000;
+  // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
+  // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
+  // the same JSON error and request id as every other answer.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const requestId = requestIdFrom(null);
+    const message =
+      status === 431
+        ? 'The request line and headers are larger than the 16 KB limit; send a long query as a POST body'
+        : status === 408
+          ? 'The request was not received in time'
+          : 'The request is not valid HTTP';
+    const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST', requestId } }] });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
 
   return {
     server,

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { createConnection } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -42,6 +43,35 @@ describe('the inbound rate limit per client address', () => {
   it('is off when INBOUND_RATE_LIMIT_PER_MINUTE is 0', async () => {
     const gateway = await gatewayWith({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '0' } });
     for (let i = 0; i < 5; i++) expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+});
+
+describe('requests node:http cannot parse', () => {
+  it('answers a request line over 16 KB with 431, a JSON error and a request id, not a bare status line', async () => {
+    const gateway = await gatewayWith();
+    const refused = await raw(`${gateway.endpoint}?query=${encodeURIComponent(`{ zones { id } } # ${'x'.repeat(20_000)}`)}`, { headers: { ...auth, 'x-graphql-csrf': '1' } });
+    expect(refused.status).toBe(431);
+    expect(refused.headers['content-type']).toMatch(/^application\/json/);
+    expect(code(refused)).toBe('BAD_REQUEST');
+    expect(refused.json.errors[0].message).toMatch(/POST body/);
+    expect(refused.headers['x-request-id']).toBe(refused.json.errors[0].extensions.requestId);
+    // The server goes on answering.
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+
+  it('answers bytes that are not HTTP with 400 and a JSON error', async () => {
+    const gateway = await gatewayWith();
+    const { port } = new URL(gateway.endpoint);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString('utf8')));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).errors[0].extensions.code).toBe('BAD_REQUEST');
   });
 });
 
