@@ -242,7 +242,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         try {
           JSON.parse(raw);
         } catch {
-          return refuse(400, `The "${name}" parameter is not valid JSON`, 'BAD_USER_INPUT');
+          return refuse(400, `The "${name}" parameter is not valid JSON`, 'BAD_REQUEST');
         }
       }
     }

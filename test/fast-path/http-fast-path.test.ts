@@ -107,7 +107,8 @@ describe('the warm fast path through the HTTP edge', () => {
     gateway = await startGateway();
     const response = await raw(`${gateway.endpoint}?query=${encodeURIComponent('{ __typename }')}&variables=%7B`, { headers: { 'apollo-require-preflight': 'true' } });
     expect(response.status).toBe(400);
-    expect(response.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    // The same code as a POST body that is not JSON: a request that cannot be read.
+    expect(response.json.errors[0].extensions.code).toBe('BAD_REQUEST');
   });
 
   it('drops a token’s stored answers when Katapult says the token is no longer valid', async () => {

@@ -56,6 +56,12 @@ describe('error codes', () => {
         expect(response.status, `${accept}: ${body}`).toBe(400);
         expect((response.json as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code, `${accept}: ${body}`).toBe('BAD_REQUEST');
       }
+      for (const name of ['variables', 'extensions']) {
+        const search = `query=${encodeURIComponent('{ zones { id } }')}&${name}=${encodeURIComponent('{not json')}`;
+        const response = await raw(`${gateway.endpoint}?${search}`, { headers: { ...bearer(DEMO_TOKENS.globex), accept, 'x-graphql-csrf': '1' } });
+        expect(response.status, `${accept}: GET ${name}`).toBe(400);
+        expect((response.json as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code, `GET ${name}`).toBe('BAD_REQUEST');
+      }
       for (const body of readable) {
         const response = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept }, body });
         expect(response.status, `${accept}: ${body}`).toBe(accept === 'application/json' ? 200 : 400);
