@@ -118,7 +118,7 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
       message:
         error instanceof QueueFullError
           ? `The gateway is holding too many Katapult calls for this token; retry in ${error.retryAfterSeconds} s`
-          : `This token's Katapult budget is spent for now; retry in ${error.retryAfterSeconds} s`,
+          : `This token's Katapult budget does not allow the call within the request's deadline (spent, or pacing a new token); retry in ${error.retryAfterSeconds} s`,
       extensions: { retryAfterSeconds: error.retryAfterSeconds },
     };
   }

@@ -27,6 +27,8 @@ describe('rate limits', () => {
     const response = await gateway.query(`{ organization(subDomain: "globex") { name } ${UNKNOWN_VM} }`, { token, headers: tinyDeadline });
     expect(errorCodes(response.body)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
     expect(response.body.data).toEqual({ organization: null, virtualMachine: null });
+    // Said as it is: the call did not fit the request's deadline under the budget.
+    expect(response.body.errors![0]!.message).toMatch(/^This token's Katapult budget does not allow the call within the request's deadline/);
     const retryAfterSeconds = response.body.errors![0]!.extensions?.retryAfterSeconds as number;
     expect(Number.isInteger(retryAfterSeconds)).toBe(true);
     expect(retryAfterSeconds).toBeGreaterThan(0);
