@@ -17,7 +17,13 @@ function isSingleResult(value: unknown): value is Result {
 
 type HttpExtension = { status?: number; spec?: boolean; headers?: Record<string, string> };
 
-const httpOf = (extensions: Record<string, unknown> | undefined) => extensions?.http as HttpExtension | undefined;
+const httpOf = (extensions: Readonly<Record<string, unknown>> | undefined) => extensions?.http as HttpExtension | undefined;
+
+/** The same answer as a request error: GraphQL over HTTP's way of saying nothing was executed. */
+function withoutData(result: Result): Result {
+  const { data: _dropped, ...rest } = result;
+  return rest;
+}
 
 /**
  * Whether yoga will answer as application/graphql-response+json: it takes the first of its two
@@ -46,32 +52,30 @@ export function answersGraphQLResponseJson(accept: string | null): boolean {
  */
 function withStatusRules(result: Result, strict: boolean): Result {
   const errors = result.errors ?? [];
-  const statusOf = (error: GraphQLError) => httpOf(error.extensions as Record<string, unknown>)?.status ?? 0;
-  const escalated = (httpOf(result.extensions)?.status ?? 0) >= 400 || errors.some((e) => statusOf(e) >= 400 && !httpOf(e.extensions as Record<string, unknown>)?.spec);
+  const escalated =
+    (httpOf(result.extensions)?.status ?? 0) >= 400 ||
+    errors.some((e) => {
+      const http = httpOf(e.extensions);
+      return (http?.status ?? 0) >= 400 && !http?.spec;
+    });
   const data = result.data;
   const answered = data !== null && data !== undefined && Object.values(data).some((value) => value !== null);
   const startRefused = data === null && errors.length > 0 && errors.every((e) => e.path === undefined && e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED');
   if (strict && escalated && answered) {
     for (const error of errors) {
-      const http = httpOf(error.extensions as Record<string, unknown>);
+      const http = httpOf(error.extensions);
       if (http?.status) (error.extensions as Record<string, unknown>).http = { ...http, status: undefined };
     }
     const http = httpOf(result.extensions);
     return http?.status ? { ...result, extensions: { ...result.extensions, http: { ...http, status: undefined } } } : result;
   }
-  if (strict && escalated) {
-    const { data: _dropped, ...rest } = result;
-    return rest;
-  }
+  if (strict && escalated) return withoutData(result);
   if (data === undefined || startRefused) {
     for (const error of errors) {
       const extensions = error.extensions as Record<string, unknown>;
       if (!httpOf(extensions)?.status) extensions.http = { ...httpOf(extensions), status: 400, spec: true };
     }
-    if (strict && startRefused) {
-      const { data: _dropped, ...rest } = result;
-      return rest;
-    }
+    if (strict && startRefused) return withoutData(result);
   }
   return result;
 }
@@ -106,7 +110,7 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
           // are not an object) with 200 when the client accepts application/json, for old clients;
           // GraphQL over HTTP asks for 400 there too. A document that does not parse, validate or
           // take its variables is a readable request, and keeps its 200 under application/json.
-          const http = extensions.http as { spec?: boolean } | undefined;
+          const http = httpOf(extensions);
           if (http?.spec && extensions.code === 'BAD_REQUEST') extensions.http = { ...http, spec: false };
           extensions.requestId = scope.requestId;
           return own;

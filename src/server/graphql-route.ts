@@ -103,7 +103,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
+/** The body of every error the HTTP edge answers itself, in the GraphQL error shape. */
+export const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
 const JSON_TYPE = 'application/json; charset=utf-8';
 const VARY_POST = 'Origin, Accept-Encoding';

@@ -1,7 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayApp } from '../app.js';
-import { createGraphQLRoute, type FastPath, type OnGraphQLResult } from './graphql-route.js';
+import { createGraphQLRoute, errorBody, type FastPath, type OnGraphQLResult } from './graphql-route.js';
 import { requestIdFrom } from './request-id.js';
 import { createFastPathHooks } from './response-cache.js';
 
@@ -116,10 +116,9 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
         : status === 408
           ? 'The request was not received in time'
           : 'The request is not valid HTTP';
-    const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST', requestId } }] });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    const body = errorBody(message, 'BAD_REQUEST', requestId);
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
+    socket.end(body);
   });
 
   return {

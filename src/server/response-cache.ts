@@ -106,10 +106,10 @@ export function operationKey(request: GraphQLRequestShape): string | null {
   if (!params) return null;
   // Parameters yoga refuses (an operation name that is not a string, variables or extensions
   // that are not objects) must not be answered from a document's stored answer.
-  const isObject = (value: unknown) => value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value));
-  if (params.operationName !== undefined && params.operationName !== null && typeof params.operationName !== 'string') return null;
-  if (params.query !== undefined && params.query !== null && typeof params.query !== 'string') return null;
-  if (!isObject(params.variables) || !isObject(params.extensions)) return null;
+  const absent = (value: unknown) => value === undefined || value === null;
+  const absentOr = (value: unknown, kind: 'string' | 'object') => absent(value) || (typeof value === kind && !Array.isArray(value));
+  if (!absentOr(params.operationName, 'string') || !absentOr(params.query, 'string')) return null;
+  if (!absentOr(params.variables, 'object') || !absentOr(params.extensions, 'object')) return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   const identity = document !== null ? `d:${document}` : typeof hash === 'string' ? `h:${hash}` : null;
