@@ -105,6 +105,37 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     return index.get(value);
   };
 
+  // Every VM on a page names its package: find each name once per request instead of
+  // building and keying the list's parameters again for every VM.
+  const packagesByName = new Map<string, Map<string, MaybePromise<VirtualMachinePackageDto | null>>>();
+  const organizationKey = (organization: OrganizationLookup | null): string | null => {
+    if (organization === null) return '';
+    const { id, sub_domain: subDomain } = organization as { id?: string | null; sub_domain?: string | null };
+    if (id != null && subDomain == null) return `id:${id}`;
+    if (subDomain != null && id == null) return `sub_domain:${subDomain}`;
+    return null;
+  };
+
+  const findPackageByName = (organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null> =>
+    chain(
+      findInPages(
+        (page) => data.packagesPage(organization, page),
+        (list) => list.virtual_machine_packages,
+        (rows) => findBy(rows, 'name', name),
+        perPage,
+      ),
+      (found) =>
+        found ??
+        (organization
+          ? findInPages(
+              (page) => data.packagesPage(null, page),
+              (list) => list.virtual_machine_packages,
+              (rows) => findBy(rows, 'name', name),
+              perPage,
+            )
+          : null),
+    );
+
   const data: KatapultData = {
     perPage,
     virtualMachinesPage: (organization, annotations, page) =>
@@ -124,25 +155,16 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
         get<VirtualMachinePackageResponseDto>('/virtual_machine_packages/virtual_machine_package', 'package', lookupParams('virtual_machine_package', lookup as Lookup)),
         (body) => body.virtual_machine_package,
       ),
-    packageByName: (organization, name) =>
-      chain(
-        findInPages(
-          (page) => data.packagesPage(organization, page),
-          (list) => list.virtual_machine_packages,
-          (rows) => findBy(rows, 'name', name),
-          perPage,
-        ),
-        (found) =>
-          found ??
-          (organization
-            ? findInPages(
-                (page) => data.packagesPage(null, page),
-                (list) => list.virtual_machine_packages,
-                (rows) => findBy(rows, 'name', name),
-                perPage,
-              )
-            : null),
-      ),
+    packageByName: (organization, name) => {
+      const key = organizationKey(organization);
+      // Not exactly one name (the types rule it out): looked up as given, not remembered.
+      if (key === null) return findPackageByName(organization, name);
+      let byName = packagesByName.get(key);
+      if (!byName) packagesByName.set(key, (byName = new Map()));
+      let found = byName.get(name);
+      if (found === undefined) byName.set(name, (found = findPackageByName(organization, name)));
+      return found;
+    },
     organizations: () => get('/organizations', 'organizations'),
     organization: (lookup) => get('/organizations/organization', 'organization', lookupParams('organization', lookup as Lookup)),
     dataCenters: () => get('/data_centers', 'dataCenters'),
