@@ -31,6 +31,10 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
   // Every edge of every page gets a cursor, and warm pages repeat: signing is the costly part,
   // so recently issued cursors are remembered (they are deterministic for a given secret).
   const issued = new LRUCache<string, string>({ max: 20_000 });
+  // Clients page on with the cursors they were given, and refetch the same windows: a cursor
+  // found genuine (or issued here) is not verified again. Keyed by the whole cursor and its
+  // binding, so only the exact string that verified can hit.
+  const verified = new LRUCache<string, CursorPosition>({ max: 20_000 });
 
   const codec: CursorCodec = {
     encode(binding, { offset, id }) {
@@ -40,6 +44,7 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
         const payload = Buffer.from(JSON.stringify([offset, id])).toString('base64url');
         cursor = `${payload}.${sign(secrets[0]!, binding, payload).toString('base64url')}`;
         issued.set(memoKey, cursor);
+        verified.set(`${binding}\u0000${cursor}`, { offset, id });
       }
       return cursor;
     },
@@ -47,6 +52,9 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
       const invalid = () =>
         new InvalidInputError(`The "${argument}" cursor is not valid for this connection; use a cursor this connection returned`, argument);
       if (typeof cursor !== 'string' || cursor.length > 512) throw invalid();
+      const verifiedKey = `${binding}\u0000${cursor}`;
+      const known = verified.get(verifiedKey);
+      if (known) return { offset: known.offset, id: known.id };
       const dot = cursor.indexOf('.');
       if (dot <= 0) throw invalid();
       const payload = cursor.slice(0, dot);
@@ -60,7 +68,9 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
         throw invalid();
       }
       if (!Array.isArray(parsed) || !Number.isSafeInteger(parsed[0]) || parsed[0] < 0 || typeof parsed[1] !== 'string') throw invalid();
-      return { offset: parsed[0] as number, id: parsed[1] as string };
+      const position = { offset: parsed[0] as number, id: parsed[1] as string };
+      verified.set(verifiedKey, position);
+      return { offset: position.offset, id: position.id };
     },
     rebind(from, to, cursor) {
       let position: CursorPosition;

@@ -1,0 +1,58 @@
+import { describe, expect, it, vi } from 'vitest';
+
+// Counts HMAC computations, so the tests can tell a verified cursor from one checked again.
+const hmacs = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...real,
+    createHmac: (...args: Parameters<typeof real.createHmac>) => {
+      hmacs.count++;
+      return real.createHmac(...args);
+    },
+  };
+});
+
+const { createCursorCodec } = await import('../../src/data/cursor.js');
+const { InvalidInputError } = await import('../../src/data/errors.js');
+
+const SECRET = 'cursor-memo-secret-0123456789abcdef';
+const BINDING = 'vms:sub_domain=globex:[]';
+
+describe('cursor verification is remembered', () => {
+  it('checks the signature of a cursor from elsewhere once, then trusts the exact string', () => {
+    const cursor = createCursorCodec([SECRET]).encode(BINDING, { offset: 7, id: 'vm_a' });
+    // Another process (or this one before a restart) issued it: the first decode verifies it.
+    const codec = createCursorCodec([SECRET]);
+    const before = hmacs.count;
+    expect(codec.decode(BINDING, cursor, 'after')).toEqual({ offset: 7, id: 'vm_a' });
+    expect(hmacs.count).toBe(before + 1);
+    for (let i = 0; i < 5; i++) expect(codec.decode(BINDING, cursor, 'after')).toEqual({ offset: 7, id: 'vm_a' });
+    expect(hmacs.count).toBe(before + 1);
+  });
+
+  it('does not verify again a cursor it issued itself', () => {
+    const codec = createCursorCodec([SECRET]);
+    const cursor = codec.encode(BINDING, { offset: 3, id: 'vm_b' });
+    const before = hmacs.count;
+    expect(codec.decode(BINDING, cursor, 'after')).toEqual({ offset: 3, id: 'vm_b' });
+    expect(hmacs.count).toBe(before);
+  });
+
+  it('still refuses the same cursor for another connection, and any altered copy of it', () => {
+    const codec = createCursorCodec([SECRET]);
+    const cursor = codec.encode(BINDING, { offset: 3, id: 'vm_b' });
+    codec.decode(BINDING, cursor, 'after');
+    expect(() => codec.decode('vms:sub_domain=acme:[]', cursor, 'after')).toThrow(InvalidInputError);
+    const last = cursor.at(-1) === 'A' ? 'B' : 'A';
+    expect(() => codec.decode(BINDING, cursor.slice(0, -1) + last, 'after')).toThrow(InvalidInputError);
+  });
+
+  it('hands out a fresh position each time, so a caller cannot change what the next one reads', () => {
+    const codec = createCursorCodec([SECRET]);
+    const cursor = codec.encode(BINDING, { offset: 9, id: 'vm_c' });
+    const first = codec.decode(BINDING, cursor, 'after');
+    first.offset = 1_000;
+    expect(codec.decode(BINDING, cursor, 'after')).toEqual({ offset: 9, id: 'vm_c' });
+  });
+});
