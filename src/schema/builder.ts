@@ -15,6 +15,14 @@ export interface GraphQLContext {
   pageSizes: PageSizes;
 }
 
+/**
+ * Field extension for fields that cost one Katapult call per object they are read on (a VM's
+ * own record, for what its list does not carry). The query cost limit charges that call once
+ * per object, however many such fields the object's selection reads.
+ */
+export const CALL_PER_OBJECT = 'katapultCallPerObject';
+export const callPerObject = { [CALL_PER_OBJECT]: true } as const;
+
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   Scalars: { DateTime: { Input: Date; Output: Date }; ID: { Input: string; Output: string } };

@@ -19,6 +19,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { CALL_PER_OBJECT } from '../schema/builder.js';
 import type { InboundRejectReason } from './metrics.js';
 
 export interface QueryLimitsOptions {
@@ -72,10 +73,23 @@ function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode,
 }
 
 /**
+ * What one Katapult call per object adds to the cost of reading that object: a list of 100 VMs
+ * that reads a field their list does not carry costs 100 calls, so 20 per VM on top of its
+ * fields keeps the default limit (20,000) under about a thousand such calls per query,
+ * Katapult's documented budget for a minute.
+ */
+export const CALL_PER_OBJECT_COST = 20;
+
+/** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
+type SetMeasure = OperationMeasure & { callPerObject: boolean };
+
+/**
  * Depth, cost and alias count of the operation that will run. Cost is one per field, with
- * a field's subtree multiplied as `multiplier` says; fragments are measured once each
- * (memoised), so a document that spreads fragments into each other cannot make this slow.
- * Variables are the raw request values: limits apply to what was actually asked for.
+ * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
+ * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT.
+ * Fragments are measured once each (memoised), so a document that spreads fragments into
+ * each other cannot make this slow. Variables are the raw request values: limits apply to
+ * what was actually asked for.
  */
 export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables, defaultPageSize: number): OperationMeasure {
   const operation = getOperationAST(document, operationName);
@@ -83,7 +97,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
   if (!operation || !root) return { depth: 0, cost: 0, aliases: 0 };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  const memo = new Map<string, OperationMeasure>();
+  const memo = new Map<string, SetMeasure>();
 
   const fieldOf = (type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | undefined => {
     if (name === '__typename') return TypeNameMetaFieldDef;
@@ -92,9 +106,10 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
   };
 
-  const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): OperationMeasure => {
-    const total = { depth: 0, cost: 0, aliases: 0 };
-    const add = (inner: OperationMeasure, cost: number, depth: number) => {
+  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, callPerObject: false });
+  const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): SetMeasure => {
+    const total = nothing();
+    const add = (inner: SetMeasure, cost: number, depth: number) => {
       total.cost += cost;
       total.depth = Math.max(total.depth, depth);
       total.aliases += inner.aliases;
@@ -102,33 +117,39 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
         const definition = fieldOf(type, selection.name.value);
-        const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : { depth: 0, cost: 0, aliases: 0 };
+        if (definition?.extensions?.[CALL_PER_OBJECT]) total.callPerObject = true;
+        const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : nothing();
         const times = definition ? multiplier(definition, selection, variables, defaultPageSize) : 1;
+        const each = inner.cost + (inner.callPerObject ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
         // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
         // introspection query (what GraphiQL and schema tools send) nests it nine deep.
         const level = type.name === '__Type' && selection.name.value === 'ofType' ? 0 : 1;
-        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * inner.cost, level + inner.depth);
+        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * each, level + inner.depth);
         if (selection.alias) total.aliases++;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
-        const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : { depth: 0, cost: 0, aliases: 0 };
+        const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : nothing();
         add(inner, inner.cost, inner.depth);
+        // The same object: its call is charged once, by the field that returns it.
+        total.callPerObject ||= inner.callPerObject;
       } else {
         const name = selection.name.value;
         let inner = memo.get(name);
         if (!inner) {
           const fragment = fragments.get(name);
           const on = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
-          inner = fragment && on ? measureSet(fragment.selectionSet, on) : { depth: 0, cost: 0, aliases: 0 };
+          inner = fragment && on ? measureSet(fragment.selectionSet, on) : nothing();
           memo.set(name, inner);
         }
         add(inner, inner.cost, inner.depth);
+        total.callPerObject ||= inner.callPerObject;
       }
     }
     return total;
   };
-  return measureSet(operation.selectionSet, root);
+  const { depth, cost, aliases } = measureSet(operation.selectionSet, root);
+  return { depth, cost, aliases };
 }
 
 const tooComplex = (message: string) =>

@@ -1,7 +1,7 @@
 import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
-import { measureOperation } from '../../src/server/query-limits.js';
+import { CALL_PER_OBJECT_COST, measureOperation } from '../../src/server/query-limits.js';
 
 const schema = buildSchema();
 const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, 20);
@@ -26,6 +26,28 @@ describe('measureOperation', () => {
   it('charges nodes(ids:) once per id, from a literal or a variable', () => {
     expect(measure('{ nodes(ids: ["a", "b", "c"]) { id } }').cost).toBe(1 + 3 * 1);
     expect(measure('query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['a', 'b'] }).cost).toBe(1 + 2 * 1);
+  });
+
+  it('charges a VM field its list does not carry one Katapult call per VM, once however many such fields', () => {
+    const list = (selection: string) => `{ organization(subDomain: "g") { virtualMachines(first: 10) { edges { node { ${selection} } } } } }`;
+    // organization 1 + virtualMachines (1 + 10 × (edges 1 + node (1 + fields + 20 for the VM's record)))
+    expect(measure(list('name')).cost).toBe(1 + 1 + 10 * (1 + 1 + 1));
+    expect(measure(list('state')).cost).toBe(1 + 1 + 10 * (1 + 1 + 1 + CALL_PER_OBJECT_COST));
+    expect(measure(list('state tagNames annotations { key }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 4 + CALL_PER_OBJECT_COST));
+    // Read through fragments, the call is still the VM's and still charged once.
+    const fragments = `
+      query Q { organization(subDomain: "g") { virtualMachines(first: 10) { edges { node { ...A ... on VirtualMachine { cpuCores } } } } } }
+      fragment A on VirtualMachine { state }`;
+    expect(measure(fragments).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
+    // Fields that come with the list cost no call.
+    expect(measure(list('name hostname zone { name } package { name }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + 2));
+  });
+
+  it('prices nine pages of 100 VMs reading their state over the default limit, and the same pages without it under', () => {
+    // Nine aliased pages of 100 VMs reading state: 900 Katapult calls, over the default 20,000.
+    const pages = Array.from({ length: 9 }, (_, i) => `p${i}: virtualMachines(first: 100, after: "x${i}") { edges { node { state } } }`).join(' ');
+    expect(measure(`{ organization(subDomain: "g") { ${pages} } }`).cost).toBeGreaterThan(20_000);
+    expect(measure(`{ organization(subDomain: "g") { ${pages.replaceAll('state', 'name')} } }`).cost).toBeLessThan(20_000);
   });
 
   it('lets __typename cost nothing', () => {

@@ -4,11 +4,12 @@ import { virtualMachineFromFull, zoneModel, gpuTypeModel, packageModel, type Vir
 import { chain } from '../../data/pagination.js';
 import { InvalidInputError } from '../../data/errors.js';
 import type { VirtualMachineResponseDto, VirtualMachineStateDto } from '../../upstream/dto.js';
-import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
+import { builder, callPerObject, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { GpuTypeRef, HypervisorRef, IPAddressRef, OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef, ZoneRef } from './refs.js';
 
 /** For the fields Katapult's VM list does not carry: a client paging a long list should know the price. */
-const FULL_RECORD_NOTE = 'Not in Katapult\'s VM list: on a list, reading it costs one Katapult call per VM (each cached like any other).';
+const FULL_RECORD_NOTE =
+  'Not in Katapult\'s VM list: on a list, reading it costs one Katapult call per VM (each cached like any other), which the query cost limit counts as 20 per VM.';
 
 const STATES: readonly VirtualMachineStateDto[] = [
   'stopped', 'failed', 'started', 'starting', 'allocated', 'allocating', 'resetting',
@@ -44,20 +45,22 @@ builder.node(VirtualMachineRef, {
       description: 'When the VM was created.',
       resolve: (vm, _a, c) => (vm.list ? fromUnixSeconds(vm.list.created_at)! : fromFull(vm, c, (f) => fromUnixSeconds(f.virtual_machine.created_at)!)),
     }),
-    description: t.string({ nullable: true, description: 'Free-text description. ' + FULL_RECORD_NOTE, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.description) }),
+    description: t.string({ nullable: true, description: 'Free-text description. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.description) }),
     state: t.field({
       type: VirtualMachineStateEnum,
       nullable: true,
       description: 'Current state. ' + FULL_RECORD_NOTE,
+      extensions: callPerObject,
       resolve: (vm, _a, c) => fromFull(vm, c, (f) => (STATES.includes(f.virtual_machine.state) ? f.virtual_machine.state : 'unknown')),
     }),
-    cpuCores: t.int({ nullable: true, description: 'Number of CPU cores. ' + FULL_RECORD_NOTE, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.cpu_cores) }),
-    memoryInGb: t.int({ nullable: true, description: 'Memory in GB. ' + FULL_RECORD_NOTE, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.memory_in_gb) }),
-    useDedicatedCpus: t.boolean({ nullable: true, description: 'Whether the CPUs are dedicated to this VM. ' + FULL_RECORD_NOTE, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.use_dedicated_cpus) }),
-    tagNames: t.stringList({ description: 'Names of the tags on this VM. ' + FULL_RECORD_NOTE, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.tag_names) }),
+    cpuCores: t.int({ nullable: true, description: 'Number of CPU cores. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.cpu_cores) }),
+    memoryInGb: t.int({ nullable: true, description: 'Memory in GB. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.memory_in_gb) }),
+    useDedicatedCpus: t.boolean({ nullable: true, description: 'Whether the CPUs are dedicated to this VM. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.use_dedicated_cpus) }),
+    tagNames: t.stringList({ description: 'Names of the tags on this VM. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.tag_names) }),
     annotations: t.field({
       type: [AnnotationRef],
       description: 'Key/value annotations set on the VM. ' + FULL_RECORD_NOTE,
+      extensions: callPerObject,
       resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.annotations),
     }),
     zone: t.field({
