@@ -40,10 +40,11 @@ export function originForm(target: string): string {
   return parsed.pathname + parsed.search;
 }
 
+/** `body` is a value to serialise, or bytes already serialised (such as an `errorBody`). */
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
-  res.end(text);
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), 'cache-control': 'no-store', ...headers });
+  res.end(bytes);
 }
 
 export function createHttpServer(options: HttpServerOptions): GatewayHttpServer {
@@ -79,7 +80,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           return;
         }
     }
-    return sendJson(res, 404, { errors: [{ message: `Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND', requestId } }] }, idHeader);
+    return sendJson(res, 404, errorBody(`Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
   }
 
   const server = createServer((req, res) => {
@@ -95,7 +96,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     handle(req, res, requestId, startedAt).catch((error: unknown) => {
       app.logger.error({ err: error, requestId }, 'unhandled error in HTTP handler');
       if (!res.headersSent) {
-        sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] }, { 'x-request-id': requestId });
+        sendJson(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR', requestId), { 'x-request-id': requestId });
       } else res.destroy();
     });
   });

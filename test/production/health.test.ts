@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { GatewayApp } from '../../src/app.js';
+import { createHttpServer } from '../../src/server/http-server.js';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { bearer, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
@@ -107,5 +109,20 @@ describe('request targets', () => {
       message: 'Nothing at /graphq; the GraphQL endpoint is /graphql',
       extensions: { code: 'NOT_FOUND', requestId: 'lost-1' },
     });
+  });
+
+  it('answers a fault in its own code with a 500 in the same error shape, never a stack', async () => {
+    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'error' } }));
+    // The same app, with a GraphQL engine that throws where no error handling of its own applies.
+    const broken = { ...gateway.app, yoga: { fetchAPI: gateway.app.yoga.fetchAPI, fetch: () => Promise.reject(new Error('secret internals at /srv/gateway/app.js:1')) } };
+    const edge = createHttpServer({ app: broken as unknown as GatewayApp });
+    const { url } = await edge.listen(0, '127.0.0.1');
+    cleanups.push(() => edge.shutdown(0));
+    const failed = await post(`${url}/graphql`, { query: ORG_NAME_QUERY }, { ...bearer(DEMO_TOKENS.globex), 'x-request-id': 'fault-1' });
+    expect(failed.status).toBe(500);
+    expect(failed.headers['x-request-id']).toBe('fault-1');
+    expect(failed.json).toEqual({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'fault-1' } }] });
+    expect(failed.text).not.toContain('secret internals');
+    expect(gateway.logs.some((line) => line.includes('unhandled error in HTTP handler') && line.includes('fault-1'))).toBe(true);
   });
 });
