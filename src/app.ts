@@ -162,7 +162,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   });
 
   // Sized by the config (none with per-response cache counts on: no two answers are alike).
-  const responseCache = createResponseCache({ clock, maxBytes: config.cache.responseCacheMaxBytes });
+  const responseCache = createResponseCache({ clock, maxBytes: config.cache.responseCacheMaxBytes, normaliseDocuments: !config.http.persistedOperationsOnly });
   purgeListeners.push((tokenKey) => responseCache.purgeToken(tokenKey));
 
   const cursors = createCursorCodec(config.secrets.cursor);

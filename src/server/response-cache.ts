@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stripIgnoredCharacters } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
@@ -15,8 +16,9 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token).
  * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
  * - `Cache-Control: no-cache` requests skip it; their fresh answer replaces the entry.
- * - Everything that can change the bytes is in the key: the document (or persisted-query
- *   hash), operation name, canonical variables, extensions, and the response media type.
+ * - Everything that can change the bytes is in the key: the document (its tokens, see
+ *   `operationKey`) or persisted-query hash, operation name, canonical variables, extensions,
+ *   and the response media type.
  * - Checks that do not depend on the answer (CORS, CSRF, the token's presence, inbound rate
  *   limits) run before the lookup in the HTTP edge. An allow-listed persisted operation was
  *   accepted by the full pipeline before it was ever stored, and the allow-list is static.
@@ -25,6 +27,12 @@ export interface ResponseCacheOptions {
   clock: Clock;
   /** Total bytes of stored responses; 0 disables the fast path. @default 64 MiB */
   maxBytes?: number;
+  /**
+   * Key documents by their tokens, so spacing, commas and comments do not split entries (see
+   * `operationKey`). Off when only allow-listed documents may run: that list matches exact
+   * text, so a variant of an allowed document must reach it. @default true
+   */
+  normaliseDocuments?: boolean;
 }
 
 export interface CachedResponse {
@@ -100,8 +108,29 @@ function readParams(request: GraphQLRequestShape): Params | null {
   return null;
 }
 
-/** The part of the key after the token: null when the request is not a plain, replayable query. */
-export function operationKey(request: GraphQLRequestShape): string | null {
+/** Documents up to this size are normalised for a key; a longer one (rare) is keyed as sent, never lexed beyond yoga's own token limit. */
+const MAX_NORMALISED_DOCUMENT = 16 * 1024;
+
+/**
+ * The document as a key: its tokens without what GraphQL ignores (spacing, commas, comments),
+ * so two texts that parse to the same document share an answer. Only clean answers are stored,
+ * and those do not depend on where a token stood. Unlexable text is kept as sent: yoga refuses it.
+ */
+export function normaliseDocument(document: string): string {
+  if (document.length > MAX_NORMALISED_DOCUMENT) return document;
+  try {
+    return stripIgnoredCharacters(document);
+  } catch {
+    return document;
+  }
+}
+
+/**
+ * The part of the key after the token: null when the request is not a plain, replayable query.
+ * The document goes through `documentKey` (by default `normaliseDocument`), unless the request
+ * carries extensions: a persisted-query hash is checked against the exact text it came with.
+ */
+export function operationKey(request: GraphQLRequestShape, documentKey: (document: string) => string = normaliseDocument): string | null {
   const params = readParams(request);
   if (!params) return null;
   // Parameters yoga refuses (an operation name that is not a string, variables or extensions
@@ -112,7 +141,7 @@ export function operationKey(request: GraphQLRequestShape): string | null {
   if (!absentOr(params.variables, 'object') || !absentOr(params.extensions, 'object')) return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
-  const identity = document !== null ? `d:${document}` : typeof hash === 'string' ? `h:${hash}` : null;
+  const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : typeof hash === 'string' ? `h:${hash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
   const variables = params.variables === undefined || params.variables === null ? '' : canonicalJson(params.variables);
@@ -133,6 +162,16 @@ type ScopeNotes = RequestScope & { [KEY]?: string | null; [PURGES]?: number };
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const { clock } = options;
+  // Clients vary variables far more often than documents: a document is normalised once.
+  const normalisedDocuments = new LRUCache<string, string>({ maxSize: 2 * 1024 * 1024, sizeCalculation: (normalised, document) => document.length + normalised.length + 64 });
+  const documentKey =
+    (options.normaliseDocuments ?? true)
+      ? (document: string) => {
+          let key = normalisedDocuments.get(document);
+          if (key === undefined) normalisedDocuments.set(document, (key = normaliseDocument(document)));
+          return key;
+        }
+      : (document: string) => document;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const enabled = maxBytes > 0;
   const entries = new LRUCache<string, StoredResponse>({
@@ -172,7 +211,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     const text = bodyText === null ? null : `${request.method}\u0000${request.contentType ?? ''}\u0000${request.accept ?? ''}\u0000${request.search}\u0000${bodyText}`;
     const known = text === null ? undefined : idsByRequest.get(text);
     if (known !== undefined) return known === NOT_REPLAYABLE ? null : known;
-    const operation = operationKey(request);
+    const operation = operationKey(request, documentKey);
     let id: string | undefined = NOT_REPLAYABLE;
     if (operation !== null) {
       id = idsByOperation.get(operation);

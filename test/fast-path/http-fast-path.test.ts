@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -31,6 +34,32 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(warm?.operationName).toBe('Dashboard');
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/response_cache_hits_total\S* 1/);
+  });
+
+  it('answers the same document written differently (spacing, commas, comments) from the stored answer', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    const first = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const reformatted = `# the dashboard\n${DASHBOARD.replaceAll(' { ', ' {\n  ').replaceAll('id name', 'id, name')}`;
+    expect(reformatted).not.toBe(DASHBOARD);
+    const second = await post(gateway.endpoint, { query: reformatted }, bearer(DEMO_TOKENS.globex));
+    expect(second.text).toBe(first.text);
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true]);
+  });
+
+  it('answers a variant of an allow-listed document through the allow-list, not from the stored answer, when only listed documents run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fast-path-allow-list-'));
+    try {
+      const file = join(dir, 'operations.json');
+      await writeFile(file, JSON.stringify({ dashboard: DASHBOARD }));
+      gateway = await startGateway({ env: { PERSISTED_OPERATIONS_FILE: file, PERSISTED_OPERATIONS_ONLY: 'true' } });
+      const auth = bearer(DEMO_TOKENS.globex);
+      expect((await post(gateway.endpoint, { query: DASHBOARD }, auth)).json.data.organization.name).toBeTruthy();
+      expect((await post(gateway.endpoint, { query: DASHBOARD }, auth)).json.data.organization.name).toBeTruthy();
+      const variant = await post(gateway.endpoint, { query: `${DASHBOARD}\n` }, auth);
+      expect(variant.json.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a persisted-query hash that does not match its document even when the document’s answer is stored', async () => {

@@ -89,7 +89,7 @@ describe('the finished-response cache', () => {
     expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 3 } }))).not.toBe(base);
     expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 }, operationName: 'Q' }))).not.toBe(base);
     expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { x }', variables: { a: 1, b: 2 } }, 'application/graphql-response+json'))).not.toBe(base);
-    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) {  x }', variables: { a: 1, b: 2 } }))).not.toBe(base);
+    expect(operationKey(post({ query: 'query Q($a: Int, $b: Int) { y }', variables: { a: 1, b: 2 } }))).not.toBe(base);
     const get = operationKey({ method: 'GET', search: `query=${encodeURIComponent('{ x }')}&variables=${encodeURIComponent('{"b":2,"a":1}')}`, body: undefined, accept: null });
     expect(get).toBe(operationKey({ method: 'GET', search: `query=${encodeURIComponent('{ x }')}&variables=${encodeURIComponent('{"a":1,"b":2}')}`, body: undefined, accept: null }));
     const apq = operationKey(post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }));
@@ -108,6 +108,31 @@ describe('the finished-response cache', () => {
     expect(operationKey(post({ query: 5 }))).toBeNull();
     expect(operationKey(post({ query: '{ x }', operationName: null, variables: null }))).toBe(operationKey(post({ query: '{ x }' })));
     expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null, contentType: 'application/json' })).toBeNull();
+  });
+
+  it('keys a document by its tokens: spacing, commas and comments do not split an entry', () => {
+    const base = operationKey(post({ query: 'query Q($a: Int) { x(a: $a) { y z } }', variables: { a: 1 } }));
+    const variants = ['query Q($a: Int) {  x(a: $a) { y, z } }', '# the list\nquery Q(\n  $a: Int\n) {\n  x(a: $a) {\n    y\n    z\n  }\n}\n'];
+    for (const query of variants) expect(operationKey(post({ query, variables: { a: 1 } }))).toBe(base);
+    // Tokens that differ are different documents, strings included.
+    expect(operationKey(post({ query: 'query Q($a: Int) { x(a: $a) { z y } }', variables: { a: 1 } }))).not.toBe(base);
+    expect(operationKey(post({ query: '{ x(s: "a  b") }' }))).not.toBe(operationKey(post({ query: '{ x(s: "a b") }' })));
+    // Text that does not lex is keyed as sent (yoga refuses it; nothing is stored).
+    expect(operationKey(post({ query: '{ x(s: "unterminated }' }))).toContain('d:{ x(s: "unterminated }');
+  });
+
+  it('keys the exact text where the text itself is checked: with extensions, or when only allow-listed documents run', () => {
+    const hash = { persistedQuery: { version: 1, sha256Hash: 'abc' } };
+    expect(operationKey(post({ query: '{  x }', extensions: hash }))).not.toBe(operationKey(post({ query: '{ x }', extensions: hash })));
+    const exact = (document: string) => document;
+    expect(operationKey(post({ query: '{  x }' }), exact)).not.toBe(operationKey(post({ query: '{ x }' }), exact));
+    // And through the cache itself: an allow-list-only gateway does not answer a variant from a stored answer.
+    const clock = createFakeClock();
+    for (const [normaliseDocuments, replayed] of [[true, true], [false, false]] as const) {
+      const cache = createResponseCache({ clock, normaliseDocuments });
+      cache.store(post({ query: '{ x }' }), scopeFor('t', 5_000, clock.now()), ok('{"data":{"x":1}}'));
+      expect(cache.lookup(post({ query: '{  x }' }), scopeFor('t', 5_000, clock.now())) !== undefined).toBe(replayed);
+    }
   });
 
   it('evicts by bytes and can be disabled', () => {
