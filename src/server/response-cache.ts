@@ -108,7 +108,7 @@ function readParams(request: GraphQLRequestShape): Params | null {
   return null;
 }
 
-/** Documents up to this size are normalised for a key; a longer one (rare) is keyed as sent, never lexed beyond yoga's own token limit. */
+/** Documents up to this size are normalised for a key (once per text); a longer one (rare) is keyed as sent, so a huge document is not lexed whole on every request. */
 const MAX_NORMALISED_DOCUMENT = 16 * 1024;
 
 /**
@@ -139,6 +139,9 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
   const absentOr = (value: unknown, kind: 'string' | 'object') => absent(value) || (typeof value === kind && !Array.isArray(value));
   if (!absentOr(params.operationName, 'string') || !absentOr(params.query, 'string')) return null;
   if (!absentOr(params.variables, 'object') || !absentOr(params.extensions, 'object')) return null;
+  // In a POST body an empty operation name names no operation, and yoga refuses it; a GET's
+  // empty `operationName=` is read as absent, so it shares the key of none.
+  if (params.operationName === '' && request.method !== 'GET') return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : typeof hash === 'string' ? `h:${hash}` : null;

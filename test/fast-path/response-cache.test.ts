@@ -107,6 +107,8 @@ describe('the finished-response cache', () => {
     expect(operationKey(post({ query: '{ x }', extensions: 5 }))).toBeNull();
     expect(operationKey(post({ query: 5 }))).toBeNull();
     expect(operationKey(post({ query: '{ x }', operationName: null, variables: null }))).toBe(operationKey(post({ query: '{ x }' })));
+    // yoga refuses an empty operation name in a POST body, so it never shares the document's answer.
+    expect(operationKey(post({ query: '{ x }', operationName: '' }))).toBeNull();
     expect(operationKey({ method: 'POST', search: '', body: Buffer.from('{broken'), accept: null, contentType: 'application/json' })).toBeNull();
   });
 
