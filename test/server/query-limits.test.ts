@@ -39,6 +39,9 @@ describe('measureOperation', () => {
       query Q { organization(subDomain: "g") { virtualMachines(first: 10) { edges { node { ...A ... on VirtualMachine { cpuCores } } } } } }
       fragment A on VirtualMachine { state }`;
     expect(measure(fragments).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
+    // An address's details come from its VM's record too.
+    expect(measure(list('ipAddresses { address }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2));
+    expect(measure(list('ipAddresses { reverseDns }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
     // Fields that come with the list cost no call.
     expect(measure(list('name hostname zone { name } package { name }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + 2));
   });

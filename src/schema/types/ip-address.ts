@@ -1,11 +1,11 @@
 import type { IpAddressModel } from '../../data/models.js';
 import { chain } from '../../data/pagination.js';
 import type { IpAddressDto } from '../../upstream/dto.js';
-import { builder, type GraphQLContext } from '../builder.js';
+import { builder, callPerObject, type GraphQLContext } from '../builder.js';
 import { IPAddressRef } from './refs.js';
 import { fullVirtualMachine } from './virtual-machine.js';
 
-/** The VM list carries only the address; the rest comes from the VM itself. */
+/** The VM list carries only the address; the rest comes from the VM itself (one Katapult call per VM, charged by the cost limit). */
 function fullAddress(ip: IpAddressModel, context: GraphQLContext) {
   if (ip.dto) return ip.dto;
   return chain(fullVirtualMachine(ip.vm, context), (vm) => {
@@ -21,10 +21,10 @@ IPAddressRef.implement({
   description: 'An IP address allocated to a virtual machine.',
   fields: (t) => ({
     address: t.exposeString('address', { description: 'The address, e.g. "185.44.253.225".' }),
-    id: t.id({ nullable: true, description: 'The Katapult id (`ip_…`).', resolve: field('id') }),
-    reverseDns: t.string({ nullable: true, description: 'Reverse DNS name.', resolve: field('reverse_dns') }),
-    vip: t.boolean({ nullable: true, description: 'Whether it is a virtual IP.', resolve: field('vip') }),
-    label: t.string({ nullable: true, description: 'Label.', resolve: field('label') }),
-    addressWithMask: t.string({ nullable: true, description: 'The address in CIDR form.', resolve: field('address_with_mask') }),
+    id: t.id({ nullable: true, description: 'The Katapult id (`ip_…`).', extensions: callPerObject, resolve: field('id') }),
+    reverseDns: t.string({ nullable: true, description: 'Reverse DNS name.', extensions: callPerObject, resolve: field('reverse_dns') }),
+    vip: t.boolean({ nullable: true, description: 'Whether it is a virtual IP.', extensions: callPerObject, resolve: field('vip') }),
+    label: t.string({ nullable: true, description: 'Label.', extensions: callPerObject, resolve: field('label') }),
+    addressWithMask: t.string({ nullable: true, description: 'The address in CIDR form.', extensions: callPerObject, resolve: field('address_with_mask') }),
   }),
 });
