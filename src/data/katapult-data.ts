@@ -116,25 +116,17 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     return null;
   };
 
-  const findPackageByName = (organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null> =>
-    chain(
+  // The organization's list first, then the public one.
+  const findPackageByName = (organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null> => {
+    const findIn = (list: OrganizationLookup | null) =>
       findInPages(
-        (page) => data.packagesPage(organization, page),
-        (list) => list.virtual_machine_packages,
+        (page) => data.packagesPage(list, page),
+        (body) => body.virtual_machine_packages,
         (rows) => findBy(rows, 'name', name),
         perPage,
-      ),
-      (found) =>
-        found ??
-        (organization
-          ? findInPages(
-              (page) => data.packagesPage(null, page),
-              (list) => list.virtual_machine_packages,
-              (rows) => findBy(rows, 'name', name),
-              perPage,
-            )
-          : null),
-    );
+      );
+    return chain(findIn(organization), (found) => found ?? (organization ? findIn(null) : null));
+  };
 
   const data: KatapultData = {
     perPage,
