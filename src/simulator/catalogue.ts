@@ -1,6 +1,7 @@
 import type {
   CountryDto,
   DataCenterFullDto,
+  DataCenterRefDto,
   GpuTypeDto,
   NetworkDto,
   PackageIconDto,
@@ -72,7 +73,12 @@ function gpuDataCenters(...permalinks: string[]) {
   });
 }
 
-export const GPU_TYPES: readonly GpuTypeDto[] = [
+/** The simulator always names a GPU type's data centers (Katapult may send null; see GpuTypeDto). */
+export interface SimulatedGpuType extends GpuTypeDto {
+  data_centers: DataCenterRefDto[];
+}
+
+export const GPU_TYPES: readonly SimulatedGpuType[] = [
   { id: 'gput_9wMxEhh2FDEEtfjg', name: 'NVIDIA L40S', manufacturer: 'NVIDIA', memory_in_gb: 48, memory_type: 'GDDR6', permalink: 'nvidia-l40s', data_centers: gpuDataCenters('uk-lon-01', 'nl-ams-01') },
   { id: 'gput_VvVqE1SkHbn88Hxj', name: 'NVIDIA H100', manufacturer: 'NVIDIA', memory_in_gb: 80, memory_type: 'HBM3', permalink: 'nvidia-h100', data_centers: gpuDataCenters('uk-lon-01') },
   { id: 'gput_SI6bWHtP3fS2qHx6', name: 'AMD Instinct MI210', manufacturer: 'AMD', memory_in_gb: 64, memory_type: 'HBM2e', permalink: 'amd-mi210', data_centers: gpuDataCenters('us-nyc-01') },

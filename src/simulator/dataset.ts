@@ -1,5 +1,5 @@
-import type { CountryDto, DataCenterFullDto, GpuTypeDto, OrganizationDto, UserDto, ZoneDto } from '../upstream/dto.js';
-import { COUNTRIES, DATA_CENTERS, GPU_TYPES, ZONES, createPackages, type SimulatorPackage } from './catalogue.js';
+import type { CountryDto, DataCenterFullDto, OrganizationDto, UserDto, ZoneDto } from '../upstream/dto.js';
+import { COUNTRIES, DATA_CENTERS, GPU_TYPES, ZONES, createPackages, type SimulatedGpuType, type SimulatorPackage } from './catalogue.js';
 import { ACME, GLOBEX, INITECH, ORGANIZATIONS, USER, USER_ORGANIZATION_IDS } from './organizations.js';
 import { createRandom } from './random.js';
 import { generateVirtualMachines, type SimulatorVirtualMachine } from './virtual-machines.js';
@@ -16,7 +16,7 @@ export interface SimulatorDataset {
   /** Data centers with their full country; the wire shows less in most places. */
   readonly dataCenters: readonly DataCenterFullDto[];
   readonly zones: readonly ZoneDto[];
-  readonly gpuTypes: readonly GpuTypeDto[];
+  readonly gpuTypes: readonly SimulatedGpuType[];
   /** Public packages first (catalogue order), then private ones. */
   readonly packages: readonly SimulatorPackage[];
   readonly organizations: readonly OrganizationDto[];

@@ -117,7 +117,8 @@ export interface GpuTypeSummaryDto {
 }
 
 export interface GpuTypeDto extends GpuTypeSummaryDto {
-  data_centers: DataCenterRefDto[];
+  /** The OpenAPI document marks the items nullable, Apia's schema the array itself. */
+  data_centers: (DataCenterRefDto | null)[] | null;
 }
 
 export interface PackageIconDto {

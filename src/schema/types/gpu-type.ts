@@ -23,9 +23,9 @@ builder.node(GpuTypeRef, {
     memoryType: t.string({ description: 'GPU memory type, e.g. "HBM2".', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_type) }),
     dataCenters: t.field({
       type: [DataCenterRef],
-      description: 'Data centers where this GPU type is offered.',
+      description: 'Data centers where this GPU type is offered; empty when Katapult names none.',
       resolve: (g, _a, c) =>
-        chain(g.dto && 'data_centers' in g.dto ? g.dto : c.data.gpuType(g.id), (d) => ('data_centers' in d ? d.data_centers.map(dataCenterModel) : [])),
+        chain(g.dto && 'data_centers' in g.dto ? g.dto : c.data.gpuType(g.id), (d) => (('data_centers' in d && d.data_centers) || []).flatMap((dc) => (dc ? [dataCenterModel(dc)] : []))),
     }),
   }),
 });
