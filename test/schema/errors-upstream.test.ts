@@ -40,9 +40,7 @@ describe('rate limits', () => {
     expect(gateway.sim.requests.map((r) => r.status)).toEqual([200]);
   });
 
-  // Known gap, reported: with a non-null root field the failure nulls `data` itself, and the
-  // error-contract plugin only looks for root fields that are null inside `data`.
-  it('HTTP 429 also when the only root field is non-null, so data is null', async () => {
+  it('HTTP 429 also when the only root field is a list', async () => {
     const gateway = limited();
     const token = DEMO_TOKENS.globex;
     await gateway.query('{ dataCenters { id } }', { token });
@@ -153,5 +151,54 @@ describe('partial data', () => {
     expect(response.body.errors!.map((e) => e.path)).toEqual([0, 1, 2].map((i) => ['organization', 'virtualMachines', 'edges', i, 'node', 'zone', 'dataCenter', 'country']));
     expect(response.status).toBe(200);
     expectContract(response, token);
+  });
+
+  it('one VM whose own record fails nulls only that VM’s tagNames and annotations, not the list', async () => {
+    let failed: string | null = null;
+    const gateway = start({
+      env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' },
+      wrapFetch: (simulator) => (input, init) => {
+        const url = new URL(input);
+        if (url.pathname.endsWith('/virtual_machines/virtual_machine') && (failed === null || url.search === failed)) {
+          failed = url.search;
+          return Promise.resolve(cannedError(503, 'service_unavailable'));
+        }
+        return simulator(input, init);
+      },
+    });
+    const token = DEMO_TOKENS.globex;
+    const response = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { id tagNames annotations { key } } } } } }', { token });
+    const edges = response.body.data!.organization.virtualMachines.edges as Array<{ node: { id: string; tagNames: string[] | null; annotations: unknown[] | null } }>;
+    expect(edges).toHaveLength(5);
+    const broken = edges.findIndex((e) => e.node.tagNames === null);
+    expect(broken).toBeGreaterThanOrEqual(0);
+    edges.forEach(({ node }, i) => {
+      expect(node.id).toMatch(/^vm_/);
+      if (i === broken) {
+        expect(node).toEqual({ id: node.id, tagNames: null, annotations: null });
+      } else {
+        expect(Array.isArray(node.tagNames) && Array.isArray(node.annotations)).toBe(true);
+      }
+    });
+    expect(errorCodes(response.body)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+    expect(response.body.errors!.map((e) => e.path).sort()).toEqual(
+      ['annotations', 'tagNames'].map((field) => ['organization', 'virtualMachines', 'edges', broken, 'node', field]).sort(),
+    );
+    expect(response.status).toBe(200);
+    expectContract(response, token);
+  });
+
+  it('a root list or connection that fails is null on its own; the other root fields keep their data', async () => {
+    const gateway = start();
+    const token = DEMO_TOKENS.globex;
+    for (const failing of ['countries(first: 101) { totalCount }', 'gpuTypes(after: "bogus") { totalCount }', 'virtualMachinePackages(organization: { subDomain: "acme" }) { totalCount }']) {
+      const response = await gateway.query(`{ ${failing} zones { id } }`, { token });
+      const field = failing.slice(0, failing.search(/[(]/));
+      expect(response.body.data, failing).toEqual({ [field]: null, zones: expect.any(Array) });
+      expect(response.body.data!.zones.length, failing).toBeGreaterThan(0);
+      expect(response.body.errors, failing).toHaveLength(1);
+      expect(response.body.errors![0]!.path, failing).toEqual([field]);
+      expectContract(response, token);
+    }
   });
 });

@@ -33,7 +33,8 @@ builder.queryField('countries', (t) =>
   t.connection(
     {
       type: CountryRef,
-      description: 'Every country Katapult knows.',
+      nullable: true,
+      description: 'Every country Katapult knows. Null (with an error) when it cannot be read.',
       resolve: (_root, args, context) =>
         pagedConnection(
           context,

@@ -33,7 +33,8 @@ builder.node(DataCenterRef, {
 builder.queryField('dataCenters', (t) =>
   t.field({
     type: [DataCenterRef],
-    description: 'Every data center (Katapult does not paginate this list).',
+    nullable: true,
+    description: 'Every data center (Katapult does not paginate this list). Null (with an error) when it cannot be read.',
     resolve: (_root, _args, context) => chain(context.data.dataCenters(), (body) => body.data_centers.map(dataCenterModel)),
   }),
 );

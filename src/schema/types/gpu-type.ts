@@ -39,7 +39,8 @@ builder.queryField('gpuTypes', (t) =>
   t.connection(
     {
       type: GpuTypeRef,
-      description: 'Every GPU type.',
+      nullable: true,
+      description: 'Every GPU type. Null (with an error) when it cannot be read.',
       resolve: (_root, args, context) =>
         pagedConnection(
           context,

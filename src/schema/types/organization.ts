@@ -223,14 +223,16 @@ builder.queryFields((t) => ({
   }),
   organizations: t.field({
     type: [OrganizationRef],
-    description: 'Every organization the token can see.',
+    nullable: true,
+    description: 'Every organization the token can see. Null (with an error) when it cannot be read.',
     resolve: (_root, _args, context) =>
       chain(context.data.organizations(), (body) => body.organizations.map((o: OrganizationListItemDto) => organizationModel(o))),
   }),
   virtualMachinePackages: t.connection(
     {
       type: VirtualMachinePackageRef,
-      description: 'Virtual machine packages: the public catalogue, or those available to an organization when one is given.',
+      nullable: true,
+      description: 'Virtual machine packages: the public catalogue, or those available to an organization when one is given. Null (with an error) when it cannot be read.',
       args: { organization: t.arg({ type: OrganizationLookupInput, description: 'Include this organization\'s private packages.' }) },
       resolve: (_root, args, context) =>
         packagesConnection(context, args.organization ? { lookup: toOrganizationLookup(args.organization, 'organization'), dto: null } : null, args),

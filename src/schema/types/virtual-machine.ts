@@ -56,9 +56,10 @@ builder.node(VirtualMachineRef, {
     cpuCores: t.int({ nullable: true, description: 'Number of CPU cores. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.cpu_cores) }),
     memoryInGb: t.int({ nullable: true, description: 'Memory in GB. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.memory_in_gb) }),
     useDedicatedCpus: t.boolean({ nullable: true, description: 'Whether the CPUs are dedicated to this VM. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.use_dedicated_cpus) }),
-    tagNames: t.stringList({ description: 'Names of the tags on this VM. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.tag_names) }),
+    tagNames: t.stringList({ nullable: true, description: 'Names of the tags on this VM. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.tag_names) }),
     annotations: t.field({
       type: [AnnotationRef],
+      nullable: true,
       description: 'Key/value annotations set on the VM. ' + FULL_RECORD_NOTE,
       extensions: callPerObject,
       resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.annotations),

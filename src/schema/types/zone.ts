@@ -16,7 +16,8 @@ builder.node(ZoneRef, {
 builder.queryField('zones', (t) =>
   t.field({
     type: [ZoneRef],
-    description: 'Every zone (Katapult does not paginate this list).',
+    nullable: true,
+    description: 'Every zone (Katapult does not paginate this list). Null (with an error) when it cannot be read.',
     resolve: (_root, _args, context) => chain(context.data.zones(), (body) => body.zones.map(zoneModel)),
   }),
 );
