@@ -107,6 +107,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Hop-by-hop and length headers: Node sets them for the bytes this edge actually writes. */
+const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+/** What yoga's event stream says instead of leaving the header out. */
+const NO_ENCODING = new Set(['none', 'identity']);
 const VARY_POST = 'Origin, Accept-Encoding';
 const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 
@@ -288,7 +292,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const response = await app.yoga.fetch(request, { scope, notes });
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
-      headers[name] = value;
+      // yoga's header names keep the case they were set in, and its streamed media types (SSE,
+      // multipart) bring framing headers of their own. The answer is sent whole from here, so
+      // this edge frames it (and encodes it) itself.
+      const lower = name.toLowerCase();
+      if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
+      headers[lower] = value;
     });
     const payload = Buffer.from(await response.arrayBuffer());
 

@@ -67,6 +67,8 @@ export interface ResponseCache {
   stats(): { entries: number; bytes: number; tokens: number };
 }
 
+const JSON_MEDIA_TYPE = /^application\/(?:graphql-response\+)?json\s*(?:;|$)/i;
+
 /** A weak ETag over the exact bytes; the same function serves the fast path and the full pipeline. */
 export function etagFor(body: Buffer | string): string {
   return `W/"${createHash('sha1').update(body).digest('base64url')}"`;
@@ -74,11 +76,15 @@ export function etagFor(body: Buffer | string): string {
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` variables share an entry. */
 function canonicalJson(value: unknown): string {
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: a different request.
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError('not a finite number');
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const keys = Object.keys(value).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
+
+const KNOWN_PARAMS = new Set(['query', 'operationName', 'variables', 'extensions']);
 
 interface Params {
   query?: unknown;
@@ -133,6 +139,8 @@ export function normaliseDocument(document: string): string {
 export function operationKey(request: GraphQLRequestShape, documentKey: (document: string) => string = normaliseDocument): string | null {
   const params = readParams(request);
   if (!params) return null;
+  // yoga refuses a POST body with any other member ("Unexpected parameter"), so must the fast path.
+  for (const name in params) if (!KNOWN_PARAMS.has(name)) return null;
   // Parameters yoga refuses (an operation name that is not a string, variables or extensions
   // that are not objects) must not be answered from a document's stored answer.
   const absent = (value: unknown) => value === undefined || value === null;
@@ -147,10 +155,17 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
   const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : typeof hash === 'string' ? `h:${hash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
-  const variables = params.variables === undefined || params.variables === null ? '' : canonicalJson(params.variables);
-  // Extensions can change the answer: a persisted-query hash sent with a document that does not
-  // match it is refused, so that request must not share the document's stored answer.
-  const extensions = params.extensions === undefined || params.extensions === null ? '' : canonicalJson(params.extensions);
+  let variables: string;
+  let extensions: string;
+  try {
+    variables = params.variables === undefined || params.variables === null ? '' : canonicalJson(params.variables);
+    // Extensions can change the answer: a persisted-query hash sent with a document that does not
+    // match it is refused, so that request must not share the document's stored answer.
+    extensions = params.extensions === undefined || params.extensions === null ? '' : canonicalJson(params.extensions);
+  } catch {
+    // A value JSON cannot say again (Infinity), or nesting too deep to walk: yoga answers it.
+    return null;
+  }
   return `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`;
 }
 
@@ -259,6 +274,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
       if (response.body.includes('"errors"')) return;
+      // Only single JSON answers: an event stream or multipart answer is framed for its request.
+      if (!JSON_MEDIA_TYPE.test(response.contentType)) return;
       const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil };
       entries.set(key, stored, { ttl });
       // After the set: replacing an entry disposes the old one, which takes its key out.
@@ -297,16 +314,19 @@ export function createFastPathHooks(cache: ResponseCache): { fastPath?: FastPath
       const hit = cache.lookup(shapeOf(input), input.scope);
       if (!hit) return null;
       input.scope.stats.hits++;
+      // ETags are for GET (HTTP caches revalidate GETs); a POST answer carries none, stored or not.
+      const headers: Record<string, string> = { 'content-type': hit.contentType };
+      if (input.method === 'GET' || input.method === 'HEAD') headers.etag = hit.etag;
       return {
         status: 200,
-        headers: { 'content-type': hit.contentType, etag: hit.etag },
+        headers,
         body: hit.body,
         operationName: hit.operationName,
         freshUntil: hit.freshUntil,
       };
     },
     onGraphQLResult({ request, status, headers, body, operationName }) {
-      cache.store(shapeOf(request), request.scope, { status, contentType: headers['content-type'] ?? 'application/json', body, operationName });
+      cache.store(shapeOf(request), request.scope, { status, contentType: headers['content-type'] ?? '', body, operationName });
     },
   };
 }

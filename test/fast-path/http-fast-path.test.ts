@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -159,6 +160,44 @@ describe('the warm fast path through the HTTP edge', () => {
     const notModified = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'if-none-match': String(first.headers.etag) });
     expect(notModified.status).toBe(304);
     expect(notModified.body.length).toBe(0);
+  });
+
+  it('replays an answer with the media type it was first sent with, and gives a POST no ETag either time', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    for (const accept of ['application/graphql-response+json', 'application/json']) {
+      const headers = { ...bearer(DEMO_TOKENS.globex), accept };
+      const first = await post(gateway.endpoint, { query: DASHBOARD }, headers);
+      const second = await post(gateway.endpoint, { query: DASHBOARD }, headers);
+      expect(first.headers['content-type'], accept).toBe(`${accept}; charset=utf-8`);
+      expect(second.headers['content-type'], accept).toBe(first.headers['content-type']);
+      expect(second.text).toBe(first.text);
+      expect([first.headers.etag, second.headers.etag], accept).toEqual([undefined, undefined]);
+    }
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, true]);
+  });
+
+  it('answers event-stream and multipart requests whole, correctly framed, and never from a stored answer', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    for (const accept of ['text/event-stream', 'multipart/mixed']) {
+      for (let i = 0; i < 2; i++) {
+        // node:http refuses a message with both Transfer-Encoding and Content-Length.
+        const answer = await post(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), accept, 'accept-encoding': 'gzip' });
+        expect(answer.status, accept).toBe(200);
+        expect(answer.headers['content-type'], accept).toMatch(new RegExp(`^${accept}`));
+        expect(answer.headers['content-encoding'], accept).toBe('gzip');
+        expect(answer.headers['transfer-encoding'] === undefined || answer.headers['content-length'] === undefined, accept).toBe(true);
+        expect(gunzipSync(answer.body).toString('utf8'), accept).toContain('"name":"Globex Corporation"');
+      }
+    }
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, false]);
+  });
+
+  it('sends a 304 from the full pipeline without the body’s Content-Type', async () => {
+    gateway = await startGateway();
+    const first = await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const revalidated = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache', 'if-none-match': String(first.headers.etag) });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers['content-type']).toBeUndefined();
   });
 
   it('still applies the edge checks before a hit: CSRF refuses a GET without a preflight header', async () => {

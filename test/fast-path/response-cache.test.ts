@@ -70,7 +70,12 @@ describe('the finished-response cache', () => {
     cache.store(request, stale, ok('{"data":{"a":1}}'));
     cache.store(request, scopeFor('t1', Number.POSITIVE_INFINITY, clock.now()), ok('{"data":{"a":1}}'));
     cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), status: 429 });
+    // Event streams and multipart answers are framed for the request that got them.
+    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('event: next\ndata: {"data":{"a":1}}\n\n'), contentType: 'text/event-stream' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: '' });
     expect(cache.stats().entries).toBe(0);
+    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: 'application/graphql-response+json; charset=utf-8' });
+    expect(cache.stats().entries).toBe(1);
   });
 
   it('skips lookups for no-cache requests and drops a purged token', () => {
@@ -165,6 +170,17 @@ describe('the finished-response cache and its edge cases', () => {
     cache.purgeToken('key-t1');
     cache.store(request, scope, ok('{"data":{"a":1}}'));
     expect(cache.stats().entries).toBe(0);
+  });
+
+  it('gives no key to a body yoga would refuse or read differently: unknown members, numbers JSON cannot write back', () => {
+    const raw = (text: string): GraphQLRequestShape => ({ method: 'POST', search: '', body: Buffer.from(text), accept: null, contentType: 'application/json' });
+    expect(operationKey(raw('{"query":"{ a }","variables":{"f":null}}'))).not.toBeNull();
+    expect(operationKey(raw('{"query":"{ a }","foo":1}'))).toBeNull();
+    expect(operationKey(raw('{"query":"{ a }","variables":{"f":1e400}}'))).toBeNull();
+    expect(operationKey(raw('{"query":"{ a }","variables":{"f":[-1e400]}}'))).toBeNull();
+    // Nesting deeper than the key's walk can go is answered by yoga, not keyed.
+    const deep = `${'{"a":'.repeat(20000)}1${'}'.repeat(20000)}`;
+    expect(operationKey(raw(`{"query":"{ a }","variables":{"f":${deep}}}`))).toBeNull();
   });
 
   it('reads only JSON bodies for a key, since yoga reads other content types differently', () => {
