@@ -183,7 +183,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       maxCost: config.limits.cost,
       maxAliases: config.limits.aliases,
       maxTokens: config.limits.tokens,
-      defaultPageSize: config.pagination.defaultSize,
+      pageSizes: { defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize },
       onRejected: (reason) => metrics.inboundRejected(reason),
     }),
     useOperationNotes(),

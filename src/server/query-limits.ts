@@ -9,12 +9,14 @@ import {
   SchemaMetaFieldDef,
   TypeMetaFieldDef,
   TypeNameMetaFieldDef,
+  valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
   type GraphQLNamedType,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
@@ -31,8 +33,8 @@ export interface QueryLimitsOptions {
   maxAliases: number;
   /** Lexical tokens allowed in a document; parsing stops past it. */
   maxTokens: number;
-  /** Page size a connection field is assumed to return when neither `first` nor `last` is given. */
-  defaultPageSize: number;
+  /** Page sizes of connection fields (see `PageSizes`). */
+  pageSizes: PageSizes;
   /** Told about every rejection (for metrics). @default none */
   onRejected?(reason: InboundRejectReason): void;
 }
@@ -44,6 +46,27 @@ export interface OperationMeasure {
 }
 
 type Variables = Record<string, unknown> | null | undefined;
+
+/** Page sizes of connection fields: assumed when neither `first` nor `last` is given, and the largest allowed. */
+export interface PageSizes {
+  defaultSize: number;
+  maxSize: number;
+}
+
+/**
+ * The request's variables with the operation's defaults for those it leaves out, as execution
+ * will see them: `($first: Int = 100)` asks for 100 whether or not the client sends it.
+ */
+function withDefaults(operation: OperationDefinitionNode, variables: Variables): Variables {
+  let out: Record<string, unknown> | undefined;
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (!definition.defaultValue || (variables && Object.hasOwn(variables, name))) continue;
+    out ??= { ...variables };
+    out[name] = valueFromASTUntyped(definition.defaultValue);
+  }
+  return out ?? variables;
+}
 
 function numberArgument(field: FieldNode, name: string, variables: Variables): number | null {
   const node = field.arguments?.find((a) => a.name.value === name)?.value;
@@ -63,10 +86,12 @@ function listLength(node: ValueNode | undefined, variables: Variables): number |
  * times: 100 VMs with 5 fields each cost 500, not 5. `nodes(ids:)` pays once per id. Other
  * lists are Katapult's small unpaginated catalogues and count once.
  */
-function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, defaultPageSize: number): number {
+function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, pageSizes: PageSizes): number {
   const args = definition.args;
   if (getNamedType(definition.type).name.endsWith('Connection') && args.some((a) => a.name === 'first' || a.name === 'last')) {
-    return numberArgument(node, 'first', variables) ?? numberArgument(node, 'last', variables) ?? defaultPageSize;
+    // A bigger page than the largest is refused by the connection itself, as the client's
+    // mistake (BAD_USER_INPUT), so it is not priced as if it could run.
+    return Math.min(numberArgument(node, 'first', variables) ?? numberArgument(node, 'last', variables) ?? pageSizes.defaultSize, pageSizes.maxSize);
   }
   if (args.some((a) => a.name === 'ids')) return listLength(node.arguments?.find((a) => a.name.value === 'ids')?.value, variables) ?? 1;
   return 1;
@@ -88,13 +113,14 @@ type SetMeasure = OperationMeasure & { callPerObject: boolean };
  * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
  * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT.
  * Fragments are measured once each (memoised), so a document that spreads fragments into
- * each other cannot make this slow. Variables are the raw request values: limits apply to
- * what was actually asked for.
+ * each other cannot make this slow. Variables are the request's values, with the operation's
+ * defaults for those it leaves out: limits apply to what will actually be asked for.
  */
-export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables, defaultPageSize: number): OperationMeasure {
+export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, requestVariables: Variables, pageSizes: PageSizes): OperationMeasure {
   const operation = getOperationAST(document, operationName);
   const root = operation ? schema.getRootType(operation.operation) : undefined;
   if (!operation || !root) return { depth: 0, cost: 0, aliases: 0 };
+  const variables = withDefaults(operation, requestVariables);
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   const memo = new Map<string, SetMeasure>();
@@ -119,7 +145,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         const definition = fieldOf(type, selection.name.value);
         if (definition?.extensions?.[CALL_PER_OBJECT]) total.callPerObject = true;
         const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : nothing();
-        const times = definition ? multiplier(definition, selection, variables, defaultPageSize) : 1;
+        const times = definition ? multiplier(definition, selection, variables, pageSizes) : 1;
         const each = inner.cost + (inner.callPerObject ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
         // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
@@ -166,7 +192,7 @@ const TOKEN_LIMIT_MESSAGE = /contains more tha[nt] \d+ tokens/;
  * execution). A refused request never reaches a resolver, so it costs no Katapult call.
  */
 export function useQueryLimits(options: QueryLimitsOptions): Plugin {
-  const { maxDepth, maxCost, maxAliases, maxTokens, defaultPageSize } = options;
+  const { maxDepth, maxCost, maxAliases, maxTokens, pageSizes } = options;
   const reject = (reason: InboundRejectReason, message: string) => {
     options.onRejected?.(reason);
     return tooComplex(message);
@@ -185,7 +211,7 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const measured = measureOperation(args.schema, args.document, args.operationName, args.variableValues as Variables, defaultPageSize);
+      const measured = measureOperation(args.schema, args.document, args.operationName, args.variableValues as Variables, pageSizes);
       let error: GraphQLError | null = null;
       if (measured.depth > maxDepth) {
         error = reject('depth', `The query nests fields ${measured.depth} levels deep; the limit is ${maxDepth}`);

@@ -45,6 +45,32 @@ describe('query limits', () => {
     await expectAnswered(gateway, { query: VMS('(first: $n)'), variables: { n: 10 } });
   });
 
+  it('prices a page size left to the variable’s default by that default', async () => {
+    const gateway = await limited({ LIMIT_COST: '500' });
+    const withDefault = (n: number) => VMS('(first: $n)').replace('($n: Int)', `($n: Int = ${n})`);
+    await expectRefused(gateway, { query: withDefault(100) }, /costs 502/);
+    await expectRefused(gateway, { query: withDefault(100), variables: {} }, /costs 502/);
+    await expectAnswered(gateway, { query: withDefault(10) });
+    // A value the client does send replaces the default, as in execution.
+    await expectAnswered(gateway, { query: withDefault(100), variables: { n: 10 } });
+  });
+
+  it('leaves a page too big for any connection, or too big for an Int, to the connection and to graphql: BAD_USER_INPUT, not a cost', async () => {
+    const gateway = await limited({});
+    for (const [page, variables, wording] of [
+      ['(first: 100000)', undefined, /first/],
+      ['(first: $n)', { n: 100000 }, /first/],
+      ['(first: $n)', { n: 3_000_000_000 }, /Variable "\$n"/],
+      ['(first: $n)', { n: 1e20 }, /Variable "\$n"/],
+    ] as const) {
+      const before = gateway.simulator.requests.length;
+      const response = await post(gateway.endpoint, { query: VMS(page), ...(variables ? { variables } : {}) }, auth);
+      expect(response.json.errors?.map((e: { extensions: { code: string } }) => e.extensions.code), page).toEqual(['BAD_USER_INPUT']);
+      expect(response.json.errors[0].message, page).toMatch(wording);
+      expect(gateway.simulator.requests.length, page).toBe(before);
+    }
+  });
+
   it('prices a connection without first or last at the default page size', async () => {
     const gateway = await limited({ LIMIT_COST: '101', PAGINATION_DEFAULT_SIZE: '20' });
     await expectRefused(gateway, { query: VMS('') }, /costs 102, over the limit of 101/);

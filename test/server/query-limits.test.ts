@@ -4,7 +4,7 @@ import { buildSchema } from '../../src/schema/index.js';
 import { CALL_PER_OBJECT_COST, measureOperation } from '../../src/server/query-limits.js';
 
 const schema = buildSchema();
-const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, 20);
+const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, { defaultSize: 20, maxSize: 100 });
 
 describe('measureOperation', () => {
   it('counts one per field and multiplies a connection subtree by first', () => {
