@@ -6,10 +6,10 @@ import { createCursorCodec } from './data/cursor.js';
 import { createKatapultData } from './data/katapult-data.js';
 import { createKatapultSource, type KatapultSource } from './data/katapult-source.js';
 import { createRequestStats, type RequestScope } from './data/request-scope.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, yogaLogging, type Logger } from './logger.js';
 import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
-import { createMaskError } from './schema/errors.js';
+import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
@@ -194,7 +194,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: '/graphql',
-    logging: logger,
+    logging: yogaLogging(logger, isExpectedError),
     maskedErrors: { maskError: createMaskError(() => clock.now()) as never },
     graphiql: false,
     landingPage: false,

@@ -29,3 +29,33 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   return pino({ level: options.level, redact, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, options.destination);
 }
+
+/** The logger yoga is given: the four methods it calls, each with what yoga passes. */
+export interface YogaLogging {
+  debug(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/**
+ * yoga logs at error level every error its mask rewrites, and ours rewrites every typed error
+ * into the contract's words: a missing token or a bad cursor would read as a server fault,
+ * with a stack. Errors `isExpected` recognises (the client's mistakes, Katapult's refusals and
+ * outages, which the request's summary line and the metrics already count) go to debug.
+ */
+export function yogaLogging(logger: Logger, isExpected: (error: unknown) => boolean): YogaLogging {
+  const write = (level: 'debug' | 'info' | 'warn' | 'error', args: unknown[]) => {
+    const [first, ...rest] = args;
+    if (first instanceof Error) logger[level]({ err: first }, typeof rest[0] === 'string' ? rest[0] : first.message);
+    // yoga's other calls pass a message alone; anything more is left out rather than risk a value reaching the log.
+    else if (typeof first === 'string') logger[level](first);
+    else logger[level]({ detail: String(first) }, 'yoga');
+  };
+  return {
+    debug: (...args) => write('debug', args),
+    info: (...args) => write('info', args),
+    warn: (...args) => write('warn', args),
+    error: (...args) => write(args.length > 0 && isExpected(args[0]) ? 'debug' : 'error', args),
+  };
+}

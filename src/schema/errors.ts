@@ -131,6 +131,16 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
 }
 
 /**
+ * Whether an error is one the contract names (a client's mistake, Katapult's refusal or
+ * outage, the budget): not a server fault, so not logged as one.
+ */
+export function isExpectedError(error: unknown): boolean {
+  const graphQLError = error instanceof GraphQLError ? error : null;
+  if (graphQLError && isVariableError(graphQLError)) return true;
+  return mapKnownError(graphQLError?.originalError ?? error, 0) !== null;
+}
+
+/**
  * Yoga's `maskError`: our typed errors become contract errors; anything else stays masked
  * (an unexpected error's message and stack never reach the client).
  */

@@ -1,5 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphQLError } from 'graphql';
+import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
+import { createLogger, yogaLogging } from '../../src/logger.js';
+import { isExpectedError } from '../../src/schema/errors.js';
 import { LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
 
@@ -35,6 +39,9 @@ beforeAll(async () => {
   await raw(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{"query": "{ organiz' });
   await raw(endpoint, { method: 'POST', headers: { 'content-type': 'text/plain', ...auth }, body: `{"query":"{ viewer { id } }"}` });
   await post(endpoint, { query: '{ nonsense }' }, bearer(INVALID_TOKEN));
+  await post(endpoint, { query: '{ countries(first: 500) { totalCount } }' }, auth);
+  await post(endpoint, { query: '{ countries(after: "bogus") { totalCount } }' }, auth);
+  await post(endpoint, { query: 'query ($n: Int!) { countries(first: $n) { totalCount } }', variables: { n: 'ten' } }, auth);
 });
 
 afterAll(() => gateway?.close());
@@ -57,7 +64,7 @@ describe('request logging', () => {
 
   it('writes a summary line per GraphQL request with timing, cache, queue and a token fingerprint', () => {
     const summaries = records().filter((r) => r.msg === 'graphql request');
-    expect(summaries).toHaveLength(16);
+    expect(summaries).toHaveLength(19);
     const first = summaries.find((r) => r.requestId === 'summary-check-1')!;
     expect(first).toMatchObject({
       operationName: 'Fleet',
@@ -76,10 +83,43 @@ describe('request logging', () => {
     expect(summaries.filter((r) => r.tokenFingerprint === null).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('logs none of those client mistakes as a server error (they are in each summary line)', () => {
+    expect(records().filter((r) => (r.level as number) >= 50)).toEqual([]);
+    // They are still there for whoever debugs, at debug level, with the contract's code behind them.
+    const demoted = records().filter((r) => r.level === 20 && (r.err as { type?: string } | undefined)?.type === 'GraphQLError');
+    expect(demoted.map((r) => r.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/"first" must be an integer/), expect.stringMatching(/cursor/i)]));
+  });
+
   it("keeps Katapult's own request id for each upstream call at debug level", () => {
     const calls = records().filter((r) => r.msg === 'upstream call');
     expect(calls.length).toBeGreaterThan(0);
     expect(calls[0]).toMatchObject({ upstream: { path: expect.stringMatching(/^\//), katapultRequestId: expect.any(String) } });
+  });
+});
+
+describe('errors yoga reports', () => {
+  const capture = () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    return { logging: yogaLogging(logger, isExpectedError), records: () => lines.map((line) => JSON.parse(line) as { level: number; msg: string; err?: { stack?: string } }) };
+  };
+
+  it('keeps an unexpected error at error level, with its stack', () => {
+    const { logging, records } = capture();
+    logging.error(new GraphQLError('Unexpected error.', { originalError: new TypeError('boom') }));
+    logging.error(new TypeError('bare boom'));
+    expect(records().map((r) => [r.level, r.msg])).toEqual([
+      [50, 'Unexpected error.'],
+      [50, 'bare boom'],
+    ]);
+    expect(records()[1]!.err?.stack).toContain('TypeError: bare boom');
+  });
+
+  it('writes the contract’s errors (a missing token, a bad argument) at debug level', () => {
+    const { logging, records } = capture();
+    logging.error(new GraphQLError('needs a token', { originalError: new MissingTokenError() }));
+    logging.error(new GraphQLError('bad first', { originalError: new InvalidInputError('"first" must be an integer from 0 to 100, got 500', 'first') }));
+    expect(records().map((r) => r.level)).toEqual([20, 20]);
   });
 });
 
