@@ -150,7 +150,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         } else if (info.status !== null && info.status < 500) {
           readiness.set('upstream-route', null);
         }
-        logger.debug(
+        // A Katapult fault (no answer, or a 5xx) is an operator's concern; anything else is routine.
+        const fault = info.errorCode !== null && (info.status === null || info.status >= 500);
+        logger[fault ? 'warn' : 'debug'](
           {
             requestId: info.requestId,
             upstream: { path: info.path, status: info.status, ms: info.durationMs, attempt: info.attempt, background: info.background, katapultRequestId: info.upstreamRequestId, error: info.errorCode },

@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
 import { createLogger, yogaLogging } from '../../src/logger.js';
 import { isExpectedError } from '../../src/schema/errors.js';
-import { LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createSimulator, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
 
 // Neither is a demo token: a leak of either would be a real leak, not a fixture echo.
@@ -113,6 +113,19 @@ describe('errors yoga reports', () => {
       [50, 'bare boom'],
     ]);
     expect(records()[1]!.err?.stack).toContain('TypeError: bare boom');
+  });
+
+  it('warns about each Katapult fault (a 5xx), so an outage shows without debug logging', async () => {
+    const failing = await startGateway({ env: { LOG_LEVEL: 'info', QUEUE_RETRY_MAX_ATTEMPTS: '1' }, simulator: createSimulator({ failureRatio: 1 }) });
+    try {
+      const response = await post(failing.endpoint, { query: '{ zones { id } }' }, bearer(SECRET_TOKEN));
+      expect(response.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      const lines = failing.logs.map((line) => JSON.parse(line) as { level: number; msg: string; upstream?: { status: number } });
+      expect(lines.filter((r) => r.msg === 'upstream call').map((r) => [r.level, r.upstream?.status])).toEqual([[40, 503]]);
+      expect(lines.filter((r) => r.level >= 50)).toEqual([]);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('writes the contract’s errors (a missing token, a bad argument) at debug level', () => {
