@@ -107,6 +107,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY = Buffer.alloc(0);
+
+/** What the statuses yoga sends without a body mean for this endpoint. */
+const EMPTY_REFUSALS: Record<number, string> = {
+  406: 'None of the media types in Accept can be served: accept application/graphql-response+json or application/json',
+  415: 'The request body is not in a media type this endpoint reads: send application/json (or use GET with query parameters)',
+};
+
+/** The type/subtype of a Content-Type in lower case; its parameters as sent (a multipart boundary is case-sensitive). */
+function lowerMediaType(value: string): string {
+  const semicolon = value.indexOf(';');
+  return semicolon === -1 ? value.toLowerCase() : value.slice(0, semicolon).toLowerCase() + value.slice(semicolon);
+}
 /** Hop-by-hop and length headers: Node sets them for the bytes this edge actually writes. */
 const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 /** What yoga's event stream says instead of leaving the header out. */
@@ -176,10 +189,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       for (const name in baseHeaders) headers[name] = baseHeaders[name]!;
       let status = out.status;
       let body: Buffer | undefined = out.body;
-      if (isGet && status === 200) {
+      if (isGet) {
+        // Every GET answer says how long it may be kept: an error (a 401, a 429) not at all.
         const stats = out.freshUntil === undefined ? scope.stats : { ...scope.stats, freshUntil: Math.min(scope.stats.freshUntil, out.freshUntil) };
-        headers['cache-control'] ??= cacheControlFor({ status, body, stats, now: app.clock.now() });
-        if (headers['cache-control'] !== 'no-store') {
+        headers['cache-control'] ??= cacheControlFor({ status, body: body ?? EMPTY, stats, now: app.clock.now() });
+        if (status === 200 && body && headers['cache-control'] !== 'no-store') {
           headers.etag ??= etagFor(body);
           if (matchesEtag(header(req, 'if-none-match') ?? undefined, headers.etag)) {
             status = 304;
@@ -286,6 +300,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       const value = req.headers[name];
       if (value !== undefined) forwarded[name] = Array.isArray(value) ? value.join(', ') : value;
     }
+    // Media types are case-insensitive (RFC 9110); yoga compares them as written.
+    if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
     // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
     // stream, which costs more than the rest of a warm request's parsing.
     const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
@@ -299,7 +315,13 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
       headers[lower] = value;
     });
-    const payload = Buffer.from(await response.arrayBuffer());
+    let payload = Buffer.from(await response.arrayBuffer());
+    // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
+    const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
+    if (refusal) {
+      payload = errorBody(refusal, 'BAD_REQUEST', requestId);
+      headers['content-type'] = JSON_TYPE;
+    }
 
     // ---- Result integration point: a finished answer may be stored for the fast path. ----
     if (onGraphQLResult) {

@@ -25,6 +25,8 @@ const BAD_REQUESTS: Array<[string, { method?: string; headers?: Record<string, s
   ['a syntax error', postJson('{"query": "{ zones { id }"}')],
   ['an unknown field', postJson('{"query": "{ zones { nope } }"}')],
   ['a variable of the wrong type', postJson('{"query": "query($n: Int!) { organization(subDomain: \\"globex\\") { virtualMachines(first: $n) { totalCount } } }", "variables": {"n": "x"}}')],
+  ['a body in a media type nobody reads', { method: 'POST', headers: { ...json, 'content-type': 'text/plain', 'x-graphql-csrf': '1' }, body: '{"query": "{ zones { id } }"}' }],
+  ['an Accept no answer can meet', { method: 'POST', headers: { ...json, accept: 'text/html' }, body: '{"query": "{ zones { id } }"}' }],
 ];
 
 describe('error codes', () => {
@@ -41,6 +43,22 @@ describe('error codes', () => {
         expect(error.extensions, what).not.toHaveProperty('originalError');
       }
     }
+  });
+
+  it('answers a media type it cannot read or write with 415 or 406 and a body that says which to use', async () => {
+    const gateway = await start();
+    const body = '{"query": "{ zones { id } }"}';
+    const unsupported = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, 'content-type': 'text/plain', 'x-graphql-csrf': '1' }, body });
+    expect(unsupported.status).toBe(415);
+    expect(unsupported.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(unsupported.json.errors[0].message).toMatch(/application\/json/);
+    const unacceptable = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept: 'text/html' }, body });
+    expect(unacceptable.status).toBe(406);
+    expect(unacceptable.json.errors[0].message).toMatch(/application\/graphql-response\+json/);
+    // Media types are case-insensitive: this one is JSON.
+    const shouted = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, 'content-type': 'APPLICATION/JSON; charset=UTF-8' }, body });
+    expect(shouted.status).toBe(200);
+    expect(shouted.json.data.zones.length).toBeGreaterThan(0);
   });
 
   it('answers a request it cannot read with 400 under either media type, and a readable one that fails under application/json with 200', async () => {

@@ -40,6 +40,22 @@ describe('HTTP caching of GET queries', () => {
     expect(stale.headers['cache-control']).toBe('no-store');
   });
 
+  it('forbids keeping any GET answer with an error status: no token, a bad document, a refused request', async () => {
+    const gateway = await gatewayWith({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '3' } });
+    const answers = [
+      await get(gateway.endpoint, { query: ORG_NAME_QUERY }),
+      await get(gateway.endpoint, { query: '{' }, auth),
+      await get(gateway.endpoint, { query: ORG_NAME_QUERY, variables: '{not json' }, auth),
+      await get(gateway.endpoint, { query: ORG_NAME_QUERY }, auth),
+    ];
+    // An unparseable document is 200 under application/json (GraphQL over HTTP), with errors.
+    expect(answers.map((a) => a.status)).toEqual([401, 200, 400, 429]);
+    for (const answer of answers) {
+      expect(answer.headers['cache-control'], String(answer.status)).toBe('no-store');
+      expect(answer.headers.etag, String(answer.status)).toBeUndefined();
+    }
+  });
+
   it('asks the client to revalidate an answer that read nothing from Katapult', async () => {
     const gateway = await gatewayWith();
     const answer = await get(gateway.endpoint, { query: '{ __typename }' }, auth);
