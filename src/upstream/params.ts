@@ -24,12 +24,17 @@ export function lookupParams(argument: string, lookup: Lookup): [string, string]
   return pairs;
 }
 
+/**
+ * Interleaved, with the filters that have a value first: Rack pairs by order (a key without a
+ * value stays alone), while Katapult's reference also asks for as many values as keys, which a
+ * server pairing the two lists by position would need. With the keys that have no value last,
+ * both readings pair every value with its own key.
+ */
 export function annotationParams(filters: readonly AnnotationFilterParam[]): [string, string][] {
   const pairs: [string, string][] = [];
-  for (const filter of filters) {
-    pairs.push(['annotations[][key]', filter.key]);
-    if (filter.value !== undefined && filter.value !== null) pairs.push(['annotations[][value]', filter.value]);
-  }
+  const valued = (filter: AnnotationFilterParam) => filter.value !== undefined && filter.value !== null;
+  for (const filter of filters) if (valued(filter)) pairs.push(['annotations[][key]', filter.key], ['annotations[][value]', filter.value!]);
+  for (const filter of filters) if (!valued(filter)) pairs.push(['annotations[][key]', filter.key]);
   return pairs;
 }
 

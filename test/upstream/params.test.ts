@@ -18,17 +18,17 @@ describe('query parameters', () => {
     expect(lookupParams('organization', { id: null, sub_domain: 'acme' })).toEqual([['organization[sub_domain]', 'acme']]);
   });
 
-  it('sends annotation filters as interleaved pairs, a key without a value as the key alone', () => {
+  it('sends annotation filters as interleaved pairs, keys without a value alone and last', () => {
     const pairs = annotationParams([{ key: 'env', value: 'prod' }, { key: 'team' }, { key: 'tier', value: 'gold' }]);
     expect(pairs).toEqual([
       ['annotations[][key]', 'env'],
       ['annotations[][value]', 'prod'],
-      ['annotations[][key]', 'team'],
       ['annotations[][key]', 'tier'],
       ['annotations[][value]', 'gold'],
+      ['annotations[][key]', 'team'],
     ]);
     expect(encodeQuery(pairs)).toBe(
-      'annotations%5B%5D%5Bkey%5D=env&annotations%5B%5D%5Bvalue%5D=prod&annotations%5B%5D%5Bkey%5D=team&annotations%5B%5D%5Bkey%5D=tier&annotations%5B%5D%5Bvalue%5D=gold',
+      'annotations%5B%5D%5Bkey%5D=env&annotations%5B%5D%5Bvalue%5D=prod&annotations%5B%5D%5Bkey%5D=tier&annotations%5B%5D%5Bvalue%5D=gold&annotations%5B%5D%5Bkey%5D=team',
     );
   });
 
@@ -39,13 +39,27 @@ describe('query parameters', () => {
     expect(parseNestedQuery(query)).toEqual({ organization: { sub_domain: value } });
   });
 
+  const filter = fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), value: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }) });
+  const byKeyAndValue = (a: { key: unknown; value: unknown }, b: { key: unknown; value: unknown }) => JSON.stringify([a.key, a.value]).localeCompare(JSON.stringify([b.key, b.value]));
+
   it('pairs every filter correctly when parsed the way Katapult (Rack) parses it', () => {
-    const filter = fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), value: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }) });
     fc.assert(
       fc.property(fc.array(filter, { maxLength: 6 }), (filters) => {
         const parsed = parseNestedQuery(encodeQuery([...lookupParams('organization', { sub_domain: 'acme' }), ...annotationParams(filters)]));
         const annotations = (parsed.annotations ?? []) as Array<Record<string, unknown>>;
-        expect(annotations.map((a) => ({ key: a.key, value: a.value ?? undefined }))).toEqual(filters.map((f) => ({ key: f.key, value: f.value })));
+        expect(annotations.map((a) => ({ key: a.key, value: a.value ?? undefined })).sort(byKeyAndValue)).toEqual(filters.map((f) => ({ key: f.key, value: f.value })).sort(byKeyAndValue));
+      }),
+    );
+  });
+
+  it('pairs every filter correctly for a server that pairs the key and value lists by position', () => {
+    fc.assert(
+      fc.property(fc.array(filter, { maxLength: 6 }), (filters) => {
+        const pairs = annotationParams(filters);
+        const keys = pairs.filter(([name]) => name === 'annotations[][key]').map(([, value]) => value);
+        const values = pairs.filter(([name]) => name === 'annotations[][value]').map(([, value]) => value);
+        const paired = keys.map((key, i) => ({ key, value: values[i] }));
+        expect(paired.sort(byKeyAndValue)).toEqual(filters.map((f) => ({ key: f.key, value: f.value ?? undefined })).sort(byKeyAndValue));
       }),
     );
   });

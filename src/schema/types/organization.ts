@@ -19,10 +19,10 @@ export const OrganizationLookupInput = builder.inputType('OrganizationLookup', {
 });
 
 export const AnnotationFilterInput = builder.inputType('AnnotationFilter', {
-  description: 'Matches VMs with this annotation; without a value, any value of the key matches. Several filters must all match.',
+  description: 'An annotation to filter VMs by, passed to Katapult as given. Katapult\'s reference does not say how several filters combine or what a key given without a value matches; the built-in simulator requires every filter to match and lets a key alone match any of its values.',
   fields: (t) => ({
     key: t.string({ required: true, description: 'Annotation key.' }),
-    value: t.string({ description: 'Annotation value; omit to match any value.' }),
+    value: t.string({ description: 'Annotation value; may be left out (see AnnotationFilter).' }),
   }),
 });
 
@@ -145,7 +145,7 @@ builder.node(OrganizationRef, {
         type: VirtualMachineRef,
         nullable: true,
         description: 'The organization\'s virtual machines, optionally filtered by annotations. Null (with an error) when the organization cannot be read.',
-        args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'All must match.' }) },
+        args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'Annotation filters, passed to Katapult (see AnnotationFilter).' }) },
         resolve: (org, args, context, info) => {
           const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
           // The VM page goes out first: its answer is the one the rest of the query waits on,
