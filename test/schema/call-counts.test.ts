@@ -1,3 +1,4 @@
+import { getNamedType, Kind, parse, print, TypeInfo, visit, visitWithTypeInfo, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { fingerprintToken } from '../../src/simulator/dispatch.js';
@@ -53,6 +54,31 @@ describe('upstream calls per query', () => {
       expect(gateway.sim.requests).toHaveLength(0);
     });
   }
+
+  it('costs the same once a Relay compiler has added `id` to every selection whose type has an ID-typed id', async () => {
+    gateway = createTestGateway();
+    const token = DEMO_TOKENS.globex;
+    const schema = gateway.app.yoga.getEnveloped().schema as GraphQLSchema;
+    // What relay-compiler's generate_id_field transform does to a document.
+    const typeInfo = new TypeInfo(schema);
+    const withIds = visit(
+      parse(dashboard('subDomain: "globex"')),
+      visitWithTypeInfo(typeInfo, {
+        SelectionSet(node) {
+          const type = getNamedType(typeInfo.getType());
+          const id = type && 'getFields' in type ? (type as GraphQLObjectType).getFields().id : undefined;
+          if (!id || getNamedType(id.type).name !== 'ID' || node.selections.some((s) => s.kind === Kind.FIELD && s.name.value === 'id')) return undefined;
+          return { ...node, selections: [...node.selections, { kind: Kind.FIELD, name: { kind: Kind.NAME, value: 'id' } }] };
+        },
+      }),
+    );
+    const relayText = print(withIds);
+    expect(relayText).toContain('ipAddresses {\n            address\n          }');
+    const { body } = await gateway.query(relayText, { token });
+    expect(body.errors).toBeUndefined();
+    // The organization's own id needs its record (one call, as `name` does); nothing per VM.
+    expect(paths()).toEqual(['/data_centers', '/organizations/organization', '/organizations/organization/virtual_machines', '/virtual_machine_packages']);
+  });
 
   it('organization(id:) { virtualMachines } costs no call for the organization itself', async () => {
     gateway = createTestGateway();

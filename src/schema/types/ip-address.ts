@@ -21,7 +21,14 @@ IPAddressRef.implement({
   description: 'An IP address allocated to a virtual machine.',
   fields: (t) => ({
     address: t.exposeString('address', { description: 'The address, e.g. "185.44.253.225".' }),
-    id: t.id({ nullable: true, description: 'The Katapult id (`ip_…`).', extensions: callPerObject, resolve: field('id') }),
+    // A String, not an ID: Relay's compiler adds a type's `id: ID` to every selection of it, and this
+    // one needs the VM's own record, so a Relay app's address list would cost a call per VM unasked.
+    id: t.string({
+      nullable: true,
+      description: 'The Katapult id (`ip_…`). A String rather than an ID so that Relay does not select it on its own: it needs the VM\'s own record (one Katapult call per VM on a list).',
+      extensions: callPerObject,
+      resolve: field('id'),
+    }),
     reverseDns: t.string({ nullable: true, description: 'Reverse DNS name.', extensions: callPerObject, resolve: field('reverse_dns') }),
     vip: t.boolean({ nullable: true, description: 'Whether it is a virtual IP.', extensions: callPerObject, resolve: field('vip') }),
     label: t.string({ nullable: true, description: 'Label.', extensions: callPerObject, resolve: field('label') }),
