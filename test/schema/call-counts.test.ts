@@ -80,6 +80,16 @@ describe('upstream calls per query', () => {
     expect(paths()).toEqual(['/data_centers', '/organizations/organization', '/organizations/organization/virtual_machines', '/virtual_machine_packages']);
   });
 
+  it('organization(id:) with another type\'s id is null, without a call, whatever is selected', async () => {
+    gateway = createTestGateway();
+    const vm = gateway.sim.dataset.virtualMachines[0]!.virtualMachine;
+    for (const selection of ['__typename id', 'id virtualMachines(first: 1) { totalCount }', 'name']) {
+      const { body } = await gateway.query(`{ organization(id: "${vm.id}") { ${selection} } }`, { token: DEMO_TOKENS.globex });
+      expect(body, selection).toEqual({ data: { organization: null } });
+    }
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
   it('organization(id:) { virtualMachines } costs no call for the organization itself', async () => {
     gateway = createTestGateway();
     const globex = gateway.sim.dataset.organizations.find((o) => o.sub_domain === 'globex')!;

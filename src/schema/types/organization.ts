@@ -8,6 +8,7 @@ import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dt
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
 import { prefetch, selectedFields } from '../lookahead.js';
+import { typeForId } from '../node-ids.js';
 import { OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef } from './refs.js';
 
 export const OrganizationLookupInput = builder.inputType('OrganizationLookup', {
@@ -212,10 +213,13 @@ builder.queryFields((t) => ({
     type: OrganizationRef,
     nullable: true,
     description:
-      'One organization, by id or sub-domain (exactly one). Null when it does not exist. Asking only for its connections costs no extra Katapult call.',
+      'One organization, by id or sub-domain (exactly one). Null when Katapult says it does not exist, or when the id is not an organization\'s (`org_…`). Asking only for its connections and the name it was looked up by costs no Katapult call for the organization itself, so it is not checked then: the connections report NOT_FOUND instead.',
     args: { id: t.arg.id({ description: 'Katapult id (`org_…`).' }), subDomain: t.arg.string({ description: 'Sub-domain.' }) },
     resolve: (_root, args, context, info) => {
       const lookup = toOrganizationLookup(args, 'organization');
+      // Another type's id would otherwise come back as an Organization with that id, which a
+      // client's normalised cache would file over the real object.
+      if ('id' in lookup && typeForId(lookup.id) !== 'Organization') return null;
       const wantsRecord = info.fieldNodes.some((node) => needsOrganizationRecord(node.selectionSet, info, lookup));
       if (!wantsRecord) return { lookup, dto: null };
       return chain(nullIfNotFound(() => context.data.organization(lookup)), (body) => (body ? { lookup, dto: body.organization } : null));
