@@ -245,9 +245,15 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
       if (node === undefined) break;
       edges.push(new LazyEdge(codec, binding, offset, idOf(node), node));
     }
-    return chain(hasRowAt(window.start + edges.length), (hasNextPage) => ({
+    // The connection spec's flags: paging forward, a next page exists only short of `before`;
+    // paging backward (`last`), a previous page only past `after`. The other direction reports
+    // whether rows exist beyond the cursors at all, which the spec allows when it is cheap.
+    const end = window.start + edges.length;
+    const hasPreviousPage = last !== null ? window.start > lowerBound : window.start > 0;
+    const hasNextPage = last === null && end >= upperBound ? false : hasRowAt(end);
+    return chain(hasNextPage, (next) => ({
       edges,
-      pageInfo: new EdgesPageInfo(hasNextPage, window.start > 0, edges),
+      pageInfo: new EdgesPageInfo(next, hasPreviousPage, edges),
       totalCount: total(),
     }));
   };

@@ -89,6 +89,24 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     );
   });
 
+  it('sets the flags between two cursors as the connection spec says: by the rows between them, in the direction of travel', async () => {
+    const rows = rowsOf(20);
+    const list = createFakeList(rows, 8);
+    const between = (args: ConnectionArgs) => resolve(list, 8, { after: cursorFor(rows, 2), before: cursorFor(rows, 5), ...args });
+    // Two rows between c2 and c5.
+    const forward = await between({ first: 5 });
+    expect(forward.edges.map((e) => e.node.id)).toEqual(['row_3', 'row_4']);
+    expect(forward.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    expect((await between({ first: 1 })).pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: true });
+    const backward = await between({ last: 5 });
+    expect(backward.edges.map((e) => e.node.id)).toEqual(['row_3', 'row_4']);
+    expect(backward.pageInfo).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+    expect((await between({ last: 1 })).pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
+    // One cursor only: unchanged.
+    expect((await resolve(list, 8, { first: 5, before: cursorFor(rows, 5) })).pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+    expect((await resolve(list, 8, { last: 5, after: cursorFor(rows, 14) })).pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+  });
+
   it('reads one page for a window inside it, and the next only when the first is full', async () => {
     const rows = rowsOf(12);
     const list = createFakeList(rows, 10);
