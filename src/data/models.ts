@@ -105,6 +105,15 @@ export function organizationModel(dto: Partial<OrganizationListItemDto> & { id: 
   return { lookup: { id: dto.id }, dto };
 }
 
+/** A VM's hypervisor: the list names it; its address is only in the VM's own record. */
+export interface HypervisorModel {
+  id: string;
+  name: string;
+  /** Absent (not null) when it came from the list. */
+  ip_address?: string | null;
+  vm: VirtualMachineModel;
+}
+
 export function virtualMachineFromList(item: VirtualMachineListItemDto, organization: OrganizationLookup): VirtualMachineModel {
   return { id: item.id, organization, list: item, full: null };
 }

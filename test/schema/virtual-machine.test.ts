@@ -109,6 +109,21 @@ describe('hypervisor on listed VMs', () => {
     expect(requestsTo(gateway.sim, '/virtual_machines/virtual_machine')).toHaveLength(0);
   });
 
+  it('reads the same on a list as through the VM itself: its address comes from the VM\'s own record', async () => {
+    gateway = createTestGateway({ simulatorOptions: { hypervisor: true } });
+    const token = DEMO_TOKENS.globex;
+    const listed = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 3) { edges { node { id hypervisor { id name ipAddress } } } } } }', { token });
+    expect(listed.body.errors).toBeUndefined();
+    const edges = listed.body.data!.organization.virtualMachines.edges as Array<{ node: { id: string; hypervisor: { ipAddress: string | null } } }>;
+    // One call per VM for the address, none for id and name (the test above).
+    expect(requestsTo(gateway.sim, '/virtual_machines/virtual_machine')).toHaveLength(3);
+    for (const { node } of edges) {
+      expect(node.hypervisor.ipAddress).toEqual(expect.any(String));
+      const alone = await gateway.query(`{ node(id: "${node.id}") { ... on VirtualMachine { hypervisor { id name ipAddress } } } }`, { token });
+      expect(alone.body.data!.node.hypervisor).toEqual(node.hypervisor);
+    }
+  });
+
   it('is null when the list leaves it out (as the real API does), still with no per-VM call', async () => {
     gateway = createTestGateway();
     const { body } = await gateway.query(LIST, { token: DEMO_TOKENS.globex });

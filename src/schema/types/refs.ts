@@ -2,6 +2,7 @@ import type {
   CountryModel,
   DataCenterModel,
   GpuTypeModel,
+  HypervisorModel,
   IpAddressModel,
   OrganizationModel,
   PackageModel,
@@ -25,5 +26,5 @@ export const PackageGroupRef = builder.objectRef<PackageGroupDto>('PackageGroup'
 export const PackageIconRef = builder.objectRef<PackageIconDto>('PackageIcon');
 export const GpuTypeRef = builder.objectRef<GpuTypeModel>('GpuType');
 export const IPAddressRef = builder.objectRef<IpAddressModel>('IPAddress');
-export const HypervisorRef = builder.objectRef<{ id: string; name: string; ip_address?: string | null }>('Hypervisor');
+export const HypervisorRef = builder.objectRef<HypervisorModel>('Hypervisor');
 export const ViewerRef = builder.objectRef<CurrentUserResponseDto>('Viewer');

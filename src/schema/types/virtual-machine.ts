@@ -102,8 +102,8 @@ builder.node(VirtualMachineRef, {
       // Katapult puts `hypervisor` in the list for exactly the accounts it shows it to in the
       // single VM, so a list item without it means null: no per-VM call to find that out.
       resolve: (vm, _a, c) => {
-        if (vm.list) return vm.list.hypervisor ?? null;
-        return fromFull(vm, c, (f) => f.virtual_machine.hypervisor ?? null);
+        if (vm.list) return vm.list.hypervisor ? { id: vm.list.hypervisor.id, name: vm.list.hypervisor.name, vm } : null;
+        return fromFull(vm, c, (f) => (f.virtual_machine.hypervisor ? { ...f.virtual_machine.hypervisor, vm } : null));
       },
     }),
     organization: t.field({
