@@ -229,6 +229,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       return;
     }
 
+    // Before CSRF prevention, which would otherwise refuse a bodiless DELETE as forged (403).
+    if (!isGet && method !== 'POST') {
+      return refuse(405, 'GraphQL only supports GET and POST requests.', 'BAD_REQUEST', { allow: 'GET, POST' });
+    }
     const decision = limiter.take(clientAddress(req, http.trustProxy));
     if (!decision.allowed) {
       app.metrics.inboundRejected('rate_limited');

@@ -80,7 +80,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           return;
         }
     }
-    return sendJson(res, 404, errorBody(`Nothing at ${new URL(pathname, 'http://gateway').pathname}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
+    return sendJson(res, 404, errorBody(`Nothing at ${new URL(`http://gateway${pathname}`).pathname}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
   }
 
   const server = createServer((req, res) => {

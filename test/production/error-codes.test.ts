@@ -22,6 +22,7 @@ const BAD_REQUESTS: Array<[string, { method?: string; headers?: Record<string, s
   ['a mutation', postJson('{"query": "mutation { x }"}')],
   ['a subscription', postJson('{"query": "subscription { x }"}')],
   ['a PUT', { method: 'PUT', headers: json, body: '{"query": "{ zones { id } }"}' }],
+  ['a DELETE without a body', { method: 'DELETE', headers: bearer(DEMO_TOKENS.globex) }],
   ['a syntax error', postJson('{"query": "{ zones { id }"}')],
   ['an unknown field', postJson('{"query": "{ zones { nope } }"}')],
   ['a variable of the wrong type', postJson('{"query": "query($n: Int!) { organization(subDomain: \\"globex\\") { virtualMachines(first: $n) { totalCount } } }", "variables": {"n": "x"}}')],
@@ -41,6 +42,18 @@ describe('error codes', () => {
         expect(ERROR_CODES, `${what}: ${response.text}`).toContain(error.extensions?.code);
         expect(error.extensions?.requestId, what).toBe('bad-1');
         expect(error.extensions, what).not.toHaveProperty('originalError');
+      }
+    }
+  });
+
+  it('answers any method but GET and POST with 405 and Allow, before CSRF prevention looks at it', async () => {
+    const gateway = await start();
+    for (const method of ['PUT', 'DELETE', 'PATCH']) {
+      for (const headers of [json, bearer(DEMO_TOKENS.globex)]) {
+        const response = await raw(gateway.endpoint, { method, headers, ...(method === 'DELETE' ? {} : { body: '{"query": "{ zones { id } }"}' }) });
+        expect(response.status, method).toBe(405);
+        expect(response.headers.allow, method).toBe('GET, POST');
+        expect(response.json.errors[0].extensions.code, method).toBe('BAD_REQUEST');
       }
     }
   });

@@ -109,6 +109,10 @@ describe('request targets', () => {
       message: 'Nothing at /graphq; the GraphQL endpoint is /graphql',
       extensions: { code: 'NOT_FOUND', requestId: 'lost-1' },
     });
+    // A doubled slash is a path of its own, named as sent (not read as a host name).
+    const doubled = await raw(`${gateway.url}//graphql`);
+    expect(doubled.status).toBe(404);
+    expect(doubled.json.errors[0].message).toBe('Nothing at //graphql; the GraphQL endpoint is /graphql');
   });
 
   it('answers a fault in its own code with a 500 in the same error shape, never a stack', async () => {
