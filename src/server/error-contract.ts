@@ -88,6 +88,16 @@ function withStatusRules(result: Result, strict: boolean): Result {
  */
 export function useErrorContract(options: ErrorContractOptions): Plugin<ServerContext> {
   return {
+    onParams({ params }) {
+      // yoga checks the other parameters' types; an operation name of another type reached the
+      // executor and came back as OPERATION_RESOLUTION_FAILURE instead of an unreadable request.
+      const name = params.operationName as unknown;
+      if (name !== undefined && name !== null && typeof name !== 'string') {
+        throw new GraphQLError(`Expected "operationName" to be a string, got ${Array.isArray(name) ? 'an array' : typeof name}`, {
+          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+        });
+      }
+    },
     onResultProcess({ request, result, setResult, serverContext }) {
       if (!isSingleResult(result)) return;
       const scope = (serverContext as Partial<ServerContext>).scope;

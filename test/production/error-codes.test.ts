@@ -79,7 +79,7 @@ describe('error codes', () => {
     // well-formed request (400); a document that does not parse, validate or take its variables
     // is one (200 under application/json, 4xx under application/graphql-response+json).
     const gateway = await start();
-    const unreadable = ['{"query": "{ zones { id } }"', '', '"a string"', '{}', '{"query": 5}', '{"query": "{ zones { id } }", "variables": "x"}'];
+    const unreadable = ['{"query": "{ zones { id } }"', '', '"a string"', '{}', '{"query": 5}', '{"query": "{ zones { id } }", "variables": "x"}', '{"query": "{ zones { id } }", "operationName": 5}'];
     const readable = ['{"query": "{ zones { id }"}', '{"query": "{ zones { nope } }"}', '{"query": "query($n: Int!) { zones { id } }", "variables": {"n": "x"}}'];
     for (const accept of ['application/json', 'application/graphql-response+json']) {
       for (const body of unreadable) {
