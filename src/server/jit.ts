@@ -1,5 +1,6 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getLocation, GraphQLError, visit, type ASTNode, type DocumentNode, type ExecutionResult } from 'graphql';
+import { getLocation, getOperationAST, GraphQLError, visit, type ASTNode, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getVariableValues } from 'graphql/execution/values.js';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 
@@ -54,10 +55,23 @@ function withNodes(error: GraphQLError, document: DocumentNode): GraphQLError {
  * change when it is compiled: graphql-js puts `errors` before `data`, as the spec suggests so
  * they are seen first, and graphql-jit after; and its errors get their locations back.
  */
-function normalise(result: ExecutionResult | AsyncIterable<unknown>, setResult: (result: ExecutionResult) => void, document: DocumentNode): void {
+function normalise(result: ExecutionResult | AsyncIterable<unknown>, setResult: (result: ExecutionResult) => void, args: ExecutionArgs): void {
   if (Symbol.asyncIterator in result || result.errors === undefined) return;
   const { errors, ...rest } = result;
-  setResult({ errors: errors.map((error) => withNodes(error, document)), ...rest });
+  setResult({ errors: variableErrorsOf(result, args) ?? errors.map((error) => withNodes(error, args.document)), ...rest });
+}
+
+/**
+ * graphql-jit words a variable that does not fit its type differently ("…; Expected type Int;
+ * Int cannot represent…"). When nothing ran for that reason, graphql-js's own coercion says it
+ * again, in the words the document got before it was compiled. Only on that error path.
+ */
+function variableErrorsOf(result: ExecutionResult, args: ExecutionArgs): readonly GraphQLError[] | undefined {
+  if (result.data !== undefined || !result.errors?.every((error) => error.path === undefined && error.message.startsWith('Variable "$'))) return undefined;
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return undefined;
+  const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>, { maxErrors: 50 });
+  return coerced.errors;
 }
 
 /**
@@ -89,8 +103,7 @@ export function useTieredJit(options: TieredJitOptions): Plugin {
     ...jit,
     onExecute(payload) {
       onExecute(payload);
-      const { document } = payload.args;
-      return { onExecuteDone: ({ result, setResult }) => normalise(result as ExecutionResult, setResult as (result: ExecutionResult) => void, document) };
+      return { onExecuteDone: ({ result, setResult }) => normalise(result as ExecutionResult, setResult as (result: ExecutionResult) => void, payload.args as ExecutionArgs) };
     },
   };
 }

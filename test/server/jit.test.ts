@@ -50,4 +50,19 @@ describe('a document moving from graphql-js to graphql-jit', () => {
       for (const answer of answers.slice(1)) expect(answer).toBe(answers[0]);
     }
   });
+
+  it('refuses variables that do not fit in the same words before and after it is compiled', async () => {
+    const document = 'query Page($n: Int!, $after: String) { organization(subDomain: "globex") { virtualMachines(first: $n, after: $after) { totalCount } } }';
+    const fits = { n: 2, after: null };
+    for (const misfit of [{ n: 'ten' }, { n: 3_000_000_000 }, {}, { n: null }, { n: 2, after: 5 }]) {
+      const answers: string[] = [];
+      for (let run = 0; run < 4; run++) {
+        // Runs with variables that fit move the document along towards compilation.
+        await gateway.query(document, { token, variables: fits });
+        answers.push((await gateway.query(document, { token, variables: misfit, headers: { 'x-request-id': 'tiered-jit-variables' } })).text);
+      }
+      expect(answers[0], JSON.stringify(misfit)).toContain('"code":"BAD_USER_INPUT"');
+      for (const answer of answers.slice(1)) expect(answer, JSON.stringify(misfit)).toBe(answers[0]);
+    }
+  });
 });
