@@ -127,12 +127,11 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onStarted: ({ waitMs }) => metrics.queueWait(waitMs),
       onRateLimitResponse: () => metrics.upstreamRateLimited(),
       onRejected: (reason) => metrics.queueRejected(reason),
-      onCircuitChange: (state) => {
-        readiness.set('upstream-circuit', state === 'open' ? 'Katapult calls are failing; circuit open' : null);
-        logger.warn({ circuit: state }, 'upstream circuit changed');
-      },
+      onCircuitChange: (state) => logger.warn({ circuit: state }, 'upstream circuit changed'),
     },
   });
+  // Asked each time: an open circuit's time runs out with no request to notice it.
+  readiness.watch('upstream-circuit', () => (queue.circuitState() === 'open' ? 'Katapult calls are failing; circuit open' : null));
   const source = createKatapultSource({
     http,
     cache,

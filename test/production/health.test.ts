@@ -56,6 +56,23 @@ describe('liveness and readiness', () => {
     expect(ready.status).toBe(503);
     expect(ready.json.problems.join(' ')).toMatch(/circuit open/);
   });
+
+  it('is ready again once the circuit\'s open time is up, with no request in between', async () => {
+    const clock = createFakeClock();
+    const simulator = createSimulator({ failureRatio: 1 });
+    const gateway = await started(
+      startGateway({ simulator, clock, env: { QUEUE_CIRCUIT_FAILURE_THRESHOLD: '2', QUEUE_RETRY_MAX_ATTEMPTS: '1', QUEUE_CIRCUIT_OPEN_MS: '5000' } }),
+    );
+    cleanups.push(() => simulator.close());
+    for (const token of [DEMO_TOKENS.globex, DEMO_TOKENS.acme, DEMO_TOKENS.user]) {
+      await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(token));
+    }
+    expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
+    await clock.advance(5001);
+    // Only /ready is asked: a load balancer's probe must be able to bring the instance back.
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(200);
+  });
 });
 
 describe('graceful shutdown in process', () => {
