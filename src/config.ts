@@ -10,18 +10,28 @@ import { z } from 'zod';
  * Behaviour is switched by explicit variables only; NODE_ENV affects log formatting alone.
  */
 
-type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T) };
+/** `secret`: a rejected value is described by its length, never echoed (errors reach logs). */
+type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T); secret?: boolean };
 
+// Decimal digits only: Number() would also take 0x1F90, 1e3 or 0b11.
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max);
+  z
+    .string()
+    .regex(/^[+-]?\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const int = (fallback: number, min: number, max?: number): Spec<number> => ({
   schema: integer(min, max),
   expected: max === undefined ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`,
   fallback,
 });
 const bool = (fallback: boolean): Spec<boolean> => ({
-  schema: z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
-  expected: 'true or false',
+  schema: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+    .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  expected: 'true or false (or 1/0, yes/no; any case)',
   fallback,
 });
 const ratio = (fallback: number): Spec<number> => ({ schema: z.coerce.number().min(0).max(1), expected: 'a number from 0 to 1', fallback });
@@ -58,7 +68,7 @@ const specs = {
   UPSTREAM_TIMEOUT_MS: int(5000, 100, 120_000),
   UPSTREAM_CONNECTIONS: int(64, 1, 1024),
 
-  CACHE_KEY_SECRET: { schema: z.string().min(16), expected: 'at least 16 characters', fallback: randomSecret } as Spec<string>,
+  CACHE_KEY_SECRET: { schema: z.string().min(16), expected: 'at least 16 characters', fallback: randomSecret, secret: true } as Spec<string>,
   CURSOR_SECRET: {
     schema: z
       .string()
@@ -66,6 +76,7 @@ const specs = {
       .refine((v) => v.length > 0 && v.every((s) => s.length >= 16)),
     expected: 'a comma-separated list of secrets of at least 16 characters, newest first',
     fallback: () => [randomSecret()],
+    secret: true,
   } as Spec<string[]>,
 
   CACHE_MAX_BYTES: int(256 * MIB, 1 * MIB),
@@ -224,8 +235,9 @@ export interface GatewayConfig {
   };
 }
 
-function readAll(env: Readonly<Record<string, string | undefined>>): { values: SpecValues; problems: string[] } {
+function readAll(env: Readonly<Record<string, string | undefined>>): { values: SpecValues; problems: string[]; failed: Set<string> } {
   const problems: string[] = [];
+  const failed = new Set<string>();
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs) as [string, Spec<unknown>][]) {
     const raw = env[name];
@@ -235,9 +247,12 @@ function readAll(env: Readonly<Record<string, string | undefined>>): { values: S
     }
     const parsed = spec.schema.safeParse(raw.trim());
     if (parsed.success) values[name] = parsed.data;
-    else problems.push(`${name}: expected ${spec.expected}, got ${JSON.stringify(raw)}`);
+    else {
+      failed.add(name);
+      problems.push(`${name}: expected ${spec.expected}, got ${spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw)}`);
+    }
   }
-  return { values: values as SpecValues, problems };
+  return { values: values as SpecValues, problems, failed };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -260,25 +275,26 @@ function cacheBudget(v: Pick<SpecValues, 'CACHE_MAX_BYTES' | 'RESPONSE_CACHE_MAX
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
-  const { values: v, problems } = readAll(env);
+  const { values: v, problems, failed } = readAll(env);
   const { responseCacheMaxBytes, parsedMaxBytes, bodyMaxBytes } = cacheBudget(v);
-  if (problems.length === 0) {
-    if (v.UPSTREAM_PER_PAGE < v.PAGINATION_MAX_SIZE) {
-      problems.push(
-        `UPSTREAM_PER_PAGE: expected at least PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}) so any window spans at most two upstream pages, got ${v.UPSTREAM_PER_PAGE}`,
-      );
-    }
-    if (v.PAGINATION_DEFAULT_SIZE > v.PAGINATION_MAX_SIZE) {
-      problems.push(`PAGINATION_DEFAULT_SIZE: expected at most PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}), got ${v.PAGINATION_DEFAULT_SIZE}`);
-    }
-    if (v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
-      problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
-    }
-    if (v.CACHE_TOKEN_MAX_BYTES > bodyMaxBytes) {
-      problems.push(
-        `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
-      );
-    }
+  // Checks between variables, each where every variable it reads was valid on its own, so one
+  // message still lists every problem.
+  const valid = (...names: (keyof typeof specs)[]) => names.every((name) => !failed.has(name));
+  if (valid('UPSTREAM_PER_PAGE', 'PAGINATION_MAX_SIZE') && v.UPSTREAM_PER_PAGE < v.PAGINATION_MAX_SIZE) {
+    problems.push(
+      `UPSTREAM_PER_PAGE: expected at least PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}) so any window spans at most two upstream pages, got ${v.UPSTREAM_PER_PAGE}`,
+    );
+  }
+  if (valid('PAGINATION_DEFAULT_SIZE', 'PAGINATION_MAX_SIZE') && v.PAGINATION_DEFAULT_SIZE > v.PAGINATION_MAX_SIZE) {
+    problems.push(`PAGINATION_DEFAULT_SIZE: expected at most PAGINATION_MAX_SIZE (${v.PAGINATION_MAX_SIZE}), got ${v.PAGINATION_DEFAULT_SIZE}`);
+  }
+  if (valid('QUEUE_RETRY_BASE_DELAY_MS', 'QUEUE_RETRY_MAX_DELAY_MS') && v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
+    problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
+  }
+  if (valid('CACHE_TOKEN_MAX_BYTES', 'CACHE_MAX_BYTES', 'RESPONSE_CACHE_MAX_BYTES', 'CACHE_EXTENSIONS') && v.CACHE_TOKEN_MAX_BYTES > bodyMaxBytes) {
+    problems.push(
+      `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

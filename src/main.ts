@@ -34,7 +34,13 @@ async function main(): Promise<void> {
 
   const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined, processMetrics: true });
   const http = createHttpServer({ app });
-  const { url } = await http.listen(config.port, config.host);
+  let url: string;
+  try {
+    ({ url } = await http.listen(config.port, config.host));
+  } catch (error) {
+    // EADDRINUSE, EACCES, an unresolvable HOST: say which settings were tried.
+    throw new Error(`Could not listen on HOST=${config.host} PORT=${config.port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const compaction = startIdleCompaction({
     idleMs: config.runtime.idleCompactMs,
     clock: app.clock,
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
     },
   });
 
-  const lines = [`katapult-gateway listening: GraphQL and GraphiQL at ${url}/graphql`];
+  const lines = [`katapult-gateway listening: GraphQL${config.http.graphiql ? ' and GraphiQL' : ''} at ${url}/graphql`];
   if (simulator) {
     lines.push(
       `Upstream: the built-in Katapult simulator at ${upstreamBaseUrl} (set KATAPULT_API_URL to use a real one)`,

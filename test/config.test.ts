@@ -127,13 +127,41 @@ describe('loadConfig', () => {
       'PORT: expected an integer from 0 to 65535, got "eighty"',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       'KATAPULT_API_URL: expected an http(s) URL ending in /core/v1, e.g. https://api.katapult.io/core/v1, got "https://api.katapult.io/core/v2"',
-      'CURSOR_SECRET: expected a comma-separated list of secrets of at least 16 characters, newest first, got "short"',
-      'CACHE_EXTENSIONS: expected true or false, got "maybe"',
+      'CURSOR_SECRET: expected a comma-separated list of secrets of at least 16 characters, newest first, got a value of 5 characters (not shown)',
+      'CACHE_EXTENSIONS: expected true or false (or 1/0, yes/no; any case), got "maybe"',
       'QUEUE_RETRY_MAX_ATTEMPTS: expected an integer from 1 to 10, got "1.5"',
       'UPSTREAM_PER_PAGE: expected an integer from 1 to 200, got "500"',
     ]);
     expect(error.message.split('\n')[0]).toBe('Invalid configuration:');
     for (const problem of error.problems) expect(error.message).toContain(`  - ${problem}`);
+  });
+
+  it('never repeats a rejected secret: it is described by its length (errors reach logs)', () => {
+    const error = configError({ CURSOR_SECRET: 'prod-cursor-secret-DO-NOT-LEAK-1234,old', CACHE_KEY_SECRET: 'leaky-but-short' });
+    expect(error.problems).toEqual([
+      'CACHE_KEY_SECRET: expected at least 16 characters, got a value of 15 characters (not shown)',
+      'CURSOR_SECRET: expected a comma-separated list of secrets of at least 16 characters, newest first, got a value of 39 characters (not shown)',
+    ]);
+    expect(error.message).not.toContain('DO-NOT-LEAK');
+    expect(error.message).not.toContain('leaky');
+  });
+
+  it('reads integers in decimal only, and booleans in any case', () => {
+    for (const port of ['0x1F90', '1e3', '0b11', '8080.0', '']) {
+      if (port === '') continue;
+      expect(configError({ PORT: port }).problems, port).toEqual([`PORT: expected an integer from 0 to 65535, got "${port}"`]);
+    }
+    expect(loadConfig({ PORT: '+8080' }).port).toBe(8080);
+    for (const [raw, value] of [['TRUE', true], ['False', false], ['YES', true], ['0', false]] as const) {
+      expect(loadConfig({ GRAPHIQL_ENABLED: raw }).http.graphiql, raw).toBe(value);
+    }
+  });
+
+  it('lists a contradiction between valid variables next to another variable\'s own problem', () => {
+    const error = configError({ PORT: '-1', PAGINATION_DEFAULT_SIZE: '150' });
+    expect(error.problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'PAGINATION_DEFAULT_SIZE']);
+    // A contradiction involving a variable that is itself invalid is not guessed at.
+    expect(configError({ PAGINATION_MAX_SIZE: 'lots', PAGINATION_DEFAULT_SIZE: '150' }).problems.map((p) => p.split(':')[0])).toEqual(['PAGINATION_MAX_SIZE']);
   });
 
   it('rejects an upstream page smaller than the largest window, naming both', () => {

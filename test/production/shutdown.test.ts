@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { bearer, ORG_NAME_QUERY, post, raw } from './gateway.js';
 
@@ -26,6 +26,28 @@ function waitForOutput(process: ChildProcess, output: { text: string }, pattern:
     check();
   });
 }
+
+describe('the process at start', () => {
+  it('exits 1 naming the settings when it cannot listen, and with the bad variables when the configuration is invalid', async () => {
+    const run = (extra: NodeJS.ProcessEnv) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent', ...extra };
+        delete env.KATAPULT_API_URL;
+        const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        started.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        started.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        started.once('exit', (code) => resolve({ code, output }));
+      });
+    const [unlistenable, invalid] = await Promise.all([run({ HOST: 'no-such-host.invalid', PORT: '0' }), run({ PORT: '0x1F90', CURSOR_SECRET: 'secret-but-too-short' })]);
+    expect(unlistenable.code).toBe(1);
+    expect(unlistenable.output).toContain('Could not listen on HOST=no-such-host.invalid PORT=0');
+    expect(invalid.code).toBe(1);
+    expect(invalid.output).toContain('PORT: expected an integer from 0 to 65535, got "0x1F90"');
+    expect(invalid.output).not.toContain('secret-but-too-short');
+    expect(invalid.output).not.toMatch(/\n\s+at /);
+  }, 30_000);
+});
 
 describe('the process on SIGTERM', () => {
   it('stops accepting, finishes the request in flight, and exits 0', async () => {
@@ -54,5 +76,34 @@ describe('the process on SIGTERM', () => {
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     expect(await exited).toBe(0);
     expect(output.text).toMatch(/"msg":"stopped"/);
+  }, 30_000);
+
+  it('reaches the gateway through `npm start` too (the script execs, so no shell sits in between)', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    delete env.KATAPULT_API_URL;
+    // npm as the README runs it; under `npm test` its own CLI, else the one on PATH.
+    const npm = process.env.npm_execpath;
+    // Its own process group, so whatever it leaves behind can be cleaned up if this test fails.
+    const options: SpawnOptions = { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
+    child = npm && npm.endsWith('.js') ? spawn(process.execPath, [npm, 'start'], options) : spawn('npm', ['start'], options);
+    const group = child.pid!;
+    onTestFinished(() => {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // Already gone, as it should be.
+      }
+    });
+    const output = { text: '' };
+    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+    expect((await raw(`${url}/health`)).status).toBe(200);
+
+    child.kill('SIGTERM');
+    await exited;
+    // The gateway itself stopped: nothing answers at its address any more.
+    await expect(raw(`${url}/health`)).rejects.toThrow();
   }, 30_000);
 });
