@@ -23,6 +23,9 @@ export interface CursorCodec {
 
 const SIGNATURE_BYTES = 12;
 
+/** Each cursor memo's share of memory: 20,000 typical entries fit in a few MB. */
+const MEMO_MAX_BYTES = 8 * 1024 * 1024;
+
 export function createCursorCodec(secrets: readonly string[]): CursorCodec {
   if (secrets.length === 0) throw new Error('createCursorCodec needs at least one secret');
   const sign = (secret: string, binding: string, payload: string) =>
@@ -30,11 +33,12 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
 
   // Every edge of every page gets a cursor, and warm pages repeat: signing is the costly part,
   // so recently issued cursors are remembered (they are deterministic for a given secret).
-  const issued = new LRUCache<string, string>({ max: 20_000 });
+  // Bounded by bytes too: a binding carries the connection's arguments (annotation filters).
+  const issued = new LRUCache<string, string>({ max: 20_000, maxSize: MEMO_MAX_BYTES, sizeCalculation: (cursor, key) => key.length + cursor.length + 64 });
   // Clients page on with the cursors they were given, and refetch the same windows: a cursor
   // found genuine (or issued here) is not verified again. Keyed by the whole cursor and its
   // binding, so only the exact string that verified can hit.
-  const verified = new LRUCache<string, CursorPosition>({ max: 20_000 });
+  const verified = new LRUCache<string, CursorPosition>({ max: 20_000, maxSize: MEMO_MAX_BYTES, sizeCalculation: (position, key) => key.length + position.id.length + 64 });
 
   const codec: CursorCodec = {
     encode(binding, { offset, id }) {

@@ -4,7 +4,7 @@ import type { RequestQueue } from '../queue/index.js';
 import { isNotFoundCode, isUpstreamError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
-import { MissingTokenError } from './errors.js';
+import { InvalidInputError, MissingTokenError } from './errors.js';
 import type { RequestScope } from './request-scope.js';
 
 /** One REST read: where, with which parameters, cached under which policy. */
@@ -57,6 +57,9 @@ function errorCode(error: unknown): string | null {
   return (error as UpstreamError & { code?: string }).code ?? error.kind;
 }
 
+/** The longest path and query sent to Katapult (the common proxy limit is 8 KB for the whole request line and headers). */
+export const MAX_UPSTREAM_URL_LENGTH = 4096;
+
 export function createKatapultSource(options: KatapultSourceOptions): KatapultSource {
   const { http, cache, queue, clock, hooks } = options;
   const revalidationDeadlineMs = options.revalidationDeadlineMs ?? 30_000;
@@ -94,6 +97,11 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       const token = scope.token;
       if (!token) throw new MissingTokenError();
       const key: CacheKey = { tokenKey: scope.tokenKey, url: canonicalUrl(call.path, call.params ?? []), kind: call.kind };
+      // Arguments go into the URL (a sub-domain, annotation filters): past this, servers and
+      // proxies refuse it (414), and the cache would hold a key as large as the client chose.
+      if (key.url.length > MAX_UPSTREAM_URL_LENGTH) {
+        throw new InvalidInputError(`The arguments are too long: the Katapult request would be ${key.url.length} characters, over ${MAX_UPSTREAM_URL_LENGTH}`);
+      }
 
       if (!scope.noCache) {
         const fresh = cache.peek<T>(key);

@@ -31,6 +31,20 @@ describe('cursor verification is remembered', () => {
     expect(hmacs.count).toBe(before + 1);
   });
 
+  it('bounds what it remembers by bytes: cursors of huge bindings are signed and checked each time', () => {
+    const codec = createCursorCodec([SECRET]);
+    const huge = `vms:sub_domain=globex:${JSON.stringify(Array.from({ length: 700_000 }, () => ['env', null]))}`;
+    expect(huge.length).toBeGreaterThan(8 * 1024 * 1024);
+    const cursor = codec.encode(huge, { offset: 1, id: 'vm_c' });
+    let before = hmacs.count;
+    expect(codec.encode(huge, { offset: 1, id: 'vm_c' })).toBe(cursor);
+    expect(hmacs.count).toBe(before + 1);
+    before = hmacs.count;
+    codec.decode(huge, cursor, 'after');
+    codec.decode(huge, cursor, 'after');
+    expect(hmacs.count).toBe(before + 2);
+  });
+
   it('does not verify again a cursor it issued itself', () => {
     const codec = createCursorCodec([SECRET]);
     const cursor = codec.encode(BINDING, { offset: 3, id: 'vm_b' });

@@ -107,6 +107,17 @@ describe('annotation filters on virtualMachines', () => {
     ]);
   });
 
+  it('refuse arguments that would make the Katapult request too long, before any call', async () => {
+    gateway.sim.clearRequests();
+    const many = Array.from({ length: 300 }, (_, i) => ({ key: `key-${i}`, value: 'x'.repeat(10) }));
+    const body = await filtered(many);
+    expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(body.errors![0]!.message).toMatch(/too long/);
+    const long = await gateway.query(`{ organization(subDomain: "${'a'.repeat(5000)}") { name } }`, { token: DEMO_TOKENS.globex });
+    expect(long.body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(gateway.sim.requests).toHaveLength(0);
+  });
+
   it('bind cursors: a cursor from one filter set is refused by another, or by the unfiltered list', async () => {
     const production = [{ key: 'env', value: 'production' }];
     const body = await filtered(production, { first: 5 });
