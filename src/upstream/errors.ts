@@ -65,13 +65,18 @@ export class UpstreamNetworkError extends UpstreamError {
 /** A response arrived but its body was not the JSON Katapult sends. */
 export class UpstreamMalformedError extends UpstreamError {
   readonly kind = 'malformed' as const;
-  readonly retryable = true;
+  /**
+   * A 4xx that is not Katapult's JSON (a proxy's 414 or 413 page) refuses this request, not
+   * every request: sending it again gets the same, and it says nothing about Katapult's health.
+   */
+  readonly retryable: boolean;
   constructor(
     readonly status: number,
     reason: string,
   ) {
     super(`Katapult sent an unreadable ${status} response: ${reason}`);
     this.name = 'UpstreamMalformedError';
+    this.retryable = status < 400 || status >= 500 || status === 429;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue, type CircuitState } from '../../src/queue/index.js';
-import { CircuitOpenError, UpstreamApiError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
+import { CircuitOpenError, UpstreamApiError, UpstreamMalformedError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
 
@@ -100,6 +100,21 @@ describe('circuit breaker', () => {
     await clock.advance(100);
     await all;
     expect(queue.circuitState()).toBe('closed');
+  });
+
+  it('does not count a 4xx that is not Katapult\'s JSON (a proxy\'s 414 page) as Katapult failing, but does a 5xx one', async () => {
+    const { clock, katapult, queue, call } = setup();
+    katapult.failNext(5, () => new UpstreamMalformedError(414, 'body is not JSON'));
+    const pending = Promise.allSettled([1, 2, 3, 4, 5].map(() => call('a')));
+    await clock.advance(100);
+    const refused = await pending;
+    expect(refused.every((r) => r.status === 'rejected' && r.reason instanceof UpstreamMalformedError)).toBe(true);
+    expect(queue.circuitState()).toBe('closed');
+    katapult.failNext(3, () => new UpstreamMalformedError(502, 'body is not JSON'));
+    const failing = Promise.allSettled([1, 2, 3].map(() => call('a')));
+    await clock.advance(100);
+    await failing;
+    expect(queue.circuitState()).toBe('open');
   });
 
   it('does not count 429s as failures, and the calls they pushed back still complete', async () => {
