@@ -131,6 +131,7 @@ describe('the Katapult HTTP client', () => {
     ['an empty 200 body', () => new Response('', { status: 200 })],
     ['a 200 body that is JSON but not an object', () => new Response('[1,2]', { status: 200 })],
     ['an error body without error.code', () => json(404, { error: { description: 'nope' } })],
+    ["a proxy's 414 page", () => new Response('<html>414 Request-URI Too Large</html>', { status: 414 })],
     ['an error body that is not an envelope', () => json(500, { message: 'boom' })],
   ];
   for (const [name, respond] of unreadable) {
@@ -138,7 +139,9 @@ describe('the Katapult HTTP client', () => {
       const { fetch } = cannedFetch(respond);
       const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/zones', token: TOKEN }));
       expect(error).toBeInstanceOf(UpstreamMalformedError);
-      expect(error.retryable).toBe(true);
+      // Retried unless it is a 4xx: a refusal of this request, whoever wrote its body.
+      const status = (error as UpstreamMalformedError).status;
+      expect(error.retryable).toBe(status < 400 || status >= 500);
       expectNoToken(error);
     });
   }
