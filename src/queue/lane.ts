@@ -90,9 +90,17 @@ class TokenLane<E> implements Lane<E> {
   private sendSeq = 0;
   private sentInWindow = 0;
   private trustFromSeq = 0;
-  /** The newest trusted X-RateLimit-Remaining this window, and the call that reported it (-1: none). */
-  private readingSeq = -1;
+  /**
+   * The lowest trusted X-RateLimit-Remaining this window: Katapult's count only grows, so the
+   * lowest figure is the furthest it is known to have got, whatever order answers come back in.
+   */
+  private hasReading = false;
   private readingRemaining = 0;
+  /**
+   * Calls answered this window whose Remaining is not part of the reading (none sent, or not
+   * trusted): Katapult may have counted them after the call that gave the reading.
+   */
+  private unreadAnswers = 0;
   private confirmed = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
@@ -146,17 +154,20 @@ class TokenLane<E> implements Lane<E> {
     if (lesson.totalPermitted !== null) this.permitted = lesson.totalPermitted;
     if (lesson.rateLimited) {
       // Whatever we believed about this window was wrong; calls already sent cannot vouch for it.
-      this.readingSeq = -1;
+      this.hasReading = false;
+      this.unreadAnswers = 0;
       this.confirmed = false;
       this.trustFromSeq = this.sendSeq + 1;
-    } else if (ticket.window === this.window && ticket.seq >= this.trustFromSeq) {
-      const remaining = lesson.rateLimit?.remaining;
-      if (remaining != null && this.readingSeq < ticket.seq) {
-        this.readingSeq = ticket.seq;
-        this.readingRemaining = remaining;
-      }
-      if (lesson.response) this.confirmed = true;
+      return this.permitted !== before;
     }
+    const remaining = lesson.rateLimit?.remaining;
+    if (remaining != null && ticket.window === this.window && ticket.seq >= this.trustFromSeq) {
+      if (!this.hasReading || remaining < this.readingRemaining) this.readingRemaining = remaining;
+      this.hasReading = true;
+    } else if (at >= 0) {
+      this.unreadAnswers++;
+    }
+    if (lesson.response && ticket.window === this.window && ticket.seq >= this.trustFromSeq) this.confirmed = true;
     return this.permitted !== before;
   }
 
@@ -186,7 +197,8 @@ class TokenLane<E> implements Lane<E> {
     if (current === this.window) return;
     this.window = current;
     this.sentInWindow = 0;
-    this.readingSeq = -1;
+    this.hasReading = false;
+    this.unreadAnswers = 0;
     this.confirmed = false;
   }
 
@@ -202,10 +214,10 @@ class TokenLane<E> implements Lane<E> {
   /** Calls Katapult would accept this window, before the reserve; null when unknown. */
   private estimate(now: number): number | null {
     this.roll(now);
-    if (this.readingSeq >= 0) {
-      let olderInFlight = 0;
-      for (const seq of this.inFlightSeqs) if (seq < this.readingSeq) olderInFlight++;
-      return this.readingRemaining - (this.sendSeq - this.readingSeq) - olderInFlight;
+    if (this.hasReading) {
+      // Every call not yet answered may be counted after the reading (calls overtake each other
+      // on the way), and so may the answered ones whose Remaining was not read.
+      return this.readingRemaining - this.inFlightSeqs.length - this.unreadAnswers;
     }
     return this.permitted === null ? null : this.permitted - this.sentInWindow;
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
-import { RateLimitedError } from '../../src/upstream/errors.js';
+import { RateLimitedError, UpstreamApiError } from '../../src/upstream/errors.js';
+import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
 
@@ -46,6 +47,41 @@ describe('budget learning', () => {
     expect(windows.slice(0, -1).every((w) => w.sent === 18)).toBe(true);
     expect(rateLimitResponses()).toBe(0);
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('gets no 429 when calls reach Katapult in another order than they were sent', async () => {
+    // Katapult counts each call when it arrives, 1–51 ms after it was sent, and answers 1 ms later.
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let run = 0; run < 20; run++) {
+      const clock = createFakeClock();
+      const permitted = 20;
+      let window = -1;
+      let counted = 0;
+      let rateLimited = 0;
+      const task = () => () =>
+        new Promise<UpstreamResult<unknown>>((resolve, reject) => {
+          clock.setTimeout(() => {
+            const now = Math.floor(clock.now() / MINUTE);
+            if (now !== window) [window, counted] = [now, 0];
+            counted++;
+            const rateLimit = { permitted, remaining: Math.max(0, permitted - counted), retryAfterMs: null };
+            clock.setTimeout(() => {
+              if (counted > permitted && rateLimit.remaining === 0) {
+                rateLimited++;
+                const error = new UpstreamApiError(429, 'rate_limit_reached', '', { total_permitted: permitted });
+                error.rateLimit = rateLimit;
+                reject(error);
+              } else resolve({ status: 200, body: {}, bytes: 2, rateLimit, upstreamRequestId: null });
+            }, 1);
+          }, 1 + random() * 50);
+        });
+      const queue = createRequestQueue({ clock, random: () => 0 });
+      const calls = Array.from({ length: permitted * 3 }, () => queue.add(task(), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+      await clock.advance(5 * MINUTE);
+      await Promise.all(calls);
+      expect(rateLimited, `run ${run}`).toBe(0);
+    }
   });
 
   it('an exhausted lane waits for the window boundary plus jitter, then sends one call before the rest', async () => {

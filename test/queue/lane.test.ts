@@ -32,6 +32,23 @@ describe('lane budget', () => {
     expect(lane.remainingEstimate(T0 + 6)).toBe(40);
   });
 
+  it('believes the lowest Remaining: an older call counted after the reading and answered since still counts', () => {
+    for (const [late, expected] of [
+      [answer(29), 29], // its own Remaining shows Katapult counted it after the reading
+      [answer(null), 29], // no Remaining: it may have been
+      [answer(31), 30], // counted before the reading: already in it
+    ] as const) {
+      const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
+      lane.learn(lane.sent(T0), T0 + 1, answer(50));
+      const older = lane.sent(T0 + 2);
+      const reading = lane.sent(T0 + 3);
+      lane.learn(reading, T0 + 4, answer(30));
+      expect(lane.remainingEstimate(T0 + 5)).toBe(29);
+      lane.learn(older, T0 + 6, late);
+      expect(lane.remainingEstimate(T0 + 7), JSON.stringify(late.rateLimit)).toBe(expected);
+    }
+  });
+
   it('counts calls still in flight from before the reading, and calls sent after it', () => {
     const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
     lane.learn(lane.sent(T0), T0 + 1, answer(50));
