@@ -16,14 +16,20 @@ export interface TokenKeyer {
 
 export const FINGERPRINT_LENGTH = 12;
 
+/** Katapult tokens are a few dozen characters; 10,000 remembered tokens stay within a few MB. */
+const MAX_REMEMBERED_TOKEN_LENGTH = 256;
+
 export function createTokenKeyer(secret: string): TokenKeyer {
   // Tokens repeat on every request; memoising the HMAC keeps it off the warm path, and a
-  // small bound keeps a flood of random tokens from growing the map.
+  // small bound keeps a flood of random tokens from growing the map. The memo is the one place
+  // the process holds raw tokens beyond a request, so it takes only token-sized strings: a
+  // long "token" (sent to fill memory) is hashed every time instead.
   const memo = new Map<string, string>();
   const key = (token: string): string => {
     let value = memo.get(token);
     if (value === undefined) {
       value = createHmac('sha256', secret).update(token).digest('hex');
+      if (token.length > MAX_REMEMBERED_TOKEN_LENGTH) return value;
       if (memo.size >= 10_000) memo.delete(memo.keys().next().value as string);
       memo.set(token, value);
     }
