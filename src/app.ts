@@ -141,16 +141,20 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     hooks: {
       onUpstreamCall: (info) => {
         metrics.upstreamCall(info.path, info.status, info.durationMs);
-        if (info.errorCode === 'route_not_found') {
-          // A wrong base URL answers every call with route_not_found: an operator's problem,
-          // so say it loudly and fail /ready until a call succeeds again.
-          readiness.set('upstream-route', 'KATAPULT_API_URL does not point at the Katapult API (route_not_found)');
-          logger.error({ path: info.path, requestId: info.requestId }, 'configuration error: Katapult answered route_not_found; check KATAPULT_API_URL');
-        } else if (info.status !== null && info.status < 500) {
+        // A 4xx that is not Katapult's JSON comes from something else at that address (a
+        // mistyped URL's 404 page, a proxy or firewall refusing): as much a wrong base URL as
+        // route_not_found, and as invisible to the circuit, which only counts Katapult failing.
+        const foreign = info.errorCode === 'malformed' && info.status !== null && info.status >= 400 && info.status < 500;
+        if (info.errorCode === 'route_not_found' || foreign) {
+          // An operator's problem: say it loudly and fail /ready until a call succeeds again.
+          const what = foreign ? `an HTTP ${info.status} that is not Katapult's JSON` : 'route_not_found';
+          readiness.set('upstream-route', `KATAPULT_API_URL does not point at the Katapult API (${what})`);
+          logger.error({ path: info.path, status: info.status, requestId: info.requestId }, `configuration error: Katapult answered ${what}; check KATAPULT_API_URL`);
+        } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           readiness.set('upstream-route', null);
         }
-        // A Katapult fault (no answer, or a 5xx) is an operator's concern; anything else is routine.
-        const fault = info.errorCode !== null && (info.status === null || info.status >= 500);
+        // A Katapult fault (no answer, a 5xx, an unreadable answer) is an operator's concern; anything else is routine.
+        const fault = info.errorCode !== null && (info.status === null || info.status >= 500 || info.errorCode === 'malformed');
         logger[fault ? 'warn' : 'debug'](
           {
             requestId: info.requestId,

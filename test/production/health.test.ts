@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GatewayApp } from '../../src/app.js';
 import { createHttpServer } from '../../src/server/http-server.js';
@@ -41,6 +43,26 @@ describe('liveness and readiness', () => {
     expect(ready.status).toBe(503);
     expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+  });
+
+  it('fails /ready, and says why at error level, when the base URL answers with a page that is not Katapult\'s (a 404 in HTML)', async () => {
+    const notKatapult = createServer((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<html><body>Not Found</body></html>');
+    });
+    await new Promise<void>((resolve) => notKatapult.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => notKatapult.close(() => resolve())));
+    const { port } = notKatapult.address() as AddressInfo;
+    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+
+    const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems.join(' ')).toMatch(/HTTP 404 that is not Katapult's JSON/);
+    const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
   });
 
   it('fails /ready while the upstream circuit is open', async () => {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
+import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createLogger, yogaLogging } from '../../src/logger.js';
 import { isExpectedError } from '../../src/schema/errors.js';
 import { createSimulator, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
@@ -133,6 +134,13 @@ describe('errors yoga reports', () => {
     logging.error(new GraphQLError('needs a token', { originalError: new MissingTokenError() }));
     logging.error(new GraphQLError('bad first', { originalError: new InvalidInputError('"first" must be an integer from 0 to 100, got 500', 'first') }));
     expect(records().map((r) => r.level)).toEqual([20, 20]);
+  });
+
+  it('keeps a Katapult error code nobody documented at error level: it is news for whoever runs the gateway', () => {
+    const { logging, records } = capture();
+    logging.error(new GraphQLError('x', { originalError: new UpstreamApiError(422, 'brand_new_code', 'New', {}) }));
+    logging.error(new GraphQLError('x', { originalError: new UpstreamApiError(404, 'zone_not_found', 'No zone', {}) }));
+    expect(records().map((r) => r.level)).toEqual([50, 20]);
   });
 });
 
