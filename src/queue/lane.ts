@@ -101,6 +101,8 @@ class TokenLane<E> implements Lane<E> {
    * trusted): Katapult may have counted them after the call that gave the reading.
    */
   private unreadAnswers = 0;
+  /** The last call sent when an unread answer came back: a reading from a later call includes them all. */
+  private unreadBeforeSeq = 0;
   private confirmed = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
@@ -156,6 +158,7 @@ class TokenLane<E> implements Lane<E> {
       // Whatever we believed about this window was wrong; calls already sent cannot vouch for it.
       this.hasReading = false;
       this.unreadAnswers = 0;
+      this.unreadBeforeSeq = 0;
       this.confirmed = false;
       this.trustFromSeq = this.sendSeq + 1;
       return this.permitted !== before;
@@ -164,8 +167,13 @@ class TokenLane<E> implements Lane<E> {
     if (remaining != null && ticket.window === this.window && ticket.seq >= this.trustFromSeq) {
       if (!this.hasReading || remaining < this.readingRemaining) this.readingRemaining = remaining;
       this.hasReading = true;
-    } else if (at >= 0) {
+      // This call left after those answers came back, so Katapult had counted them before it.
+      if (ticket.seq > this.unreadBeforeSeq) this.unreadAnswers = 0;
+    } else if (at >= 0 && lesson.response) {
+      // Something answered (a call that got no answer at all, such as a refused connection, is
+      // left to the next reading: most never reached Katapult).
       this.unreadAnswers++;
+      this.unreadBeforeSeq = this.sendSeq;
     }
     if (lesson.response && ticket.window === this.window && ticket.seq >= this.trustFromSeq) this.confirmed = true;
     return this.permitted !== before;
@@ -199,6 +207,7 @@ class TokenLane<E> implements Lane<E> {
     this.sentInWindow = 0;
     this.hasReading = false;
     this.unreadAnswers = 0;
+    this.unreadBeforeSeq = 0;
     this.confirmed = false;
   }
 

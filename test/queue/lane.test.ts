@@ -49,6 +49,20 @@ describe('lane budget', () => {
     }
   });
 
+  it('counts an answer without a figure only until a later call\'s reading includes it, and a call that got no answer not at all', () => {
+    const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
+    lane.learn(lane.sent(T0), T0 + 1, answer(50));
+    lane.learn(lane.sent(T0 + 2), T0 + 3, answer(null));
+    expect(lane.remainingEstimate(T0 + 4)).toBe(49);
+    // Sent after that answer came back: Katapult had counted it, and this reading says so.
+    lane.learn(lane.sent(T0 + 5), T0 + 6, answer(48));
+    expect(lane.remainingEstimate(T0 + 7)).toBe(48);
+    // Refused connections reached nobody.
+    const refused: LaneLesson = { rateLimit: null, totalPermitted: null, response: false, rateLimited: false };
+    for (let i = 0; i < 20; i++) lane.learn(lane.sent(T0 + 8 + i), T0 + 9 + i, refused);
+    expect(lane.remainingEstimate(T0 + 40)).toBe(48);
+  });
+
   it('counts calls still in flight from before the reading, and calls sent after it', () => {
     const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
     lane.learn(lane.sent(T0), T0 + 1, answer(50));
