@@ -12,12 +12,29 @@ export interface Clock {
 }
 
 /**
- * Epoch milliseconds that only move forward: the wall clock when the process started plus the
- * monotonic time since. A step of the system clock (NTP, a VM resumed) would otherwise stretch
- * TTLs, lane pauses and the circuit's open time by the size of the step, or cut them short.
+ * Epoch milliseconds that never go back: the monotonic time since an anchor on the wall clock,
+ * re-anchored whenever the wall clock is found more than a second ahead of it (a VM resumed
+ * from suspend, during which the monotonic clock stood still; an NTP correction forward).
+ * A backward step of the wall clock is not followed: it would stretch TTLs, lane pauses and the
+ * circuit's open time by its size. Ahead of the wall clock after such a step, the lanes still
+ * meet Katapult's windows, since they trust its headers after each boundary.
  */
+export function createWallClockNow(wall: () => number = Date.now, monotonic: () => number = () => performance.now()): () => number {
+  let anchorWall = wall();
+  let anchorMonotonic = monotonic();
+  return () => {
+    const elapsed = monotonic();
+    const now = anchorWall + (elapsed - anchorMonotonic);
+    const actual = wall();
+    if (actual <= now + 1000) return now;
+    anchorWall = actual;
+    anchorMonotonic = elapsed;
+    return actual;
+  };
+}
+
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  now: createWallClockNow(),
   setTimeout(fn, ms) {
     const handle = setTimeout(fn, ms);
     // A pending timer (a paused lane, a revalidation) must never keep the process alive.
