@@ -11,6 +11,7 @@ import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
 import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
+import { isForeignRefusal } from './upstream/errors.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
@@ -144,7 +145,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         // A 4xx that is not Katapult's JSON comes from something else at that address (a
         // mistyped URL's 404 page, a proxy or firewall refusing): as much a wrong base URL as
         // route_not_found, and as invisible to the circuit, which only counts Katapult failing.
-        const foreign = info.errorCode === 'malformed' && info.status !== null && info.status >= 400 && info.status < 500;
+        const foreign = info.errorCode === 'malformed' && info.status !== null && isForeignRefusal(info.status);
         if (info.errorCode === 'route_not_found' || foreign) {
           // An operator's problem: say it loudly and fail /ready until a call succeeds again.
           const what = foreign ? `an HTTP ${info.status} that is not Katapult's JSON` : 'route_not_found';

@@ -62,13 +62,19 @@ export class UpstreamNetworkError extends UpstreamError {
   }
 }
 
+/**
+ * Whether an answer that is not Katapult's JSON was a refusal by something else in front of it
+ * (a proxy's 414 or 413 page, a mistyped URL's 404): a 4xx other than 429. Sending the request
+ * again gets the same, and it says nothing about Katapult's health.
+ */
+export function isForeignRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 429;
+}
+
 /** A response arrived but its body was not the JSON Katapult sends. */
 export class UpstreamMalformedError extends UpstreamError {
   readonly kind = 'malformed' as const;
-  /**
-   * A 4xx that is not Katapult's JSON (a proxy's 414 or 413 page) refuses this request, not
-   * every request: sending it again gets the same, and it says nothing about Katapult's health.
-   */
+  /** Not for a foreign refusal (see `isForeignRefusal`). */
   readonly retryable: boolean;
   constructor(
     readonly status: number,
@@ -76,7 +82,7 @@ export class UpstreamMalformedError extends UpstreamError {
   ) {
     super(`Katapult sent an unreadable ${status} response: ${reason}`);
     this.name = 'UpstreamMalformedError';
-    this.retryable = status < 400 || status >= 500 || status === 429;
+    this.retryable = !isForeignRefusal(status);
   }
 }
 

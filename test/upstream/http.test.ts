@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import {
+  isForeignRefusal,
   UpstreamApiError,
   UpstreamError,
   UpstreamMalformedError,
@@ -145,6 +146,11 @@ describe('the Katapult HTTP client', () => {
       expectNoToken(error);
     });
   }
+
+  it('tells a refusal by something in front of Katapult (a 4xx other than 429) from Katapult failing', () => {
+    expect([404, 413, 414].map(isForeignRefusal)).toEqual([true, true, true]);
+    expect([200, 429, 502, 503].map(isForeignRefusal)).toEqual([false, false, false, false]);
+  });
 
   it('times out through its AbortSignal as UpstreamTimeoutError', async () => {
     const neverAnswers: FetchLike = (_url, init) =>
