@@ -163,8 +163,10 @@ class TokenLane<E> implements Lane<E> {
       this.trustFromSeq = this.sendSeq + 1;
       return this.permitted !== before;
     }
+    // Only an answer to a call of this window, sent after the last 429, speaks for this window.
+    const trusted = ticket.window === this.window && ticket.seq >= this.trustFromSeq;
     const remaining = lesson.rateLimit?.remaining;
-    if (remaining != null && ticket.window === this.window && ticket.seq >= this.trustFromSeq) {
+    if (remaining != null && trusted) {
       if (!this.hasReading || remaining < this.readingRemaining) this.readingRemaining = remaining;
       this.hasReading = true;
       // This call left after those answers came back, so Katapult had counted them before it.
@@ -175,7 +177,7 @@ class TokenLane<E> implements Lane<E> {
       this.unreadAnswers++;
       this.unreadBeforeSeq = this.sendSeq;
     }
-    if (lesson.response && ticket.window === this.window && ticket.seq >= this.trustFromSeq) this.confirmed = true;
+    if (lesson.response && trusted) this.confirmed = true;
     return this.permitted !== before;
   }
 
