@@ -1,17 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import { hmacs } from './helpers/hmac-count.js';
 
-// Counts HMAC computations, so the tests can tell a remembered key from one computed again.
-const hmacs = vi.hoisted(() => ({ count: 0 }));
-vi.mock('node:crypto', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:crypto')>();
-  return {
-    ...real,
-    createHmac: (...args: Parameters<typeof real.createHmac>) => {
-      hmacs.count++;
-      return real.createHmac(...args);
-    },
-  };
-});
+vi.mock('node:crypto', async (importOriginal) => (await import('./helpers/hmac-count.js')).countingCrypto(importOriginal));
 
 const { createTokenKeyer } = await import('../src/token-key.js');
 
