@@ -45,7 +45,7 @@ export interface CountryModel {
 export interface DataCenterModel {
   id: string;
   name: string;
-  permalink: string;
+  permalink: string | null;
   country: CountryModel | null;
 }
 

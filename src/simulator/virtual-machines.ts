@@ -117,9 +117,11 @@ export function generateVirtualMachines(random: Random, options: GenerateVirtual
     for (let a = 0; a < addressCount; a++) virtualMachine.ip_addresses.push(allocateAddress(random, zone, id, options.addressCounters));
 
     const hv = Math.floor(random() * 12) + 1;
+    // Every simulated data center has a permalink; the type allows null, as Katapult does.
+    const site = zone.data_center.permalink ?? zone.data_center.id.toLowerCase();
     vms.push({
       virtualMachine,
-      hypervisor: { id: `hv_${zone.data_center.permalink.replace(/-/g, '')}${String(hv).padStart(5, '0')}`, name: `hv-${zone.data_center.permalink}-${String(hv).padStart(2, '0')}`, ip_address: `10.${ZONES.indexOf(zone) + 10}.0.${hv}` },
+      hypervisor: { id: `hv_${site.replace(/-/g, '')}${String(hv).padStart(5, '0')}`, name: `hv-${site}-${String(hv).padStart(2, '0')}`, ip_address: `10.${ZONES.indexOf(zone) + 10}.0.${hv}` },
       annotations,
       trash: i >= options.count ? { id: randomId(random, 'trsh'), keep_until: KEEP_UNTIL, object_id: id, object_type: 'VirtualMachine' } : null,
     });

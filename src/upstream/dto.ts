@@ -74,7 +74,8 @@ export interface CurrencyDto {
 export interface DataCenterDto {
   id: string;
   name: string;
-  permalink: string;
+  /** Apia's schema (what Katapult's serialisers are built from) allows null; the OpenAPI document does not say so. */
+  permalink: string | null;
   country: CountryListItemDto;
 }
 
@@ -82,14 +83,14 @@ export interface DataCenterDto {
 export interface DataCenterRefDto {
   id: string;
   name: string;
-  permalink: string;
+  permalink: string | null;
 }
 
 /** A data center nested in a full zone: the country is full. */
 export interface DataCenterFullDto {
   id: string;
   name: string;
-  permalink: string;
+  permalink: string | null;
   country: CountryDto;
 }
 

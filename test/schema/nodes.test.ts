@@ -11,7 +11,8 @@ import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gate
 const FIELDS: Record<string, string> = {
   VirtualMachine: 'id name fqdn zone { id }',
   Organization: 'id name subDomain',
-  Zone: 'id name dataCenter { id }', // not permalink: nullable here, non-null on DataCenter (fields would conflict)
+  // permalink on both: the same name with the same type, so one selection can ask for it on either.
+  Zone: 'id name permalink dataCenter { id }',
   DataCenter: 'id name permalink country { id }',
   Country: 'id name isoCode2',
   VirtualMachinePackage: 'id name cpuCores privacy',

@@ -15,7 +15,8 @@ builder.node(DataCenterRef, {
   id: { resolve: (dc) => dc.id, description: 'The Katapult id (`dc_…` or `loc_…`).' },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Display name, e.g. "London".' }),
-    permalink: t.exposeString('permalink', { description: 'Stable short name, e.g. "uk-lon-01".' }),
+    // Nullable as in Apia's schema: a null from Katapult must not fail the data center (and every non-null field above it).
+    permalink: t.exposeString('permalink', { nullable: true, description: 'Stable short name, e.g. "uk-lon-01"; Katapult may leave it unset.' }),
     country: t.field({
       type: CountryRef,
       nullable: true,
