@@ -1,4 +1,5 @@
 import { UpstreamCancelledError } from '../upstream/errors.js';
+import type { SharedDeadline } from './types.js';
 
 /** How a shared load ended; never a rejected promise, so an unobserved failure cannot go unhandled. */
 export type FlightOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -60,4 +61,22 @@ export function startFlight<T>(task: (signal: AbortSignal) => Promise<T>, option
   };
 
   return { signal: controller.signal, outcome, wait };
+}
+
+/** A `SharedDeadline` and the means to move it: `extend` with a caller's deadline when it joins. */
+export function createSharedDeadline(at: number | undefined): SharedDeadline & { extend(at: number | undefined): void } {
+  const listeners = new Set<(at: number) => void>();
+  const deadline = {
+    at: at ?? Number.NEGATIVE_INFINITY,
+    extend(later: number | undefined) {
+      if (later === undefined || !(later > deadline.at)) return;
+      deadline.at = later;
+      for (const listener of listeners) listener(later);
+    },
+    onLater(listener: (at: number) => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+  };
+  return deadline;
 }

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { UpstreamCancelledError, type UpstreamApiError } from '../upstream/errors.js';
 import { parseJson, type UpstreamResult } from '../upstream/http.js';
 import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
-import { startFlight, type Flight } from './flight.js';
+import { createSharedDeadline, startFlight, type Flight } from './flight.js';
 import { resolveRestCacheOptions, type RestCacheOptions } from './rest-cache-options.js';
 import { createTokenLedger } from './token-ledger.js';
 import type { CacheFetchOptions, CacheKey, CacheRead, CacheStatus, RestCache } from './types.js';
@@ -42,6 +42,7 @@ interface InFlight {
   flight: Flight<Loaded>;
   /** Cleared when the token is purged (or the cache cleared) mid-load, so old data is not put back. */
   storable: boolean;
+  deadline: ReturnType<typeof createSharedDeadline>;
 }
 
 /** The token's HMAC and the URL, never the raw token; a newline cannot occur in either. */
@@ -213,8 +214,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
   };
 
-  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean): InFlight => {
-    const inFlight = { tokenKey: key.tokenKey, storable: true } as InFlight;
+  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number): InFlight => {
+    const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline) } as InFlight;
     // Registered before the load starts: a load that throws synchronously unregisters at once.
     flights.set(storeKey, inFlight);
     const unregister = () => {
@@ -225,7 +226,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         try {
           let result: UpstreamResult<unknown>;
           try {
-            result = await load({ signal, background });
+            result = await load({ signal, background, deadline: inFlight.deadline });
           } catch (error) {
             remember(key, storeKey, inFlight, error);
             throw error;
@@ -294,7 +295,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       report(status);
       throw new UpstreamCancelledError();
     }
-    const { flight } = joined ?? launch(key, storeKey, load, false);
+    // A caller that can wait longer than the load's first caller keeps the load from being given up early.
+    joined?.deadline.extend(fetchOptions.deadline);
+    const { flight } = joined ?? launch(key, storeKey, load, false, fetchOptions.deadline);
     let outcome;
     try {
       outcome = await flight.wait(fetchOptions.signal);

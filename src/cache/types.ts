@@ -32,11 +32,25 @@ export interface CacheRead<T> {
   bytes: number;
 }
 
+/**
+ * The deadline of a load several callers share. It starts at the first caller's and only moves
+ * later, when a caller that can wait longer joins: the load must not be given up at the first
+ * caller's deadline while a later caller still wants its answer.
+ */
+export interface SharedDeadline {
+  /** Epoch ms: the latest deadline among the callers so far (-Infinity when none gave one). */
+  readonly at: number;
+  /** `listener` hears every later deadline; the returned function stops it. */
+  onLater(listener: (at: number) => void): () => void;
+}
+
 export interface LoadContext {
   /** Aborts only when every caller waiting for this load has gone. */
   signal: AbortSignal;
   /** True for a stale-while-revalidate refresh nobody is waiting for. */
   background: boolean;
+  /** The latest deadline among the callers waiting for this load. */
+  deadline: SharedDeadline;
 }
 
 export interface CacheFetchOptions<T> {
@@ -46,6 +60,8 @@ export interface CacheFetchOptions<T> {
   noCache?: boolean;
   /** This caller's cancellation. The shared load is aborted only when every waiter has gone. */
   signal?: AbortSignal;
+  /** Epoch ms by which this caller needs the answer; a later one than the shared load's moves the load's deadline. @default none */
+  deadline?: number;
 }
 
 export interface RestCache {

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { CacheKey, CacheRead, ResourceKind, RestCache } from '../cache/index.js';
+import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
 import { isNotFoundCode, isUpstreamError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
@@ -108,7 +108,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         if (fresh) return record(scope, fresh);
       }
 
-      const load = ({ signal, background }: { signal: AbortSignal; background: boolean }) => {
+      const load = ({ signal, background, deadline }: LoadContext) => {
         const enqueuedAt = clock.now();
         if (!background) scope.stats.upstreamCalls++;
         return queue.add<T>(
@@ -151,13 +151,15 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           {
             laneKey: scope.tokenKey,
             deadline: background ? clock.now() + revalidationDeadlineMs : scope.deadline,
+            // Callers who joined this call later may wait longer than the one who started it.
+            onLaterDeadline: background ? undefined : deadline.onLater,
             priority: background ? 'background' : 'foreground',
             signal,
           },
         );
       };
 
-      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal }).then(
+      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal, deadline: scope.deadline }).then(
         (read) => record(scope, read),
         (error: unknown) => {
           // A lookup that found nothing may become a null in an otherwise clean answer; that

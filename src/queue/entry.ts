@@ -12,7 +12,8 @@ export type EntryState = 'waiting' | 'backoff' | 'running' | 'between' | 'settle
 export interface Entry {
   readonly task: QueueTask<unknown>;
   readonly lane: Lane<Entry>;
-  readonly deadline: number;
+  /** Only ever moves later (`onLaterDeadline`). */
+  deadline: number;
   readonly priority: QueuePriority;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (result: UpstreamResult<unknown>) => void;

@@ -292,7 +292,17 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
         cancelBackoff: null,
         onAbort: () => settle(entry, { error: new UpstreamCancelledError() }, 'cancelled'),
       };
-      entry.cancelDeadline = clock.setTimeout(() => onDeadline(entry), deadline - now);
+      let cancelTimer = clock.setTimeout(() => onDeadline(entry), deadline - now);
+      const stopHearing = addOptions.onLaterDeadline?.((later) => {
+        if (entry.state === 'settled' || !Number.isFinite(later) || later <= entry.deadline) return;
+        entry.deadline = later;
+        cancelTimer();
+        cancelTimer = clock.setTimeout(() => onDeadline(entry), later - clock.now());
+      });
+      entry.cancelDeadline = () => {
+        cancelTimer();
+        stopHearing?.();
+      };
       signal?.addEventListener('abort', entry.onAbort, { once: true });
       live.add(entry);
       enqueue(entry, false);

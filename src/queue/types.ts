@@ -41,6 +41,12 @@ export interface QueueAddOptions {
   laneKey: string;
   /** Epoch ms by which the caller needs an answer. */
   deadline: number;
+  /**
+   * For a call several callers share: hands the queue a way to hear of a later deadline (a
+   * caller that can wait longer joined), so the call is held until then instead of being
+   * refused at the first caller's. Returns the function that stops it. Earlier ones are ignored.
+   */
+  onLaterDeadline?(listener: (deadline: number) => void): () => void;
   /** @default 'foreground' */
   priority?: QueuePriority;
   /** Aborting it drops the call if not yet sent (and aborts the attempt in flight). */

@@ -25,6 +25,28 @@ describe('singleflight', () => {
     expect(cache.stats().inFlight).toBe(0);
   });
 
+  it("moves the shared load's deadline to the latest caller's, never earlier", async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock));
+    const key = keyOf('t1', '/data_centers', 'dataCenters');
+    const upstream = controlled<{ v: number }>();
+    const first = cache.fetch(key, { load: upstream.load, deadline: 1000 });
+    const { deadline } = upstream.pending[0]!.context;
+    expect(deadline.at).toBe(1000);
+    const heard: number[] = [];
+    deadline.onLater((at) => heard.push(at));
+
+    const later = cache.fetch(key, { load: upstream.load, deadline: 5000 });
+    const earlier = cache.fetch(key, { load: upstream.load, deadline: 2000 });
+    const without = cache.fetch(key, { load: upstream.load });
+    expect(upstream.pending).toHaveLength(1);
+    expect(heard).toEqual([5000]);
+    expect(deadline.at).toBe(5000);
+
+    upstream.pending[0]!.resolve(resultOf({ v: 1 }));
+    for (const read of await Promise.all([first, later, earlier, without])) expect(read.value).toEqual({ v: 1 });
+  });
+
   it('does not share a load between tokens asking for the same url', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));

@@ -71,6 +71,56 @@ describe('deadlines', () => {
     expect(katapult.calls).toHaveLength(1);
   });
 
+  it('holds a shared call until a later deadline it hears of, and ignores an earlier one', async () => {
+    const { clock, katapult, queue, rejected } = setup({ latencyMs: 3000 });
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    let tell: (deadline: number) => void = () => {};
+    let stopped = 0;
+    const onLaterDeadline = (listener: (deadline: number) => void) => {
+      tell = listener;
+      return () => void stopped++;
+    };
+    // Waits behind the probe, which takes 3 s; on its own it would be refused at 1 s.
+    const shared = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 1000, onLaterDeadline });
+    await clock.advance(500);
+    tell(clock.now() + 9500);
+    tell(clock.now() + 100);
+    await clock.advance(600);
+    expect(rejected).toEqual([]);
+    await clock.advance(6000);
+    await probe;
+    await expect(shared).resolves.toMatchObject({ status: 200 });
+    expect(katapult.calls).toHaveLength(2);
+    // Settling stops listening; a later word changes nothing and leaves no timer.
+    expect(stopped).toBe(1);
+    tell(clock.now() + MINUTE);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('refuses a shared call at its later deadline when that passes too', async () => {
+    const { clock, katapult, queue, rejected } = setup({ latencyMs: 3000 });
+    const probe = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    let tell: (deadline: number) => void = () => {};
+    const shared = queue.add(katapult.task('a'), {
+      laneKey: 'a',
+      deadline: clock.now() + 1000,
+      onLaterDeadline: (listener) => {
+        tell = listener;
+        return () => {};
+      },
+    });
+    const outcome = shared.catch((e: unknown) => e);
+    tell(clock.now() + 2000);
+    await clock.advance(1999);
+    expect(rejected).toEqual([]);
+    await clock.advance(1);
+    expect(await outcome).toBeInstanceOf(RateLimitedError);
+    expect(rejected).toEqual(['deadline']);
+    await clock.advance(3000);
+    await probe;
+    expect(katapult.calls).toHaveLength(1);
+  });
+
   it('rejects a call whose deadline has already passed without sending it', async () => {
     const { clock, katapult, queue, rejected } = setup();
     await expect(queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() })).rejects.toBeInstanceOf(RateLimitedError);

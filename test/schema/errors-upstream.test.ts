@@ -116,6 +116,29 @@ describe('upstream failures with nothing stale to serve', () => {
     expect(gateway.sim.requests).toHaveLength(1);
   });
 
+  it('a call shared by two requests is not given up at the first one’s deadline while the other still waits', async () => {
+    const clock = createFakeClock();
+    const gateway = start({ clock, env: { QUEUE_TOKEN_CONCURRENCY: '1' }, simulatorOptions: { latencyMs: 3000 } });
+    const token = DEMO_TOKENS.globex;
+    // Takes the token's only slot for 3 s, so the data-center call waits in line behind it.
+    const first = gateway.query(ORG_NAME, { token });
+    await clock.advance(1);
+    const hurried = gateway.query('{ dataCenters { name } }', { token, headers: { 'x-request-timeout-ms': '1000' } });
+    await clock.advance(1);
+    const patient = gateway.query('{ dataCenters { name } }', { token });
+    await clock.advance(1000);
+    const early = await hurried;
+    expect(errorCodes(early.body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(early.body.data).toEqual({ dataCenters: null });
+    await clock.advance(6000);
+    expect((await first).body.errors).toBeUndefined();
+    const late = await patient;
+    expect(late.body.errors).toBeUndefined();
+    expect((late.body.data!.dataCenters as unknown[]).length).toBeGreaterThan(0);
+    // One data-center call served the patient request: it was held, not refused and made again.
+    expect(gateway.sim.requests.filter((r) => r.path.endsWith('/data_centers'))).toHaveLength(1);
+  });
+
   it('an unknown Katapult error or a 500 is UPSTREAM_UNAVAILABLE too', async () => {
     for (const [status, code] of [[500, 'unhandled_exception'], [418, 'something_new']] as const) {
       const gateway = start({ env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' }, wrapFetch: () => async () => cannedError(status, code) });
