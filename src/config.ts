@@ -129,6 +129,7 @@ const specs = {
   GRAPHQL_JIT: bool(true),
   GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+  SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(100, 0, 300),
   HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
 } satisfies Record<string, Spec<unknown>>;
@@ -222,6 +223,11 @@ export interface GatewayConfig {
     /** Runs of a document through graphql-js before it is compiled (0: at once). */
     jitAfter: number;
     shutdownGraceMs: number;
+    /**
+     * After SIGTERM, how long the gateway keeps serving with `/ready` at 503 before it stops
+     * accepting: the time a load balancer needs to notice and send traffic elsewhere.
+     */
+    shutdownDelayMs: number;
   };
   runtime: {
     /**
@@ -367,6 +373,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       jit: v.GRAPHQL_JIT,
       jitAfter: v.GRAPHQL_JIT_AFTER,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+      shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     },
     runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT, idleCompactMs: v.HEAP_IDLE_COMPACT_MS },
   });

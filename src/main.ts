@@ -52,6 +52,42 @@ async function main(): Promise<void> {
     },
   });
 
+  // Before anything is printed: a supervisor may signal as soon as it sees the banner.
+  let stopping = false;
+  let accepting = true;
+  const skipDelay = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal (Ctrl-C again) cuts the delay short; one after that does not wait at all.
+      if (accepting && !skipDelay.signal.aborted) return skipDelay.abort();
+      logger.warn({ signal }, 'stopping at once: requests still in flight are cut off');
+      process.exit(1);
+    }
+    stopping = true;
+    const { shutdownGraceMs: graceMs, shutdownDelayMs: delayMs } = config.http;
+    if (delayMs > 0) logger.info({ signal, delayMs }, 'shutting down: /ready fails, serving on until the delay is up');
+    compaction.stop();
+    const onStopAccepting = () => {
+      accepting = false;
+      logger.info({ signal, graceMs }, 'shutting down: finishing in-flight requests');
+    };
+    http
+      .shutdown(graceMs, { delayMs, skipDelay: skipDelay.signal, onStopAccepting })
+      .then(() => simulator?.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
   const lines = [`katapult-gateway listening: GraphQL${config.http.graphiql ? ' and GraphiQL' : ''} at ${url}/graphql`];
   if (simulator) {
     lines.push(
@@ -74,28 +110,6 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   logger.info({ url, embeddedSimulator: simulator !== null, v8Flags }, 'gateway started');
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
-    compaction.stop();
-    http
-      .shutdown(config.http.shutdownGraceMs)
-      .then(() => simulator?.close())
-      .then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'error while shutting down');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
 
 void main().catch((error: unknown) => {

@@ -25,8 +25,12 @@ export interface GatewayHttpServer {
   listen(port: number, host: string): Promise<{ port: number; url: string }>;
   /** Requests in flight, and when (clock ms) the last one ended: idle work waits for quiet. */
   activity(): { inFlight: number; lastActiveAt: number };
-  /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Fails readiness at once, keeps serving for `delayMs` (so a load balancer can stop sending
+   * traffic here first), then stops accepting, waits for in-flight requests up to `graceMs`,
+   * and closes. Aborting `skipDelay` ends the delay early.
+   */
+  shutdown(graceMs: number, options?: { delayMs?: number; skipDelay?: AbortSignal; onStopAccepting?: () => void }): Promise<void>;
 }
 
 /**
@@ -136,9 +140,16 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
         });
       });
     },
-    async shutdown(graceMs) {
-      draining = true;
+    async shutdown(graceMs, { delayMs = 0, skipDelay, onStopAccepting } = {}) {
       app.readiness.set('shutdown', 'shutting down');
+      if (delayMs > 0 && !skipDelay?.aborted) {
+        await new Promise<void>((resolve) => {
+          const cancel = app.clock.setTimeout(resolve, delayMs);
+          skipDelay?.addEventListener('abort', () => (cancel(), resolve()), { once: true });
+        });
+      }
+      onStopAccepting?.();
+      draining = true;
       server.close();
       server.closeIdleConnections();
       if (inFlight > 0) {

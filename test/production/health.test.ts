@@ -120,6 +120,43 @@ describe('graceful shutdown in process', () => {
   });
 });
 
+describe('shutdown with a delay (SHUTDOWN_DELAY_MS)', () => {
+  it('fails readiness at once but serves on until the delay is up, then stops accepting', async () => {
+    const clock = createFakeClock();
+    const gateway = await startGateway({ clock });
+    cleanups.push(() => gateway.simulator.close());
+    const token = bearer(DEMO_TOKENS.globex);
+    let stoppedAccepting = false;
+    const stopping = gateway.http.shutdown(10_000, { delayMs: 5000, onStopAccepting: () => (stoppedAccepting = true) });
+
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems).toContain('shutting down');
+    expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+    const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, token);
+    expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    await clock.advance(4999);
+    expect(stoppedAccepting).toBe(false);
+    expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+
+    await clock.advance(1);
+    expect(stoppedAccepting).toBe(true);
+    await stopping;
+    await expect(raw(`${gateway.url}/health`)).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+  });
+
+  it('cuts the delay short when asked to', async () => {
+    const gateway = await startGateway({ clock: createFakeClock() });
+    cleanups.push(() => gateway.simulator.close());
+    const skip = new AbortController();
+    const stopping = gateway.http.shutdown(0, { delayMs: 60_000, skipDelay: skip.signal });
+    expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+    skip.abort();
+    await stopping;
+    await expect(raw(`${gateway.url}/health`)).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+  });
+});
+
 describe('request targets', () => {
   it('routes the absolute form a server must accept, and names unknown paths in a 404', async () => {
     const gateway = await started(startGateway());

@@ -78,6 +78,28 @@ describe('the process on SIGTERM', () => {
     expect(output.text).toMatch(/"msg":"stopped"/);
   }, 30_000);
 
+  it('with SHUTDOWN_DELAY_MS, fails /ready but serves on; a second signal ends the delay and it exits 0', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DELAY_MS: '600000' };
+    delete env.KATAPULT_API_URL;
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = { text: '' };
+    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+
+    child.kill('SIGTERM');
+    await waitForOutput(child, output, /serving on until the delay is up/);
+    expect((await raw(`${url}/ready`)).status).toBe(503);
+    const answer = await post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    expect(output.text).not.toMatch(/finishing in-flight requests/);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output.text).toMatch(/finishing in-flight requests[\s\S]*"msg":"stopped"/);
+  }, 30_000);
+
   it('reaches the gateway through `npm start` too (the script execs, so no shell sits in between)', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
     delete env.KATAPULT_API_URL;
