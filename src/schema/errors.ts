@@ -49,6 +49,8 @@ interface Mapped {
   extensions?: Record<string, unknown>;
   /** When set, the whole response takes this HTTP status (and headers). */
   http?: { status: number; headers?: Record<string, string> };
+  /** Katapult answered with an error code nobody documented: news for whoever runs the gateway. */
+  undocumented?: true;
 }
 
 function mapApiError(error: UpstreamApiError, now: number): Mapped {
@@ -95,10 +97,8 @@ function mapApiError(error: UpstreamApiError, now: number): Mapped {
   if (isNotFoundCode(katapultCode)) return { ...base, code: 'NOT_FOUND', message: 'Nothing was found matching the arguments' };
   if (error.status >= 500) return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult is unavailable; try again shortly' };
   if (error.status === 403) return { ...base, code: 'FORBIDDEN', message: 'Katapult refused access to this' };
-  return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: NOT_UNDERSTOOD };
+  return { ...base, code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult answered with an error the gateway does not understand', undocumented: true };
 }
-
-const NOT_UNDERSTOOD = 'Katapult answered with an error the gateway does not understand';
 
 /** The typed error behind a GraphQL error, or null when it is not one of ours. */
 export function mapKnownError(error: unknown, now: number): Mapped | null {
@@ -140,8 +140,7 @@ export function isExpectedError(error: unknown): boolean {
   const graphQLError = error instanceof GraphQLError ? error : null;
   if (graphQLError && isVariableError(graphQLError)) return true;
   const mapped = mapKnownError(graphQLError?.originalError ?? error, 0);
-  // An error code Katapult has not documented is news for whoever runs the gateway.
-  return mapped !== null && mapped.message !== NOT_UNDERSTOOD;
+  return mapped !== null && !mapped.undocumented;
 }
 
 /**
