@@ -61,6 +61,10 @@ export interface PackageModel {
   /** Where to look the package up by name when only the name is in hand. */
   organization: OrganizationLookup | null;
   dto: VirtualMachinePackageDto | null;
+  /** The VM it was named by: its own record holds the package in full, even one no list offers any more. */
+  virtualMachineId?: string;
+  /** `dto` is the package's own record (not a list's), so a field it lacks is not worth another call. */
+  ownRecord?: boolean;
 }
 
 export interface GpuTypeModel {

@@ -76,7 +76,7 @@ export function generateVirtualMachines(random: Random, options: GenerateVirtual
     const zone = showcase ? LONDON_ZONE : pick(random, ZONES);
     const pkg = showcase ? privatePackage : random() < 0.05 ? null : pick(random, publicPackages);
     const gpuChoices = GPU_TYPES.filter((g) => g.data_centers.some((d) => d.id === zone.data_center.id));
-    const wantsGpu = (showcase && pkg?.group.name === 'GPU') || random() < 0.04;
+    const wantsGpu = (showcase && pkg?.group?.name === 'GPU') || random() < 0.04;
     const gpu = wantsGpu ? (gpuChoices[0] ?? null) : null;
     const gpuSummary: GpuTypeSummaryDto | null = gpu
       ? { id: gpu.id, name: gpu.name, manufacturer: gpu.manufacturer, memory_in_gb: gpu.memory_in_gb, memory_type: gpu.memory_type, permalink: gpu.permalink }

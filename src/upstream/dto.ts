@@ -148,7 +148,8 @@ export interface VirtualMachinePackageDto {
   privacy: 'public' | 'private';
   icon: PackageIconDto | null;
   use_dedicated_cpus: boolean;
-  group: PackageGroupDto;
+  /** In the OpenAPI document and recorded answers; Apia's object has no such field. */
+  group?: PackageGroupDto | null;
 }
 
 export interface OrganizationListItemDto {

@@ -4,22 +4,45 @@ import type { PackageModel } from '../../data/models.js';
 import { chain } from '../../data/pagination.js';
 import type { VirtualMachinePackageDto } from '../../upstream/dto.js';
 import { builder, type GraphQLContext } from '../builder.js';
+import { selectedFields } from '../lookahead.js';
 import { PackageGroupRef, PackageIconRef, VirtualMachinePackageRef } from './refs.js';
 
 /**
  * A VM list names its package only; the organization's package list (one cached call for
- * every VM on the page) resolves the name, and the public list is the fallback.
+ * every VM on the page) resolves the name, and the public list is the fallback. A package
+ * neither list offers any more (retired, or private to someone else now) is still in full in
+ * the VM's own record.
  */
 function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<VirtualMachinePackageDto> {
   if (pkg.dto) return pkg.dto;
   return chain(context.data.packageByName(pkg.organization, pkg.name), (dto) => {
-    if (!dto) throw notFound('package_not_found', 'package');
-    return (pkg.dto = dto);
+    if (dto) return (pkg.dto = dto);
+    if (pkg.virtualMachineId === undefined) throw notFound('package_not_found', 'package');
+    return chain(context.data.virtualMachine({ id: pkg.virtualMachineId }), (full) => {
+      const own = full.virtual_machine.package;
+      if (!own) throw notFound('package_not_found', 'package');
+      return (pkg.dto = own);
+    });
+  });
+}
+
+/**
+ * The package's record with what `has` looks for. Katapult's package list may send fewer
+ * fields than the package's own record (Apia's list endpoint names a subset, and only the
+ * icon's URL); then the package's own record is read, once per request and cached.
+ */
+function packageWith(pkg: PackageModel, context: GraphQLContext, has: (dto: VirtualMachinePackageDto) => boolean): MaybePromise<VirtualMachinePackageDto> {
+  return chain(fullPackage(pkg, context), (dto) => {
+    if (pkg.ownRecord || has(dto)) return dto;
+    return chain(context.data.package({ id: dto.id }), (own) => {
+      pkg.ownRecord = true;
+      return (pkg.dto = own);
+    });
   });
 }
 
 const field = <K extends keyof VirtualMachinePackageDto>(key: K) => (pkg: PackageModel, _args: unknown, context: GraphQLContext) =>
-  chain(fullPackage(pkg, context), (dto) => dto[key]);
+  chain(packageWith(pkg, context, (dto) => key in dto), (dto) => dto[key]);
 
 export const PackagePrivacyEnum = builder.enumType('PackagePrivacy', {
   description: 'Who can use a package. Values Katapult adds later read as UNKNOWN.',
@@ -47,8 +70,17 @@ builder.node(VirtualMachinePackageRef, {
       resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => (d.privacy === 'public' || d.privacy === 'private' ? d.privacy : 'unknown')),
     }),
     useDedicatedCpus: t.boolean({ description: 'Whether VMs of this package get dedicated CPUs.', resolve: field('use_dedicated_cpus') }),
-    icon: t.field({ type: PackageIconRef, nullable: true, description: 'Icon shown for the package.', resolve: field('icon') }),
-    group: t.field({ type: PackageGroupRef, description: 'The group the package belongs to.', resolve: field('group') }),
+    icon: t.field({
+      type: PackageIconRef,
+      nullable: true,
+      description: 'Icon shown for the package.',
+      resolve: (pkg, _a, c, info) => {
+        // A list's icon may carry its URL only: the file's details are in the package's own record.
+        const wantsFile = [...selectedFields(info, [])].some((name) => name !== 'url' && name !== '__typename');
+        return chain(packageWith(pkg, c, (d) => 'icon' in d && (!d.icon || !wantsFile || 'file_name' in d.icon)), (d) => d.icon ?? null);
+      },
+    }),
+    group: t.field({ type: PackageGroupRef, nullable: true, description: 'The group the package belongs to; null when Katapult does not say.', resolve: field('group') }),
   }),
 });
 

@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import type { FetchLike } from '../../src/upstream/http.js';
+import { createTestGateway, requestsTo, type TestGateway } from '../helpers/gateway.js';
+
+/**
+ * Katapult's references disagree on what a package record holds. Apia's list endpoint names a
+ * subset of fields (and only the icon's URL), and Apia's package object has no `group`; the
+ * OpenAPI document and recorded answers have everything. A VM list names its package only, and
+ * a package may no longer be in any list. The simulator always sends the full shape, so these
+ * tests rewrite its answers.
+ */
+
+type Body = Record<string, any>;
+const rewriting =
+  (path: RegExp, edit: (body: Body) => void) =>
+  (simulator: FetchLike): FetchLike =>
+  async (input, init) => {
+    const response = await simulator(input, init);
+    if (!response.ok || !path.test(new URL(input).pathname)) return response;
+    const body = (await response.json()) as Body;
+    edit(body);
+    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
+  };
+
+/** The fields Apia's package list endpoint names, with the icon reduced to its URL. */
+const LIST_FIELDS = ['id', 'name', 'permalink', 'cpu_cores', 'memory_in_gb', 'storage_in_gb', 'privacy', 'ipv4_addresses', 'icon'];
+const apiaPackageList = rewriting(/\/virtual_machine_packages$/, (body) => {
+  body.virtual_machine_packages = body.virtual_machine_packages.map((full: Body) => {
+    const short: Body = Object.fromEntries(LIST_FIELDS.map((name) => [name, full[name]]));
+    if (full.icon) short.icon = { url: full.icon.url };
+    return short;
+  });
+});
+
+const PACKAGE_FIELDS = 'id name cpuCores useDedicatedCpus monthlyBandwidthAllowanceInGb group { id name } icon { url fileName fileSize }';
+const PACKAGES = `{ virtualMachinePackages(first: 100) { edges { node { ${PACKAGE_FIELDS} } } } }`;
+
+let gateway: TestGateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+describe('package records', () => {
+  it('a list in Apia’s shorter shape: the missing fields come from each package’s own record', async () => {
+    gateway = createTestGateway();
+    const full = await gateway.query(PACKAGES, { token: DEMO_TOKENS.globex });
+    expect(full.body.errors).toBeUndefined();
+    expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(0);
+    await gateway.close();
+
+    gateway = createTestGateway({ wrapFetch: apiaPackageList });
+    const short = await gateway.query(PACKAGES, { token: DEMO_TOKENS.globex });
+    expect(short.body.errors).toBeUndefined();
+    expect(short.body.data).toEqual(full.body.data);
+    const packages = (full.body.data!.virtualMachinePackages.edges as unknown[]).length;
+    expect(packages).toBeGreaterThan(1);
+    // One read per package, shared by all of its fields.
+    expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(packages);
+  });
+
+  it('a list that has every field asked for costs no other call', async () => {
+    gateway = createTestGateway({ wrapFetch: apiaPackageList });
+    const { body } = await gateway.query('{ virtualMachinePackages(first: 100) { edges { node { name cpuCores memoryInGb icon { url } } } } }', { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(0);
+  });
+
+  it('a package record without `group` (Apia’s object has none) gives group: null and keeps the package', async () => {
+    const noGroup = rewriting(/\/virtual_machine(_package)?s?(\/virtual_machine(_package)?)?$/, (body) => {
+      for (const pkg of [body.virtual_machine_package, body.virtual_machine?.package, ...(body.virtual_machine_packages ?? [])]) if (pkg) delete pkg.group;
+    });
+    gateway = createTestGateway({ wrapFetch: noGroup });
+    const vm = gateway.sim.dataset.virtualMachines.find((v) => v.trash === null && v.virtualMachine.organization.sub_domain === 'globex' && v.virtualMachine.package)!;
+    const { body } = await gateway.query(`{ virtualMachine(id: "${vm.virtualMachine.id}") { package { name cpuCores group { name } } } }`, { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.virtualMachine.package).toEqual({ name: vm.virtualMachine.package!.name, cpuCores: vm.virtualMachine.package!.cpu_cores, group: null });
+  });
+
+  it('a VM list’s package that no package list offers any more is read from the VM’s own record', async () => {
+    gateway = createTestGateway();
+    const vm = gateway.sim.dataset.virtualMachines.find((v) => v.trash === null && v.virtualMachine.organization.sub_domain === 'globex' && v.virtualMachine.package)!;
+    const retired = vm.virtualMachine.package!.name;
+    await gateway.close();
+    // Neither the organization's list nor the public one names it now.
+    gateway = createTestGateway({
+      wrapFetch: rewriting(/\/virtual_machine_packages$/, (body) => {
+        body.virtual_machine_packages = body.virtual_machine_packages.filter((p: Body) => p.name !== retired);
+      }),
+    });
+    const { body } = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 100) { edges { node { id package { name cpuCores } } } } } }', { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    const node = (body.data!.organization.virtualMachines.edges as Array<{ node: { id: string; package: unknown } }>).find((e) => e.node.id === vm.virtualMachine.id)!.node;
+    expect(node.package).toEqual({ name: retired, cpuCores: vm.virtualMachine.package!.cpu_cores });
+  });
+});
