@@ -5,6 +5,7 @@ import type { MaybePromise } from '../../data/katapult-source.js';
 import { organizationModel, packageModel, virtualMachineFromList, type OrganizationModel } from '../../data/models.js';
 import { chain, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
+import { UpstreamApiError } from '../../upstream/errors.js';
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
 import { prefetch, selectedFields } from '../lookahead.js';
@@ -48,6 +49,24 @@ function organizationField<K extends OrganizationField>(org: OrganizationModel, 
     org.dto = body.organization;
     return body.organization[key];
   });
+}
+
+/**
+ * A field whose value Katapult's refusal to show the organization already tells (a suspended
+ * organization is suspended; one not yet activated has no activation time): the refusal
+ * answers it instead of failing it. Any other failure stays the field's error.
+ */
+function answeredByRefusal<T>(value: () => MaybePromise<T>, code: string, answer: T): MaybePromise<T> {
+  const refused = (error: unknown): T => {
+    if (error instanceof UpstreamApiError && error.code === code) return answer;
+    throw error;
+  };
+  try {
+    const read = value();
+    return read instanceof Promise ? read.catch(refused) : read;
+  } catch (error) {
+    return refused(error);
+  }
 }
 
 /** The organization's other name: its sub-domain when it was named by id, its id when named by sub-domain. */
@@ -138,8 +157,16 @@ builder.node(OrganizationRef, {
     }),
     infrastructureDomain: t.string({ description: 'Domain under which VM host names are created.', resolve: (o, _a, c) => organizationField(o, c, 'infrastructure_domain') }),
     createdAt: t.field({ type: 'DateTime', description: 'When the organization was created.', resolve: (o, _a, c) => chain(organizationField(o, c, 'created_at'), (s) => fromUnixSeconds(s)!) }),
-    activatedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was activated; null if never.', resolve: (o, _a, c) => chain(organizationField(o, c, 'activated_at'), fromUnixSeconds) }),
-    suspended: t.boolean({ description: 'Whether it is suspended.', resolve: (o, _a, c) => organizationField(o, c, 'suspended') }),
+    activatedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was activated; null if never.',
+      resolve: (o, _a, c) => answeredByRefusal(() => chain(organizationField(o, c, 'activated_at'), fromUnixSeconds), 'organization_not_activated', null),
+    }),
+    suspended: t.boolean({
+      description: 'Whether it is suspended.',
+      resolve: (o, _a, c) => answeredByRefusal(() => organizationField(o, c, 'suspended'), 'organization_suspended', true),
+    }),
     managed: t.boolean({ description: 'Whether it is managed by another organization.', resolve: (o, _a, c) => organizationField(o, c, 'managed') }),
     virtualMachines: t.connection(
       {

@@ -13,7 +13,9 @@ ViewerRef.implement({
     avatarUrl: t.string({ nullable: true, description: 'Avatar image URL.', resolve: (v) => v.user.avatar_url }),
     organizations: t.field({
       type: [OrganizationRef],
-      description: 'Organizations the user belongs to.',
+      // One organization Katapult will not show (a suspended one's details) must not take the viewer with it.
+      nullable: { list: false, items: true },
+      description: 'Organizations the user belongs to. An item is null (with an error) when that organization cannot be read, e.g. the details of a suspended one.',
       resolve: (v) => v.organizations.map((o) => ({ lookup: { id: o.id }, dto: o })),
     }),
   }),
