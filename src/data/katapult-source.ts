@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isNotFoundCode, isUpstreamError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isNotFoundCode, isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -92,6 +92,9 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
     return read.value;
   }
 
+  /** Calls in the queue that have not been sent yet, by token key and URL (shared by everyone waiting on them). */
+  const unsentCalls = new Map<string, object>();
+
   const source: KatapultSource = {
     get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T> {
       const token = scope.token;
@@ -108,11 +111,18 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         if (fresh) return record(scope, fresh);
       }
 
+      const callKey = `${key.tokenKey}\n${key.url}`;
       const load = ({ signal, background, deadline }: LoadContext) => {
         const enqueuedAt = clock.now();
         if (!background) scope.stats.upstreamCalls++;
+        const pending = {};
+        unsentCalls.set(callKey, pending);
+        const forget = () => {
+          if (unsentCalls.get(callKey) === pending) unsentCalls.delete(callKey);
+        };
         return queue.add<T>(
           async ({ signal: attemptSignal, attempt }) => {
+            forget();
             if (attempt === 1 && !background) scope.stats.queueWaitMs += clock.now() - enqueuedAt;
             const startedAt = clock.now();
             try {
@@ -156,10 +166,16 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             priority: background ? 'background' : 'foreground',
             signal,
           },
-        );
+        ).finally(forget);
       };
 
-      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: scope.signal, deadline: scope.deadline }).then(
+      // This request's own way out of a call it may share: its client going away, or its deadline
+      // coming while the call still waits in the queue (then the call may be wanted by no one).
+      const leave = new AbortController();
+      const follow = () => leave.abort();
+      if (scope.signal?.aborted) leave.abort();
+      else scope.signal?.addEventListener('abort', follow, { once: true });
+      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: leave.signal, deadline: scope.deadline }).then(
         (read) => record(scope, read),
         (error: unknown) => {
           // A lookup that found nothing may become a null in an otherwise clean answer; that
@@ -168,7 +184,14 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           throw error;
         },
       );
-      return beforeDeadline(read, scope.deadline);
+      const outcome = beforeDeadline(read, scope.deadline, (budgetMs) => {
+        if (!unsentCalls.has(callKey)) return new UpstreamTimeoutError(budgetMs);
+        // Never sent: waiting on the token's budget (others sharing the call can wait longer).
+        leave.abort();
+        return new RateLimitedError(queue.retryAfterSeconds(scope.tokenKey), "The token's Katapult budget did not allow this call before the request's deadline");
+      });
+      if (scope.signal) void outcome.then(undefined, () => undefined).then(() => scope.signal!.removeEventListener('abort', follow));
+      return outcome;
     },
   };
   return source;
@@ -178,12 +201,14 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
    * call already sent, or its retries, could outlast it by the upstream timeout several times
    * over. The request stops waiting at its deadline; the call itself goes on, so its answer
    * still fills the cache for whoever else waits on it. One millisecond later than the queue's
-   * own deadline, so a call still queued at that moment is the queue's to refuse.
+   * own deadline, so a call still queued at that moment is the queue's to refuse. A call shared
+   * with a request that can wait longer stays queued past this one's deadline: `lateError` says
+   * which it was.
    */
-  function beforeDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
+  function beforeDeadline<T>(read: Promise<T>, deadline: number, lateError: (budgetMs: number) => Error): Promise<T> {
     const budgetMs = Math.max(0, deadline - clock.now());
     return new Promise<T>((resolve, reject) => {
-      const cancel = clock.setTimeout(() => reject(new UpstreamTimeoutError(budgetMs)), budgetMs + 1);
+      const cancel = clock.setTimeout(() => reject(lateError(budgetMs)), budgetMs + 1);
       read.then(
         (value) => {
           cancel();

@@ -320,6 +320,11 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       return inFlight;
     },
     circuitState: () => circuit.state(),
+    retryAfterSeconds(laneKey) {
+      const now = clock.now();
+      const lane = lanes.get(laneKey);
+      return secondsUntil(lane.estimateSendAt(lineLength(lane), now), now);
+    },
     stats(): QueueStats {
       return { lanes: lanes.size, waiting: queued, inFlight, ...lanes.summary(clock.now()), circuit: circuit.state() };
     },

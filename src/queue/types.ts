@@ -76,6 +76,8 @@ export interface RequestQueue {
   /** Attempts in flight. */
   readonly pending: number;
   circuitState(): CircuitState;
+  /** Seconds until a call added to this token's lane now could be sent (at least 1): a Retry-After. */
+  retryAfterSeconds(laneKey: string): number;
   /** Aggregate view for /ready and metrics: lanes, waiting, in flight, paused lanes, min/avg learned remaining. */
   stats(): QueueStats;
   /** Resolves once nothing is waiting or in flight. */

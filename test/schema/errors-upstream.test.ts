@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { errorCodes, IN_PROCESS_BASE_URL, type TestGatewayOptions } from '../helpers/gateway.js';
+import { errorCodes, IN_PROCESS_BASE_URL, startLoopbackGateway, type TestGatewayOptions } from '../helpers/gateway.js';
 import { cannedError, expectContract, gatewayPerTest, ORG_NAME } from './error-contract.js';
 
 /**
@@ -128,7 +128,10 @@ describe('upstream failures with nothing stale to serve', () => {
     const patient = gateway.query('{ dataCenters { name } }', { token });
     await clock.advance(1000);
     const early = await hurried;
-    expect(errorCodes(early.body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    // Katapult never saw the call: what held it was the token's line, as when it waits alone.
+    expect(errorCodes(early.body)).toEqual(['RATE_LIMITED']);
+    expect(early.status).toBe(429);
+    expect(Number(early.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(early.body.data).toEqual({ dataCenters: null });
     await clock.advance(6000);
     expect((await first).body.errors).toBeUndefined();
@@ -137,6 +140,40 @@ describe('upstream failures with nothing stale to serve', () => {
     expect((late.body.data!.dataCenters as unknown[]).length).toBeGreaterThan(0);
     // One data-center call served the patient request: it was held, not refused and made again.
     expect(gateway.sim.requests.filter((r) => r.path.endsWith('/data_centers'))).toHaveLength(1);
+  });
+
+  it('a shared call nobody waits for any more is dropped from the queue, not sent', async () => {
+    const clock = createFakeClock();
+    const gateway = await startLoopbackGateway({ clock, env: { QUEUE_TOKEN_CONCURRENCY: '1' }, simulatorOptions: { latencyMs: 3000 } });
+    try {
+      const token = DEMO_TOKENS.globex;
+      const first = gateway.query(ORG_NAME, { token });
+      await vi.waitFor(() => expect(gateway.app.queue.pending).toBe(1));
+      const hurried = gateway.query('{ dataCenters { name } }', { token, headers: { 'x-request-timeout-ms': '1000' } });
+      await vi.waitFor(() => expect(gateway.app.queue.size).toBe(1));
+      const gone = new AbortController();
+      const patient = fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ dataCenters { name } }' }),
+        signal: gone.signal,
+      }).catch((error: unknown) => error);
+      // Joined once its request is in and has had a moment to reach the cache.
+      await vi.waitFor(() => expect(gateway.server.activity().inFlight).toBe(3));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await clock.advance(1001);
+      expect(errorCodes((await hurried).body)).toEqual(['RATE_LIMITED']);
+      // Still queued for the patient request; then its client goes away too.
+      expect(gateway.app.queue.size).toBe(1);
+      gone.abort();
+      await patient;
+      await vi.waitFor(() => expect(gateway.app.queue.size).toBe(0));
+      await clock.advance(6000);
+      expect((await first).body.errors).toBeUndefined();
+      expect(gateway.sim.requests.filter((r) => r.path.endsWith('/data_centers'))).toHaveLength(0);
+    } finally {
+      await gateway.close();
+    }
   });
 
   it('an unknown Katapult error or a 500 is UPSTREAM_UNAVAILABLE too', async () => {
