@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const skipDelay = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second signal (Ctrl-C again) cuts the delay short; one after that does not wait at all.
+      // A second signal (Ctrl-C again) cuts the delay short; any signal after the delay exits at once.
       if (accepting && !skipDelay.signal.aborted) return skipDelay.abort();
       logger.warn({ signal }, 'stopping at once: requests still in flight are cut off');
       process.exit(1);
@@ -66,9 +66,10 @@ async function main(): Promise<void> {
     stopping = true;
     const { shutdownGraceMs: graceMs, shutdownDelayMs: delayMs } = config.http;
     if (delayMs > 0) logger.info({ signal, delayMs }, 'shutting down: /ready fails, serving on until the delay is up');
-    compaction.stop();
     const onStopAccepting = () => {
       accepting = false;
+      // Not before: the delay may be long, with traffic still coming.
+      compaction.stop();
       logger.info({ signal, graceMs }, 'shutting down: finishing in-flight requests');
     };
     http

@@ -59,6 +59,9 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   let inFlight = 0;
   let lastActiveAt = app.clock.now();
   let draining = false;
+  // From the start of a shutdown: answers close their connection, so clients holding one open
+  // (a pool behind an L4 balancer) reconnect, and land elsewhere, instead of being cut off.
+  let closing = false;
   let drained: (() => void) | null = null;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): Promise<void> {
@@ -90,6 +93,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   const server = createServer((req, res) => {
     const startedAt = performance.now();
     const requestId = requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
+    if (closing) res.shouldKeepAlive = false;
     inFlight++;
     res.on('close', () => {
       inFlight--;
@@ -142,6 +146,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     },
     async shutdown(graceMs, { delayMs = 0, skipDelay, onStopAccepting } = {}) {
       app.readiness.set('shutdown', 'shutting down');
+      closing = true;
       if (delayMs > 0 && !skipDelay?.aborted) {
         await new Promise<void>((resolve) => {
           const cancel = app.clock.setTimeout(resolve, delayMs);

@@ -135,6 +135,9 @@ describe('shutdown with a delay (SHUTDOWN_DELAY_MS)', () => {
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, token);
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    // Clients holding a connection open are told to reconnect (and land elsewhere).
+    expect(answer.headers.connection).toBe('close');
+    expect(ready.headers.connection).toBe('close');
     await clock.advance(4999);
     expect(stoppedAccepting).toBe(false);
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
