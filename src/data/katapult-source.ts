@@ -145,6 +145,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
               });
               return result;
             } catch (error) {
+              // Katapult's 429 puts the call back in line, unsent as far as the token's budget goes.
+              if (error instanceof UpstreamApiError && error.status === 429) unsentCalls.set(callKey, pending);
               hooks?.onUpstreamCall?.({
                 path: call.path,
                 status: (error as { status?: number }).status ?? null,

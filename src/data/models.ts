@@ -97,8 +97,9 @@ export function zoneModel(dto: ZoneListItemDto | ZoneDto): ZoneModel {
   return { id: dto.id, name: dto.name, permalink: dto.permalink, dataCenter: dataCenterModel(dto.data_center) };
 }
 
-export function packageModel(dto: VirtualMachinePackageDto): PackageModel {
-  return { name: dto.name, organization: null, dto };
+/** `ownRecord`: `dto` is the package's own record, or a VM's (not a list's), and holds everything Katapult will say. */
+export function packageModel(dto: VirtualMachinePackageDto, ownRecord = false): PackageModel {
+  return { name: dto.name, organization: null, dto, ownRecord };
 }
 
 export function gpuTypeModel(dto: { id: string; name: string; permalink: string } | GpuTypeDto | GpuTypeSummaryDto): GpuTypeModel {

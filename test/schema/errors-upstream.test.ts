@@ -142,6 +142,35 @@ describe('upstream failures with nothing stale to serve', () => {
     expect(gateway.sim.requests.filter((r) => r.path.endsWith('/data_centers'))).toHaveLength(1);
   });
 
+  it('a shared call Katapult put back in line with a 429 is still the budget’s, not Katapult’s silence', async () => {
+    const clock = createFakeClock();
+    let refused = 0;
+    const gateway = start({
+      clock,
+      env: { REQUEST_DEADLINE_MS: '120000' },
+      simulatorOptions: { latencyMs: 200 },
+      wrapFetch: (simulator) => async (input, init) => {
+        const response = await simulator(input, init);
+        if (!new URL(input).pathname.endsWith('/data_centers') || refused++ > 0) return response;
+        return cannedError(429, 'rate_limit_reached');
+      },
+    });
+    const token = DEMO_TOKENS.globex;
+    const hurried = gateway.query('{ dataCenters { name } }', { token, headers: { 'x-request-timeout-ms': '1000' } });
+    await clock.advance(1);
+    const patient = gateway.query('{ dataCenters { name } }', { token, headers: { 'x-request-timeout-ms': '120000' } });
+    // The 429 comes back and the call waits in line again, behind the lane's pause.
+    await clock.advance(300);
+    expect(refused).toBe(1);
+    await clock.advance(800);
+    const early = await hurried;
+    expect(errorCodes(early.body)).toEqual(['RATE_LIMITED']);
+    expect(early.status).toBe(429);
+    await clock.advance(120_000);
+    // Served once the lane's pause after the 429 is over.
+    expect((await patient).body.errors).toBeUndefined();
+  });
+
   it('a shared call nobody waits for any more is dropped from the queue, not sent', async () => {
     const clock = createFakeClock();
     const gateway = await startLoopbackGateway({ clock, env: { QUEUE_TOKEN_CONCURRENCY: '1' }, simulatorOptions: { latencyMs: 3000 } });

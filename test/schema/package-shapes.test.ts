@@ -78,20 +78,38 @@ describe('package records', () => {
     expect(body.data!.virtualMachine.package).toEqual({ name: vm.virtualMachine.package!.name, cpuCores: vm.virtualMachine.package!.cpu_cores, group: null });
   });
 
+  it('a package read from a full record is not looked up again for a field that record lacks', async () => {
+    const noGroup = rewriting(/\/virtual_machines\/virtual_machine$/, (body) => {
+      delete body.virtual_machine?.package?.group;
+    });
+    gateway = createTestGateway({ wrapFetch: noGroup });
+    const vm = gateway.sim.dataset.virtualMachines.find((v) => v.trash === null && v.virtualMachine.organization.sub_domain === 'globex' && v.virtualMachine.package)!;
+    const { body } = await gateway.query(`{ virtualMachine(id: "${vm.virtualMachine.id}") { package { name group { name } } } }`, { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.virtualMachine.package).toEqual({ name: vm.virtualMachine.package!.name, group: null });
+    expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(0);
+  });
+
   it('a VM list’s package that no package list offers any more is read from the VM’s own record', async () => {
     gateway = createTestGateway();
     const vm = gateway.sim.dataset.virtualMachines.find((v) => v.trash === null && v.virtualMachine.organization.sub_domain === 'globex' && v.virtualMachine.package)!;
     const retired = vm.virtualMachine.package!.name;
     await gateway.close();
     // Neither the organization's list nor the public one names it now.
-    gateway = createTestGateway({
-      wrapFetch: rewriting(/\/virtual_machine_packages$/, (body) => {
+    // Its own record is refused too (private to another organization now), and the VM's has no group.
+    const retire = (simulator: FetchLike): FetchLike => {
+      const lists = rewriting(/\/virtual_machine_packages$/, (body) => {
         body.virtual_machine_packages = body.virtual_machine_packages.filter((p: Body) => p.name !== retired);
-      }),
-    });
-    const { body } = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 100) { edges { node { id package { name cpuCores } } } } } }', { token: DEMO_TOKENS.globex });
+      })(rewriting(/\/virtual_machines\/virtual_machine$/, (body) => delete body.virtual_machine?.package?.group)(simulator));
+      return async (input, init) =>
+        new URL(input).pathname.endsWith('/virtual_machine_package')
+          ? new Response(JSON.stringify({ error: { code: 'package_not_found', description: 'gone', detail: {} } }), { status: 404, headers: { 'content-type': 'application/json' } })
+          : lists(input, init);
+    };
+    gateway = createTestGateway({ wrapFetch: retire });
+    const { body } = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 100) { edges { node { id package { name cpuCores group { name } } } } } } }', { token: DEMO_TOKENS.globex });
     expect(body.errors).toBeUndefined();
     const node = (body.data!.organization.virtualMachines.edges as Array<{ node: { id: string; package: unknown } }>).find((e) => e.node.id === vm.virtualMachine.id)!.node;
-    expect(node.package).toEqual({ name: retired, cpuCores: vm.virtualMachine.package!.cpu_cores });
+    expect(node.package).toEqual({ name: retired, cpuCores: vm.virtualMachine.package!.cpu_cores, group: null });
   });
 });

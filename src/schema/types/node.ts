@@ -18,7 +18,7 @@ const LOADERS: Record<string, NodeLoader> = {
   Zone: (id, c) => chain(c.data.zone(id), (zone) => zoneModel(zone)),
   DataCenter: (id, c) => chain(c.data.dataCenter(id), dataCenterModel),
   Country: (id, c) => chain(c.data.country(id), (body) => countryModel(body.country)),
-  VirtualMachinePackage: (id, c) => chain(c.data.package({ id }), packageModel),
+  VirtualMachinePackage: (id, c) => chain(c.data.package({ id }), (dto) => packageModel(dto, true)),
   GpuType: (id, c) => chain(c.data.gpuType(id), gpuTypeModel),
 };
 

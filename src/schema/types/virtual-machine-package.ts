@@ -21,6 +21,7 @@ function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<V
     return chain(context.data.virtualMachine({ id: pkg.virtualMachineId }), (full) => {
       const own = full.virtual_machine.package;
       if (!own) throw notFound('package_not_found', 'package');
+      pkg.ownRecord = true;
       return (pkg.dto = own);
     });
   });

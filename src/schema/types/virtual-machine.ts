@@ -75,7 +75,7 @@ builder.node(VirtualMachineRef, {
       description: 'The package (size) the VM was built from.',
       resolve: (vm, _a, c) => {
         if (vm.list) return vm.list.package ? { name: vm.list.package.name, organization: vm.organization, dto: null, virtualMachineId: vm.id } : null;
-        return fromFull(vm, c, (f) => (f.virtual_machine.package ? packageModel(f.virtual_machine.package) : null));
+        return fromFull(vm, c, (f) => (f.virtual_machine.package ? packageModel(f.virtual_machine.package, true) : null));
       },
     }),
     gpuType: t.field({
