@@ -22,7 +22,7 @@ import type {
 import { UpstreamApiError, isNotFoundCode, isUpstreamError } from '../upstream/errors.js';
 import { annotationParams, lookupParams, pageParams, type AnnotationFilterParam, type Lookup } from '../upstream/params.js';
 import type { KatapultSource, MaybePromise } from './katapult-source.js';
-import { chain } from './pagination.js';
+import { chain, recover } from './pagination.js';
 import type { RequestScope } from './request-scope.js';
 
 /** How an organization was named by the client: by id or by sub-domain, exactly one. */
@@ -202,19 +202,9 @@ export function isNotFoundError(error: unknown): boolean {
 
 /** Lookups that find nothing become null for nullable fields; everything else propagates. */
 export function nullIfNotFound<T>(read: () => MaybePromise<T>): MaybePromise<T | null> {
-  let value: MaybePromise<T>;
-  try {
-    value = read();
-  } catch (error) {
+  return recover(read, (error) => {
     if (isNotFoundError(error)) return null;
     throw error;
-  }
-  if (typeof (value as { then?: unknown } | null)?.then === 'function') {
-    return (value as Promise<T>).catch((error: unknown) => {
-      if (isNotFoundError(error)) return null;
-      throw error;
-    });
-  }
-  return value;
+  });
 }
 

@@ -126,6 +126,17 @@ export function chain<A, B>(value: MaybePromise<A>, next: (a: A) => MaybePromise
   return isPromise(value) ? value.then(next) : next(value);
 }
 
+/** `read()`, with its failure (thrown at once or later) handed to `onError`, which answers or throws again. */
+export function recover<T, R>(read: () => MaybePromise<T>, onError: (error: unknown) => R): MaybePromise<T | R> {
+  let value: MaybePromise<T>;
+  try {
+    value = read();
+  } catch (error) {
+    return onError(error);
+  }
+  return isPromise(value) ? value.catch(onError) : value;
+}
+
 function checkSize(name: string, value: number | null | undefined, max: number): number | null {
   if (value === null || value === undefined) return null;
   if (!Number.isInteger(value) || value < 0 || value > max) {

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../data/errors.js';
 import { nullIfNotFound, type OrganizationLookup } from '../../data/katapult-data.js';
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { organizationModel, packageModel, virtualMachineFromList, type OrganizationModel } from '../../data/models.js';
-import { chain, type ConnectionArgs } from '../../data/pagination.js';
+import { chain, recover, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
 import { UpstreamApiError } from '../../upstream/errors.js';
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
@@ -57,16 +57,10 @@ function organizationField<K extends OrganizationField>(org: OrganizationModel, 
  * answers it instead of failing it. Any other failure stays the field's error.
  */
 function answeredByRefusal<T>(value: () => MaybePromise<T>, code: string, answer: T): MaybePromise<T> {
-  const refused = (error: unknown): T => {
+  return recover(value, (error) => {
     if (error instanceof UpstreamApiError && error.code === code) return answer;
     throw error;
-  };
-  try {
-    const read = value();
-    return read instanceof Promise ? read.catch(refused) : read;
-  } catch (error) {
-    return refused(error);
-  }
+  });
 }
 
 /** The organization's other name: its sub-domain when it was named by id, its id when named by sub-domain. */
