@@ -77,8 +77,8 @@ builder.node(VirtualMachinePackageRef, {
       description: 'Icon shown for the package.',
       resolve: (pkg, _a, c, info) => {
         // A list's icon may carry its URL only: the file's details are in the package's own record.
-        const wantsFile = [...selectedFields(info, [])].some((name) => name !== 'url' && name !== '__typename');
-        return chain(packageWith(pkg, c, (d) => 'icon' in d && (!d.icon || !wantsFile || 'file_name' in d.icon)), (d) => d.icon ?? null);
+        const wantsFile = () => [...selectedFields(info, [])].some((name) => name !== 'url' && name !== '__typename');
+        return chain(packageWith(pkg, c, (d) => 'icon' in d && (!d.icon || 'file_name' in d.icon || !wantsFile())), (d) => d.icon ?? null);
       },
     }),
     group: t.field({ type: PackageGroupRef, nullable: true, description: 'The group the package belongs to; null when Katapult does not say.', resolve: field('group') }),
