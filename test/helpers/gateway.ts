@@ -159,6 +159,21 @@ export async function startLoopbackGateway(options: Omit<TestGatewayOptions, 'wr
   };
 }
 
+/**
+ * A `wrapFetch` that edits the simulator's successful JSON answers for paths matching `path` in
+ * place: for the shapes Katapult's references allow and the simulator never sends.
+ */
+export function rewritingAnswers(path: RegExp, edit: (body: any, url: URL) => void): (simulator: FetchLike) => FetchLike {
+  return (simulator) => async (input, init) => {
+    const response = await simulator(input, init);
+    const url = new URL(input);
+    if (!response.ok || !path.test(url.pathname)) return response;
+    const body = (await response.json()) as unknown;
+    edit(body, url);
+    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
+  };
+}
+
 /** Every error's `extensions.code`, in order. */
 export const errorCodes = (body: GraphQLBody): string[] => (body.errors ?? []).map((e) => String(e.extensions?.code));
 

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import type { FetchLike } from '../../src/upstream/http.js';
-import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * Apia's schema, which Katapult's serialisers are built from, lets a data center's permalink be
@@ -19,13 +18,7 @@ function blankDataCenterPermalinks(value: unknown): void {
   for (const child of Object.values(record)) blankDataCenterPermalinks(child);
 }
 
-const withoutDataCenterPermalinks = (simulator: FetchLike): FetchLike => async (input, init) => {
-  const response = await simulator(input, init);
-  if (!response.ok) return response;
-  const body = (await response.json()) as unknown;
-  blankDataCenterPermalinks(body);
-  return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
-};
+const withoutDataCenterPermalinks = rewritingAnswers(/./, blankDataCenterPermalinks);
 
 const QUERY = /* GraphQL */ `
   {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { FetchLike } from '../../src/upstream/http.js';
-import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * Katapult's reference lets a GPU type's `data_centers` be null (Apia's schema) and hold null
@@ -14,13 +14,9 @@ type GpuTypeBody = { id: string; data_centers: unknown };
 
 /** The simulator's answers, with every GPU type's `data_centers` replaced by `rewrite(original)`. */
 function rewritingGpuTypes(rewrite: (dataCenters: unknown[]) => unknown): (simulator: FetchLike) => FetchLike {
-  return (simulator) => async (input, init) => {
-    const response = await simulator(input, init);
-    if (!new URL(input).pathname.includes('/gpu_types')) return response;
-    const body = (await response.json()) as { gpu_types?: GpuTypeBody[]; gpu_type?: GpuTypeBody };
+  return rewritingAnswers(/\/gpu_types/, (body: { gpu_types?: GpuTypeBody[]; gpu_type?: GpuTypeBody }) => {
     for (const gpu of [...(body.gpu_types ?? []), ...(body.gpu_type ? [body.gpu_type] : [])]) gpu.data_centers = rewrite(gpu.data_centers as unknown[]);
-    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
-  };
+  });
 }
 
 const QUERY = '{ organization(subDomain: "globex") { name } gpuTypes(first: 10) { edges { node { id name dataCenters { id name } } } } }';

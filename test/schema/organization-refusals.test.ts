@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { FetchLike } from '../../src/upstream/http.js';
-import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, errorCodes, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
+import { cannedError } from './error-contract.js';
 
 /**
  * Katapult refuses to show an organization that is suspended or not yet activated (403
@@ -12,29 +13,20 @@ import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gate
  */
 
 const refusing =
-  (code: string, status = 403) =>
+  (code: string) =>
   (simulator: FetchLike): FetchLike =>
   async (input, init) => {
     const url = new URL(input);
     if (url.pathname.endsWith('/organizations/organization') && [...url.searchParams.values()].some((v) => v === globexId || v === 'globex')) {
-      return new Response(JSON.stringify({ error: { code, description: 'refused', detail: {} } }), { status, headers: { 'content-type': 'application/json' } });
+      return cannedError(403, code);
     }
     return simulator(input, init);
   };
 
 /** Apia's organization list names no activation time: it needs the organization lookup. */
-const withoutActivation =
-  (inner: (simulator: FetchLike) => FetchLike) =>
-  (simulator: FetchLike): FetchLike => {
-    const next = inner(simulator);
-    return async (input, init) => {
-      const response = await next(input, init);
-      if (!response.ok || !new URL(input).pathname.endsWith('/organizations')) return response;
-      const body = (await response.json()) as { organizations: Array<Record<string, unknown>> };
-      for (const org of body.organizations) delete org.activated_at;
-      return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
-    };
-  };
+const withoutActivation = rewritingAnswers(/\/organizations$/, (body: { organizations: Array<Record<string, unknown>> }) => {
+  for (const org of body.organizations) delete org.activated_at;
+});
 
 let globexId = '';
 let gateway: TestGateway | undefined;
@@ -76,7 +68,7 @@ describe('organizations Katapult refuses to show', () => {
     const ids = await gateway.query('{ organizations { id subDomain } }', { token: DEMO_TOKENS.user });
     globexId = (ids.body.data!.organizations as Array<{ id: string; subDomain: string }>).find((o) => o.subDomain === 'globex')!.id;
     await gateway.close();
-    gateway = createTestGateway({ wrapFetch: withoutActivation(refusing('organization_not_activated')) });
+    gateway = createTestGateway({ wrapFetch: (simulator) => withoutActivation(refusing('organization_not_activated')(simulator)) });
     const { body } = await gateway.query('{ organizations { subDomain activatedAt } }', { token: DEMO_TOKENS.user });
     expect(body.errors).toBeUndefined();
     const organizations = body.data!.organizations as Array<{ subDomain: string; activatedAt: string | null }>;

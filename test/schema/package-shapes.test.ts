@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { FetchLike } from '../../src/upstream/http.js';
-import { createTestGateway, requestsTo, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, requestsTo, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * Katapult's references disagree on what a package record holds. Apia's list endpoint names a
@@ -12,20 +12,10 @@ import { createTestGateway, requestsTo, type TestGateway } from '../helpers/gate
  */
 
 type Body = Record<string, any>;
-const rewriting =
-  (path: RegExp, edit: (body: Body) => void) =>
-  (simulator: FetchLike): FetchLike =>
-  async (input, init) => {
-    const response = await simulator(input, init);
-    if (!response.ok || !path.test(new URL(input).pathname)) return response;
-    const body = (await response.json()) as Body;
-    edit(body);
-    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
-  };
 
 /** The fields Apia's package list endpoint names, with the icon reduced to its URL. */
 const LIST_FIELDS = ['id', 'name', 'permalink', 'cpu_cores', 'memory_in_gb', 'storage_in_gb', 'privacy', 'ipv4_addresses', 'icon'];
-const apiaPackageList = rewriting(/\/virtual_machine_packages$/, (body) => {
+const apiaPackageList = rewritingAnswers(/\/virtual_machine_packages$/, (body) => {
   body.virtual_machine_packages = body.virtual_machine_packages.map((full: Body) => {
     const short: Body = Object.fromEntries(LIST_FIELDS.map((name) => [name, full[name]]));
     if (full.icon) short.icon = { url: full.icon.url };
@@ -68,7 +58,7 @@ describe('package records', () => {
   });
 
   it('a package record without `group` (Apia’s object has none) gives group: null and keeps the package', async () => {
-    const noGroup = rewriting(/\/virtual_machine(_package)?s?(\/virtual_machine(_package)?)?$/, (body) => {
+    const noGroup = rewritingAnswers(/\/virtual_machine(_package)?s?(\/virtual_machine(_package)?)?$/, (body) => {
       for (const pkg of [body.virtual_machine_package, body.virtual_machine?.package, ...(body.virtual_machine_packages ?? [])]) if (pkg) delete pkg.group;
     });
     gateway = createTestGateway({ wrapFetch: noGroup });
@@ -79,7 +69,7 @@ describe('package records', () => {
   });
 
   it('a package read from a full record is not looked up again for a field that record lacks', async () => {
-    const noGroup = rewriting(/\/virtual_machines\/virtual_machine$/, (body) => {
+    const noGroup = rewritingAnswers(/\/virtual_machines\/virtual_machine$/, (body) => {
       delete body.virtual_machine?.package?.group;
     });
     gateway = createTestGateway({ wrapFetch: noGroup });
@@ -98,9 +88,9 @@ describe('package records', () => {
     // Neither the organization's list nor the public one names it now.
     // Its own record is refused too (private to another organization now), and the VM's has no group.
     const retire = (simulator: FetchLike): FetchLike => {
-      const lists = rewriting(/\/virtual_machine_packages$/, (body) => {
+      const lists = rewritingAnswers(/\/virtual_machine_packages$/, (body) => {
         body.virtual_machine_packages = body.virtual_machine_packages.filter((p: Body) => p.name !== retired);
-      })(rewriting(/\/virtual_machines\/virtual_machine$/, (body) => delete body.virtual_machine?.package?.group)(simulator));
+      })(rewritingAnswers(/\/virtual_machines\/virtual_machine$/, (body) => delete body.virtual_machine?.package?.group)(simulator));
       return async (input, init) =>
         new URL(input).pathname.endsWith('/virtual_machine_package')
           ? new Response(JSON.stringify({ error: { code: 'package_not_found', description: 'gone', detail: {} } }), { status: 404, headers: { 'content-type': 'application/json' } })
