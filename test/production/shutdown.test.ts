@@ -27,6 +27,22 @@ function waitForOutput(process: ChildProcess, output: { text: string }, pattern:
   });
 }
 
+/**
+ * `node --import tsx src/main.ts` itself (no wrapper script, so signals reach the gateway's own
+ * handler) on the built-in simulator, with its output collected and its exit code awaited.
+ */
+function startProcess(extra: NodeJS.ProcessEnv): { proc: ChildProcess; output: { text: string }; exited: Promise<number | null> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extra };
+  delete env.KATAPULT_API_URL;
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { text: '' };
+  child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+  const proc = child;
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output, exited };
+}
+
 describe('the process at start', () => {
   it('exits 1 naming the settings when it cannot listen, and with the bad variables when the configuration is invalid', async () => {
     const run = (extra: NodeJS.ProcessEnv) =>
@@ -51,24 +67,16 @@ describe('the process at start', () => {
 
 describe('the process on SIGTERM', () => {
   it('stops accepting, finishes the request in flight, and exits 0', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '10000', HEAP_GROWTH_PERCENT: '25' };
-    delete env.KATAPULT_API_URL;
-    // node itself rather than a wrapper script, so SIGTERM reaches the gateway's own handler.
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output = { text: '' };
-    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-
-    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+    const { proc, output, exited } = startProcess({ LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '10000', HEAP_GROWTH_PERCENT: '25' });
+    const [, url] = await waitForOutput(proc, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
     // The entry point applies the process-wide V8 settings from the configuration.
-    await waitForOutput(child, output, /"v8Flags":\["--heap-growing-percent=25"\]/);
+    await waitForOutput(proc, output, /"v8Flags":\["--heap-growing-percent=25"\]/);
     const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     // yoga logs this at debug once it holds the request: from here on it is in flight.
-    await waitForOutput(child, output, /Parsing request to extract GraphQL parameters/);
+    await waitForOutput(proc, output, /Parsing request to extract GraphQL parameters/);
 
-    child.kill('SIGTERM');
-    await waitForOutput(child, output, /shutting down: finishing in-flight requests/);
+    proc.kill('SIGTERM');
+    await waitForOutput(proc, output, /shutting down: finishing in-flight requests/);
     await expect(raw(`${url}/health`)).rejects.toThrow();
 
     const answer = await slow;
@@ -79,23 +87,17 @@ describe('the process on SIGTERM', () => {
   }, 30_000);
 
   it('with SHUTDOWN_DELAY_MS, fails /ready but serves on; a second signal ends the delay and it exits 0', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DELAY_MS: '600000' };
-    delete env.KATAPULT_API_URL;
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output = { text: '' };
-    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+    const { proc, output, exited } = startProcess({ LOG_LEVEL: 'info', SHUTDOWN_DELAY_MS: '600000' });
+    const [, url] = await waitForOutput(proc, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
 
-    child.kill('SIGTERM');
-    await waitForOutput(child, output, /serving on until the delay is up/);
+    proc.kill('SIGTERM');
+    await waitForOutput(proc, output, /serving on until the delay is up/);
     expect((await raw(`${url}/ready`)).status).toBe(503);
     const answer = await post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     expect(output.text).not.toMatch(/finishing in-flight requests/);
 
-    child.kill('SIGTERM');
+    proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output.text).toMatch(/finishing in-flight requests[\s\S]*"msg":"stopped"/);
   }, 30_000);
