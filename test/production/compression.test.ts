@@ -1,7 +1,7 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { negotiateEncoding, SYNC_COMPRESS_MAX_BYTES } from '../../src/server/compression.js';
+import { compress, compressSync, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, windowBitsFor } from '../../src/server/compression.js';
 import { bearer, ORG_NAME_QUERY, post, startGateway, type TestGateway } from './gateway.js';
 
 let gateway: TestGateway;
@@ -72,5 +72,49 @@ describe('negotiateEncoding', () => {
     ['*;q=0', null],
   ] as const)('picks %s → %s', (header, expected) => {
     expect(negotiateEncoding(header)).toBe(expected);
+  });
+});
+
+/** The window a brotli stream declares in its first bits (RFC 7932, section 9.1). */
+function brotliWindowBits(stream: Buffer): number {
+  const bits = stream[0]! | (stream[1]! << 8);
+  if ((bits & 1) === 0) return 16;
+  const n = (bits >> 1) & 7;
+  if (n !== 0) return 17 + n;
+  const m = (bits >> 4) & 7;
+  return m === 0 ? 17 : 8 + m;
+}
+
+/** JSON shaped like an answer, `length` bytes long, that does not repeat itself at short range. */
+function answerLike(length: number): Buffer {
+  let text = '{"data":{"items":[';
+  for (let i = 0; text.length < length; i++) text += `{"id":"vm_${(i * 2654435761) % 1e9}","name":"web-${i}"},`;
+  return Buffer.from(text.slice(0, length));
+}
+
+describe('compression windows', () => {
+  it('sizes the window to the body, within each format\'s bounds', () => {
+    expect(windowBitsFor(1024, 9, 15)).toBe(10);
+    expect(windowBitsFor(1025, 9, 15)).toBe(11);
+    expect(windowBitsFor(3785, 9, 15)).toBe(12);
+    expect(windowBitsFor(1 << 20, 9, 15)).toBe(15);
+    expect(windowBitsFor(100, 10, 22)).toBe(10);
+    expect(windowBitsFor(64 << 20, 10, 22)).toBe(22);
+  });
+
+  it('declares a small window for a small answer, brotli\'s default for a large one', () => {
+    expect(brotliWindowBits(compressSync(answerLike(3785), 'br'))).toBe(12);
+    expect(brotliWindowBits(compressSync(answerLike(40_000), 'br'))).toBe(16);
+    expect(brotliWindowBits(compressSync(answerLike(5_000_000), 'br'))).toBe(22);
+  });
+
+  it('round-trips bodies on both sides of each window boundary, on and off the event loop', async () => {
+    for (const length of [1024, 1025, 4096, 4097, 32_768, 32_769, 70_000]) {
+      const body = answerLike(length);
+      expect(gunzipSync(compressSync(body, 'gzip')).equals(body)).toBe(true);
+      expect(brotliDecompressSync(compressSync(body, 'br')).equals(body)).toBe(true);
+      expect(gunzipSync(await compress(body, 'gzip')).equals(body)).toBe(true);
+      expect(brotliDecompressSync(await compress(body, 'br')).equals(body)).toBe(true);
+    }
   });
 });
