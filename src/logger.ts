@@ -30,6 +30,29 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino({ level: options.level, redact, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, options.destination);
 }
 
+/**
+ * Exits once the lines logged so far are written. pino writes to stdout asynchronously; on
+ * `process.exit` it writes what is still queued at once, ahead of a line whose write is under
+ * way, so the last lines of a shutdown came out of order (and one still being written could be
+ * cut off). A stdout that never drains does not hold the exit past `timeoutMs`.
+ */
+export function exitAfterLogs(logger: Pick<Logger, 'flush'>, code: number, options: { exit?: (code: number) => void; timeoutMs?: number } = {}): void {
+  const exit = options.exit ?? ((c: number) => process.exit(c));
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    exit(code);
+  };
+  const timer = setTimeout(finish, options.timeoutMs ?? 2000);
+  try {
+    logger.flush(finish);
+  } catch {
+    finish();
+  }
+}
+
 /** The logger yoga is given: the four methods it calls, each with what yoga passes. */
 export interface YogaLogging {
   debug(...args: unknown[]): void;

@@ -1,7 +1,7 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { applyHeapTuning, startIdleCompaction } from './heap-tuning.js';
-import { createLogger } from './logger.js';
+import { createLogger, exitAfterLogs } from './logger.js';
 import { createHttpServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       // A second signal (Ctrl-C again) cuts the delay short; any signal after the delay exits at once.
       if (accepting && !skipDelay.signal.aborted) return skipDelay.abort();
       logger.warn({ signal }, 'stopping at once: requests still in flight are cut off');
-      process.exit(1);
+      return exitAfterLogs(logger, 1, { timeoutMs: 500 });
     }
     stopping = true;
     const { shutdownGraceMs: graceMs, shutdownDelayMs: delayMs } = config.http;
@@ -78,11 +78,11 @@ async function main(): Promise<void> {
       .then(
         () => {
           logger.info('stopped');
-          process.exit(0);
+          exitAfterLogs(logger, 0);
         },
         (error: unknown) => {
           logger.error({ err: error }, 'error while shutting down');
-          process.exit(1);
+          exitAfterLogs(logger, 1);
         },
       );
   };

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
-import { createLogger, yogaLogging } from '../../src/logger.js';
+import { createLogger, exitAfterLogs, yogaLogging } from '../../src/logger.js';
 import { isExpectedError } from '../../src/schema/errors.js';
 import { createSimulator, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
@@ -153,5 +153,49 @@ describe('request ids', () => {
   it('replaces an id that could forge log content with a fresh one', async () => {
     const response = await raw(`${gateway.url}/health`, { headers: { 'x-request-id': 'a"b' } });
     expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('exiting after the last log lines', () => {
+  /** A destination whose writes finish later, as stdout's do: `flush` answers once they have. */
+  const slowDestination = (flushDelayMs: number | null) => {
+    const written: string[] = [];
+    const pending: string[] = [];
+    return {
+      written,
+      destination: {
+        write: (line: string) => void pending.push(line),
+        flush: (callback: () => void) => {
+          if (flushDelayMs === null) return; // a stdout that never drains
+          setTimeout(() => {
+            written.push(...pending.splice(0));
+            callback();
+          }, flushDelayMs);
+        },
+      },
+    };
+  };
+
+  it('exits only once every line logged before it is written', async () => {
+    const { written, destination } = slowDestination(20);
+    const logger = createLogger({ level: 'info', destination });
+    const exits: Array<{ code: number; linesWritten: number }> = [];
+    logger.info('shutting down: finishing in-flight requests');
+    logger.info('stopped');
+    exitAfterLogs(logger, 0, { exit: (code) => exits.push({ code, linesWritten: written.length }) });
+    expect(exits).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(exits).toEqual([{ code: 0, linesWritten: 2 }]);
+    expect(written.map((line) => JSON.parse(line).msg)).toEqual(['shutting down: finishing in-flight requests', 'stopped']);
+  });
+
+  it('exits anyway, once, when the output never drains', async () => {
+    const { destination } = slowDestination(null);
+    const logger = createLogger({ level: 'info', destination });
+    const exits: number[] = [];
+    logger.info('stopped');
+    exitAfterLogs(logger, 1, { exit: (code) => exits.push(code), timeoutMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(exits).toEqual([1]);
   });
 });
