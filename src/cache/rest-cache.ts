@@ -121,6 +121,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       sizeChanged = true;
       const why = reason === 'evict' ? 'size' : reason === 'expire' ? 'expired' : reason === 'delete' ? deleteReason : undefined;
       if (why) safely(() => hooks.onEvict?.(entry.charge, why));
+      if (reason !== 'expire') safely(() => hooks.onEntryGone?.(entry.tokenKey));
     },
   });
 
@@ -192,16 +193,20 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const bytes = Number.isFinite(result.bytes) && result.bytes > 0 ? Math.ceil(result.bytes) : 0;
     const ttlMs = settings.ttlMs[key.kind];
     const freshUntil = clock.now() + ttlMs;
+    let kept = false;
     if (inFlight.storable && !invalidTokenError(key.tokenKey)) {
       const raw = result.raw ?? null;
       const entry: Entry = raw
         ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES }
         : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
       put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
+      kept = store.peek(storeKey) === entry;
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
-      if (raw && store.peek(storeKey) === entry) keepParsed(storeKey, raw, result.body);
+      if (raw && kept) keepParsed(storeKey, raw, result.body);
     }
-    return { value: result.body, freshUntil, bytes };
+    // An answer nothing keeps (larger than the token's share, or loaded for a token purged
+    // meanwhile) is fresh for this request only: what is built from it must not be kept longer.
+    return { value: result.body, freshUntil: kept ? freshUntil : clock.now(), bytes };
   };
 
   const remember = (key: CacheKey, storeKey: string, inFlight: InFlight, error: unknown) => {

@@ -10,6 +10,11 @@ export interface RestCacheHooks {
   onSize?(totalBytes: number, entries: number): void;
   /** Every entry of a token was dropped (by `purgeToken` or an `invalid_api_token` answer). */
   onPurgeToken?(tokenKey: string): void;
+  /**
+   * One of the token's entries went before its time ran out: evicted, replaced by a newer
+   * answer, or deleted. What was built from the token's entries (finished responses) goes too.
+   */
+  onEntryGone?(tokenKey: string): void;
   /** A background refresh failed; the stale entry stays. */
   onRefreshError?(error: unknown, kind: ResourceKind): void;
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isNotFoundCode, isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -180,9 +180,10 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: leave.signal, deadline: scope.deadline }).then(
         (read) => record(scope, read),
         (error: unknown) => {
-          // A lookup that found nothing may become a null in an otherwise clean answer; that
-          // answer must not be replayed for longer than the not-found itself is remembered.
-          if (error instanceof UpstreamApiError && isNotFoundCode(error.code)) scope.stats.uncacheable = true;
+          // A failed read may still become a value in an otherwise clean answer (a null for an
+          // object not found or in the trash, a refusal read as a flag). No REST entry backs
+          // that value, or only a briefly remembered not-found: such an answer is not replayed.
+          scope.stats.uncacheable = true;
           throw error;
         },
       );

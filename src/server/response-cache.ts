@@ -13,9 +13,13 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  * What makes it safe:
  * - The key starts with the token's HMAC, so isolation is exactly the REST cache's.
  * - An entry lives no longer than the earliest-expiring REST entry it was built from
- *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token).
+ *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token) or
+ *   when any of the token's REST entries goes early (evicted, or replaced by a newer answer);
+ *   an answer whose REST data was not kept at all (or was a failed read turned into a value)
+ *   is not stored.
  * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
- * - `Cache-Control: no-cache` requests skip it; their fresh answer replaces the entry.
+ * - `Cache-Control: no-cache` requests skip it. Their fresh REST answers replace the token's
+ *   entries, which drops its stored answers; the next request stores the fresh one.
  * - Everything that can change the bytes is in the key: the document (its tokens, see
  *   `operationKey`) or persisted-query hash, operation name, canonical variables, extensions,
  *   and the response media type.
@@ -63,6 +67,8 @@ export interface ResponseCache {
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
   store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
   purgeToken(tokenKey: string): void;
+  /** One of the token's REST entries went early (evicted, replaced): its stored answers go, and answers being built now are not stored. */
+  dropToken(tokenKey: string): void;
   /** `tokens`: tokens with at least one stored answer. */
   stats(): { entries: number; bytes: number; tokens: number };
 }
@@ -93,6 +99,17 @@ interface Params {
   extensions?: unknown;
 }
 
+/**
+ * Whether yoga reads this POST body as JSON: it takes the first type of a list and wants
+ * `application/json` exactly or with its parameters right after it (`application/json ;…` is
+ * refused with a 415). The edge hands yoga the type in lower case.
+ */
+function isYogaJsonBody(contentType: string | null | undefined): boolean {
+  const first = (contentType ?? '').trim().split(',')[0]!;
+  const semicolon = first.indexOf(';');
+  return (semicolon === -1 ? first : first.slice(0, semicolon)).toLowerCase() === 'application/json';
+}
+
 function readParams(request: GraphQLRequestShape): Params | null {
   try {
     if (request.method === 'GET') {
@@ -103,8 +120,7 @@ function readParams(request: GraphQLRequestShape): Params | null {
       };
       return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables: parse('variables'), extensions: parse('extensions') };
     }
-    const mediaType = (request.contentType ?? '').split(';')[0]!.trim().toLowerCase();
-    if (request.method === 'POST' && mediaType === 'application/json' && request.body && request.body.length > 0) {
+    if (request.method === 'POST' && isYogaJsonBody(request.contentType) && request.body && request.body.length > 0) {
       const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
       return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Params) : null;
     }
@@ -176,7 +192,11 @@ type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined 
 const MAX_REMEMBERED_BODY = 16 * 1024;
 const KEY = Symbol('response-cache key');
 const PURGES = Symbol('purges when the request began');
-type ScopeNotes = RequestScope & { [KEY]?: string | null; [PURGES]?: number };
+const DROPS = Symbol('drops when the request began');
+type ScopeNotes = RequestScope & { [KEY]?: string | null; [PURGES]?: number; [DROPS]?: number };
+
+/** How long a token's last drop is remembered: longer than any request runs (REQUEST_DEADLINE_MS is at most 5 minutes). */
+const DROP_MEMORY_MS = 10 * 60 * 1000;
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const { clock } = options;
@@ -215,6 +235,11 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
   // only costs that request its chance to be stored.
   let purges = 0;
+  // A REST entry that goes early may have fed an answer being built right now: the answer of a
+  // request that began before its token's last drop is not stored. Per token, unlike purges:
+  // evictions are routine for a full cache, and must not stop every other token's answers.
+  let drops = 0;
+  const droppedAt = new LRUCache<string, number>({ max: 200_000, ttl: DROP_MEMORY_MS, perf: clock, ttlResolution: 0 });
 
   // Deriving the operation part of a key parses the body and sorts the variables; clients send
   // the same few bodies over and over, so the derivation is remembered per exact request text,
@@ -255,6 +280,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     lookup(request, scope) {
       if (!enabled || !scope.token) return undefined;
       (scope as ScopeNotes)[PURGES] = purges;
+      (scope as ScopeNotes)[DROPS] = drops;
       if (scope.noCache) return undefined;
       const key = keyOf(request, scope);
       if (key === null) return undefined;
@@ -270,6 +296,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const ttl = stats.freshUntil - clock.now();
       if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
       if (purges !== ((scope as ScopeNotes)[PURGES] ?? purges)) return;
+      if ((droppedAt.get(scope.tokenKey) ?? 0) > ((scope as ScopeNotes)[DROPS] ?? drops)) return;
       const key = keyOf(request, scope);
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
@@ -286,6 +313,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     },
     purgeToken(tokenKey) {
       purges++;
+      const keys = keysByToken.get(tokenKey);
+      if (!keys) return;
+      for (const key of [...keys]) entries.delete(key);
+      keysByToken.delete(tokenKey);
+    },
+    dropToken(tokenKey) {
+      if (!enabled) return;
+      droppedAt.set(tokenKey, ++drops);
       const keys = keysByToken.get(tokenKey);
       if (!keys) return;
       for (const key of [...keys]) entries.delete(key);

@@ -38,6 +38,36 @@ describe('eviction by bytes', () => {
     expect(huge).toHaveBeenCalledTimes(2);
   });
 
+  it('says whose entry went early (evicted, replaced, deleted for its share), and not when one expires', async () => {
+    const clock = createFakeClock();
+    const onEntryGone = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 4 * CHARGE, hooks: { onEntryGone } }));
+    for (const name of ['a', 'b', 'c', 'd']) await cache.fetch(keyOf(name, '/x'), { load: body(name) });
+    expect(onEntryGone).not.toHaveBeenCalled();
+    await cache.fetch(keyOf('e', '/x'), { load: body('e') });
+    expect(onEntryGone.mock.calls).toEqual([['a']]);
+    await cache.fetch(keyOf('b', '/x'), { load: body('b2'), noCache: true });
+    expect(onEntryGone.mock.calls).toEqual([['a'], ['b']]);
+    await clock.advance(24 * 60 * 60_000);
+    for (const name of ['b', 'c', 'd', 'e']) expect(cache.peek(keyOf(name, '/x'))).toBeUndefined();
+    expect(onEntryGone).toHaveBeenCalledTimes(2);
+
+    // Out of a token's own share.
+    const shared = createRestCache(strictOptions(clock, { maxBytes: 10 * CHARGE, perTokenMaxBytes: 2 * CHARGE, hooks: { onEntryGone } }));
+    for (const url of ['/1', '/2', '/3']) await shared.fetch(keyOf('t1', url), { load: body(url) });
+    expect(onEntryGone.mock.calls.at(-1)).toEqual(['t1']);
+    expect(onEntryGone).toHaveBeenCalledTimes(3);
+  });
+
+  it('gives an answer it could not keep no freshness beyond its own request', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 10 * CHARGE, perTokenMaxBytes: 2 * CHARGE }));
+    const kept = await cache.fetch(keyOf('t1', '/small'), { load: body('small') });
+    expect(kept.freshUntil).toBeGreaterThan(clock.now());
+    const notKept = await cache.fetch(keyOf('t1', '/huge'), { load: answering({ huge: true }, 3 * CHARGE) });
+    expect(notKept.freshUntil).toBe(clock.now());
+  });
+
   it('reports expired entries when it drops them', async () => {
     const clock = createFakeClock();
     const onEvict = vi.fn();

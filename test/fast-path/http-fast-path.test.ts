@@ -127,6 +127,56 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(gateway.app.responseCache.stats().entries).toBe(0);
   });
 
+  it('does not store an answer holding a null for an object in the trash, which nothing cached backs', async () => {
+    gateway = await startGateway();
+    const trashed = gateway.simulator.dataset.virtualMachines.find((vm) => vm.trash && vm.virtualMachine.organization.sub_domain === 'globex')!;
+    const query = `{ virtualMachine(id: "${trashed.virtualMachine.id}") { name } zones { id } }`;
+    const first = await post(gateway.endpoint, { query }, bearer(DEMO_TOKENS.globex));
+    expect(first.json.data.virtualMachine).toBeNull();
+    expect(first.json.errors).toBeUndefined();
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+    // So the next one asks Katapult again, as the full pipeline does: the VM may have been restored.
+    const calls = gateway.simulator.requests.length;
+    await post(gateway.endpoint, { query }, bearer(DEMO_TOKENS.globex));
+    expect(gateway.simulator.requests.length).toBe(calls + 1);
+  });
+
+  it('does not store an answer built from REST answers too large for the token’s share of the cache', async () => {
+    gateway = await startGateway({ env: { CACHE_TOKEN_MAX_BYTES: '2000' } });
+    const first = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(first.json.errors).toBeUndefined();
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+    const calls = gateway.simulator.requests.length;
+    const second = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(second.text).toBe(first.text);
+    expect(gateway.simulator.requests.length).toBeGreaterThan(calls);
+  });
+
+  it('drops a token’s stored answers when a no-cache request replaces a REST entry they were built from', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    const NAMES = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { name } } } } }';
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true]);
+    // Reads the same VM list again from Katapult, replacing the entry the dashboard was built from.
+    await post(gateway.endpoint, { query: NAMES }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache' });
+    const calls = gateway.simulator.requests.length;
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    // Rebuilt from the REST entries (no Katapult call), stored again, then replayed.
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, false, true]);
+    expect(gateway.simulator.requests.length).toBe(calls);
+  });
+
+  it('refuses, as the full pipeline does, a JSON body whose Content-Type yoga does not read, even when its answer is stored', async () => {
+    gateway = await startGateway();
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(gateway.app.responseCache.stats().entries).toBe(1);
+    const odd = await post(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'content-type': 'application/json ;charset=utf-8' });
+    expect(odd.status).toBe(415);
+    expect(odd.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
   it('sends Vary: Accept on GET answers, whose media type follows the Accept header', async () => {
     gateway = await startGateway();
     const response = await get(gateway.endpoint, { query: '{ zones { id } }' }, bearer(DEMO_TOKENS.globex));

@@ -172,6 +172,46 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.stats().entries).toBe(0);
   });
 
+  it('drops a token’s answers when one of its REST entries goes early, and stores none begun before that', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const a = post({ query: '{ a }' });
+    const b = post({ query: '{ b }' });
+    cache.store(a, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    cache.store(a, scopeFor('t2', 5000, clock.now()), ok('{"data":{"a":2}}'));
+    const during = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(b, during)).toBeUndefined();
+    const other = scopeFor('t2', 5000, clock.now());
+    expect(cache.lookup(b, other)).toBeUndefined();
+
+    cache.dropToken('key-t1');
+    expect(cache.lookup(a, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    // Begun before the drop: it may have read the entry that went.
+    cache.store(b, during, ok('{"data":{"b":1}}'));
+    expect(cache.lookup(b, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    // Another token's answers, stored or being built, are not touched.
+    expect(cache.lookup(a, scopeFor('t2', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":2}}');
+    cache.store(b, other, ok('{"data":{"b":2}}'));
+    expect(cache.lookup(b, scopeFor('t2', 0, clock.now()))).toBeDefined();
+    // Begun after it: stored as usual.
+    const after = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(b, after)).toBeUndefined();
+    cache.store(b, after, ok('{"data":{"b":1}}'));
+    expect(cache.lookup(b, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"b":1}}');
+  });
+
+  it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters right after it', () => {
+    const body = Buffer.from(JSON.stringify({ query: '{ a }' }));
+    const shape = (contentType: string): GraphQLRequestShape => ({ method: 'POST', search: '', body, accept: null, contentType });
+    expect(operationKey(shape('application/json'))).not.toBeNull();
+    expect(operationKey(shape('Application/JSON;charset=utf-8'))).not.toBeNull();
+    expect(operationKey(shape('application/json, text/plain'))).not.toBeNull();
+    // yoga answers these 415: no stored answer may stand in for that.
+    expect(operationKey(shape('application/json ;charset=utf-8'))).toBeNull();
+    expect(operationKey(shape('text/plain, application/json'))).toBeNull();
+    expect(operationKey(shape('application/jsonx'))).toBeNull();
+  });
+
   it('gives no key to a body yoga would refuse or read differently: unknown members, numbers JSON cannot write back', () => {
     const raw = (text: string): GraphQLRequestShape => ({ method: 'POST', search: '', body: Buffer.from(text), accept: null, contentType: 'application/json' });
     expect(operationKey(raw('{"query":"{ a }","variables":{"f":null}}'))).not.toBeNull();
