@@ -16,7 +16,7 @@ import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstrea
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
 import { createMetrics, type GatewayMetrics } from './server/metrics.js';
-import { loadPersistedOperations, usePersistedOperations } from './server/persisted-operations.js';
+import { createPersistedOperations, loadPersistedOperations } from './server/persisted-operations.js';
 import { useTieredJit } from './server/jit.js';
 import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
@@ -168,8 +168,19 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     },
   });
 
+  const persistedOperations = createPersistedOperations({
+    apq: config.http.apq,
+    allowList,
+    allowListOnly: config.http.persistedOperationsOnly,
+    onNotAllowed: () => metrics.inboundRejected('not_allowed'),
+  });
   // Sized by the config (none with per-response cache counts on: no two answers are alike).
-  const responseCache = createResponseCache({ clock, maxBytes: config.cache.responseCacheMaxBytes, normaliseDocuments: !config.http.persistedOperationsOnly });
+  const responseCache = createResponseCache({
+    clock,
+    maxBytes: config.cache.responseCacheMaxBytes,
+    normaliseDocuments: !config.http.persistedOperationsOnly,
+    resolvesPersistedHash: persistedOperations.resolves,
+  });
   purgeListeners.push((tokenKey) => responseCache.purgeToken(tokenKey));
 
   const cursors = createCursorCodec(config.secrets.cursor);
@@ -179,12 +190,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
 
   const plugins: Plugin<any>[] = [
     useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),
-    usePersistedOperations({
-      apq: config.http.apq,
-      allowList,
-      allowListOnly: config.http.persistedOperationsOnly,
-      onNotAllowed: () => metrics.inboundRejected('not_allowed'),
-    }),
+    persistedOperations.plugin,
     useQueryLimits({
       maxDepth: config.limits.depth,
       maxCost: config.limits.cost,

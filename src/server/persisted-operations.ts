@@ -67,6 +67,21 @@ const notAllowed = () =>
  * operator-listed documents run, by hash or by exact text.
  */
 export function usePersistedOperations(options: PersistedOperationsOptions = {}): Plugin {
+  return createPersistedOperations(options).plugin;
+}
+
+export interface PersistedOperations {
+  plugin: Plugin;
+  /**
+   * Whether a request carrying only this hash would find its document now (and, as that
+   * request would, marks a remembered document as recently used). The fast path asks before
+   * replaying an answer stored under a hash: a document forgotten since must be sent again.
+   */
+  resolves(hash: string): boolean;
+}
+
+/** The plugin, and what the fast path needs to know of the documents it remembers. */
+export function createPersistedOperations(options: PersistedOperationsOptions = {}): PersistedOperations {
   const apq = options.apq ?? true;
   const allowList = options.allowList ?? new Map<string, string>();
   const allowListOnly = options.allowListOnly ?? false;
@@ -77,7 +92,7 @@ export function usePersistedOperations(options: PersistedOperationsOptions = {})
     return notAllowed();
   };
 
-  return {
+  const plugin: Plugin = {
     onParams({ params, setParams }) {
       // Thrown, not set as the result: yoga would still run its own parameter checks after a
       // set result ("Must provide query string"), while a throw ends the request here.
@@ -112,5 +127,9 @@ export function usePersistedOperations(options: PersistedOperationsOptions = {})
       if (!apq && allowList.size === 0) return fail(notSupported());
       return fail(notFound());
     },
+  };
+  return {
+    plugin,
+    resolves: (hash) => allowList.has(hash) || (apq && !allowListOnly && store.get(hash.toLowerCase()) !== undefined),
   };
 }

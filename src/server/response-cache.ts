@@ -37,6 +37,12 @@ export interface ResponseCacheOptions {
    * text, so a variant of an allowed document must reach it. @default true
    */
   normaliseDocuments?: boolean;
+  /**
+   * Whether a request with only this persisted-query hash would find its document now. An
+   * answer stored under a hash is replayed only while it would: once the document is forgotten
+   * the pipeline answers PersistedQueryNotFound, and so must a replay. @default always
+   */
+  resolvesPersistedHash?: (hash: string) => boolean;
 }
 
 export interface CachedResponse {
@@ -130,6 +136,15 @@ function readParams(request: GraphQLRequestShape): Params | null {
   return null;
 }
 
+/** URI-encoded; null for text that cannot be (a lone surrogate), which yoga then answers. */
+function encodeKeyPart(text: string): string | null {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 /** Documents up to this size are normalised for a key (once per text); a longer one (rare) is keyed as sent, so a huge document is not lexed whole on every request. */
 const MAX_NORMALISED_DOCUMENT = 16 * 1024;
 
@@ -168,7 +183,9 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
   if (params.operationName === '' && request.method !== 'GET') return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
-  const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : typeof hash === 'string' ? `h:${hash}` : null;
+  // A hash is URI-encoded, so it holds none of the key's separators and can be read back out of it.
+  const encodedHash = typeof hash === 'string' && document === null ? encodeKeyPart(hash) : null;
+  const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedHash !== null ? `h:${encodedHash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
   let variables: string;
@@ -258,7 +275,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     let id: string | undefined = NOT_REPLAYABLE;
     if (operation !== null) {
       id = idsByOperation.get(operation);
-      if (id === undefined) idsByOperation.set(operation, (id = (nextId++).toString(36)));
+      if (id === undefined) {
+        // An operation named by its hash alone carries the (encoded) hash in its id, `#hash#n`,
+        // for the check on every replay that its document is still known.
+        const byHash = operation.startsWith('h:') ? `#${operation.slice(2, operation.indexOf('\u0000'))}#` : '';
+        idsByOperation.set(operation, (id = byHash + (nextId++).toString(36)));
+      }
     }
     if (text !== null) idsByRequest.set(text, id);
     return id === NOT_REPLAYABLE ? null : id;
@@ -286,6 +308,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return undefined;
       const entry = entries.get(key);
       if (!entry || entry.freshUntil <= clock.now()) return undefined;
+      const byHash = key.indexOf('\u0000#');
+      if (byHash !== -1 && options.resolvesPersistedHash && !options.resolvesPersistedHash(decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2))))) return undefined;
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
       return entry as CachedResponse;

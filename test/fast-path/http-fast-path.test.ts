@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +73,18 @@ describe('the warm fast path through the HTTP edge', () => {
     const mismatched = await post(gateway.endpoint, { query: DASHBOARD, extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }, auth);
     expect(mismatched.json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(mismatched.json.errors?.[0]?.message).toContain('does not match');
+  });
+
+  it('answers a repeated request by persisted-query hash alone from the stored answer', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    const auth = bearer(DEMO_TOKENS.globex);
+    const extensions = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(DASHBOARD).digest('hex') } };
+    await post(gateway.endpoint, { query: DASHBOARD, extensions }, auth);
+    const first = await post(gateway.endpoint, { extensions }, auth);
+    const second = await post(gateway.endpoint, { extensions }, auth);
+    expect(second.text).toBe(first.text);
+    expect(first.json.data.organization.name).toBeTruthy();
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
   });
 
   it('keeps tokens apart: the same operation for another token goes to Katapult with that token', async () => {

@@ -200,6 +200,23 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.lookup(b, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"b":1}}');
   });
 
+  it('replays an answer stored under a persisted-query hash only while that hash still finds its document', () => {
+    const clock = createFakeClock();
+    // Separators of the key in the hash: it must still be read back whole.
+    const hash = 'ab#c%\u0000d';
+    const known = new Set([hash]);
+    const cache = createResponseCache({ clock, resolvesPersistedHash: (h) => known.has(h) });
+    const byHash = post({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    cache.store(byHash, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":1}}');
+    known.delete(hash);
+    expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    // Sent with its document, the hash is registered again by the pipeline: no check needed.
+    const withDocument = post({ query: '{ a }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    cache.store(withDocument, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeDefined();
+  });
+
   it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters right after it', () => {
     const body = Buffer.from(JSON.stringify({ query: '{ a }' }));
     const shape = (contentType: string): GraphQLRequestShape => ({ method: 'POST', search: '', body, accept: null, contentType });

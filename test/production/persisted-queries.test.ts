@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Plugin } from 'graphql-yoga';
+import { createPersistedOperations } from '../../src/server/persisted-operations.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, type RawResponse } from './gateway.js';
 
@@ -96,5 +98,36 @@ describe('the persisted-operation allow-list', () => {
 
   it('refuses to start on an unreadable list, naming the variable', async () => {
     await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: join(dir, 'missing.json') })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE/);
+  });
+});
+
+describe('what the fast path learns of persisted documents', () => {
+  /** Sends a document with its hash through the plugin, as a request would (APQ registration). */
+  const register = (plugin: Plugin, document: string) =>
+    (plugin.onParams as (payload: unknown) => void)({ params: { query: document, extensions: persisted(document) }, setParams: () => undefined });
+
+  it('resolves a registered hash until the document is forgotten, and a listed one always', () => {
+    const documents = ['{ a }', '{ b }', '{ c }'].map((d) => `${d} # ${'x'.repeat(100)}`);
+    const listed = new Map([['op-1', '{ listed }']]);
+    const operations = createPersistedOperations({ allowList: listed, maxStoreBytes: 2 * (documents[0]!.length + 64) });
+    expect(operations.resolves(sha256(documents[0]!))).toBe(false);
+    register(operations.plugin, documents[0]!);
+    register(operations.plugin, documents[1]!);
+    expect(operations.resolves(sha256(documents[0]!))).toBe(true);
+    expect(operations.resolves(sha256(documents[0]!).toUpperCase())).toBe(true);
+    // Room for two: the least recently used (the second, since the first was just asked for) goes.
+    register(operations.plugin, documents[2]!);
+    expect(operations.resolves(sha256(documents[1]!))).toBe(false);
+    expect(operations.resolves(sha256(documents[0]!))).toBe(true);
+    expect(operations.resolves('op-1')).toBe(true);
+  });
+
+  it('resolves only listed hashes when only listed documents run, and none without APQ or a list', () => {
+    const only = createPersistedOperations({ allowList: new Map([['op-1', '{ listed }']]), allowListOnly: true });
+    register(only.plugin, '{ listed }');
+    expect(only.resolves('op-1')).toBe(true);
+    expect(only.resolves(sha256('{ listed }'))).toBe(false);
+    const off = createPersistedOperations({ apq: false });
+    expect(off.resolves(sha256('{ a }'))).toBe(false);
   });
 });
