@@ -87,6 +87,19 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
   });
 
+  it('answers a hit with the CORS headers of its own request’s origin, not those of the one that stored it', async () => {
+    const ALLOWED = 'https://dashboard.example';
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info', CORS_ORIGINS: ALLOWED } });
+    const auth = bearer(DEMO_TOKENS.globex);
+    await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: ALLOWED });
+    const listed = await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: ALLOWED });
+    const unlisted = await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: 'https://evil.example' });
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, true]);
+    expect(listed.headers['access-control-allow-origin']).toBe(ALLOWED);
+    expect(Object.keys(unlisted.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    for (const answer of [listed, unlisted]) expect(answer.headers.vary).toMatch(/Origin/);
+  });
+
   it('keeps tokens apart: the same operation for another token goes to Katapult with that token', async () => {
     gateway = await startGateway();
     const mine = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
