@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { cannedError } from '../schema/error-contract.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { bearer, get, post, raw, startGateway, type TestGateway } from '../production/gateway.js';
 
@@ -224,6 +225,44 @@ describe('the warm fast path through the HTTP edge', () => {
     gateway.app.onTokenPurged(() => undefined);
     gateway.app.cache.purgeToken(gateway.app.tokens.key(DEMO_TOKENS.globex));
     expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
+  it('drops a token’s stored answers when Katapult answers invalid_api_token, so a revoked token gets no replay', async () => {
+    const simulator = createSimulator();
+    let revoked = false;
+    const revoking = new Proxy(simulator, {
+      get: (target, name) =>
+        name === 'fetch' ? (input: RequestInfo | URL, init?: RequestInit) => (revoked ? Promise.resolve(cannedError(403, 'invalid_api_token')) : target.fetch(input, init)) : Reflect.get(target, name),
+    });
+    gateway = await startGateway({ simulator: revoking });
+    const auth = bearer(DEMO_TOKENS.globex);
+    const stored = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(stored.status).toBe(200);
+    expect(gateway.app.responseCache.stats().entries).toBe(1);
+    revoked = true;
+    // Any call Katapult refuses for the token purges it: here a refresh the client asked for.
+    const refused = await post(gateway.endpoint, { query: '{ zones { id } }' }, { ...auth, 'cache-control': 'no-cache' });
+    expect(refused.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+    const again = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(again.status).toBe(401);
+    expect(again.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('does not store an answer served stale while its REST entry is refreshed', async () => {
+    const clock = createFakeClock();
+    gateway = await startGateway({ clock, env: { LOG_LEVEL: 'info', CACHE_TTL_VM_LIST_MS: '20000', CACHE_STALE_WHILE_REVALIDATE_MS: '30000' } });
+    const auth = bearer(DEMO_TOKENS.globex);
+    await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    await clock.advance(25_000);
+    // Past the VM list's TTL, inside its stale window: answered stale, refreshed in the background.
+    const stale = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(stale.status).toBe(200);
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, true]);
   });
 
   it('serves GET hits with an ETag, a bounded max-age and 304 for an unchanged result', async () => {
