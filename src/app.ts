@@ -118,7 +118,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onPurgeToken: (tokenKey) => {
         for (const listener of purgeListeners) listener(tokenKey);
       },
-      onEntryGone: (tokenKey) => responseCache.dropToken(tokenKey),
+      onEntryReplaced: (tokenKey) => responseCache.dropToken(tokenKey),
     },
   });
   const queue = createRequestQueue({

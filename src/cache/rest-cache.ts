@@ -121,7 +121,6 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       sizeChanged = true;
       const why = reason === 'evict' ? 'size' : reason === 'expire' ? 'expired' : reason === 'delete' ? deleteReason : undefined;
       if (why) safely(() => hooks.onEvict?.(entry.charge, why));
-      if (reason !== 'expire') safely(() => hooks.onEntryGone?.(entry.tokenKey));
     },
   });
 
@@ -165,12 +164,15 @@ export function createRestCache(options: RestCacheOptions): RestCache {
 
   /** Stores an entry, first making room out of the same token's least recently used entries. */
   const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
+    // A refresh of an entry past its freshness changes nothing that was built from it: that has expired already.
+    const replaced = store.peek(storeKey);
+    if (replaced && replaced.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(tokenKey));
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
       // The new answer supersedes the kept one even when it cannot be kept itself.
       remove(tokenKey, storeKey, undefined);
     } else {
-      const replaced = ledger.chargeOf(tokenKey, storeKey);
-      while (ledger.bytesOf(tokenKey) - replaced + entry.charge > settings.perTokenMaxBytes) {
+      const replacedCharge = ledger.chargeOf(tokenKey, storeKey);
+      while (ledger.bytesOf(tokenKey) - replacedCharge + entry.charge > settings.perTokenMaxBytes) {
         const oldest = ledger.oldestOf(tokenKey, storeKey);
         if (oldest === undefined) break;
         remove(tokenKey, oldest, 'token-share');

@@ -11,10 +11,11 @@ export interface RestCacheHooks {
   /** Every entry of a token was dropped (by `purgeToken` or an `invalid_api_token` answer). */
   onPurgeToken?(tokenKey: string): void;
   /**
-   * One of the token's entries went before its time ran out: evicted, replaced by a newer
-   * answer, or deleted. What was built from the token's entries (finished responses) goes too.
+   * A newer answer took the place of one of the token's entries while it was still fresh (a
+   * `no-cache` refresh): what was built from the token's entries (finished responses) is out
+   * of date. Not told of evictions: an evicted entry's data is still as fresh as it was.
    */
-  onEntryGone?(tokenKey: string): void;
+  onEntryReplaced?(tokenKey: string): void;
   /** A background refresh failed; the stale entry stays. */
   onRefreshError?(error: unknown, kind: ResourceKind): void;
 }

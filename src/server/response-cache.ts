@@ -14,9 +14,9 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  * - The key starts with the token's HMAC, so isolation is exactly the REST cache's.
  * - An entry lives no longer than the earliest-expiring REST entry it was built from
  *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token) or
- *   when any of the token's REST entries goes early (evicted, or replaced by a newer answer);
- *   an answer whose REST data was not kept at all (or was a failed read turned into a value)
- *   is not stored.
+ *   when a newer answer replaces one of the token's REST entries while it is still fresh; an
+ *   answer whose REST data was not kept at all (or was a failed read turned into a value) is
+ *   not stored. An eviction drops nothing: the evicted data was as fresh as the answer says.
  * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
  * - `Cache-Control: no-cache` requests skip it. Their fresh REST answers replace the token's
  *   entries, which drops its stored answers; the next request stores the fresh one.
@@ -73,7 +73,7 @@ export interface ResponseCache {
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
   store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
   purgeToken(tokenKey: string): void;
-  /** One of the token's REST entries went early (evicted, replaced): its stored answers go, and answers being built now are not stored. */
+  /** A newer answer replaced one of the token's fresh REST entries: its stored answers go, and answers being built now are not stored. */
   dropToken(tokenKey: string): void;
   /** `tokens`: tokens with at least one stored answer. */
   stats(): { entries: number; bytes: number; tokens: number };
@@ -252,9 +252,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
   // only costs that request its chance to be stored.
   let purges = 0;
-  // A REST entry that goes early may have fed an answer being built right now: the answer of a
-  // request that began before its token's last drop is not stored. Per token, unlike purges:
-  // evictions are routine for a full cache, and must not stop every other token's answers.
+  // A REST entry replaced by a newer answer may have fed an answer being built right now: the
+  // answer of a request that began before its token's last drop is not stored. Per token,
+  // unlike purges: one user's refresh must not stop every other token's answers.
   let drops = 0;
   const droppedAt = new LRUCache<string, number>({ max: 200_000, ttl: DROP_MEMORY_MS, perf: clock, ttlResolution: 0 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createRestCache } from '../../src/cache/index.js';
+import { createRestCache, DEFAULT_TTL_MS } from '../../src/cache/index.js';
 import { ENTRY_OVERHEAD_BYTES } from '../../src/cache/rest-cache.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { answering, keyOf, strictOptions } from './fixtures.js';
@@ -38,25 +38,31 @@ describe('eviction by bytes', () => {
     expect(huge).toHaveBeenCalledTimes(2);
   });
 
-  it('says whose entry went early (evicted, replaced, deleted for its share), and not when one expires', async () => {
+  it('says whose fresh entry a newer answer replaced, and nothing on evictions, expiry or the refresh of a stale entry', async () => {
     const clock = createFakeClock();
-    const onEntryGone = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { maxBytes: 4 * CHARGE, hooks: { onEntryGone } }));
+    const onEntryReplaced = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 4 * CHARGE, perTokenMaxBytes: 2 * CHARGE, staleWhileRevalidateMs: 60_000, hooks: { onEntryReplaced } }));
     for (const name of ['a', 'b', 'c', 'd']) await cache.fetch(keyOf(name, '/x'), { load: body(name) });
-    expect(onEntryGone).not.toHaveBeenCalled();
+    // Evicted by size, and out of a token's own share: the data was as fresh as anything built from it says.
     await cache.fetch(keyOf('e', '/x'), { load: body('e') });
-    expect(onEntryGone.mock.calls).toEqual([['a']]);
-    await cache.fetch(keyOf('b', '/x'), { load: body('b2'), noCache: true });
-    expect(onEntryGone.mock.calls).toEqual([['a'], ['b']]);
-    await clock.advance(24 * 60 * 60_000);
-    for (const name of ['b', 'c', 'd', 'e']) expect(cache.peek(keyOf(name, '/x'))).toBeUndefined();
-    expect(onEntryGone).toHaveBeenCalledTimes(2);
-
-    // Out of a token's own share.
-    const shared = createRestCache(strictOptions(clock, { maxBytes: 10 * CHARGE, perTokenMaxBytes: 2 * CHARGE, hooks: { onEntryGone } }));
-    for (const url of ['/1', '/2', '/3']) await shared.fetch(keyOf('t1', url), { load: body(url) });
-    expect(onEntryGone.mock.calls.at(-1)).toEqual(['t1']);
-    expect(onEntryGone).toHaveBeenCalledTimes(3);
+    await cache.fetch(keyOf('e', '/y'), { load: body('e') });
+    await cache.fetch(keyOf('e', '/z'), { load: body('e') });
+    expect(onEntryReplaced).not.toHaveBeenCalled();
+    // A refresh the client asked for, while the entry is fresh.
+    await cache.fetch(keyOf('e', '/z'), { load: body('e2'), noCache: true });
+    expect(onEntryReplaced.mock.calls).toEqual([['e']]);
+    // A newer answer too large to keep still supersedes the fresh one.
+    await cache.fetch(keyOf('e', '/z'), { load: answering({ huge: true }, 3 * CHARGE), noCache: true });
+    expect(onEntryReplaced.mock.calls).toEqual([['e'], ['e']]);
+    expect(cache.peek(keyOf('e', '/z'))).toBeUndefined();
+    // Past its freshness, in the stale window: served stale, refreshed in the background.
+    await clock.advance(DEFAULT_TTL_MS.vm + 1);
+    const refresh = body('e3');
+    expect((await cache.fetch(keyOf('e', '/y'), { load: refresh })).status).toBe('stale');
+    await vi.waitFor(() => expect(refresh).toHaveBeenCalled());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(cache.peek(keyOf('e', '/y'))?.value).toEqual({ name: 'e3' });
+    expect(onEntryReplaced).toHaveBeenCalledTimes(2);
   });
 
   it('gives an answer it could not keep no freshness beyond its own request', async () => {
