@@ -30,11 +30,22 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino({ level: options.level, redact, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, options.destination);
 }
 
+/** What a logger writes to, as far as ending it goes (pino's own destination, a transport). */
+interface EndableStream {
+  end(): void;
+  once(event: 'close' | 'error', listener: () => void): unknown;
+}
+
+const isEndable = (stream: unknown): stream is EndableStream =>
+  typeof stream === 'object' && stream !== null && typeof (stream as EndableStream).end === 'function' && typeof (stream as EndableStream).once === 'function';
+
 /**
  * Exits once the lines logged so far are written. pino writes to stdout asynchronously; on
  * `process.exit` it writes what is still queued at once, ahead of a line whose write is under
  * way, so the last lines of a shutdown came out of order (and one still being written could be
- * cut off). A stdout that never drains does not hold the exit past `timeoutMs`.
+ * cut off). Its `flush` does not wait for a write under way, so the destination is ended, which
+ * does: it closes once everything is out. A destination that cannot be ended is flushed. A
+ * stdout that never drains does not hold the exit past `timeoutMs`.
  */
 export function exitAfterLogs(logger: Pick<Logger, 'flush'>, code: number, options: { exit?: (code: number) => void; timeoutMs?: number } = {}): void {
   const exit = options.exit ?? ((c: number) => process.exit(c));
@@ -47,7 +58,14 @@ export function exitAfterLogs(logger: Pick<Logger, 'flush'>, code: number, optio
   };
   const timer = setTimeout(finish, options.timeoutMs ?? 2000);
   try {
-    logger.flush(finish);
+    const stream = (logger as Partial<Record<symbol, unknown>>)[pino.symbols.streamSym];
+    if (isEndable(stream)) {
+      stream.once('close', finish);
+      stream.once('error', finish);
+      stream.end();
+    } else {
+      logger.flush(finish);
+    }
   } catch {
     finish();
   }

@@ -1,4 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
@@ -187,6 +193,24 @@ describe('exiting after the last log lines', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(exits).toEqual([{ code: 0, linesWritten: 2 }]);
     expect(written.map((line) => JSON.parse(line).msg)).toEqual(['shutting down: finishing in-flight requests', 'stopped']);
+  });
+
+  it('waits for pino’s own asynchronous destination, whose flush does not wait for a write under way', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'exit-after-logs-'));
+    try {
+      const file = join(dir, 'out.log');
+      // What pino writes to stdout by default: sonic-boom, asynchronous, each line written at once.
+      const destination = pino.destination({ dest: file, sync: false });
+      await once(destination, 'ready');
+      const logger = createLogger({ level: 'info', destination });
+      for (let i = 0; i < 2000; i++) logger.info({ i }, 'serving');
+      logger.info('stopped');
+      const atExit = await new Promise<string[]>((resolve) => exitAfterLogs(logger, 0, { exit: () => resolve(readFileSync(file, 'utf8').trim().split('\n')) }));
+      expect(atExit).toHaveLength(2001);
+      expect(atExit.map((line) => JSON.parse(line).msg).at(-1)).toBe('stopped');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits anyway, once, when the output never drains', async () => {
