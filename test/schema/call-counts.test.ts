@@ -27,6 +27,17 @@ afterEach(() => gateway?.close());
 const paths = () => gateway.sim.requests.map((r) => r.path.replace('/core/v1', '')).sort();
 
 describe('upstream calls per query', () => {
+  it('asks Katapult for an organization token’s user once, not on every `viewer` query, though the null is never a stored answer', async () => {
+    gateway = createTestGateway();
+    for (let i = 0; i < 3; i++) {
+      const { body } = await gateway.query('{ viewer { firstName } zones { id } }', { token: DEMO_TOKENS.globex });
+      expect(body.errors).toBeUndefined();
+      expect(body.data!.viewer).toBeNull();
+    }
+    expect(gateway.sim.countRequests({ path: '/users/current' })).toBe(1);
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+  });
+
   for (const sub of ['globex', 'acme'] as const) {
     it(`the cold dashboard for ${sub} costs at most 3 calls: a VM list page, /data_centers, the organization's packages`, async () => {
       gateway = createTestGateway();
