@@ -56,20 +56,6 @@ const notAllowed = () =>
     extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
   });
 
-/**
- * Persisted operations, Apollo-compatible. A request may carry
- * `extensions.persistedQuery { version: 1, sha256Hash }`:
- * - with the document: the hash must match it, and the document is remembered (APQ);
- * - without it: the document is looked up (allow-list first, then remembered ones), and an
- *   unknown hash answers `PersistedQueryNotFound` so the client resends with the document.
- * Hashes are checked against the document before anything is stored, so a client cannot
- * make another client's hash run a different document. With `allowListOnly`, only
- * operator-listed documents run, by hash or by exact text.
- */
-export function usePersistedOperations(options: PersistedOperationsOptions = {}): Plugin {
-  return createPersistedOperations(options).plugin;
-}
-
 export interface PersistedOperations {
   plugin: Plugin;
   /**
@@ -80,7 +66,17 @@ export interface PersistedOperations {
   resolves(hash: string): boolean;
 }
 
-/** The plugin, and what the fast path needs to know of the documents it remembers. */
+/**
+ * Persisted operations, Apollo-compatible: the plugin, and what the fast path needs to know of
+ * the documents it remembers. A request may carry
+ * `extensions.persistedQuery { version: 1, sha256Hash }`:
+ * - with the document: the hash must match it, and the document is remembered (APQ);
+ * - without it: the document is looked up (allow-list first, then remembered ones), and an
+ *   unknown hash answers `PersistedQueryNotFound` so the client resends with the document.
+ * Hashes are checked against the document before anything is stored, so a client cannot
+ * make another client's hash run a different document. With `allowListOnly`, only
+ * operator-listed documents run, by hash or by exact text.
+ */
 export function createPersistedOperations(options: PersistedOperationsOptions = {}): PersistedOperations {
   const apq = options.apq ?? true;
   const allowList = options.allowList ?? new Map<string, string>();
@@ -91,6 +87,8 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
     options.onNotAllowed?.();
     return notAllowed();
   };
+  /** The document a hash sent alone runs: the allow-list's, else a remembered one. */
+  const documentFor = (hash: string): string | undefined => allowList.get(hash) ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
 
   const plugin: Plugin = {
     onParams({ params, setParams }) {
@@ -121,7 +119,7 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
         return;
       }
 
-      const document = listed ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
+      const document = documentFor(hash);
       if (document !== undefined) return setParams({ ...params, query: document });
       if (allowListOnly) return fail(refuse());
       if (!apq && allowList.size === 0) return fail(notSupported());
@@ -130,6 +128,6 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
   };
   return {
     plugin,
-    resolves: (hash) => allowList.has(hash) || (apq && !allowListOnly && store.get(hash.toLowerCase()) !== undefined),
+    resolves: (hash) => documentFor(hash) !== undefined,
   };
 }
