@@ -202,8 +202,12 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
   return `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`;
 }
 
-/** An entry as kept: its ETag is computed when it is first replayed. */
-type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined };
+/**
+ * An entry as kept: its ETag is computed when it is first replayed. An answer to a
+ * persisted-query hash sent alone keeps that hash, to check on each replay that it still
+ * finds its document.
+ */
+type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined; persistedHash: string | undefined };
 
 /** Bodies up to this size have their key derivation remembered (larger ones are rare and derived each time). */
 const MAX_REMEMBERED_BODY = 16 * 1024;
@@ -277,7 +281,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       id = idsByOperation.get(operation);
       if (id === undefined) {
         // An operation named by its hash alone carries the (encoded) hash in its id, `#hash#n`,
-        // for the check on every replay that its document is still known.
+        // so that its stored answer can keep the hash without the body being read again.
         const byHash = operation.startsWith('h:') ? `#${operation.slice(2, operation.indexOf('\u0000'))}#` : '';
         idsByOperation.set(operation, (id = byHash + (nextId++).toString(36)));
       }
@@ -297,6 +301,13 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return key;
   };
 
+  const forgetAnswersOf = (tokenKey: string) => {
+    const keys = keysByToken.get(tokenKey);
+    if (!keys) return;
+    for (const key of [...keys]) entries.delete(key);
+    keysByToken.delete(tokenKey);
+  };
+
   return {
     enabled,
     lookup(request, scope) {
@@ -308,8 +319,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return undefined;
       const entry = entries.get(key);
       if (!entry || entry.freshUntil <= clock.now()) return undefined;
-      const byHash = key.indexOf('\u0000#');
-      if (byHash !== -1 && options.resolvesPersistedHash && !options.resolvesPersistedHash(decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2))))) return undefined;
+      if (entry.persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(entry.persistedHash)) return undefined;
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
       return entry as CachedResponse;
@@ -327,7 +337,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (response.body.includes('"errors"')) return;
       // Only single JSON answers: an event stream or multipart answer is framed for its request.
       if (!JSON_MEDIA_TYPE.test(response.contentType)) return;
-      const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil };
+      const byHash = key.indexOf('\u0000#');
+      const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
+      const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
       entries.set(key, stored, { ttl });
       // After the set: replacing an entry disposes the old one, which takes its key out.
       if (entries.peek(key)?.tokenKey !== scope.tokenKey) return;
@@ -337,18 +349,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     },
     purgeToken(tokenKey) {
       purges++;
-      const keys = keysByToken.get(tokenKey);
-      if (!keys) return;
-      for (const key of [...keys]) entries.delete(key);
-      keysByToken.delete(tokenKey);
+      forgetAnswersOf(tokenKey);
     },
     dropToken(tokenKey) {
       if (!enabled) return;
       droppedAt.set(tokenKey, ++drops);
-      const keys = keysByToken.get(tokenKey);
-      if (!keys) return;
-      for (const key of [...keys]) entries.delete(key);
-      keysByToken.delete(tokenKey);
+      forgetAnswersOf(tokenKey);
     },
     stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: keysByToken.size }),
   };
