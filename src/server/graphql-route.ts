@@ -120,6 +120,21 @@ function lowerMediaType(value: string): string {
   const semicolon = value.indexOf(';');
   return semicolon === -1 ? value.toLowerCase() : value.slice(0, semicolon).toLowerCase() + value.slice(semicolon);
 }
+/**
+ * yoga's answer as a Buffer that owns its memory. yoga's Response hands back the Buffer it
+ * encoded its text into (typed as an ArrayBuffer), and `Buffer.from` of a Buffer copies it: a
+ * second pass over every answer's bytes. A small answer is a slice of Node's shared 8 KiB pool;
+ * it alone is copied, into an allocation of its own, so that a stored answer keeps only its own
+ * bytes alive and the response cache's byte count is what it holds.
+ */
+function ownBytes(bytes: ArrayBuffer | Uint8Array): Buffer {
+  if (!Buffer.isBuffer(bytes)) return bytes instanceof ArrayBuffer ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
+}
+
 /** Hop-by-hop and length headers: Node sets them for the bytes this edge actually writes. */
 const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 /** What yoga's event stream says instead of leaving the header out. */
@@ -319,7 +334,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
       headers[lower] = value;
     });
-    let payload = Buffer.from(await response.arrayBuffer());
+    let payload = ownBytes(await response.arrayBuffer());
     // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
     const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
     if (refusal) {

@@ -321,4 +321,15 @@ describe('the warm fast path through the HTTP edge', () => {
     const forged = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'apollo-require-preflight': '' });
     expect(forged.status).toBe(403);
   });
+
+  it('stores answers in memory of their own, never a slice of a shared buffer that a stored answer would keep alive', async () => {
+    const bodies: Buffer[] = [];
+    gateway = await startGateway({ onGraphQLResult: ({ body }) => void bodies.push(body) });
+    // A small answer (yoga encodes it into Node's shared buffer pool) and a large one.
+    await post(gateway.endpoint, { query: '{ organization(subDomain: "globex") { name } }' }, bearer(DEMO_TOKENS.globex));
+    await post(gateway.endpoint, { query: DASHBOARD.replace('"globex"', '"acme"').replace('first: 5', 'first: 40') }, bearer(DEMO_TOKENS.acme));
+    expect(bodies.map((body) => body.length < 4096)).toEqual([true, false]);
+    for (const body of bodies) expect(body.byteLength).toBe(body.buffer.byteLength);
+    expect(JSON.parse(bodies[0]!.toString('utf8'))).toEqual({ data: { organization: { name: expect.any(String) } } });
+  });
 });
