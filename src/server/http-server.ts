@@ -65,11 +65,21 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   let drained: (() => void) | null = null;
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): Promise<void> {
-    const target = originForm(req.url ?? '/');
+    const idHeader = { 'x-request-id': requestId };
+    // RFC 9112 asks for a 400 here; node's own (with the default requireHostHeader) has no body.
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+      return sendJson(res, 400, errorBody('An HTTP/1.1 request must carry a Host header', 'BAD_REQUEST', requestId), idHeader);
+    }
+    let target: string;
+    try {
+      target = originForm(req.url ?? '/');
+    } catch {
+      // An absolute-form target that is not a URL (a port out of range, an unclosed IPv6 bracket).
+      return sendJson(res, 400, errorBody('The request target is not a valid URL', 'BAD_REQUEST', requestId), idHeader);
+    }
     const question = target.indexOf('?');
     const pathname = question < 0 ? target : target.slice(0, question);
     const search = question < 0 ? '' : target.slice(question + 1);
-    const idHeader = { 'x-request-id': requestId };
     switch (pathname) {
       case '/graphql':
         return handleGraphQL(req, res, target, search, requestId, startedAt);
@@ -90,7 +100,8 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     return sendJson(res, 404, errorBody(`Nothing at ${new URL(`http://gateway${pathname}`).pathname}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
   }
 
-  const server = createServer((req, res) => {
+  // A request without a Host header reaches the handler, which answers it in the error contract.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     const startedAt = performance.now();
     const requestId = requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
     if (closing) res.shouldKeepAlive = false;

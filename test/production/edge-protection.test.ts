@@ -59,19 +59,45 @@ describe('requests node:http cannot parse', () => {
     expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
   });
 
-  it('answers bytes that are not HTTP with 400 and a JSON error', async () => {
-    const gateway = await gatewayWith();
-    const { port } = new URL(gateway.endpoint);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+  /** Sends `bytes` as they are and reads everything the server answers until it closes. */
+  const exchange = (endpoint: string, bytes: string) =>
+    new Promise<string>((resolve, reject) => {
+      const { port } = new URL(endpoint);
+      const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => socket.write(bytes));
       let text = '';
       socket.on('data', (chunk) => (text += chunk.toString('utf8')));
       socket.on('end', () => resolve(text));
       socket.on('error', reject);
     });
+  const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errors: Array<{ message: string; extensions: { code: string } }> };
+
+  it('answers bytes that are not HTTP with 400 and a JSON error', async () => {
+    const gateway = await gatewayWith();
+    const answer = await exchange(gateway.endpoint, 'NOT HTTP AT ALL\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(bodyOf(answer).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it.each([
+    ['a port out of range', 'http://x:99999/graphql'],
+    ['an unclosed IPv6 bracket', 'http://[::1/graphql'],
+  ])('answers an absolute-form request target that is not a URL (%s) with 400, not a server error', async (_case, target) => {
+    const gateway = await gatewayWith();
+    const answer = await exchange(gateway.endpoint, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(bodyOf(answer).errors[0]).toMatchObject({ message: 'The request target is not a valid URL', extensions: { code: 'BAD_REQUEST' } });
+    expect(gateway.logs.some((line) => line.includes('unhandled error'))).toBe(false);
+  });
+
+  it('answers an HTTP/1.1 request without a Host header with 400 in the error contract, and still serves HTTP/1.0 without one', async () => {
+    const gateway = await gatewayWith();
+    const answer = await exchange(gateway.endpoint, 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(bodyOf(answer).errors[0]).toMatchObject({ message: 'An HTTP/1.1 request must carry a Host header', extensions: { code: 'BAD_REQUEST' } });
+    expect(await exchange(gateway.endpoint, 'GET /health HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   });
 });
 
