@@ -182,13 +182,18 @@ function isVariableError(error: GraphQLError): boolean {
   return error.path === undefined && error.message.startsWith('Variable "$') && (error.originalError === undefined || error.originalError instanceof GraphQLError);
 }
 
-/** A client error, with the HTTP 400 yoga gives it; graphql-jit's version of it carries neither. */
+/**
+ * A client error; graphql-jit's version of it carries no extensions at all. It is a request
+ * error in a readable request, like a document that does not validate, so GraphQL over HTTP's
+ * status rule for it depends on the media type: 400 under application/graphql-response+json,
+ * 200 under application/json (`spec` tells yoga so).
+ */
 function variableError(error: GraphQLError): GraphQLError {
   const extensions = error.extensions ?? {};
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
-    extensions: { ...extensions, code: 'BAD_USER_INPUT', http: extensions.http ?? { status: 400 } },
+    extensions: { ...extensions, code: 'BAD_USER_INPUT', http: { ...(extensions.http as object | undefined), status: 400, spec: true } },
   });
 }

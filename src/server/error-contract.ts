@@ -122,6 +122,9 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
           // take its variables is a readable request, and keeps its 200 under application/json.
           const http = httpOf(extensions);
           if (http?.spec && extensions.code === 'BAD_REQUEST') extensions.http = { ...http, spec: false };
+          // yoga gives a document whose operation cannot be chosen (several, and no or another
+          // operationName) a plain 400; it is a request error in a readable request like the above.
+          if (http?.status === 400 && !http.spec && extensions.code === 'OPERATION_RESOLUTION_FAILURE') extensions.http = { ...http, spec: true };
           extensions.requestId = scope.requestId;
           return own;
         });

@@ -166,16 +166,19 @@ describe('bad input', () => {
   it.each([
     ['graphql-js', '100'],
     ['graphql-jit', '0'],
-  ])('variables that do not fit their types are BAD_USER_INPUT with HTTP 400, naming the variable (%s)', async (_executor, jitAfter) => {
+  ])('variables that do not fit their types are BAD_USER_INPUT, naming the variable: 400 under graphql-response+json, 200 under json (%s)', async (_executor, jitAfter) => {
     const gateway = start({ env: { GRAPHQL_JIT_AFTER: jitAfter } });
     const document = 'query Page($n: Int!) { organization(subDomain: "globex") { virtualMachines(first: $n) { totalCount } } }';
-    for (const [variables, wording] of [
-      [{}, 'Variable "$n" of required type "Int!" was not provided.'],
-      [{ n: null }, 'Variable "$n" of non-null type "Int!" must not be null.'],
-      [{ n: 'ten' }, 'Variable "$n" got invalid value "ten"'],
+    for (const [variables, wording, accept, status] of [
+      [{}, 'Variable "$n" of required type "Int!" was not provided.', 'application/graphql-response+json', 400],
+      [{ n: null }, 'Variable "$n" of non-null type "Int!" must not be null.', 'application/graphql-response+json', 400],
+      [{ n: 'ten' }, 'Variable "$n" got invalid value "ten"', 'application/graphql-response+json', 400],
+      // GraphQL over HTTP: a request error in a readable request is 200 under application/json.
+      [{}, 'Variable "$n" of required type "Int!" was not provided.', 'application/json', 200],
+      [{ n: 'ten' }, 'Variable "$n" got invalid value "ten"', 'application/json', 200],
     ] as const) {
-      const response = await gateway.query(document, { token: DEMO_TOKENS.globex, variables });
-      expect(response.status).toBe(400);
+      const response = await gateway.query(document, { token: DEMO_TOKENS.globex, variables, headers: { accept } });
+      expect(response.status).toBe(status);
       expect(errorCodes(response.body)).toEqual(['BAD_USER_INPUT']);
       expect(response.body.errors![0]!.message).toContain(wording);
       expect(response.body.errors![0]).toMatchObject({ locations: [{ line: 1, column: 12 }] });
@@ -183,6 +186,21 @@ describe('bad input', () => {
       expectContract(response, DEMO_TOKENS.globex);
     }
     expect(gateway.sim.requests).toHaveLength(0);
+  });
+
+  it('a document whose operation cannot be chosen is OPERATION_RESOLUTION_FAILURE: 400 under graphql-response+json, 200 under json', async () => {
+    const gateway = start();
+    const document = 'query A { __typename } query B { __typename }';
+    for (const [accept, status] of [
+      ['application/graphql-response+json', 400],
+      ['application/json', 200],
+    ] as const) {
+      const response = await gateway.query(document, { token: DEMO_TOKENS.globex, headers: { accept } });
+      expect(response.status).toBe(status);
+      expect(errorCodes(response.body)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
+      expect(response.body.data).toBeUndefined();
+      expectContract(response, DEMO_TOKENS.globex);
+    }
   });
 
   it('echoes a client’s request id on every error', async () => {
