@@ -260,6 +260,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       return refuse(403, CSRF_MESSAGE, 'FORBIDDEN');
     }
     let body: Buffer | undefined;
+    const contentEncoding = header(req, 'content-encoding');
+    if (!isGet && contentEncoding !== null && !NO_ENCODING.has(contentEncoding.trim().toLowerCase())) {
+      // Read as it came, a compressed body would be reported as JSON that does not parse.
+      return refuse(415, `The request body is encoded (Content-Encoding: ${contentEncoding.slice(0, 40)}); send it unencoded`, 'BAD_REQUEST', { 'accept-encoding': 'identity' });
+    }
     if (!isGet) {
       try {
         body = await readBody(req, limits.bodyBytes);

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { createConnection } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -205,5 +206,24 @@ describe('CORS', () => {
       expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
       expect(response.headers.vary).toMatch(/Origin/);
     }
+  });
+});
+
+describe('encoded request bodies', () => {
+  it('refuses a body with a Content-Encoding with 415, saying so, instead of reporting JSON that does not parse', async () => {
+    const gateway = await gatewayWith();
+    const body = gzipSync(JSON.stringify(query));
+    const refused = await raw(gateway.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', ...auth }, body });
+    expect(refused.status).toBe(415);
+    expect(refused.headers['accept-encoding']).toBe('identity');
+    expect(code(refused)).toBe('BAD_REQUEST');
+    expect(refused.json.errors[0].message).toMatch(/Content-Encoding: gzip.*unencoded/);
+  });
+
+  it('reads a body whose Content-Encoding is identity', async () => {
+    const gateway = await gatewayWith();
+    const answered = await raw(gateway.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', ...auth }, body: JSON.stringify(query) });
+    expect(answered.status).toBe(200);
+    expect(answered.json.data).toBeTruthy();
   });
 });
