@@ -135,6 +135,29 @@ function ownBytes(bytes: ArrayBuffer | Uint8Array): Buffer {
   return own;
 }
 
+/**
+ * An Accept header with quality values, as yoga should read it: yoga takes media types in the
+ * order they are listed and ignores `q`, so `q=0` ("not this one") would still choose a type.
+ * Refused types are dropped and the rest ordered by preference (equal ones keep their order).
+ * '' when every type is refused.
+ */
+export function acceptByPreference(accept: string): string {
+  const ranked: Array<{ range: string; q: number }> = [];
+  for (const range of accept.split(',')) {
+    let q = 1;
+    for (const param of range.split(';').slice(1)) {
+      const [name, value] = param.split('=').map((part) => part.trim().toLowerCase());
+      // A malformed weight counts as none given (1), as lenient servers read it.
+      if (name === 'q' && value !== undefined && value !== '' && Number.isFinite(Number(value))) q = Number(value);
+    }
+    if (q > 0 && range.trim() !== '') ranked.push({ range: range.trim(), q });
+  }
+  return ranked
+    .sort((a, b) => b.q - a.q)
+    .map((entry) => entry.range)
+    .join(', ');
+}
+
 /** Hop-by-hop and length headers: Node sets them for the bytes this edge actually writes. */
 const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 /** What yoga's event stream says instead of leaving the header out. */
@@ -326,6 +349,10 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // Media types are case-insensitive (RFC 9110); yoga compares them as written.
     if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
+    if (forwarded.accept && /q\s*=/i.test(forwarded.accept)) {
+      forwarded.accept = acceptByPreference(forwarded.accept);
+      if (forwarded.accept === '') return refuse(406, EMPTY_REFUSALS[406]!, 'BAD_REQUEST');
+    }
     // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
     // stream, which costs more than the rest of a warm request's parsing.
     const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });

@@ -74,6 +74,23 @@ describe('error codes', () => {
     expect(shouted.json.data.zones.length).toBeGreaterThan(0);
   });
 
+  it('reads quality values in Accept: a type refused with q=0 is never chosen, and the preferred one is', async () => {
+    const gateway = await start();
+    const body = '{"query": "{ zones { id } }"}';
+    const send = (accept: string) => raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept }, body });
+    const refusedFirst = await send('application/graphql-response+json;q=0, application/json');
+    expect(refusedFirst.status).toBe(200);
+    expect(refusedFirst.headers['content-type']).toBe('application/json; charset=utf-8');
+    const preferredSecond = await send('application/json;q=0.5, application/graphql-response+json');
+    expect(preferredSecond.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+    const nothing = await send('application/json;q=0, application/graphql-response+json;Q=0.000');
+    expect(nothing.status).toBe(406);
+    expect(nothing.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    // Equal preferences keep their order; a weight that is not a number counts as none given.
+    expect((await send('application/graphql-response+json;q=0.8, application/json;q=0.8')).headers['content-type']).toMatch(/^application\/graphql-response\+json/);
+    expect((await send('application/json;q=x, application/graphql-response+json;q=0.9')).headers['content-type']).toMatch(/^application\/json/);
+  });
+
   it('answers a request it cannot read with 400 under either media type, and a readable one that fails under application/json with 200', async () => {
     // GraphQL over HTTP: a body that is not JSON, or parameters that are not a request, is not a
     // well-formed request (400); a document that does not parse, validate or take its variables
