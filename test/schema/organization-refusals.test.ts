@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { FetchLike } from '../../src/upstream/http.js';
-import { createTestGateway, errorCodes, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, errorCodes, requestsTo, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 import { cannedError } from './error-contract.js';
 
 /**
@@ -80,5 +80,27 @@ describe('organizations Katapult refuses to show', () => {
     const { body } = await viewerOrganizations('organization_not_activated', 'suspended');
     expect(errorCodes(body)).toEqual(['FORBIDDEN']);
     expect((body.data!.viewer.organizations as unknown[]).filter((o) => o === null)).toHaveLength(1);
+  });
+
+  it('asked for by name, a suspended organization reads as suspended, with no error', async () => {
+    gateway = createTestGateway();
+    const { body } = await gateway.query('{ organization(subDomain: "initech") { subDomain suspended } }', { token: DEMO_TOKENS.suspended });
+    expect(body).toEqual({ data: { organization: { subDomain: 'initech', suspended: true } } });
+  });
+
+  it('asked for by name, its other fields carry the refusal, from one read of the organization', async () => {
+    gateway = createTestGateway();
+    const { body } = await gateway.query('{ organization(subDomain: "initech") { suspended managed createdAt } }', { token: DEMO_TOKENS.suspended });
+    // managed and createdAt are non-null: the first error nulls the organization, and graphql reports that one.
+    expect(errorCodes(body)).toEqual(['FORBIDDEN']);
+    expect(body.errors![0]!.extensions?.katapultCode).toBe('organization_suspended');
+    expect(body.data).toEqual({ organization: null });
+    expect(requestsTo(gateway.sim, '/organizations/organization')).toHaveLength(1);
+  });
+
+  it('asked for by name, an organization not yet activated has activatedAt null, with no error', async () => {
+    gateway = createTestGateway({ wrapFetch: refusing('organization_not_activated') });
+    const { body } = await gateway.query('{ organization(subDomain: "globex") { subDomain activatedAt } }', { token: DEMO_TOKENS.globex });
+    expect(body).toEqual({ data: { organization: { subDomain: 'globex', activatedAt: null } } });
   });
 });
