@@ -98,6 +98,13 @@ describe('organizations Katapult refuses to show', () => {
     expect(requestsTo(gateway.sim, '/organizations/organization')).toHaveLength(1);
   });
 
+  it('fetched again by id through node(id:), a suspended organization reads as suspended too', async () => {
+    gateway = createTestGateway();
+    const initech = gateway.sim.visibleOrganizations(DEMO_TOKENS.suspended).find((o) => o.sub_domain === 'initech')!;
+    const { body } = await gateway.query(`{ node(id: "${initech.id}") { __typename id ... on Organization { suspended } } }`, { token: DEMO_TOKENS.suspended });
+    expect(body).toEqual({ data: { node: { __typename: 'Organization', id: initech.id, suspended: true } } });
+  });
+
   it('asked for by name, an organization not yet activated has activatedAt null, with no error', async () => {
     gateway = createTestGateway({ wrapFetch: refusing('organization_not_activated') });
     const { body } = await gateway.query('{ organization(subDomain: "globex") { subDomain activatedAt } }', { token: DEMO_TOKENS.globex });

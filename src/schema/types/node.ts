@@ -5,6 +5,7 @@ import { countryModel, dataCenterModel, gpuTypeModel, packageModel, virtualMachi
 import { chain } from '../../data/pagination.js';
 import { builder, type GraphQLContext } from '../builder.js';
 import { typeForId } from '../node-ids.js';
+import { readOrganization } from './organization.js';
 
 /**
  * `node(id:)` by Katapult id prefix. Katapult has no batch lookup, so each id is one GET,
@@ -14,7 +15,7 @@ type NodeLoader = (id: string, context: GraphQLContext) => MaybePromise<unknown>
 
 const LOADERS: Record<string, NodeLoader> = {
   VirtualMachine: (id, c) => chain(c.data.virtualMachine({ id }), (body) => virtualMachineFromFull(body)),
-  Organization: (id, c) => chain(c.data.organization({ id }), (body) => ({ lookup: { id }, dto: body.organization })),
+  Organization: (id, c) => readOrganization(c, { id }),
   Zone: (id, c) => chain(c.data.zone(id), (zone) => zoneModel(zone)),
   DataCenter: (id, c) => chain(c.data.dataCenter(id), dataCenterModel),
   Country: (id, c) => chain(c.data.country(id), (body) => countryModel(body.country)),

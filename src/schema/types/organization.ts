@@ -213,6 +213,23 @@ builder.node(OrganizationRef, {
 /** Refusals of the organization lookup that some of its fields answer (see `answeredByRefusal`). */
 const REFUSALS_ANSWERED_BY_FIELDS = new Set(['organization_suspended', 'organization_not_activated']);
 
+/**
+ * An organization with its record, for `organization(…)` and `node(id:)`; null when Katapult
+ * says it does not exist. Katapult will not show a suspended or not yet activated organization,
+ * but it exists: its fields answer one by one, `suspended` and `activatedAt` from the refusal
+ * itself and the rest with the refusal as their error (the same read, once per request).
+ */
+export function readOrganization(context: GraphQLContext, lookup: OrganizationLookup): MaybePromise<OrganizationModel | null> {
+  const record = recover(
+    () => nullIfNotFound(() => context.data.organization(lookup)),
+    (error) => {
+      if (error instanceof UpstreamApiError && REFUSALS_ANSWERED_BY_FIELDS.has(error.code)) return 'refused' as const;
+      throw error;
+    },
+  );
+  return chain(record, (body) => (body === 'refused' ? { lookup, dto: null } : body === null ? null : { lookup, dto: body.organization }));
+}
+
 /** Field names that can be answered from a lookup alone, with no call for the organization itself. */
 const LOOKUP_ONLY_FIELDS = new Set(['__typename', 'virtualMachines', 'virtualMachinePackages']);
 
@@ -246,17 +263,7 @@ builder.queryFields((t) => ({
       if ('id' in lookup && typeForId(lookup.id) !== 'Organization') return null;
       const wantsRecord = info.fieldNodes.some((node) => needsOrganizationRecord(node.selectionSet, info, lookup));
       if (!wantsRecord) return { lookup, dto: null };
-      const record = recover(
-        () => nullIfNotFound(() => context.data.organization(lookup)),
-        (error) => {
-          // Katapult will not show a suspended or not yet activated organization, but it exists:
-          // its fields answer one by one, `suspended` and `activatedAt` from the refusal itself
-          // and the rest with the refusal as their error (the same read, once per request).
-          if (error instanceof UpstreamApiError && REFUSALS_ANSWERED_BY_FIELDS.has(error.code)) return 'refused' as const;
-          throw error;
-        },
-      );
-      return chain(record, (body) => (body === 'refused' ? { lookup, dto: null } : body === null ? null : { lookup, dto: body.organization }));
+      return readOrganization(context, lookup);
     },
   }),
   organizations: t.field({
