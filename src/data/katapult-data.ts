@@ -53,6 +53,8 @@ export interface KatapultData {
   country(id: string): MaybePromise<CountryResponseDto>;
   gpuTypesPage(page: number): MaybePromise<GpuTypesListResponseDto>;
   gpuType(id: string): MaybePromise<GpuTypeDto>;
+  /** A GPU type found in the GPU type list alone (no call for a single record); null when the list has none. */
+  gpuTypeInList(id: string): MaybePromise<GpuTypeDto | null>;
   currentUser(): MaybePromise<CurrentUserResponseDto>;
 }
 
@@ -176,16 +178,15 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     countriesPage: (page) => get('/countries', 'countries', pageParams(page, perPage)),
     country: (id) => get('/countries/country', 'countries', lookupParams('country', { id })),
     gpuTypesPage: (page) => get('/gpu_types', 'gpuTypes', pageParams(page, perPage)),
-    gpuType: (id) =>
-      chain(
-        findInPages(
-          (page) => data.gpuTypesPage(page),
-          (list) => list.gpu_types,
-          (rows) => findBy(rows, 'id', id),
-          perPage,
-        ),
-        (found) => found ?? chain(get<GpuTypeResponseDto>('/gpu_types/gpu_type', 'gpuTypes', lookupParams('gpu_type', { id })), (body) => body.gpu_type),
+    gpuTypeInList: (id) =>
+      findInPages(
+        (page) => data.gpuTypesPage(page),
+        (list) => list.gpu_types,
+        (rows) => findBy(rows, 'id', id),
+        perPage,
       ),
+    gpuType: (id) =>
+      chain(data.gpuTypeInList(id), (found) => found ?? chain(get<GpuTypeResponseDto>('/gpu_types/gpu_type', 'gpuTypes', lookupParams('gpu_type', { id })), (body) => body.gpu_type)),
     currentUser: () => get('/users/current', 'user'),
   };
   return data;

@@ -68,6 +68,8 @@ export interface PackageModel {
 }
 
 export interface GpuTypeModel {
+  /** Says the type where the id cannot: Katapult's reference records no GPU type id, so its prefix is not known for sure. */
+  nodeType: 'GpuType';
   id: string;
   name: string;
   permalink: string;
@@ -103,7 +105,7 @@ export function packageModel(dto: VirtualMachinePackageDto, ownRecord = false): 
 }
 
 export function gpuTypeModel(dto: { id: string; name: string; permalink: string } | GpuTypeDto | GpuTypeSummaryDto): GpuTypeModel {
-  return { id: dto.id, name: dto.name, permalink: dto.permalink, dto: 'manufacturer' in dto ? dto : null };
+  return { nodeType: 'GpuType', id: dto.id, name: dto.name, permalink: dto.permalink, dto: 'manufacturer' in dto ? dto : null };
 }
 
 export function organizationModel(dto: Partial<OrganizationListItemDto> & { id: string }): OrganizationModel {

@@ -60,8 +60,9 @@ export const builder = new SchemaBuilder<{
     beforeArgOptions: { description: 'End before this cursor.' },
     nodeTypeOptions: {
       description: 'An object with a Katapult id, fetchable with `node(id:)`.',
-      // Katapult ids carry their type in the prefix, so the id alone says which type a node is.
-      resolveType: (value: unknown) => typeForId(idOfModel(value) ?? '') ?? undefined,
+      // Katapult ids carry their type in the prefix, so the id alone says which type a node is;
+      // a model whose prefix is not known for sure says its type itself.
+      resolveType: (value: unknown) => typeForId(idOfModel(value) ?? '') ?? (value as { nodeType?: string }).nodeType,
     },
     pageInfoTypeOptions: { description: 'Where a page of a connection sits in the whole list.' },
   },

@@ -13,6 +13,20 @@ export const NODE_PREFIXES: ReadonlyArray<readonly [prefix: string, typename: st
   ['gput_', 'GpuType'],
 ];
 
+/** Prefixes Katapult uses for objects that are not nodes here (IP addresses, networks, package groups, currencies). */
+const OTHER_PREFIXES = ['ip_', 'netw_', 'vmpkgrp_', 'cur_'];
+
+/** The shape of a Katapult id (`prefix_` and letters and digits). */
+const KATAPULT_ID = /^[a-z]+_[A-Za-z0-9]+$/;
+
+/**
+ * Whether an id of no known node prefix could still be a GPU type's: Katapult's reference
+ * records no GPU type id, so the `gput_` prefix the simulator uses is a guess.
+ */
+export function mayBeGpuTypeId(id: string): boolean {
+  return typeForId(id) === null && KATAPULT_ID.test(id) && !OTHER_PREFIXES.some((prefix) => id.startsWith(prefix));
+}
+
 /** The GraphQL type a Katapult id names; null when the prefix is unknown. */
 export function typeForId(id: string): string | null {
   return NODE_PREFIXES.find(([prefix]) => id.startsWith(prefix))?.[1] ?? null;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, errorCodes, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * `node(id:)` / `nodes(ids:)` resolve a Katapult id by its prefix. For every Node type, an id
@@ -89,18 +89,54 @@ describe('node(id:) and nodes(ids:)', () => {
     expect(body.data!.nodes).toEqual(expected);
   });
 
-  it('answers an id with an unknown prefix with null, calling Katapult not at all (even without a token)', async () => {
+  it('answers an id that is not a Katapult id, or names no node, with null, calling Katapult not at all (even without a token)', async () => {
     gateway.sim.clearRequests();
-    for (const id of ['abc_123', 'ip_aaaaaaaaaaaaaaaa', 'vmpkgrp_aaaaaaaaaaaaaaaa', '', 'VM_abc', 'x'.repeat(300)]) {
+    for (const id of ['ip_aaaaaaaaaaaaaaaa', 'vmpkgrp_aaaaaaaaaaaaaaaa', 'netw_aaaaaaaa', '', 'VM_abc', 'abc-123', 'x'.repeat(300)]) {
       for (const withToken of [true, false]) {
         const { status, body } = await gateway.query(NODE, { token: withToken ? token : undefined, variables: { id } });
         expect(status).toBe(200);
         expect(body).toEqual({ data: { node: null } });
       }
     }
-    const { body } = await gateway.query(NODES, { variables: { ids: ['abc_1', 'def_2'] } });
-    expect(body).toEqual({ data: { nodes: [null, null] } });
     expect(gateway.sim.requests).toHaveLength(0);
+  });
+
+  it('looks an id of an unknown prefix up in the GPU type list (whose prefix is a guess): null when absent, from one cached read', async () => {
+    const fresh = createTestGateway();
+    try {
+      for (const ids of [['abc_1', 'def_2'], ['ghi_3']]) {
+        const { body } = await fresh.query(NODES, { token, variables: { ids } });
+        expect(body).toEqual({ data: { nodes: ids.map(() => null) } });
+      }
+      expect(fresh.sim.requests.map((r) => r.path)).toEqual(['/core/v1/gpu_types']);
+      // Without a token nothing can be read, and the id stays unknown.
+      expect((await fresh.query(NODE, { variables: { id: 'abc_1' } })).body).toEqual({ data: { node: null } });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('finds a GPU type whose id has another prefix than the simulator’s, by node and nodes, with its type', async () => {
+    const renamed = createTestGateway({
+      wrapFetch: rewritingAnswers(/\/gpu_types$/, (body: { gpu_types: Array<{ id: string }> }) => {
+        for (const gpu of body.gpu_types) gpu.id = gpu.id.replace(/^gput_/, 'gpu_');
+      }),
+    });
+    try {
+      const listed = await renamed.query('{ gpuTypes(first: 100) { edges { node { id name } } } }', { token });
+      const gpus = (listed.body.data!.gpuTypes.edges as Array<{ node: { id: string; name: string } }>).map((e) => e.node);
+      expect(gpus.length).toBeGreaterThan(0);
+      expect(gpus.every((gpu) => gpu.id.startsWith('gpu_'))).toBe(true);
+      const { body } = await renamed.query('query($id: ID!, $ids: [ID!]!) { node(id: $id) { __typename id ... on GpuType { name } } nodes(ids: $ids) { __typename id } }', {
+        token,
+        variables: { id: gpus[0]!.id, ids: gpus.map((gpu) => gpu.id) },
+      });
+      expect(body.errors).toBeUndefined();
+      expect(body.data!.node).toEqual({ __typename: 'GpuType', id: gpus[0]!.id, name: gpus[0]!.name });
+      expect(body.data!.nodes).toEqual(gpus.map((gpu) => ({ __typename: 'GpuType', id: gpu.id })));
+    } finally {
+      await renamed.close();
+    }
   });
 
   it('answers an id Katapult does not know (or one in the trash, or another organization’s) with null', async () => {

@@ -14,7 +14,7 @@ function fullGpuType(gpu: GpuTypeModel, context: GraphQLContext): MaybePromise<G
 
 builder.node(GpuTypeRef, {
   description: 'A type of GPU that can be attached to VMs.',
-  id: { resolve: (g) => g.id, description: 'The Katapult id (`gput_…`).' },
+  id: { resolve: (g) => g.id, description: 'The Katapult id (`gput_…` in the simulator; Katapult\'s reference records no GPU type id).' },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Display name.' }),
     permalink: t.exposeString('permalink', { description: 'Stable short name.' }),

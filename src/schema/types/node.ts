@@ -2,9 +2,9 @@ import { InvalidInputError } from '../../data/errors.js';
 import { nullIfNotFound } from '../../data/katapult-data.js';
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { countryModel, dataCenterModel, gpuTypeModel, packageModel, virtualMachineFromFull, zoneModel } from '../../data/models.js';
-import { chain } from '../../data/pagination.js';
+import { chain, recover } from '../../data/pagination.js';
 import { builder, type GraphQLContext } from '../builder.js';
-import { typeForId } from '../node-ids.js';
+import { mayBeGpuTypeId, typeForId } from '../node-ids.js';
 import { readOrganization } from './organization.js';
 
 /**
@@ -24,10 +24,18 @@ const LOADERS: Record<string, NodeLoader> = {
 };
 
 function resolveNode(id: string, context: GraphQLContext): MaybePromise<unknown> {
-  const typename = id.length <= 128 ? typeForId(id) : null;
+  if (id.length > 128) return null;
+  const typename = typeForId(id);
   const load = typename ? LOADERS[typename] : undefined;
-  if (!load) return null;
-  return nullIfNotFound(() => load(id, context));
+  if (load) return nullIfNotFound(() => load(id, context));
+  // An id of another prefix may still name a GPU type (see mayBeGpuTypeId). The GPU type list
+  // (one call, cached like the catalogue) says; no call is made for a single record, and a list
+  // that cannot be read leaves the id unknown (null).
+  if (!mayBeGpuTypeId(id)) return null;
+  return recover(
+    () => chain(context.data.gpuTypeInList(id), (found) => (found ? gpuTypeModel(found) : null)),
+    () => null,
+  );
 }
 
 const NodeInterface = builder.nodeInterfaceRef();
