@@ -117,6 +117,9 @@ export interface ResolveConnectionOptions<T> {
 /** Katapult sets `large_set` only after counting more than this many rows (Apia counts up to 1,001). */
 export const LARGE_SET_COUNTED = 1000;
 
+/** Pages read past the counted rows to find the end of an uncounted list for `last` (10,000 more rows at 200 a page). */
+export const MAX_PAGES_TO_END = 50;
+
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
@@ -323,19 +326,36 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return { start: from, end: to };
   };
 
+  /**
+   * The size of a list Katapult did not count: it holds more than 1,000 rows, so the pages from
+   * the one holding row 1,000 are read until one ends short (two for 1,250 rows at 200 a page).
+   * These are the pages a client paging forwards reads anyway, and they are cached alike.
+   */
+  const uncountedSize = (): MaybePromise<number> => {
+    const from = pageOf(LARGE_SET_COUNTED);
+    const step = (number: number): MaybePromise<number> =>
+      chain(load(number), (page) => {
+        if (page.items.length < perPage) return (number - 1) * perPage + page.items.length;
+        if (number - from + 1 >= MAX_PAGES_TO_END) {
+          throw new InvalidInputError(
+            `This list has more than ${number * perPage} items, too many to find its end: use "first", or "last" together with "before"`,
+            'last',
+          );
+        }
+        return step(number + 1);
+      });
+    return step(from);
+  };
+
   if (last !== null && !before) {
     // Backwards from the end needs the list's size first.
-    return chain(load(1), (page) => {
-      if (page.pagination.large_set) {
-        throw new InvalidInputError(
-          'This list is too large for Katapult to count, so it cannot be read backwards from its end: use "first", or "last" together with "before"',
-          'last',
-        );
-      }
-      const window = windowFor(lowerBound, upperBound, page.pagination.total ?? 0);
-      const range = withCursorRows(window);
-      return chain(loadRange(range.start, range.end), () => realign(window));
-    });
+    return chain(load(1), (page) =>
+      chain(page.pagination.large_set ? uncountedSize() : (page.pagination.total ?? 0), (size) => {
+        const window = windowFor(lowerBound, upperBound, size);
+        const range = withCursorRows(window);
+        return chain(loadRange(range.start, range.end), () => realign(window));
+      }),
+    );
   }
 
   const window = windowFor(lowerBound, upperBound, null);
