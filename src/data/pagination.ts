@@ -252,7 +252,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return chain(load(number), (loaded) => loaded.items[offset % perPage] !== undefined);
   };
 
-  const build = (window: Window): MaybePromise<ConnectionResult<T>> => {
+  /** `low` and `high` are the cursors' rows as found now (see `realign`), which the flags are about. */
+  const build = (window: Window, low: number, high: number): MaybePromise<ConnectionResult<T>> => {
     const edges: Edge<T>[] = [];
     for (let offset = window.start; offset < window.end; offset++) {
       const node = itemAt(offset);
@@ -263,8 +264,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     // paging backward (`last`), a previous page only past `after`. The other direction reports
     // whether rows exist beyond the cursors at all, which the spec allows when it is cheap.
     const end = window.start + edges.length;
-    const hasPreviousPage = last !== null ? window.start > lowerBound : window.start > 0;
-    const hasNextPage = last === null && end >= upperBound ? false : hasRowAt(end);
+    const hasPreviousPage = last !== null ? window.start > low : window.start > 0;
+    const hasNextPage = last === null && end >= high ? false : hasRowAt(end);
     return chain(hasNextPage, (next) => ({
       edges,
       pageInfo: new EdgesPageInfo(next, hasPreviousPage, edges),
@@ -304,9 +305,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         const found = locate(before);
         if (found !== null) high = found;
       }
-      if (low === lowerBound && high === upperBound) return build(window);
+      if (low === lowerBound && high === upperBound) return build(window, low, high);
       const moved = windowFor(low, high, total());
-      return chain(loadRange(moved.start, moved.end), () => build(moved));
+      return chain(loadRange(moved.start, moved.end), () => build(moved, low, high));
     });
   };
 

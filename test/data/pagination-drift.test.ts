@@ -91,6 +91,26 @@ describe('resuming from a cursor after rows moved upstream', () => {
     );
   });
 
+  it('sets the flags by where the cursors’ rows are now, not where they were', async () => {
+    const resolve = (list: FakeList, args: ConnectionArgs) => resolveConnection({ args, binding: BINDING, codec, sizes, fetchPage: (page) => list.fetchPage(page), idOf });
+    // last after a cursor whose row moved 2 down: the window starts right after it, so nothing precedes it there.
+    const grown = rowsOf(20);
+    const after = cursorFor(grown, 15);
+    const longer = createFakeList(grown, PER_PAGE);
+    longer.rows.splice(0, 0, ...added(2));
+    const backwards = await resolve(longer, { last: 5, after });
+    expect(backwards.edges.map((e) => e.node.id)).toEqual(['row_16', 'row_17', 'row_18', 'row_19']);
+    expect(backwards.pageInfo.hasPreviousPage).toBe(false);
+    // first before a cursor whose row moved 2 up: the window ends right before it, so nothing follows it there.
+    const shrunk = rowsOf(20);
+    const before = cursorFor(shrunk, 5);
+    const shorter = createFakeList(shrunk, PER_PAGE);
+    shorter.rows.splice(0, 2);
+    const forwards = await resolve(shorter, { first: 5, before });
+    expect(forwards.edges.map((e) => e.node.id)).toEqual(['row_2', 'row_3', 'row_4']);
+    expect(forwards.pageInfo.hasNextPage).toBe(false);
+  });
+
   it('reads no extra page when nothing moved', async () => {
     const rows = rowsOf(30);
     const list = createFakeList(rows, PER_PAGE);
