@@ -117,8 +117,11 @@ export interface ResolveConnectionOptions<T> {
 /** Katapult sets `large_set` only after counting more than this many rows (Apia counts up to 1,001). */
 export const LARGE_SET_COUNTED = 1000;
 
-/** Pages read past the counted rows to find the end of an uncounted list for `last` (10,000 more rows at 200 a page). */
-export const MAX_PAGES_TO_END = 50;
+/**
+ * Pages read past the counted rows to find the end of an uncounted list for `last` (2,000 more
+ * rows at 200 a page); the query cost limit charges a `last` without `before` for them.
+ */
+export const MAX_PAGES_TO_END = 10;
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
@@ -193,6 +196,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const any = pages.values().next().value as UpstreamPage<T> | undefined;
     return any && !any.pagination.large_set ? any.pagination.total : null;
   };
+  /** The size of an uncounted list, once `uncountedSize` has read to its end. */
+  let foundSize: number | null = null;
 
   /** Loads pages covering [from, to) in order, stopping when a page shows the list ended. */
   const loadRange = (from: number, to: number): MaybePromise<void> => {
@@ -241,7 +246,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * window ends exactly where a full page ends (it is the page the next window reads anyway).
    */
   const hasRowAt = (offset: number): MaybePromise<boolean> => {
-    const knownTotal = total();
+    const knownTotal = total() ?? foundSize;
     if (knownTotal !== null) return offset < knownTotal;
     if (offset <= LARGE_SET_COUNTED) return true;
     const number = pageOf(offset);
@@ -306,7 +311,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         if (found !== null) high = found;
       }
       if (low === lowerBound && high === upperBound) return build(window, low, high);
-      const moved = windowFor(low, high, total());
+      const moved = windowFor(low, high, total() ?? foundSize);
       return chain(loadRange(moved.start, moved.end), () => build(moved, low, high));
     });
   };
@@ -336,7 +341,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const from = pageOf(LARGE_SET_COUNTED);
     const step = (number: number): MaybePromise<number> =>
       chain(load(number), (page) => {
-        if (page.items.length < perPage) return (number - 1) * perPage + page.items.length;
+        if (page.items.length < perPage) return (foundSize = (number - 1) * perPage + page.items.length);
         if (number - from + 1 >= MAX_PAGES_TO_END) {
           throw new InvalidInputError(
             `This list has more than ${number * perPage} items, too many to find its end: use "first", or "last" together with "before"`,

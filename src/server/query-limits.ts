@@ -21,6 +21,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { MAX_PAGES_TO_END } from '../data/pagination.js';
 import { CALL_PER_OBJECT } from '../schema/builder.js';
 import type { InboundRejectReason } from './metrics.js';
 
@@ -105,13 +106,31 @@ function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode,
  */
 export const CALL_PER_OBJECT_COST = 20;
 
+/**
+ * A connection read from its end (`last` without `before`) may first have to find that end: on
+ * a list Katapult does not count, one call per page past row 1,000 (see `MAX_PAGES_TO_END`).
+ * It is charged those calls as if each were an object's own call, whatever the list turns out to be.
+ */
+export const FIND_END_COST = MAX_PAGES_TO_END * CALL_PER_OBJECT_COST;
+
+function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables): boolean {
+  if (!getNamedType(definition.type).name.endsWith('Connection')) return false;
+  const given = (name: string) => {
+    const value = node.arguments?.find((a) => a.name.value === name)?.value;
+    if (!value || value.kind === Kind.NULL) return false;
+    return value.kind !== Kind.VARIABLE || (variables?.[value.name.value] ?? null) !== null;
+  };
+  return given('last') && !given('before');
+}
+
 /** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
 type SetMeasure = OperationMeasure & { callPerObject: boolean };
 
 /**
  * Depth, cost and alias count of the operation that will run. Cost is one per field, with
  * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
- * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT.
+ * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT, plus
+ * FIND_END_COST for each connection read from its end.
  * Fragments are measured once each (memoised), so a document that spreads fragments into
  * each other cannot make this slow. Variables are the request's values, with the operation's
  * defaults for those it leaves out: limits apply to what will actually be asked for.
@@ -151,7 +170,8 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
         // introspection query (what GraphiQL and schema tools send) nests it nine deep.
         const level = type.name === '__Type' && selection.name.value === 'ofType' ? 0 : 1;
-        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * each, level + inner.depth);
+        const findEnd = definition && readsFromEnd(definition, selection, variables) ? FIND_END_COST : 0;
+        add(inner, selection.name.value === '__typename' ? 0 : 1 + times * each + findEnd, level + inner.depth);
         if (selection.alias) total.aliases++;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;

@@ -24,6 +24,9 @@ interface Expected {
   hasPreviousPage: boolean;
 }
 
+/** Pages read from the one holding row 1,000 to the first that ends short, to find the end of an uncounted list. */
+const pagesToEnd = (count: number, perPage: number) => Math.floor(count / perPage) - Math.floor(1000 / perPage) + 1;
+
 const slice = (count: number, start: number, end: number): Expected => ({
   ids: rowsOf(count).slice(start, end).map((r) => r.id),
   hasNextPage: end < count,
@@ -62,6 +65,10 @@ describe('resolveConnection over page-aligned upstream pages', () => {
         } else {
           const last = size ?? DEFAULT_SIZE;
           args = { last, before: cursor };
+          if (cursorIndex === null && large && pagesToEnd(count, perPage) > MAX_PAGES_TO_END) {
+            await expect(Promise.resolve().then(() => resolve(list, perPage, args))).rejects.toThrow(/too many to find its end/);
+            return;
+          }
           const end = cursorIndex ?? count;
           expected = slice(count, Math.max(0, end - last), end);
         }
@@ -79,7 +86,7 @@ describe('resolveConnection over page-aligned upstream pages', () => {
         }
         // Page-aligned reads: no page twice, and at most the window's two pages plus one neighbour;
         // from the end of an uncounted list, also the pages from row 1,000 on, to find its end.
-        const walked = backward && cursorIndex === null && large ? Math.floor(count / perPage) - Math.floor(1000 / perPage) + 1 : 0;
+        const walked = backward && cursorIndex === null && large ? pagesToEnd(count, perPage) : 0;
         expect(new Set(list.reads).size).toBe(list.reads.length);
         expect(list.reads.length).toBeLessThanOrEqual(3 + walked);
       }),
@@ -94,8 +101,21 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     expect(found.edges.map((e) => e.node.id)).toEqual(within.slice(-4).map((r) => r.id));
     expect(found.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
     const beyond = createFakeList(rowsOf(1000 + 10 * MAX_PAGES_TO_END + 5), 10);
-    await expect(Promise.resolve().then(() => resolve(beyond, 10, { last: 4 }))).rejects.toThrow(/more than 1500 items, too many to find its end: use "first", or "last" together with "before"/);
+    await expect(Promise.resolve().then(() => resolve(beyond, 10, { last: 4 }))).rejects.toThrow(
+      `This list has more than ${(100 + MAX_PAGES_TO_END) * 10} items, too many to find its end: use "first", or "last" together with "before"`,
+    );
     expect(beyond.reads).toHaveLength(1 + MAX_PAGES_TO_END);
+  });
+
+  it('reads last after a cursor from the end of an uncounted list whose rows moved, from the size it found', async () => {
+    const rows = rowsOf(1100);
+    const after = cursorFor(rows, 1050);
+    const list = createFakeList(rows, 20);
+    list.rows.splice(0, 0, ...rowsOf(2, 'new'));
+    const result = await resolve(list, 20, { last: 5, after });
+    expect(result.edges.map((e) => e.node.id)).toEqual(list.rows.slice(-5).map((r) => r.id));
+    expect(result.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    expect(list.reads.every((page) => Number.isInteger(page))).toBe(true);
   });
 
   it('sets the flags between two cursors as the connection spec says: by the rows between them, in the direction of travel', async () => {

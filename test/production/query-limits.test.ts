@@ -74,7 +74,7 @@ describe('query limits', () => {
   it('prices a connection without first or last at the default page size', async () => {
     const gateway = await limited({ LIMIT_COST: '101', PAGINATION_DEFAULT_SIZE: '20' });
     await expectRefused(gateway, { query: VMS('') }, /costs 102, over the limit of 101/);
-    await expectAnswered(gateway, { query: VMS('(last: 5)') });
+    await expectAnswered(gateway, { query: VMS('(first: 5)') });
   });
 
   it('refuses more aliases than LIMIT_ALIASES', async () => {

@@ -1,7 +1,8 @@
 import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
-import { CALL_PER_OBJECT_COST, measureOperation } from '../../src/server/query-limits.js';
+import { MAX_PAGES_TO_END } from '../../src/data/pagination.js';
+import { CALL_PER_OBJECT_COST, FIND_END_COST, measureOperation } from '../../src/server/query-limits.js';
 
 const schema = buildSchema();
 const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, { defaultSize: 20, maxSize: 100 });
@@ -20,7 +21,23 @@ describe('measureOperation', () => {
     const query = `
       query Q { organization(subDomain: "g") { ...Org } node(id: "vm_1") { ... on VirtualMachine { name } } }
       fragment Org on Organization { a: name virtualMachines(last: 3) { edges { node { name } } } }`;
-    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + (1 + 3 * 3) + 1 + 1, aliases: 1 });
+    // virtualMachines(last: 3) without before also pays for finding the list's end.
+    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + (1 + 3 * 3 + FIND_END_COST) + 1 + 1, aliases: 1 });
+  });
+
+  it('charges a connection read from its end for the pages that find the end, only when it has no before', () => {
+    const vms = (args: string) => `query Q($last: Int, $before: String) { organization(subDomain: "g") { virtualMachines(${args}) { edges { node { name } } } } }`;
+    const page = 1 + 1 + 5 * 3;
+    expect(FIND_END_COST).toBe(MAX_PAGES_TO_END * CALL_PER_OBJECT_COST);
+    expect(measure(vms('last: 5')).cost).toBe(page + FIND_END_COST);
+    expect(measure(vms('last: $last'), { last: 5 }).cost).toBe(page + FIND_END_COST);
+    expect(measure(vms('last: 5, before: "c"')).cost).toBe(page);
+    expect(measure(vms('last: 5, before: $before'), { before: 'c' }).cost).toBe(page);
+    expect(measure(vms('last: 5, before: $before'), { before: null }).cost).toBe(page + FIND_END_COST);
+    expect(measure(vms('first: 5')).cost).toBe(page);
+    // Thirty aliased lists (each its own URL) read from their end: their end-finding calls priced like VM records.
+    const ends = Array.from({ length: 30 }, (_, i) => `e${i}: virtualMachines(last: 100, annotations: [{ key: "k${i}" }]) { edges { node { name } } }`).join(' ');
+    expect(measure(`{ organization(subDomain: "g") { ${ends} } }`).cost).toBe(1 + 30 * (1 + 100 * 3 + FIND_END_COST));
   });
 
   it('charges nodes(ids:) once per id, from a literal or a variable', () => {
