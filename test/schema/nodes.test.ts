@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createTestGateway, errorCodes, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
+import { cannedError } from './error-contract.js';
 
 /**
  * `node(id:)` / `nodes(ids:)` resolve a Katapult id by its prefix. For every Node type, an id
@@ -113,6 +114,20 @@ describe('node(id:) and nodes(ids:)', () => {
       expect((await fresh.query(NODE, { variables: { id: 'abc_1' } })).body).toEqual({ data: { node: null } });
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('reports a GPU type list Katapult fails to give as the error it is, not as an id that names nothing', async () => {
+    const failing = createTestGateway({
+      wrapFetch: (simulator) => async (input, init) => (new URL(input).pathname.endsWith('/gpu_types') ? cannedError(503, 'service_unavailable') : simulator(input, init)),
+      env: { QUEUE_RETRY_MAX_ATTEMPTS: '1' },
+    });
+    try {
+      const { body } = await failing.query(NODE, { token, variables: { id: 'abc_1' } });
+      expect(body.data).toEqual({ node: null });
+      expect(errorCodes(body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    } finally {
+      await failing.close();
     }
   });
 

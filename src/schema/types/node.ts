@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../../data/errors.js';
+import { InvalidInputError, MissingTokenError } from '../../data/errors.js';
 import { nullIfNotFound } from '../../data/katapult-data.js';
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { countryModel, dataCenterModel, gpuTypeModel, packageModel, virtualMachineFromFull, zoneModel } from '../../data/models.js';
@@ -29,12 +29,16 @@ function resolveNode(id: string, context: GraphQLContext): MaybePromise<unknown>
   const load = typename ? LOADERS[typename] : undefined;
   if (load) return nullIfNotFound(() => load(id, context));
   // An id of another prefix may still name a GPU type (see mayBeGpuTypeId). The GPU type list
-  // (one call, cached like the catalogue) says; no call is made for a single record, and a list
-  // that cannot be read leaves the id unknown (null).
+  // (one call, cached like the catalogue) says; no call is made for a single record. Without a
+  // token the id stays unknown (null), as for any other prefix; a list Katapult fails to give is
+  // the field's error, since a GPU type answered null would read as deleted.
   if (!mayBeGpuTypeId(id)) return null;
   return recover(
-    () => chain(context.data.gpuTypeInList(id), (found) => (found ? gpuTypeModel(found) : null)),
-    () => null,
+    () => nullIfNotFound(() => chain(context.data.gpuTypeInList(id), (found) => (found ? gpuTypeModel(found) : null))),
+    (error) => {
+      if (error instanceof MissingTokenError) return null;
+      throw error;
+    },
   );
 }
 
