@@ -4,6 +4,7 @@ import type { GatewayApp } from '../app.js';
 import { DEADLINE_HEADER } from '../app.js';
 import type { RequestScope } from '../data/request-scope.js';
 import { compress, compressSync, MIN_COMPRESS_BYTES, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
+import { acceptByPreference, acceptsHtml } from './accept.js';
 import { createCors } from './cors.js';
 import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
 import { renderGraphiQL } from './graphiql.js';
@@ -135,29 +136,6 @@ function ownBytes(bytes: ArrayBuffer | Uint8Array): Buffer {
   return own;
 }
 
-/**
- * An Accept header with quality values, as yoga should read it: yoga takes media types in the
- * order they are listed and ignores `q`, so `q=0` ("not this one") would still choose a type.
- * Refused types are dropped and the rest ordered by preference (equal ones keep their order).
- * '' when every type is refused.
- */
-export function acceptByPreference(accept: string): string {
-  const ranked: Array<{ range: string; q: number }> = [];
-  for (const range of accept.split(',')) {
-    let q = 1;
-    for (const param of range.split(';').slice(1)) {
-      const [name, value] = param.split('=').map((part) => part.trim().toLowerCase());
-      // A malformed weight counts as none given (1), as lenient servers read it.
-      if (name === 'q' && value !== undefined && value !== '' && Number.isFinite(Number(value))) q = Number(value);
-    }
-    if (q > 0 && range.trim() !== '') ranked.push({ range: range.trim(), q });
-  }
-  return ranked
-    .sort((a, b) => b.q - a.q)
-    .map((entry) => entry.range)
-    .join(', ');
-}
-
 /** Hop-by-hop and length headers: Node sets them for the bytes this edge actually writes. */
 const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 /** What yoga's event stream says instead of leaving the header out. */
@@ -258,7 +236,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
 
     const hasOperation = search !== '' && (url().searchParams.has('query') || url().searchParams.has('extensions'));
-    if (isGet && !hasOperation && http.graphiql && (header(req, 'accept') ?? '').includes('text/html')) {
+    if (isGet && !hasOperation && http.graphiql && acceptsHtml(header(req, 'accept'))) {
       const body = await graphiqlPage(encoding);
       const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
       if (encoding) headers['content-encoding'] = encoding;

@@ -68,7 +68,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     const idHeader = { 'x-request-id': requestId };
     // RFC 9112 asks for a 400 here; node's own (with the default requireHostHeader) has no body.
     if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
-      return sendJson(res, 400, errorBody('An HTTP/1.1 request must carry a Host header', 'BAD_REQUEST', requestId), idHeader);
+      return sendJson(res, 400, errorBody('An HTTP/1.1 request must carry a Host header', 'BAD_REQUEST', requestId), { ...idHeader, connection: 'close' });
     }
     let target: string;
     try {

@@ -86,9 +86,20 @@ describe('error codes', () => {
     const nothing = await send('application/json;q=0, application/graphql-response+json;Q=0.000');
     expect(nothing.status).toBe(406);
     expect(nothing.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    // A type refused by name is not taken through a wildcard, which stands for the others.
+    const wildcard = await send('application/json;q=0, */*');
+    expect(wildcard.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
     // Equal preferences keep their order; a weight that is not a number counts as none given.
     expect((await send('application/graphql-response+json;q=0.8, application/json;q=0.8')).headers['content-type']).toMatch(/^application\/graphql-response\+json/);
     expect((await send('application/json;q=x, application/graphql-response+json;q=0.9')).headers['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('serves the GraphiQL page only to a client that takes HTML', async () => {
+    const gateway = await start();
+    const page = await raw(gateway.endpoint, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    const refused = await raw(gateway.endpoint, { headers: { accept: 'text/html;q=0, */*' } });
+    expect(refused.headers['content-type']).not.toMatch(/text\/html/);
   });
 
   it('answers a request it cannot read with 400 under either media type, and a readable one that fails under application/json with 200', async () => {

@@ -1,0 +1,75 @@
+/**
+ * Content negotiation on the Accept header (RFC 9110 §12.5.1), for what yoga does not do:
+ * yoga takes media types in the order they are listed and ignores quality values, so `q=0`
+ * ("not this one") and a lower `q` listed first would still choose a type.
+ */
+
+/** The media types yoga answers in, in the order it serves them when the client's preferences tie (a bare wildcard gets JSON). */
+const ANSWER_TYPES = ['application/json', 'application/graphql-response+json', 'multipart/mixed', 'text/event-stream'] as const;
+
+interface MediaRange {
+  type: string;
+  subtype: string;
+  q: number;
+  /** Where the range stands in the header: of equal preferences, the one listed first wins. */
+  index: number;
+}
+
+function parseRanges(accept: string): MediaRange[] {
+  const ranges: MediaRange[] = [];
+  accept.split(',').forEach((entry, index) => {
+    const [range, ...params] = entry.split(';');
+    const [type, subtype] = (range ?? '').trim().toLowerCase().split('/');
+    if (!type || !subtype) return;
+    let q = 1;
+    let usable = true;
+    for (const param of params) {
+      const [name, value] = param.split('=').map((part) => part.trim().toLowerCase());
+      // A malformed weight counts as none given (1), as lenient servers read it; weights are 0 to 1.
+      if (name === 'q' && value && Number.isFinite(Number(value))) q = Math.min(1, Math.max(0, Number(value)));
+      // yoga writes UTF-8 only (as it reads the header).
+      if (name === 'charset' && value && value.replace(/"/g, '') !== 'utf-8') usable = false;
+    }
+    if (usable) ranges.push({ type, subtype, q, index });
+  });
+  return ranges;
+}
+
+/**
+ * The range that says how much `mediaType` is wanted: the most specific that matches it (a
+ * full type over `type/*` over `*\/*`), the first listed of equal ones. `wildcards: false`
+ * counts `*\/*` out, for a type a client must name to get (an HTML page).
+ */
+function rangeFor(ranges: readonly MediaRange[], mediaType: string, wildcards = true): MediaRange | undefined {
+  const [type, subtype] = mediaType.split('/');
+  let best: MediaRange | undefined;
+  let bestSpecificity = -1;
+  for (const range of ranges) {
+    const specificity = range.type === type && range.subtype === subtype ? 2 : range.type === type && range.subtype === '*' ? 1 : range.type === '*' && range.subtype === '*' && wildcards ? 0 : -1;
+    if (specificity > bestSpecificity) {
+      best = range;
+      bestSpecificity = specificity;
+    }
+  }
+  return best;
+}
+
+/**
+ * An Accept header with quality values, rewritten for yoga: the types yoga answers in that the
+ * client takes (`q` > 0, each weighed by its most specific range), most preferred first. ''
+ * when the client takes none of them.
+ */
+export function acceptByPreference(accept: string): string {
+  const ranges = parseRanges(accept);
+  return ANSWER_TYPES.map((mediaType, order) => ({ mediaType, order, range: rangeFor(ranges, mediaType) }))
+    .filter((entry) => (entry.range?.q ?? 0) > 0)
+    .sort((a, b) => b.range!.q - a.range!.q || a.range!.index - b.range!.index || a.order - b.order)
+    .map((entry) => entry.mediaType)
+    .join(', ');
+}
+
+/** Whether the client asks for an HTML page: it names text/html (or text/*) and does not refuse it. */
+export function acceptsHtml(accept: string | null): boolean {
+  if (!accept || !accept.toLowerCase().includes('text/')) return false;
+  return (rangeFor(parseRanges(accept), 'text/html', false)?.q ?? 0) > 0;
+}
