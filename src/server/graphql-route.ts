@@ -121,6 +121,7 @@ function lowerMediaType(value: string): string {
   const semicolon = value.indexOf(';');
   return semicolon === -1 ? value.toLowerCase() : value.slice(0, semicolon).toLowerCase() + value.slice(semicolon);
 }
+
 /**
  * yoga's answer as a Buffer that owns its memory. yoga's Response hands back the Buffer it
  * encoded its text into (typed as an ArrayBuffer), and `Buffer.from` of a Buffer copies it: a
@@ -129,10 +130,11 @@ function lowerMediaType(value: string): string {
  * bytes alive and the response cache's byte count is what it holds.
  */
 function ownBytes(bytes: ArrayBuffer | Uint8Array): Buffer {
-  if (!Buffer.isBuffer(bytes)) return bytes instanceof ArrayBuffer ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // An ArrayBuffer is memory of its own already; a Buffer over all of its memory is kept as it is.
+  if (bytes instanceof ArrayBuffer) return Buffer.from(bytes);
+  if (Buffer.isBuffer(bytes) && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
   const own = Buffer.allocUnsafeSlow(bytes.byteLength);
-  bytes.copy(own);
+  own.set(bytes);
   return own;
 }
 
