@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -145,8 +145,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
               });
               return result;
             } catch (error) {
-              // Katapult's 429 puts the call back in line, unsent as far as the token's budget goes.
-              if (error instanceof UpstreamApiError && error.status === 429) unsentCalls.set(callKey, pending);
+              // A 429 (Katapult's, or a proxy's in front of it) puts the call back in line, unsent as far as the token's budget goes.
+              if ((error instanceof UpstreamApiError || error instanceof UpstreamMalformedError) && error.status === 429) unsentCalls.set(callKey, pending);
               hooks?.onUpstreamCall?.({
                 path: call.path,
                 status: (error as { status?: number }).status ?? null,

@@ -7,7 +7,7 @@ import type { LaneLesson } from './lane.js';
 export type Outcome = { value: UpstreamResult<unknown> } | { error: unknown };
 
 export interface OutcomeReading {
-  /** Katapult answered 429 rate_limit_reached. */
+  /** Katapult answered 429 rate_limit_reached, or something in front of it answered 429 in its own words. */
   rateLimited: boolean;
   /** What the lane learns about the token's budget. */
   lesson: LaneLesson;
@@ -23,7 +23,9 @@ function totalPermittedOf(error: UpstreamApiError): number | null {
 /**
  * Reads an attempt's outcome for the budget and the circuit. A 429 says nothing about
  * Katapult's health, nor does an error that is not an upstream one (the caller's abort, a
- * bug in the task); any other answer to the request, even a 404, shows Katapult is up.
+ * bug in the task); any other answer to the request, even a 404, shows Katapult is up. A 429
+ * that is not Katapult's JSON (a proxy or CDN in front of it limiting the rate) is still a
+ * rate limit: waiting for its Retry-After (or the window) is right, retrying at once is not.
  */
 export function readOutcome(outcome: Outcome): OutcomeReading {
   if ('value' in outcome) {
@@ -31,13 +33,13 @@ export function readOutcome(outcome: Outcome): OutcomeReading {
   }
   const { error } = outcome;
   const rateLimit: RateLimitInfo | null = isUpstreamError(error) ? error.rateLimit : null;
-  const rateLimited = error instanceof UpstreamApiError && error.status === 429;
+  const rateLimited = (error instanceof UpstreamApiError || error instanceof UpstreamMalformedError) && error.status === 429;
   const response = error instanceof UpstreamApiError || error instanceof UpstreamMalformedError;
   let health: AttemptHealth = 'unknown';
   if (isUpstreamError(error) && !rateLimited) health = error.retryable ? 'failed' : error instanceof UpstreamApiError ? 'healthy' : 'unknown';
   return {
     rateLimited,
     health,
-    lesson: { rateLimit, totalPermitted: rateLimited ? totalPermittedOf(error) : null, response, rateLimited },
+    lesson: { rateLimit, totalPermitted: rateLimited && error instanceof UpstreamApiError ? totalPermittedOf(error) : null, response, rateLimited },
   };
 }

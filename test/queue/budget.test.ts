@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
-import { RateLimitedError, UpstreamApiError } from '../../src/upstream/errors.js';
+import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError } from '../../src/upstream/errors.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
@@ -143,6 +143,39 @@ describe('budget learning', () => {
     await Promise.all(first);
     const retried = katapult.calls.filter((c) => c.token === 'a');
     expect(retried.at(-1)).toMatchObject({ status: 200, attempt: 1 });
+  });
+
+  it('a 429 that is not Katapult’s JSON (a proxy’s) is a rate limit too: the call waits out Retry-After and keeps its attempt', async () => {
+    const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 100 });
+    // The lane knows its budget first, as a gateway in service does.
+    const known = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + MINUTE });
+    await clock.advance(100);
+    await known;
+    const attempts: number[] = [];
+    const proxied = queue.add(
+      async ({ attempt }) => {
+        attempts.push(attempt);
+        if (attempts.length === 1) {
+          const error = new UpstreamMalformedError(429, 'body is not JSON');
+          error.rateLimit = { permitted: null, remaining: null, retryAfterMs: 2000 };
+          throw error;
+        }
+        return { status: 200, body: { ok: true }, bytes: 11, raw: Buffer.from('{"ok":true}'), rateLimit: NO_RATE_LIMIT_INFO, upstreamRequestId: null } as UpstreamResult<unknown>;
+      },
+      { laneKey: 'a', deadline: clock.now() + MINUTE },
+    );
+    await clock.advance(100);
+    expect(queue.stats().pausedLanes).toBe(1);
+    const other = queue.add(katapult.task('b'), { laneKey: 'b', deadline: clock.now() + 1000 });
+    await clock.advance(100);
+    await expect(other).resolves.toMatchObject({ status: 200 });
+    await clock.advance(900);
+    expect(attempts).toEqual([1]);
+    await clock.advance(1500);
+    await expect(proxied).resolves.toMatchObject({ status: 200 });
+    expect(attempts).toEqual([1, 1]);
+    expect(rateLimitResponses()).toBe(1);
+    expect(queue.circuitState()).toBe('closed');
   });
 
   it('rejects at once when the lane is out of budget until after the deadline', async () => {

@@ -136,6 +136,28 @@ describe('bad input', () => {
     expect(gateway.sim.requests).toHaveLength(0);
   });
 
+  it('a proxy’s 429 in front of Katapult (not its JSON) is waited out as Retry-After says, not retried at once nor counted as an outage', async () => {
+    let refusals = 0;
+    const gateway = start({
+      wrapFetch: (simulator) => async (input, init) => {
+        if (new URL(input).pathname.endsWith('/zones') && refusals++ === 0) {
+          return new Response('<html><body>Too Many Requests</body></html>', { status: 429, headers: { 'content-type': 'text/html', 'retry-after': '1' } });
+        }
+        return simulator(input, init);
+      },
+    });
+    const token = DEMO_TOKENS.globex;
+    const started = performance.now();
+    const response = await gateway.query('{ zones { id } }', { token });
+    expect(response.body.errors).toBeUndefined();
+    expect((response.body.data!.zones as unknown[]).length).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    // One refusal, then one call: no immediate retries into the proxy's limit.
+    expect(refusals).toBe(2);
+    expect(gateway.app.queue.circuitState()).toBe('closed');
+    await gateway.close();
+  });
+
   it('Katapult’s invalid_argument and missing_required_argument are BAD_USER_INPUT, in our words', async () => {
     for (const code of ['invalid_argument', 'missing_required_argument']) {
       const gateway = start({
