@@ -152,6 +152,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
           const what = foreign ? `an HTTP ${info.status} that is not Katapult's JSON` : 'route_not_found';
           readiness.set('upstream-route', `KATAPULT_API_URL does not point at the Katapult API (${what})`);
           logger.error({ path: info.path, status: info.status, requestId: info.requestId }, `configuration error: Katapult answered ${what}; check KATAPULT_API_URL`);
+        } else if (info.errorCode === 'per_page_not_honoured') {
+          // Every list would come back short, so it is refused: say so where an operator looks.
+          logger.error({ path: info.path, requestId: info.requestId }, `configuration error: Katapult answered smaller pages than UPSTREAM_PER_PAGE (${config.pagination.upstreamPerPage}) asks for; lower UPSTREAM_PER_PAGE to its largest page`);
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           readiness.set('upstream-route', null);
         }

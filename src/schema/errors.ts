@@ -7,6 +7,7 @@ import {
   UpstreamApiError,
   UpstreamCancelledError,
   UpstreamError,
+  UpstreamPageSizeError,
   isNotFoundCode,
 } from '../upstream/errors.js';
 
@@ -128,6 +129,9 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
     return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult is failing; the gateway paused calls to it for a moment', extensions: { retryAfterSeconds: error.retryAfterSeconds } };
   }
   if (error instanceof UpstreamCancelledError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The request was cancelled' };
+  if (error instanceof UpstreamPageSizeError) {
+    return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult answers in smaller pages than the gateway is set to read (UPSTREAM_PER_PAGE): the gateway needs its operator' };
+  }
   const reason = error.kind === 'timeout' ? 'did not answer in time' : error.kind === 'malformed' ? 'sent an unreadable answer' : 'could not be reached';
   return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${reason}; try again shortly` };
 }

@@ -86,6 +86,26 @@ export class UpstreamMalformedError extends UpstreamError {
   }
 }
 
+/**
+ * A list answered in pages of another size than the gateway asked for (a server whose largest
+ * page is smaller than UPSTREAM_PER_PAGE, which clamps instead of refusing). The gateway's page
+ * arithmetic would read its short pages as the end of the list and silently drop the rest, so
+ * the list is refused instead. Asking again gets the same: an operator's problem, not Katapult's health.
+ */
+export class UpstreamPageSizeError extends UpstreamError {
+  readonly kind = 'malformed' as const;
+  readonly retryable = false;
+  readonly code = 'per_page_not_honoured';
+  constructor(
+    readonly status: number,
+    readonly asked: number,
+    readonly answered: number,
+  ) {
+    super(`Katapult answered pages of ${answered} items where ${asked} were asked for`);
+    this.name = 'UpstreamPageSizeError';
+  }
+}
+
 /** The gateway itself declined to send: the token's budget would not allow it in time. */
 export class RateLimitedError extends UpstreamError {
   readonly kind = 'rate_limited' as const;

@@ -5,6 +5,7 @@ import {
   UpstreamError,
   UpstreamMalformedError,
   UpstreamNetworkError,
+  UpstreamPageSizeError,
   UpstreamTimeoutError,
   type RateLimitInfo,
 } from './errors.js';
@@ -195,6 +196,9 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
       );
     }
     if (!isObject(body)) return fail(new UpstreamMalformedError(response.status, 'body is not a JSON object'));
+    const asked = Number(request.params?.find(([name]) => name === 'per_page')?.[1]);
+    const answered = isObject(body.pagination) ? body.pagination.per_page : undefined;
+    if (Number.isInteger(asked) && typeof answered === 'number' && answered !== asked) return fail(new UpstreamPageSizeError(response.status, asked, answered));
 
     return { status: response.status, body: body as T, bytes: raw.length, raw, rateLimit, upstreamRequestId };
   }

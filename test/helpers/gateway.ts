@@ -2,6 +2,7 @@ import pino from 'pino';
 import { createApp, DEADLINE_HEADER, type GatewayApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
 import { createHttpServer, type GatewayHttpServer } from '../../src/server/http-server.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { FetchLike } from '../../src/upstream/http.js';
@@ -53,6 +54,8 @@ export interface TestGatewayOptions {
   wrapFetch?: (simulatorFetch: FetchLike) => FetchLike;
   /** Base URL the gateway calls. @default IN_PROCESS_BASE_URL */
   upstreamBaseUrl?: string;
+  /** @default a silent logger */
+  logger?: Logger;
 }
 
 export interface TestGateway {
@@ -93,7 +96,7 @@ export function createTestGateway(options: TestGatewayOptions = {}): TestGateway
     config: testConfig(options.env),
     fetch: options.wrapFetch ? options.wrapFetch(simulatorFetch) : simulatorFetch,
     upstreamBaseUrl: options.upstreamBaseUrl ?? IN_PROCESS_BASE_URL,
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     clock: options.clock,
   });
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { createTestGateway, errorCodes, requestsTo, type TestGateway } from '../helpers/gateway.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestGateway, errorCodes, requestsTo, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * Relay windows through the whole gateway against the simulator: any window a client can
@@ -136,6 +137,30 @@ describe('VM connection windows', () => {
     const acme = orgs.acme;
     const beforeEnd = acme.cursors.find((c) => c.index === 1239)!;
     expectSlice(acme, await window(acme, { first: MAX_SIZE, after: beforeEnd.cursor }), 1240, 1250);
+  });
+});
+
+describe('a Katapult-compatible server that answers smaller pages than asked for', () => {
+  it('refuses the list, once per request and without retries, instead of reading its short page as the end; and says why at error level', async () => {
+    const lines: string[] = [];
+    const clamped = createTestGateway({
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } }),
+      wrapFetch: rewritingAnswers(/\/virtual_machines$/, (body: { virtual_machines: unknown[]; pagination: { per_page: number } }) => {
+        body.virtual_machines = body.virtual_machines.slice(0, 100);
+        body.pagination.per_page = 100;
+      }),
+    });
+    try {
+      const { body } = await clamped.query(WINDOW, { token: orgs.acme.token, variables: { sub: 'acme', first: 10, after: orgs.acme.cursors.find((c) => c.index === 150)!.cursor } });
+      expect(body.data).toEqual({ organization: { virtualMachines: null } });
+      expect(errorCodes(body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(body.errors![0]!.message).toMatch(/smaller pages than the gateway is set to read \(UPSTREAM_PER_PAGE\)/);
+      expect(requestsTo(clamped.sim, VM_LIST)).toHaveLength(1);
+      const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+      expect(records.some((r) => r.level === 50 && /configuration error: .*UPSTREAM_PER_PAGE \(200\)/.test(r.msg))).toBe(true);
+    } finally {
+      await clamped.close();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import {
   UpstreamError,
   UpstreamMalformedError,
   UpstreamNetworkError,
+  UpstreamPageSizeError,
   UpstreamTimeoutError,
 } from '../../src/upstream/errors.js';
 import { createKatapultHttp, parseJson, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
@@ -146,6 +147,20 @@ describe('the Katapult HTTP client', () => {
       expectNoToken(error);
     });
   }
+
+  it('refuses a list answered in pages of another size than asked (a server that clamps per_page), without retrying', async () => {
+    const page = (perPage: number) => ({ zones: [], pagination: { current_page: 1, total_pages: 1, total: 0, per_page: perPage, large_set: false } });
+    const clamped = cannedFetch(() => json(200, page(100)));
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch: clamped.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) }));
+    expect(error).toBeInstanceOf(UpstreamPageSizeError);
+    expect(error).toMatchObject({ asked: 200, answered: 100, code: 'per_page_not_honoured', retryable: false });
+    expectNoToken(error);
+    // Pages of the size asked for, and answers to calls that ask no page size, are read as they are.
+    const honoured = cannedFetch(() => json(200, page(200)));
+    await expect(createKatapultHttp({ baseUrl: BASE, fetch: honoured.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) })).resolves.toMatchObject({ status: 200 });
+    const unpaged = cannedFetch(() => json(200, page(100)));
+    await expect(createKatapultHttp({ baseUrl: BASE, fetch: unpaged.fetch }).get({ path: '/zones', token: TOKEN })).resolves.toMatchObject({ status: 200 });
+  });
 
   it('tells a refusal by something in front of Katapult (a 4xx other than 429) from Katapult failing', () => {
     expect([404, 413, 414].map(isForeignRefusal)).toEqual([true, true, true]);
