@@ -1,4 +1,4 @@
-import { UpstreamApiError, UpstreamMalformedError, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
+import { UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
 import type { UpstreamResult } from '../upstream/http.js';
 import type { AttemptHealth } from './circuit.js';
 import type { LaneLesson } from './lane.js';
@@ -9,6 +9,8 @@ export type Outcome = { value: UpstreamResult<unknown> } | { error: unknown };
 export interface OutcomeReading {
   /** Katapult answered 429 rate_limit_reached, or something in front of it answered 429 in its own words. */
   rateLimited: boolean;
+  /** The 429 was not Katapult's JSON: a limit in front of it, whose windows Katapult's do not describe. */
+  foreignRateLimit: boolean;
   /** What the lane learns about the token's budget. */
   lesson: LaneLesson;
   /** What the circuit learns about Katapult's health. */
@@ -29,16 +31,20 @@ function totalPermittedOf(error: UpstreamApiError): number | null {
  */
 export function readOutcome(outcome: Outcome): OutcomeReading {
   if ('value' in outcome) {
-    return { rateLimited: false, health: 'healthy', lesson: { rateLimit: outcome.value.rateLimit, totalPermitted: null, response: true, rateLimited: false } };
+    return { rateLimited: false, foreignRateLimit: false, health: 'healthy', lesson: { rateLimit: outcome.value.rateLimit, totalPermitted: null, response: true, rateLimited: false } };
   }
   const { error } = outcome;
   const rateLimit: RateLimitInfo | null = isUpstreamError(error) ? error.rateLimit : null;
-  const rateLimited = (error instanceof UpstreamApiError || error instanceof UpstreamMalformedError) && error.status === 429;
-  const response = error instanceof UpstreamApiError || error instanceof UpstreamMalformedError;
+  const foreignRateLimit = error instanceof UpstreamMalformedError && error.status === 429;
+  const rateLimited = foreignRateLimit || (error instanceof UpstreamApiError && error.status === 429);
+  // Katapult answered, in its own JSON, even when the answer is refused (pages of another size).
+  const answered = error instanceof UpstreamApiError || error instanceof UpstreamPageSizeError;
+  const response = answered || error instanceof UpstreamMalformedError;
   let health: AttemptHealth = 'unknown';
-  if (isUpstreamError(error) && !rateLimited) health = error.retryable ? 'failed' : error instanceof UpstreamApiError ? 'healthy' : 'unknown';
+  if (isUpstreamError(error) && !rateLimited) health = error.retryable ? 'failed' : answered ? 'healthy' : 'unknown';
   return {
     rateLimited,
+    foreignRateLimit,
     health,
     lesson: { rateLimit, totalPermitted: rateLimited && error instanceof UpstreamApiError ? totalPermittedOf(error) : null, response, rateLimited },
   };

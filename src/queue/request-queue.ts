@@ -26,6 +26,9 @@ const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - no
  * sent before its deadline is rejected as soon as that is known, not when it expires,
  * so the caller can serve something stale or tell its user when to come back.
  */
+/** How long a token's lane waits after a 429 that is not Katapult's and names no Retry-After. */
+export const FOREIGN_RATE_LIMIT_PAUSE_MS = 1000;
+
 export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const config = resolveQueueOptions(options);
   const { clock, random, hooks } = config;
@@ -189,7 +192,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     inFlight--;
     entry.controller = null;
     if (entry.state === 'running') entry.state = 'between';
-    const { rateLimited, lesson, health } = readOutcome(outcome);
+    const { rateLimited, foreignRateLimit, lesson, health } = readOutcome(outcome);
     const learnedLimit = lane.learn(ticket, now, lesson);
     const { rateLimit } = lesson;
     if (rateLimit && (rateLimit.permitted !== null || rateLimit.remaining !== null)) {
@@ -199,8 +202,13 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
 
     if (rateLimited) {
       emit(() => hooks.onRateLimitResponse?.());
+      // A Retry-After is followed up to one of Katapult's windows (a CDN's hour must not stop a
+      // token for an hour); a proxy's 429 without one pauses briefly, since its limits are
+      // often per second and Katapult's window says nothing about them.
       const retryAfterMs = rateLimit?.retryAfterMs;
-      lanes.pause(lane, retryAfterMs != null ? now + retryAfterMs : lane.nextBoundary(now));
+      const until =
+        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.nextBoundary(now);
+      lanes.pause(lane, until);
       // Spending budget we were not told about is not the call's fault: it goes back to the
       // front of its line and keeps its attempt.
       if (entry.state === 'between') {

@@ -97,7 +97,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
     registers,
   });
-  const rateLimited = new Counter({ name: 'upstream_rate_limited_total', help: 'HTTP 429 answers received from Katapult.', registers });
+  const rateLimited = new Counter({ name: 'upstream_rate_limited_total', help: 'HTTP 429 answers received from Katapult (or from a proxy in front of it).', registers });
   const queueRejections = new Counter({ name: 'queue_rejections_total', help: 'Katapult calls the queue refused, by reason.', labelNames: ['reason'], registers });
   const inboundRejections = new Counter({ name: 'inbound_rejections_total', help: 'Requests refused before execution, by reason (rate_limited is the per-IP inbound limit).', labelNames: ['reason'], registers });
   const requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
+import { FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
 import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError } from '../../src/upstream/errors.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -176,6 +177,36 @@ describe('budget learning', () => {
     expect(attempts).toEqual([1, 1]);
     expect(rateLimitResponses()).toBe(1);
     expect(queue.circuitState()).toBe('closed');
+  });
+
+  it.each([
+    ['names no Retry-After: a short pause, not a whole window', null, FOREIGN_RATE_LIMIT_PAUSE_MS],
+    ['names an hour: at most one window', 3_600_000, MINUTE],
+  ])('a proxy’s 429 that %s', async (_case, retryAfterMs, pauseMs) => {
+    const { clock, katapult, queue } = setup({ permitted: 100 });
+    const known = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 2 * MINUTE });
+    await clock.advance(100);
+    await known;
+    let calls = 0;
+    const sentAt: number[] = [];
+    const proxied = queue.add(
+      async () => {
+        sentAt.push(clock.now());
+        if (calls++ === 0) {
+          const error = new UpstreamMalformedError(429, 'body is not JSON');
+          error.rateLimit = { permitted: null, remaining: null, retryAfterMs };
+          throw error;
+        }
+        return { status: 200, body: {}, bytes: 2, raw: Buffer.from('{}'), rateLimit: NO_RATE_LIMIT_INFO, upstreamRequestId: null } as UpstreamResult<unknown>;
+      },
+      { laneKey: 'a', deadline: clock.now() + 2 * MINUTE },
+    );
+    await clock.advance(pauseMs - 50);
+    expect(sentAt).toHaveLength(1);
+    await clock.advance(100 + 1000);
+    await expect(proxied).resolves.toMatchObject({ status: 200 });
+    expect(sentAt[1]! - sentAt[0]!).toBeGreaterThanOrEqual(pauseMs);
+    expect(sentAt[1]! - sentAt[0]!).toBeLessThan(pauseMs + 1100);
   });
 
   it('rejects at once when the lane is out of budget until after the deadline', async () => {

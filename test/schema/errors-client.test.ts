@@ -152,8 +152,9 @@ describe('bad input', () => {
     expect(response.body.errors).toBeUndefined();
     expect((response.body.data!.zones as unknown[]).length).toBeGreaterThan(0);
     expect(performance.now() - started).toBeGreaterThanOrEqual(900);
-    // One refusal, then one call: no immediate retries into the proxy's limit.
+    // One refusal, then one call after the pause; counted as a rate limit, not as Katapult failing.
     expect(refusals).toBe(2);
+    expect(await gateway.app.metrics.render()).toMatch(/^upstream_rate_limited_total 1$/m);
     expect(gateway.app.queue.circuitState()).toBe('closed');
     await gateway.close();
   });
