@@ -153,8 +153,13 @@ export function createApp(deps: GatewayDeps): GatewayApp {
           readiness.set('upstream-route', `KATAPULT_API_URL does not point at the Katapult API (${what})`);
           logger.error({ path: info.path, status: info.status, requestId: info.requestId }, `configuration error: Katapult answered ${what}; check KATAPULT_API_URL`);
         } else if (info.errorCode === 'per_page_not_honoured') {
-          // Every list would come back short, so it is refused: say so where an operator looks.
-          logger.error({ path: info.path, requestId: info.requestId }, `configuration error: Katapult answered smaller pages than UPSTREAM_PER_PAGE (${config.pagination.upstreamPerPage}) asks for; lower UPSTREAM_PER_PAGE to its largest page`);
+          // Every list would come back cut short, so it is refused: say so where an operator looks.
+          const { asked, answered } = info.pageSize ?? { asked: config.pagination.upstreamPerPage, answered: NaN };
+          const advice =
+            answered < asked
+              ? `set UPSTREAM_PER_PAGE to ${answered} or less (and PAGINATION_MAX_SIZE no larger)`
+              : 'this server does not page as Katapult does; check KATAPULT_API_URL';
+          logger.error({ path: info.path, requestId: info.requestId, asked, answered }, `configuration error: Katapult answered pages of ${answered} items where UPSTREAM_PER_PAGE asks for ${asked}; ${advice}`);
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           readiness.set('upstream-route', null);
         }

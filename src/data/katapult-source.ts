@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -24,6 +24,8 @@ export interface UpstreamCallInfo {
   upstreamRequestId: string | null;
   requestId: string;
   errorCode: string | null;
+  /** For a list answered in pages of another size than asked (`per_page_not_honoured`): both sizes. */
+  pageSize?: { asked: number; answered: number };
 }
 
 export interface KatapultSourceHooks {
@@ -156,6 +158,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 upstreamRequestId: isUpstreamError(error) ? error.upstreamRequestId : null,
                 requestId: scope.requestId,
                 errorCode: errorCode(error),
+                ...(error instanceof UpstreamPageSizeError ? { pageSize: { asked: error.asked, answered: error.answered } } : {}),
               });
               throw error;
             }

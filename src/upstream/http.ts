@@ -196,9 +196,17 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
       );
     }
     if (!isObject(body)) return fail(new UpstreamMalformedError(response.status, 'body is not a JSON object'));
+    // A list answered in pages of another size than asked would be read wrong (its short pages
+    // as its end): whether it says so (per_page) or shows it (a short page that is not the last).
     const asked = Number(request.params?.find(([name]) => name === 'per_page')?.[1]);
-    const answered = isObject(body.pagination) ? body.pagination.per_page : undefined;
-    if (Number.isInteger(asked) && typeof answered === 'number' && answered !== asked) return fail(new UpstreamPageSizeError(response.status, asked, answered));
+    const pagination = isObject(body.pagination) ? body.pagination : null;
+    if (Number.isInteger(asked) && pagination) {
+      const stated = pagination.per_page === null || pagination.per_page === undefined ? NaN : Number(pagination.per_page);
+      const rows = Object.values(body).find(Array.isArray);
+      const { current_page: current, total_pages: pages } = pagination;
+      const short = rows !== undefined && rows.length < asked && typeof current === 'number' && typeof pages === 'number' && current < pages;
+      if ((Number.isFinite(stated) && stated !== asked) || short) return fail(new UpstreamPageSizeError(response.status, asked, short ? rows.length : stated));
+    }
 
     return { status: response.status, body: body as T, bytes: raw.length, raw, rateLimit, upstreamRequestId };
   }

@@ -154,10 +154,10 @@ describe('a Katapult-compatible server that answers smaller pages than asked for
       const { body } = await clamped.query(WINDOW, { token: orgs.acme.token, variables: { sub: 'acme', first: 10, after: orgs.acme.cursors.find((c) => c.index === 150)!.cursor } });
       expect(body.data).toEqual({ organization: { virtualMachines: null } });
       expect(errorCodes(body)).toEqual(['UPSTREAM_UNAVAILABLE']);
-      expect(body.errors![0]!.message).toMatch(/smaller pages than the gateway is set to read \(UPSTREAM_PER_PAGE\)/);
+      expect(body.errors![0]!.message).toMatch(/pages of another size than the gateway is set to read \(UPSTREAM_PER_PAGE\)/);
       expect(requestsTo(clamped.sim, VM_LIST)).toHaveLength(1);
       const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
-      expect(records.some((r) => r.level === 50 && /configuration error: .*UPSTREAM_PER_PAGE \(200\)/.test(r.msg))).toBe(true);
+      expect(records.some((r) => r.level === 50 && /configuration error: Katapult answered pages of 100 items where UPSTREAM_PER_PAGE asks for 200; set UPSTREAM_PER_PAGE to 100 or less/.test(r.msg))).toBe(true);
     } finally {
       await clamped.close();
     }

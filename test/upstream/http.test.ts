@@ -160,6 +160,15 @@ describe('the Katapult HTTP client', () => {
     await expect(createKatapultHttp({ baseUrl: BASE, fetch: honoured.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) })).resolves.toMatchObject({ status: 200 });
     const unpaged = cannedFetch(() => json(200, page(100)));
     await expect(createKatapultHttp({ baseUrl: BASE, fetch: unpaged.fetch }).get({ path: '/zones', token: TOKEN })).resolves.toMatchObject({ status: 200 });
+    // Said as a string, or shown by a short page that is not the last while per_page repeats what was asked.
+    const stringly = cannedFetch(() => json(200, { ...page(200), pagination: { ...page(200).pagination, per_page: '100' } }));
+    await expect(failure(createKatapultHttp({ baseUrl: BASE, fetch: stringly.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) }))).resolves.toMatchObject({ answered: 100 });
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `zone_${i}` }));
+    const shortPage = cannedFetch(() => json(200, { zones: rows(100), pagination: { current_page: 1, total_pages: 3, total: 250, per_page: 200, large_set: false } }));
+    await expect(failure(createKatapultHttp({ baseUrl: BASE, fetch: shortPage.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) }))).resolves.toMatchObject({ asked: 200, answered: 100 });
+    // The last page is short by nature.
+    const lastPage = cannedFetch(() => json(200, { zones: rows(50), pagination: { current_page: 2, total_pages: 2, total: 250, per_page: 200, large_set: false } }));
+    await expect(createKatapultHttp({ baseUrl: BASE, fetch: lastPage.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(2, 200) })).resolves.toMatchObject({ status: 200 });
   });
 
   it('tells a refusal by something in front of Katapult (a 4xx other than 429) from Katapult failing', () => {
