@@ -40,30 +40,35 @@ function parseRanges(accept: string): MediaRange[] {
  * full type over `type/*` over `*\/*`), the first listed of equal ones. `wildcards: false`
  * counts `*\/*` out, for a type a client must name to get (an HTML page).
  */
-function rangeFor(ranges: readonly MediaRange[], mediaType: string, wildcards = true): MediaRange | undefined {
+function rangeFor(ranges: readonly MediaRange[], mediaType: string, wildcards = true): { range: MediaRange; specificity: number } | undefined {
   const [type, subtype] = mediaType.split('/');
-  let best: MediaRange | undefined;
-  let bestSpecificity = -1;
+  let best: { range: MediaRange; specificity: number } | undefined;
   for (const range of ranges) {
     const specificity = range.type === type && range.subtype === subtype ? 2 : range.type === type && range.subtype === '*' ? 1 : range.type === '*' && range.subtype === '*' && wildcards ? 0 : -1;
-    if (specificity > bestSpecificity) {
-      best = range;
-      bestSpecificity = specificity;
-    }
+    if (specificity > (best?.specificity ?? -1)) best = { range, specificity };
   }
   return best;
 }
 
 /**
- * An Accept header with quality values, rewritten for yoga: the types yoga answers in that the
- * client takes (`q` > 0, each weighed by its most specific range), most preferred first. ''
- * when the client takes none of them.
+ * Whether yoga could misread this header: it has weights, parameters or wildcards. A plain list
+ * of types is read alike by yoga and by this module, and is passed as it is.
+ */
+export function needsNegotiation(accept: string): boolean {
+  return accept.includes(';') || accept.includes('*');
+}
+
+/**
+ * An Accept header rewritten for yoga: the types yoga answers in that the client takes (`q` > 0,
+ * each weighed by its most specific range), most preferred first; of equal weights, the type the
+ * client named over one a wildcard stands for, then the one listed first. '' when the client
+ * takes none of them.
  */
 export function acceptByPreference(accept: string): string {
   const ranges = parseRanges(accept);
-  return ANSWER_TYPES.map((mediaType, order) => ({ mediaType, order, range: rangeFor(ranges, mediaType) }))
-    .filter((entry) => (entry.range?.q ?? 0) > 0)
-    .sort((a, b) => b.range!.q - a.range!.q || a.range!.index - b.range!.index || a.order - b.order)
+  return ANSWER_TYPES.map((mediaType, order) => ({ mediaType, order, match: rangeFor(ranges, mediaType) }))
+    .filter((entry) => (entry.match?.range.q ?? 0) > 0)
+    .sort((a, b) => b.match!.range.q - a.match!.range.q || b.match!.specificity - a.match!.specificity || a.match!.range.index - b.match!.range.index || a.order - b.order)
     .map((entry) => entry.mediaType)
     .join(', ');
 }
@@ -71,5 +76,5 @@ export function acceptByPreference(accept: string): string {
 /** Whether the client asks for an HTML page: it names text/html (or text/*) and does not refuse it. */
 export function acceptsHtml(accept: string | null): boolean {
   if (!accept || !accept.toLowerCase().includes('text/')) return false;
-  return (rangeFor(parseRanges(accept), 'text/html', false)?.q ?? 0) > 0;
+  return (rangeFor(parseRanges(accept), 'text/html', false)?.range.q ?? 0) > 0;
 }

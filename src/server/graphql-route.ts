@@ -4,7 +4,7 @@ import type { GatewayApp } from '../app.js';
 import { DEADLINE_HEADER } from '../app.js';
 import type { RequestScope } from '../data/request-scope.js';
 import { compress, compressSync, MIN_COMPRESS_BYTES, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
-import { acceptByPreference, acceptsHtml } from './accept.js';
+import { acceptByPreference, acceptsHtml, needsNegotiation } from './accept.js';
 import { createCors } from './cors.js';
 import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
 import { renderGraphiQL } from './graphiql.js';
@@ -329,7 +329,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // Media types are case-insensitive (RFC 9110); yoga compares them as written.
     if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
-    if (forwarded.accept && /q\s*=/i.test(forwarded.accept)) {
+    if (forwarded.accept && needsNegotiation(forwarded.accept)) {
       forwarded.accept = acceptByPreference(forwarded.accept);
       if (forwarded.accept === '') return refuse(406, EMPTY_REFUSALS[406]!, 'BAD_REQUEST');
     }

@@ -86,6 +86,16 @@ describe('error codes', () => {
     const nothing = await send('application/json;q=0, application/graphql-response+json;Q=0.000');
     expect(nothing.status).toBe(406);
     expect(nothing.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    // A charset yoga cannot write rules a range out, with or without weights, and the status
+    // follows the media type actually sent: without a token, an answer with data is 200 under it.
+    const latin1 = await raw(gateway.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json;charset=iso-8859-1, application/graphql-response+json' },
+      body: '{"query": "{ __typename zones { id } }"}',
+    });
+    expect(latin1.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+    expect(latin1.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(latin1.status).toBe(200);
     // A type refused by name is not taken through a wildcard, which stands for the others.
     const wildcard = await send('application/json;q=0, */*');
     expect(wildcard.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');

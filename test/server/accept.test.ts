@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptByPreference, acceptsHtml } from '../../src/server/accept.js';
+import { acceptByPreference, acceptsHtml, needsNegotiation } from '../../src/server/accept.js';
 
 const JSON_TYPE = 'application/json';
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
@@ -23,6 +23,17 @@ describe('acceptByPreference', () => {
     expect(acceptByPreference(`${JSON_TYPE};q=0, ${GRAPHQL_RESPONSE};Q=0.000`)).toBe('');
     expect(acceptByPreference(`*/*;q=0`)).toBe('');
     expect(acceptByPreference(`text/html;q=0.9`)).toBe('');
+  });
+
+  it('of equal weights, prefers the type the client named over one a wildcard stands for', () => {
+    expect(acceptByPreference(`*/*;q=0.9, ${JSON_TYPE};q=0.9`).split(', ')[0]).toBe(JSON_TYPE);
+    expect(acceptByPreference(`*/*, ${GRAPHQL_RESPONSE}`).split(', ')[0]).toBe(GRAPHQL_RESPONSE);
+  });
+
+  it('is needed for weights, parameters and wildcards, and not for a plain list of types', () => {
+    expect(needsNegotiation(`${JSON_TYPE};charset=iso-8859-1, ${GRAPHQL_RESPONSE}`)).toBe(true);
+    expect(needsNegotiation('*/*')).toBe(true);
+    expect(needsNegotiation(`${GRAPHQL_RESPONSE}, ${JSON_TYPE}`)).toBe(false);
   });
 
   it('gives a bare wildcard JSON first, as yoga does, and reads odd weights leniently within 0 to 1', () => {
