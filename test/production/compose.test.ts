@@ -25,6 +25,8 @@ interface ComposeService {
   ports?: Array<string | { target: number; published: string | number }>;
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: string[] | string };
+  stop_grace_period?: string;
+  pull_policy?: string;
 }
 
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
@@ -109,6 +111,21 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       expect(service.build !== undefined || service.image !== undefined, `${name} has neither build nor image`).toBe(true);
     }
+  });
+
+  it('builds the image once: the other service uses it without building or pulling it', () => {
+    const builders = Object.entries(services).filter(([, service]) => service.build !== undefined);
+    expect(builders.map(([name]) => name)).toEqual(['gateway']);
+    expect(simulatorService.image).toBe(gatewayService.image);
+    expect(simulatorService.pull_policy).toBe('never');
+  });
+
+  it('gives the gateway time to finish in-flight requests and write its last log lines before it is killed', () => {
+    const seconds = /^(\d+)s$/.exec(gatewayService.stop_grace_period ?? '')?.[1];
+    expect(seconds, 'stop_grace_period in seconds').toBeDefined();
+    const config = loadConfig({ ...gatewayEnv });
+    // Logs get up to 2 s after the grace period (see exitAfterLogs).
+    expect(Number(seconds) * 1000).toBeGreaterThan(config.http.shutdownGraceMs + config.http.shutdownDelayMs + 2000);
   });
 
   it('sets only variables the gateway reads', () => {
