@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { UpstreamCancelledError, type UpstreamApiError } from '../upstream/errors.js';
+import { UpstreamApiError, UpstreamCancelledError } from '../upstream/errors.js';
 import { parseJson, type UpstreamResult } from '../upstream/http.js';
 import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
 import { createSharedDeadline, startFlight, type Flight } from './flight.js';
@@ -11,8 +11,17 @@ export { DEFAULT_TTL_MS, type ResourceKind } from './ttl-policy.js';
 export type { RestCacheOptions } from './rest-cache-options.js';
 export type * from './types.js';
 
-/** Charged on top of every body, and all a remembered not-found costs: key, record and LRU slots. */
+/** Charged on top of every body, and all a remembered not-found costs: record, LRU slots and a key of up to KEY_BYTES_IN_OVERHEAD. */
 export const ENTRY_OVERHEAD_BYTES = 256;
+
+/**
+ * Key characters ENTRY_OVERHEAD_BYTES already pays for (the token's 64-character HMAC and a
+ * short URL). A key is as long as its URL, which the client's arguments (annotation filters)
+ * make up to 4 KB: what is longer is charged on top, or such keys could hold many times the
+ * memory they are charged for.
+ */
+export const KEY_BYTES_IN_OVERHEAD = 128;
+const keyExcess = (storeKey: string) => Math.max(0, storeKey.length - KEY_BYTES_IN_OVERHEAD);
 
 /**
  * Heap bytes a parsed JSON body takes per byte of its text (heap snapshots of VM pages: about
@@ -94,7 +103,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   // (even if it was put back after its entry had gone, and a newer entry took the key).
   const parsed = new LRUCache<string, { raw: Buffer; value: unknown }>({ maxSize: settings.parsedMaxBytes, sizeCalculation: () => 1 });
   const keepParsed = (storeKey: string, raw: Buffer, value: unknown) => {
-    const size = Math.max(1, raw.length * PARSED_BODY_HEAP_FACTOR);
+    const size = Math.max(1, raw.length * PARSED_BODY_HEAP_FACTOR + keyExcess(storeKey));
     if (size <= settings.parsedMaxBytes) parsed.set(storeKey, { raw, value }, { size });
   };
   const readOf = <T>(storeKey: string, entry: Extract<Entry, { type: 'value' }>, status: CacheStatus): CacheRead<T> => {
@@ -199,8 +208,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     if (inFlight.storable && !invalidTokenError(key.tokenKey)) {
       const raw = result.raw ?? null;
       const entry: Entry = raw
-        ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES }
-        : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES };
+        ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }
+        : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) };
       put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
       kept = store.peek(storeKey) === entry;
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
@@ -217,7 +226,18 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       purgeToken(key.tokenKey);
     } else if (isRememberedNotFound(error) && inFlight.storable && settings.notFoundTtlMs > 0) {
       const freshUntil = clock.now() + settings.notFoundTtlMs;
-      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error, freshUntil, charge: ENTRY_OVERHEAD_BYTES }, settings.notFoundTtlMs);
+      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }, settings.notFoundTtlMs);
+    } else if (error instanceof UpstreamApiError && !canServeStaleOnError(error)) {
+      // Katapult refused the resource itself (a scope, a suspension, the trash): that answer is
+      // about the data, so the copy kept from before must not be served again, fresh or stale,
+      // nor anything built from it (a refresh the client asked for would otherwise show the
+      // refusal once and the old data on the next request).
+      const kept = store.peek(storeKey);
+      if (kept) {
+        if (kept.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(key.tokenKey));
+        remove(key.tokenKey, storeKey, undefined);
+        reportSize();
+      }
     }
   };
 

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, DEFAULT_TTL_MS } from '../../src/cache/index.js';
 import { ENTRY_OVERHEAD_BYTES } from '../../src/cache/rest-cache.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
+import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { answering, keyOf, strictOptions } from './fixtures.js';
 
 const BODY_BYTES = 1_000;
@@ -63,6 +64,30 @@ describe('eviction by bytes', () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(cache.peek(keyOf('e', '/y'))?.value).toEqual({ name: 'e3' });
     expect(onEntryReplaced).toHaveBeenCalledTimes(2);
+  });
+
+  it('drops the kept copy when Katapult refuses the resource on a refresh, and tells whose fresh entry it was', async () => {
+    const clock = createFakeClock();
+    const onEntryReplaced = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 300_000, hooks: { onEntryReplaced } }));
+    const refused = () => Promise.reject(new UpstreamApiError(403, 'scope_not_granted', 'no', {}));
+    // A refresh the client asked for, refused while the entry is fresh.
+    await cache.fetch(keyOf('t1', '/x'), { load: body('x') });
+    await expect(cache.fetch(keyOf('t1', '/x'), { load: refused, noCache: true })).rejects.toThrow(UpstreamApiError);
+    expect(cache.peek(keyOf('t1', '/x'))).toBeUndefined();
+    expect(onEntryReplaced.mock.calls).toEqual([['t1']]);
+    // A background refresh of a stale entry, refused: not served stale again.
+    await cache.fetch(keyOf('t1', '/y'), { load: body('y') });
+    await clock.advance(DEFAULT_TTL_MS.vm + 1);
+    expect((await cache.fetch(keyOf('t1', '/y'), { load: refused })).status).toBe('stale');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await expect(cache.fetch(keyOf('t1', '/y'), { load: refused })).rejects.toThrow(UpstreamApiError);
+    // Katapult failing (a 503) says nothing about the data: the copy stays, to be served stale.
+    await cache.fetch(keyOf('t1', '/z'), { load: body('z') });
+    await clock.advance(DEFAULT_TTL_MS.vm + 61_000);
+    const down = () => Promise.reject(new UpstreamApiError(503, 'service_unavailable', 'down', {}));
+    expect((await cache.fetch(keyOf('t1', '/z'), { load: down })).status).toBe('stale-if-error');
+    expect(onEntryReplaced).toHaveBeenCalledTimes(1);
   });
 
   it('gives an answer it could not keep no freshness beyond its own request', async () => {

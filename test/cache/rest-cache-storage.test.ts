@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, DEFAULT_TTL_MS } from '../../src/cache/index.js';
-import { ENTRY_OVERHEAD_BYTES, PARSED_BODY_HEAP_FACTOR } from '../../src/cache/rest-cache.js';
+import { ENTRY_OVERHEAD_BYTES, KEY_BYTES_IN_OVERHEAD, PARSED_BODY_HEAP_FACTOR } from '../../src/cache/rest-cache.js';
 import type { LoadContext } from '../../src/cache/index.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -29,6 +29,22 @@ describe('bodies kept as bytes, with a bounded tier of parsed copies', () => {
     expect(cache.stats()).toMatchObject({ entries: 1, bytes: bytes + ENTRY_OVERHEAD_BYTES, parsedBytes: bytes * PARSED_BODY_HEAP_FACTOR });
     // The warm read hands back the very object the load parsed: no second parse.
     expect(cache.peek(keyOf('t1', '/x'))!.value).toBe(read.value);
+  });
+
+  it('charges a key longer than the overhead covers (a URL of long annotation filters) for its excess, as a value and as a remembered not-found', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 1_000_000, parsedMaxBytes: 1_000_000 }));
+    const body = page('a');
+    const bytes = Buffer.byteLength(JSON.stringify(body));
+    const url = `/x?${'annotations%5B%5D%5Bkey%5D=' + 'k'.repeat(1900)}`;
+    const key = keyOf('t1', url);
+    const excess = `${key.tokenKey}\n${key.url}`.length - KEY_BYTES_IN_OVERHEAD;
+    expect(excess).toBeGreaterThan(1700);
+    await cache.fetch(key, { load: answeringBytes(body) });
+    expect(cache.stats()).toMatchObject({ entries: 1, bytes: bytes + ENTRY_OVERHEAD_BYTES + excess, parsedBytes: bytes * PARSED_BODY_HEAP_FACTOR + excess });
+    const missing = keyOf('t1', `${url}&missing=1`);
+    await expect(cache.fetch(missing, { load: () => Promise.reject(new UpstreamApiError(404, 'virtual_machine_not_found', 'none', {})) })).rejects.toThrow();
+    expect(cache.stats()).toMatchObject({ entries: 2, bytes: bytes + 2 * ENTRY_OVERHEAD_BYTES + excess + (excess + '&missing=1'.length) });
   });
 
   it('parses the kept bytes again once the parsed copy has been pushed out, and keeps the new copy', async () => {
