@@ -168,6 +168,11 @@ export function normaliseDocument(document: string): string {
  * carries extensions: a persisted-query hash is checked against the exact text it came with.
  */
 export function operationKey(request: GraphQLRequestShape, documentKey: (document: string) => string = normaliseDocument): string | null {
+  return operationKeyAndHash(request, documentKey)?.key ?? null;
+}
+
+/** `operationKey`, with the persisted-query hash the request carries (with or without its document), if any. */
+function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (document: string) => string): { key: string; hash: string | null } | null {
   const params = readParams(request);
   if (!params) return null;
   // yoga refuses a POST body with any other member ("Unexpected parameter"), so must the fast path.
@@ -184,7 +189,7 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   // A hash is URI-encoded, so it holds none of the key's separators and can be read back out of it.
-  const encodedHash = typeof hash === 'string' && document === null ? encodeKeyPart(hash) : null;
+  const encodedHash = typeof hash === 'string' ? encodeKeyPart(hash) : null;
   const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedHash !== null ? `h:${encodedHash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
@@ -199,7 +204,7 @@ export function operationKey(request: GraphQLRequestShape, documentKey: (documen
     // A value JSON cannot say again (Infinity), or nesting too deep to walk: yoga answers it.
     return null;
   }
-  return `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`;
+  return { key: `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`, hash: encodedHash };
 }
 
 /**
@@ -275,15 +280,16 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     const text = bodyText === null ? null : `${request.method}\u0000${request.contentType ?? ''}\u0000${request.accept ?? ''}\u0000${request.search}\u0000${bodyText}`;
     const known = text === null ? undefined : idsByRequest.get(text);
     if (known !== undefined) return known === NOT_REPLAYABLE ? null : known;
-    const operation = operationKey(request, documentKey);
+    const operation = operationKeyAndHash(request, documentKey);
     let id: string | undefined = NOT_REPLAYABLE;
     if (operation !== null) {
-      id = idsByOperation.get(operation);
+      id = idsByOperation.get(operation.key);
       if (id === undefined) {
-        // An operation named by its hash alone carries the (encoded) hash in its id, `#hash#n`,
-        // so that its stored answer can keep the hash without the body being read again.
-        const byHash = operation.startsWith('h:') ? `#${operation.slice(2, operation.indexOf('\u0000'))}#` : '';
-        idsByOperation.set(operation, (id = byHash + (nextId++).toString(36)));
+        // An operation that carries a persisted-query hash (alone, or with its document) carries
+        // the (encoded) hash in its id, `#hash#n`, so that its stored answer can keep the hash
+        // without the body being read again.
+        const byHash = operation.hash !== null ? `#${operation.hash}#` : '';
+        idsByOperation.set(operation.key, (id = byHash + (nextId++).toString(36)));
       }
     }
     if (text !== null) idsByRequest.set(text, id);

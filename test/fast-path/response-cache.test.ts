@@ -211,10 +211,15 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":1}}');
     known.delete(hash);
     expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))).toBeUndefined();
-    // Sent with its document, the hash is registered again by the pipeline: no check needed.
+    // Sent with its document (a client registering the hash again), it must reach the pipeline,
+    // which registers it: a replay would leave the hash forgotten, and the client in a loop of
+    // PersistedQueryNotFound and re-registering.
     const withDocument = post({ query: '{ a }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    known.add(hash);
     cache.store(withDocument, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeDefined();
+    known.delete(hash);
+    expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeUndefined();
   });
 
   it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters right after it', () => {
