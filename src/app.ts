@@ -199,6 +199,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const plugins: Plugin<any>[] = [
     useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),
     persistedOperations.plugin,
+    // Before the limits: an operation they refuse stops execution there, and must still be
+    // logged and counted under its own name.
+    useOperationNotes(),
     useQueryLimits({
       maxDepth: config.limits.depth,
       maxCost: config.limits.cost,
@@ -207,7 +210,6 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       pageSizes: { defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize },
       onRejected: (reason) => metrics.inboundRejected(reason),
     }),
-    useOperationNotes(),
   ];
   if (!config.http.introspection) plugins.push(useDisableIntrospection());
   if (config.http.jit) plugins.push(useTieredJit({ after: config.http.jitAfter }));

@@ -87,8 +87,10 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
     options.onNotAllowed?.();
     return notAllowed();
   };
+  /** The allow-list's document for a hash, whatever case the client writes a hex hash in. */
+  const listedFor = (hash: string): string | undefined => allowList.get(hash) ?? allowList.get(hash.toLowerCase());
   /** The document a hash sent alone runs: the allow-list's, else a remembered one. */
-  const documentFor = (hash: string): string | undefined => allowList.get(hash) ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
+  const documentFor = (hash: string): string | undefined => listedFor(hash) ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
 
   const plugin: Plugin = {
     onParams({ params, setParams }) {
@@ -108,7 +110,7 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
         return fail(badInput('extensions.persistedQuery must be { version: 1, sha256Hash: "<hex sha256 of the document>" }'));
       }
       const hash = extension.sha256Hash;
-      const listed = allowList.get(hash);
+      const listed = listedFor(hash);
 
       if (query !== null) {
         if (listed !== undefined ? listed !== query : sha256(query) !== hash.toLowerCase()) {
@@ -122,7 +124,9 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
       const document = documentFor(hash);
       if (document !== undefined) return setParams({ ...params, query: document });
       if (allowListOnly) return fail(refuse());
-      if (!apq && allowList.size === 0) return fail(notSupported());
+      // Without APQ a hash the allow-list lacks can never be registered: NotFound would make an
+      // Apollo client send the document and then the hash alone again, for every request.
+      if (!apq) return fail(notSupported());
       return fail(notFound());
     },
   };

@@ -96,6 +96,19 @@ describe('the persisted-operation allow-list', () => {
     expect((await post(gateway.endpoint, { extensions: persisted(LISTED) }, auth)).json.data.organization.name).toBe('Globex Corporation');
   });
 
+  it('runs a listed hash written in upper case, alone or with its document, as the same operation', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, PERSISTED_OPERATIONS_ONLY: 'true' });
+    const upper = { persistedQuery: { version: 1, sha256Hash: sha256(LISTED).toUpperCase() } };
+    expect((await post(gateway.endpoint, { extensions: upper }, auth)).json.data.organization.name).toBe('Globex Corporation');
+    expect((await post(gateway.endpoint, { query: LISTED, extensions: upper }, auth)).json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('with APQ off, tells a client that an unlisted hash is not supported, so it stops sending hashes alone', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, APQ_ENABLED: 'false' });
+    expect((await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth)).json.errors[0].message).toBe('PersistedQueryNotSupported');
+    expect((await post(gateway.endpoint, { extensions: persisted(LISTED) }, auth)).json.data.organization.name).toBe('Globex Corporation');
+  });
+
   it('refuses to start on an unreadable list, naming the variable', async () => {
     await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: join(dir, 'missing.json') })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE/);
   });

@@ -77,6 +77,14 @@ describe('query limits', () => {
     await expectAnswered(gateway, { query: VMS('(first: 5)') });
   });
 
+  it('logs and counts a refused operation under its own name', async () => {
+    const gateway = await limited({ LIMIT_ALIASES: '2', LOG_LEVEL: 'info' });
+    const aliases = `query TooManyNames { ${Array.from({ length: 3 }, (_, i) => `o${i}: organization(subDomain: "globex") { name }`).join(' ')} }`;
+    await expectRefused(gateway, { query: aliases }, /3 aliases; the limit is 2/);
+    const summary = gateway.logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((record) => record.msg === 'graphql request');
+    expect(summary).toMatchObject({ operationName: 'TooManyNames' });
+  });
+
   it('refuses more aliases than LIMIT_ALIASES', async () => {
     const gateway = await limited({ LIMIT_ALIASES: '2' });
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `o${i}: organization(subDomain: "globex") { name }`).join(' ')} }`;
