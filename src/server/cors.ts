@@ -27,10 +27,12 @@ const EXPOSED_HEADERS = 'x-request-id, retry-after, etag';
  * Origin` is always sent because the answer's headers depend on the origin.
  */
 export function createCors(options: CorsOptions = {}): Cors {
-  const origins = new Set(options.origins ?? []);
+  // An origin is scheme, host and port: a listed `https://app.example/` or `https://App.example`
+  // names the origin a browser sends as `https://app.example`.
+  const origins = new Set((options.origins ?? []).map((origin) => (origin === '*' ? origin : origin.replace(/\/+$/, '').toLowerCase())));
   const anyOrigin = origins.has('*');
   const maxAge = String(options.maxAgeSeconds ?? 600);
-  const allowed = (origin: string | undefined): origin is string => origin !== undefined && (anyOrigin || origins.has(origin));
+  const allowed = (origin: string | undefined): origin is string => origin !== undefined && (anyOrigin || origins.has(origin.toLowerCase()));
   return {
     headersFor(origin): Record<string, string> {
       if (!allowed(origin)) return { vary: 'Origin' };

@@ -190,6 +190,12 @@ describe('CORS', () => {
     expect(preflight.headers.vary).toMatch(/Origin/);
   });
 
+  it('matches a listed origin written with a trailing slash or capitals, as browsers send it', async () => {
+    const gateway = await gatewayWith({ env: { CORS_ORIGINS: `${ALLOWED.toUpperCase().replace('HTTPS', 'https')}/` } });
+    const answer = await post(gateway.endpoint, query, { ...auth, origin: ALLOWED });
+    expect(answer.headers['access-control-allow-origin']).toBe(ALLOWED);
+  });
+
   it('adds the allow-origin header to answers for a listed origin and varies on Origin', async () => {
     const gateway = await gatewayWith({ env: { CORS_ORIGINS: ALLOWED } });
     const answer = await post(gateway.endpoint, query, { ...auth, origin: ALLOWED });
