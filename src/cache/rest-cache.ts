@@ -171,11 +171,20 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return entry;
   };
 
-  /** Stores an entry, first making room out of the same token's least recently used entries. */
-  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
-    // A refresh of an entry past its freshness changes nothing that was built from it: that has expired already.
+  /**
+   * The entry at `storeKey` is about to be superseded: when it is still fresh, what was built
+   * from it is out of date. A refresh of an entry past its freshness changes nothing built from
+   * it: that has expired already.
+   */
+  const supersede = (tokenKey: string, storeKey: string): Entry | undefined => {
     const replaced = store.peek(storeKey);
     if (replaced && replaced.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(tokenKey));
+    return replaced;
+  };
+
+  /** Stores an entry, first making room out of the same token's least recently used entries. */
+  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
+    supersede(tokenKey, storeKey);
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
       // The new answer supersedes the kept one even when it cannot be kept itself.
       remove(tokenKey, storeKey, undefined);
@@ -232,9 +241,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       // about the data, so the copy kept from before must not be served again, fresh or stale,
       // nor anything built from it (a refresh the client asked for would otherwise show the
       // refusal once and the old data on the next request).
-      const kept = store.peek(storeKey);
-      if (kept) {
-        if (kept.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(key.tokenKey));
+      if (supersede(key.tokenKey, storeKey)) {
         remove(key.tokenKey, storeKey, undefined);
         reportSize();
       }

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isUpstreamError, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isRateLimitAnswer, isUpstreamError, RateLimitedError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -148,7 +148,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
               return result;
             } catch (error) {
               // A 429 (Katapult's, or a proxy's in front of it) puts the call back in line, unsent as far as the token's budget goes.
-              if ((error instanceof UpstreamApiError || error instanceof UpstreamMalformedError) && error.status === 429) unsentCalls.set(callKey, pending);
+              if (isRateLimitAnswer(error)) unsentCalls.set(callKey, pending);
               hooks?.onUpstreamCall?.({
                 path: call.path,
                 status: (error as { status?: number }).status ?? null,

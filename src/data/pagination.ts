@@ -198,6 +198,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
   /** The size of an uncounted list, once `uncountedSize` has read to its end. */
   let foundSize: number | null = null;
+  /** The list's size when known: Katapult's count, else the one found by reading to the end. */
+  const knownSize = (): number | null => total() ?? foundSize;
 
   /** Loads pages covering [from, to) in order, stopping when a page shows the list ended. */
   const loadRange = (from: number, to: number): MaybePromise<void> => {
@@ -246,7 +248,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * window ends exactly where a full page ends (it is the page the next window reads anyway).
    */
   const hasRowAt = (offset: number): MaybePromise<boolean> => {
-    const knownTotal = total() ?? foundSize;
+    const knownTotal = knownSize();
     if (knownTotal !== null) return offset < knownTotal;
     if (offset <= LARGE_SET_COUNTED) return true;
     const number = pageOf(offset);
@@ -311,7 +313,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         if (found !== null) high = found;
       }
       if (low === lowerBound && high === upperBound) return build(window, low, high);
-      const moved = windowFor(low, high, total() ?? foundSize);
+      const moved = windowFor(low, high, knownSize());
       return chain(loadRange(moved.start, moved.end), () => build(moved, low, high));
     });
   };

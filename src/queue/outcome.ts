@@ -1,4 +1,4 @@
-import { UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
+import { UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, isRateLimitAnswer, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
 import type { UpstreamResult } from '../upstream/http.js';
 import type { AttemptHealth } from './circuit.js';
 import type { LaneLesson } from './lane.js';
@@ -35,8 +35,8 @@ export function readOutcome(outcome: Outcome): OutcomeReading {
   }
   const { error } = outcome;
   const rateLimit: RateLimitInfo | null = isUpstreamError(error) ? error.rateLimit : null;
-  const foreignRateLimit = error instanceof UpstreamMalformedError && error.status === 429;
-  const rateLimited = foreignRateLimit || (error instanceof UpstreamApiError && error.status === 429);
+  const rateLimited = isRateLimitAnswer(error);
+  const foreignRateLimit = rateLimited && error instanceof UpstreamMalformedError;
   // Katapult answered, in its own JSON, even when the answer is refused (pages of another size).
   const answered = error instanceof UpstreamApiError || error instanceof UpstreamPageSizeError;
   const response = answered || error instanceof UpstreamMalformedError;

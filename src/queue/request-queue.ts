@@ -18,6 +18,9 @@ const PRIORITIES: readonly QueuePriority[] = ['foreground', 'background'];
 /** Seconds a client should wait, rounded up so that retrying then is never too early. */
 const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
 
+/** How long a token's lane waits after a 429 that is not Katapult's and names no Retry-After. */
+export const FOREIGN_RATE_LIMIT_PAUSE_MS = 1000;
+
 /**
  * Every upstream call goes through here. Scheduling policy, in order of precedence: an
  * open circuit stops everything; a lane (token) starts nothing while paused or out of
@@ -26,9 +29,6 @@ const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - no
  * sent before its deadline is rejected as soon as that is known, not when it expires,
  * so the caller can serve something stale or tell its user when to come back.
  */
-/** How long a token's lane waits after a 429 that is not Katapult's and names no Retry-After. */
-export const FOREIGN_RATE_LIMIT_PAUSE_MS = 1000;
-
 export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const config = resolveQueueOptions(options);
   const { clock, random, hooks } = config;

@@ -89,8 +89,10 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
   };
   /** The allow-list's document for a hash, whatever case the client writes a hex hash in. */
   const listedFor = (hash: string): string | undefined => allowList.get(hash) ?? allowList.get(hash.toLowerCase());
+  /** A document remembered for a hash by APQ, when remembered ones may run. */
+  const rememberedFor = (hash: string): string | undefined => (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
   /** The document a hash sent alone runs: the allow-list's, else a remembered one. */
-  const documentFor = (hash: string): string | undefined => listedFor(hash) ?? (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
+  const documentFor = (hash: string): string | undefined => listedFor(hash) ?? rememberedFor(hash);
 
   const plugin: Plugin = {
     onParams({ params, setParams }) {
@@ -121,7 +123,7 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
         return;
       }
 
-      const document = documentFor(hash);
+      const document = listed ?? rememberedFor(hash);
       if (document !== undefined) return setParams({ ...params, query: document });
       if (allowListOnly) return fail(refuse());
       // Without APQ a hash the allow-list lacks can never be registered: NotFound would make an

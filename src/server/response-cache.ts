@@ -208,9 +208,9 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
 }
 
 /**
- * An entry as kept: its ETag is computed when it is first replayed. An answer to a
- * persisted-query hash sent alone keeps that hash, to check on each replay that it still
- * finds its document.
+ * An entry as kept: its ETag is computed when it is first replayed. An answer to a request
+ * that carried a persisted-query hash (alone, or with its document) keeps that hash, to check
+ * on each replay that it still finds its document.
  */
 type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined; persistedHash: string | undefined };
 

@@ -87,6 +87,15 @@ export class UpstreamMalformedError extends UpstreamError {
 }
 
 /**
+ * An HTTP 429, whether Katapult's own `rate_limit_reached` or one in other words from something
+ * in front of it (a proxy or CDN limiting the rate): either way the call was not served and
+ * should wait, not be retried at once.
+ */
+export function isRateLimitAnswer(error: unknown): error is UpstreamApiError | UpstreamMalformedError {
+  return (error instanceof UpstreamApiError || error instanceof UpstreamMalformedError) && error.status === 429;
+}
+
+/**
  * A list answered in pages of another size than the gateway asked for (a server whose largest
  * page is smaller than UPSTREAM_PER_PAGE, which clamps instead of refusing). The gateway's page
  * arithmetic would read its short pages as the end of the list and silently drop the rest, so
