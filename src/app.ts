@@ -18,6 +18,7 @@ import { useDisableIntrospection } from './server/introspection.js';
 import { createMetrics, type GatewayMetrics } from './server/metrics.js';
 import { createPersistedOperations, loadPersistedOperations } from './server/persisted-operations.js';
 import { useTieredJit } from './server/jit.js';
+import { createDocumentCaches } from './server/document-cache.js';
 import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
 import { requestIdFrom } from './server/request-id.js';
@@ -194,7 +195,6 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const cursors = createCursorCodec(config.secrets.cursor);
   const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
 
-  metrics.watch({ queue: () => queue.stats(), cache: () => cache.stats(), responseCache: () => responseCache.stats() });
 
   const plugins: Plugin<any>[] = [
     useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),
@@ -212,7 +212,15 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     }),
   ];
   if (!config.http.introspection) plugins.push(useDisableIntrospection());
-  if (config.http.jit) plugins.push(useTieredJit({ after: config.http.jitAfter }));
+  const jit = config.http.jit ? useTieredJit({ after: config.http.jitAfter, maxBytes: config.http.documentCacheMaxBytes }) : null;
+  if (jit) plugins.push(jit);
+  const documentCaches = createDocumentCaches(config.http.documentCacheMaxBytes);
+  metrics.watch({
+    queue: () => queue.stats(),
+    cache: () => cache.stats(),
+    responseCache: () => responseCache.stats(),
+    documents: () => ({ parsedBytes: documentCaches.documentCache.calculatedSize, compiledBytes: jit?.compiledBytes() ?? 0 }),
+  });
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
@@ -225,6 +233,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     // The HTTP edge reads and size-checks every body (LIMIT_BODY_BYTES) before yoga sees it;
     // yoga's own check would pipe the same bytes through a web stream again on every request.
     maxRequestBodySize: false,
+    parserAndValidationCache: { ...documentCaches, validationCache: true },
     plugins,
     context: ({ scope }) => ({
       scope,

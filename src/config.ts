@@ -128,6 +128,7 @@ const specs = {
   METRICS_ENABLED: bool(true),
   GRAPHQL_JIT: bool(true),
   GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
+  DOCUMENT_CACHE_MAX_BYTES: int(32 * MIB, 1 * MIB),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
   SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(100, 0, 300),
@@ -222,6 +223,11 @@ export interface GatewayConfig {
     jit: boolean;
     /** Runs of a document through graphql-js before it is compiled (0: at once). */
     jitAfter: number;
+    /**
+     * Parsed documents kept by their text (and parse errors, in an eighth of it); as much again
+     * for documents compiled by graphql-jit (DOCUMENT_CACHE_MAX_BYTES). Outside CACHE_MAX_BYTES.
+     */
+    documentCacheMaxBytes: number;
     shutdownGraceMs: number;
     /**
      * After SIGTERM, how long the gateway keeps serving with `/ready` at 503 before it stops
@@ -372,6 +378,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       metrics: v.METRICS_ENABLED,
       jit: v.GRAPHQL_JIT,
       jitAfter: v.GRAPHQL_JIT_AFTER,
+      documentCacheMaxBytes: v.DOCUMENT_CACHE_MAX_BYTES,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
       shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     },

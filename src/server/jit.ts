@@ -1,8 +1,9 @@
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getLocation, getOperationAST, GraphQLError, visit, type ASTNode, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
-import type { Plugin } from 'graphql-yoga';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { makeExecute, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
+import { compiledDocumentBytes } from './document-cache.js';
 
 export interface TieredJitOptions {
   /**
@@ -14,8 +15,8 @@ export interface TieredJitOptions {
    * interpreted, and only one that keeps coming back is worth compiling.
    */
   after: number;
-  /** Compiled documents kept. @default 1000 */
-  maxCompiled?: number;
+  /** Bytes of compiled code (and of the documents it was compiled from) kept, as estimated by `compiledDocumentBytes`. */
+  maxBytes: number;
 }
 
 /**
@@ -78,32 +79,47 @@ function variableErrorsOf(result: ExecutionResult, args: ExecutionArgs): readonl
  * graphql-jit for the documents that repeat, graphql-js for the rest. Runs are counted per
  * parsed document (yoga's parser cache hands out one object per query text), so a document
  * that drops out of that cache starts counting again. The counts are held weakly.
+ *
+ * graphql-jit compiles one operation of a document, so what it compiled is kept per document
+ * and operation name: a document holding several operations (GraphiQL's, or an app's file of
+ * them, each picked by `operationName`) must run the one asked for. An operation it cannot
+ * compile (an operation name the document does not hold) is left to graphql-js, which answers
+ * with the usual error.
  */
-export function useTieredJit(options: TieredJitOptions): Plugin {
+export function useTieredJit(options: TieredJitOptions): Plugin & { compiledBytes(): number } {
   const runs = new WeakMap<DocumentNode, number>();
   const { after } = options;
-  const jit = useGraphQlJit(
-    {},
-    {
-      // Bounded, so a stream of distinct hot documents cannot grow memory.
-      cache: new LRUCache({ max: options.maxCompiled ?? 1000 }),
-      enableIf:
-        after === 0
-          ? undefined
-          : ({ document }) => {
-              const seen = runs.get(document) ?? 0;
-              if (seen >= after) return true;
-              runs.set(document, seen + 1);
-              return false;
-            },
-    },
-  ) as Plugin;
-  const onExecute = jit.onExecute!;
+  // Bounded by what the compiled code and the documents it keeps alive take, so a stream of
+  // distinct large hot documents cannot grow memory.
+  const compiled = new LRUCache<DocumentNode, ReadonlyMap<string, CompiledQuery | null>>({
+    maxSize: options.maxBytes,
+    sizeCalculation: (byOperation, document) => compiledDocumentBytes(document, byOperation.size),
+  });
+  const compiledFor = (args: ExecutionArgs): CompiledQuery | null => {
+    const name = args.operationName ?? '';
+    const byOperation = compiled.get(args.document);
+    const known = byOperation?.get(name);
+    if (known !== undefined) return known;
+    const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+    const entry = isCompiledQuery(result) ? result : null;
+    // A new map, so that the cache charges the document for its added operation.
+    compiled.set(args.document, new Map(byOperation).set(name, entry));
+    return entry;
+  };
+  const due = (document: DocumentNode): boolean => {
+    if (after === 0) return true;
+    const seen = runs.get(document) ?? 0;
+    if (seen >= after) return true;
+    runs.set(document, seen + 1);
+    return false;
+  };
   return {
-    ...jit,
-    onExecute(payload) {
-      onExecute(payload);
-      return { onExecuteDone: ({ result, setResult }) => normalise(result as ExecutionResult, setResult as (result: ExecutionResult) => void, payload.args as ExecutionArgs) };
+    compiledBytes: () => compiled.calculatedSize,
+    onExecute({ args, setExecuteFn }) {
+      const executionArgs = args as ExecutionArgs;
+      const entry = due(executionArgs.document) ? compiledFor(executionArgs) : null;
+      if (entry) setExecuteFn(makeExecute((call) => entry.query(call.rootValue, call.contextValue, call.variableValues)));
+      return { onExecuteDone: ({ result, setResult }) => normalise(result as ExecutionResult, setResult as (result: ExecutionResult) => void, executionArgs) };
     },
   };
 }

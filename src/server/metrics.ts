@@ -23,6 +23,8 @@ export interface MetricsSources {
   cache(): { entries: number; bytes: number };
   /** The finished-response cache (the warm fast path). */
   responseCache?(): { entries: number; bytes: number };
+  /** yoga's parsed documents and graphql-jit's compiled ones, as `document-cache.ts` estimates them. */
+  documents?(): { parsedBytes: number; compiledBytes: number };
 }
 
 export interface GatewayMetrics {
@@ -117,6 +119,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   gauge('cache_entries', 'Entries held by the REST cache.', (s) => s.cache().entries);
   gauge('response_cache_bytes', 'Bytes of finished responses held for the warm fast path.', (s) => s.responseCache?.().bytes ?? null);
   gauge('response_cache_entries', 'Finished responses held for the warm fast path.', (s) => s.responseCache?.().entries ?? null);
+  gauge('document_cache_bytes', 'Estimated bytes of parsed documents kept by their text (DOCUMENT_CACHE_MAX_BYTES).', (s) => s.documents?.().parsedBytes ?? null);
+  gauge('compiled_document_bytes', 'Estimated bytes of documents compiled by graphql-jit and kept (DOCUMENT_CACHE_MAX_BYTES).', (s) => s.documents?.().compiledBytes ?? null);
   gauge('queue_depth', 'Katapult calls waiting in the queue.', (s) => s.queue().waiting);
   gauge('queue_in_flight', 'Katapult calls in flight.', (s) => s.queue().inFlight);
   new Gauge({

@@ -1,20 +1,25 @@
-import { parse, type DocumentNode } from 'graphql';
+import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { useTieredJit } from '../../src/server/jit.js';
+import { compiledDocumentBytes } from '../../src/server/document-cache.js';
+import { buildSchema } from '../../src/schema/index.js';
 import { createTestGateway } from '../helpers/gateway.js';
 
+const schema = buildSchema();
+const MIB = 1024 * 1024;
+
 /** Whether the plugin hands this execution to graphql-jit (it replaces the execute function) or leaves it to graphql-js. */
-function compiles(plugin: ReturnType<typeof useTieredJit>, document: DocumentNode): boolean {
+function compiles(plugin: ReturnType<typeof useTieredJit>, document: DocumentNode, operationName?: string): boolean {
   let replaced = false;
-  const onExecute = plugin.onExecute as unknown as (payload: { args: { document: DocumentNode }; setExecuteFn: () => void }) => unknown;
-  onExecute({ args: { document }, setExecuteFn: () => (replaced = true) });
+  const onExecute = plugin.onExecute as unknown as (payload: { args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string }; setExecuteFn: () => void }) => unknown;
+  onExecute({ args: { schema, document, operationName }, setExecuteFn: () => (replaced = true) });
   return replaced;
 }
 
 describe('useTieredJit', () => {
   it('leaves a document to graphql-js for its first `after` runs, then compiles it', () => {
-    const plugin = useTieredJit({ after: 3 });
+    const plugin = useTieredJit({ after: 3, maxBytes: 8 * MIB });
     const hot = parse('{ zones { id } }');
     const other = parse('{ zones { id } }');
     expect([1, 2, 3].map(() => compiles(plugin, hot))).toEqual([false, false, false]);
@@ -25,7 +30,64 @@ describe('useTieredJit', () => {
   });
 
   it('compiles on first use with after: 0', () => {
-    expect(compiles(useTieredJit({ after: 0 }), parse('{ zones { id } }'))).toBe(true);
+    expect(compiles(useTieredJit({ after: 0, maxBytes: 8 * MIB }), parse('{ zones { id } }'))).toBe(true);
+  });
+
+  it('leaves to graphql-js an operation name the document does not hold', () => {
+    const plugin = useTieredJit({ after: 0, maxBytes: 8 * MIB });
+    const document = parse('query A { zones { id } } query B { zones { name } }');
+    expect(compiles(plugin, document, 'C')).toBe(false);
+    expect(compiles(plugin, document, 'A')).toBe(true);
+    expect(compiles(plugin, document)).toBe(false);
+  });
+
+  it('keeps compiled documents within its byte budget', () => {
+    const plugin = useTieredJit({ after: 0, maxBytes: 2 * MIB });
+    const fields = 'id name hostname fqdn zone { id name dataCenter { id name country { id name } } } package { id name } ipAddresses { address }';
+    const big = (i: number) => parse(`query Q${i} { ${Array.from({ length: 30 }, (_, j) => `a${j}: virtualMachine(id: "vm_${i}") { ${fields} }`).join(' ')} }`);
+    const estimate = compiledDocumentBytes(big(0), 1);
+    expect(estimate).toBeGreaterThan(MIB / 2);
+    for (let i = 0; i < 8; i++) expect(compiles(plugin, big(i))).toBe(true);
+    expect(plugin.compiledBytes()).toBeGreaterThan(0);
+    expect(plugin.compiledBytes()).toBeLessThanOrEqual(2 * MIB);
+  });
+});
+
+describe('a document holding several operations, once compiled', () => {
+  const gateway = createTestGateway({ env: { GRAPHQL_JIT_AFTER: '1', RESPONSE_CACHE_MAX_BYTES: '0' } });
+  afterAll(() => gateway.close());
+  const token = DEMO_TOKENS.globex;
+  const document = 'query Ids { zones { id } } query Names { zones { name } }';
+  const run = async (operationName: string) => {
+    const response = await gateway.app.yoga.fetch(
+      new Request('http://gateway/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: document, operationName }),
+      }),
+      { scope: gateway.app.createScope({ authorization: `Bearer ${token}` }) },
+    );
+    return (await response.json()) as { data?: { zones: Array<Record<string, string>> }; errors?: Array<{ message: string }> };
+  };
+
+  it('runs the operation asked for, whichever was compiled first', async () => {
+    for (let round = 0; round < 3; round++) {
+      const ids = await run('Ids');
+      const names = await run('Names');
+      expect(Object.keys(ids.data!.zones[0]!), `round ${round}`).toEqual(['id']);
+      expect(Object.keys(names.data!.zones[0]!), `round ${round}`).toEqual(['name']);
+    }
+  });
+
+  it('answers an operation name it does not hold with the usual error, and the others still run', async () => {
+    const messages = new Set<string | undefined>();
+    for (let round = 0; round < 3; round++) {
+      const missing = await run('Other');
+      expect(missing.data).toBeUndefined();
+      messages.add(missing.errors?.[0]?.message);
+      expect([...messages]).toEqual(['Could not determine what operation to execute.']);
+      expect(Object.keys((await run('Names')).data!.zones[0]!)).toEqual(['name']);
+    }
   });
 });
 
