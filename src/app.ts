@@ -19,6 +19,7 @@ import { createMetrics, type GatewayMetrics } from './server/metrics.js';
 import { createPersistedOperations, loadPersistedOperations } from './server/persisted-operations.js';
 import { useTieredJit } from './server/jit.js';
 import { createDocumentCaches } from './server/document-cache.js';
+import { asksForRefresh } from './server/http-caching.js';
 import { useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
 import { requestIdFrom } from './server/request-id.js';
@@ -255,7 +256,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       tokenKey: token ? tokens.key(token) : '',
       requestId: requestIdFrom(headers.requestId),
       deadline: clock.now() + timeoutMs,
-      noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(headers.cacheControl ?? ''),
+      noCache: asksForRefresh(headers.cacheControl),
       signal,
       stats: createRequestStats(),
     };

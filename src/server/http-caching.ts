@@ -22,6 +22,21 @@ export function cacheControlFor({ status, body, stats, now }: HttpCachingInput):
   return `private, max-age=${Math.max(0, Math.floor((stats.freshUntil - now) / 1000))}`;
 }
 
+/**
+ * Whether a request's `Cache-Control` asks for data fetched now: `no-cache`, or `max-age=0`
+ * (RFC 9111: no stored answer is young enough), which is what a browser sends when its user
+ * reloads a page, and what many HTTP clients send to force a fetch. A positive `max-age` is
+ * not read: entries are only as old as their TTLs allow, which a client cannot see.
+ */
+export function asksForRefresh(cacheControl: string | null | undefined): boolean {
+  if (!cacheControl) return false;
+  for (const part of cacheControl.split(',')) {
+    const directive = part.trim().toLowerCase();
+    if (directive === 'no-cache' || /^max-age\s*=\s*"?0+"?$/.test(directive)) return true;
+  }
+  return false;
+}
+
 /** Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 asks for GET). */
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;

@@ -122,6 +122,17 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(gateway.simulator.requests.length).toBeGreaterThan(calls);
   });
 
+  it('refreshes for Cache-Control: max-age=0, as a browser reload sends it, and not for a positive max-age', async () => {
+    gateway = await startGateway();
+    await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    for (const [cacheControl, refreshes] of [['max-age=60', false], ['max-age=0', true], ['private, Max-Age = "0"', true], ['max-age=00', true], ['max-age=10', false]] as const) {
+      const calls = gateway.simulator.requests.length;
+      const answer = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': cacheControl });
+      expect(answer.status, cacheControl).toBe(200);
+      expect(gateway.simulator.requests.length > calls, cacheControl).toBe(refreshes);
+    }
+  });
+
   it('expires a stored answer with the earliest REST entry it was built from', async () => {
     const clock = createFakeClock();
     gateway = await startGateway({ clock, env: { CACHE_TTL_VM_LIST_MS: '20000', CACHE_TTL_CATALOGUE_MS: '600000', CACHE_STALE_WHILE_REVALIDATE_MS: '0' } });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import type { GraphQLResponseOutput } from '../../src/server/http-server.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
+import { asksForRefresh } from '../../src/server/http-caching.js';
 import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, raw } from './gateway.js';
 
 const gatewayWith = gatewaysPerTest();
@@ -151,5 +152,14 @@ describe('the fast-path integration points', () => {
     expect(consulted).toBe(0);
     await get(gateway.endpoint, { query: ORG_NAME_QUERY }, auth);
     expect(consulted).toBe(1);
+  });
+});
+
+describe('a request asking for a refresh', () => {
+  it('is one whose Cache-Control holds no-cache or max-age=0, in any case and spacing', () => {
+    for (const header of ['no-cache', 'No-Cache', 'max-age=0', 'max-age=0, no-transform', 'no-transform,  max-age = 0', 'max-age="0"', 'private, no-cache'])
+      expect(asksForRefresh(header), header).toBe(true);
+    for (const header of [null, undefined, '', 'max-age=10', 'max-age=01', 'no-store', 'no-cache-x', 'x-no-cache', 'max-stale=0', 'min-fresh=0', 's-maxage=0'])
+      expect(asksForRefresh(header), String(header)).toBe(false);
   });
 });
