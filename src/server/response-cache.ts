@@ -11,7 +11,8 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  * before yoga and graphql-js run at all.
  *
  * What makes it safe:
- * - The key starts with the token's HMAC, so isolation is exactly the REST cache's.
+ * - The key starts with the token's HMAC, so isolation is exactly the REST cache's; and as
+ *   there, a token has a share of the bytes, so one token cannot push out everyone's answers.
  * - An entry lives no longer than the earliest-expiring REST entry it was built from
  *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token) or
  *   when a newer answer replaces one of the token's REST entries while it is still fresh; an
@@ -31,6 +32,12 @@ export interface ResponseCacheOptions {
   clock: Clock;
   /** Total bytes of stored responses; 0 disables the fast path. @default 64 MiB */
   maxBytes?: number;
+  /**
+   * One token's share of `maxBytes`, as the REST cache has one: a client sending a stream of
+   * distinct operations (each stored once, never replayed) would otherwise push every other
+   * token's answers out. Past it, the token's own oldest answers make room. @default maxBytes / 8
+   */
+  maxTokenBytes?: number;
   /**
    * Key documents by their tokens, so spacing, commas and comments do not split entries (see
    * `operationKey`). Off when only allow-listed documents may run: that list matches exact
@@ -238,10 +245,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       : (document: string) => document;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const enabled = maxBytes > 0;
+  const maxTokenBytes = Math.max(1, options.maxTokenBytes ?? Math.floor(maxBytes / 8));
+  const sizeOf = (entry: StoredResponse, key: string) => entry.body.length + key.length + 128;
   const entries = new LRUCache<string, StoredResponse>({
     max: 100_000,
     maxSize: Math.max(1, maxBytes),
-    sizeCalculation: (entry, key) => entry.body.length + key.length + 128,
+    sizeCalculation: sizeOf,
     perf: clock,
     ttlResolution: 0,
     ttl: 1, // replaced per entry below
@@ -250,12 +259,19 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     // The per-token index follows the store exactly, so it holds nothing for tokens long gone.
     dispose(entry, key) {
       const keys = keysByToken.get(entry.tokenKey);
-      if (!keys) return;
-      keys.delete(key);
-      if (keys.size === 0) keysByToken.delete(entry.tokenKey);
+      if (!keys?.delete(key)) return;
+      if (keys.size === 0) {
+        keysByToken.delete(entry.tokenKey);
+        bytesByToken.delete(entry.tokenKey);
+      } else {
+        bytesByToken.set(entry.tokenKey, (bytesByToken.get(entry.tokenKey) ?? 0) - sizeOf(entry, key));
+      }
     },
   });
+  // A token's keys in the order they were stored (a replaced answer moves to the end), and
+  // their bytes: its share is enforced by dropping its oldest answers first.
   const keysByToken = new Map<string, Set<string>>();
+  const bytesByToken = new Map<string, number>();
   // An answer computed by a request that began before its token was purged (revoked) must not
   // be stored after the purge. Purges are rare, so one counter for all tokens is enough (and
   // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
@@ -312,6 +328,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     if (!keys) return;
     for (const key of [...keys]) entries.delete(key);
     keysByToken.delete(tokenKey);
+    bytesByToken.delete(tokenKey);
   };
 
   return {
@@ -346,12 +363,18 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const byHash = key.indexOf('\u0000#');
       const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
       const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
+      const size = sizeOf(stored, key);
+      if (size > maxTokenBytes) return;
+      // The answer it replaces (if any) goes first, then the token's oldest until this one fits.
+      entries.delete(key);
+      const own = keysByToken.get(scope.tokenKey);
+      while (own?.size && (bytesByToken.get(scope.tokenKey) ?? 0) + size > maxTokenBytes) entries.delete(own.values().next().value!);
       entries.set(key, stored, { ttl });
-      // After the set: replacing an entry disposes the old one, which takes its key out.
       if (entries.peek(key)?.tokenKey !== scope.tokenKey) return;
       let keys = keysByToken.get(scope.tokenKey);
       if (!keys) keysByToken.set(scope.tokenKey, (keys = new Set()));
       keys.add(key);
+      bytesByToken.set(scope.tokenKey, (bytesByToken.get(scope.tokenKey) ?? 0) + size);
     },
     purgeToken(tokenKey) {
       purges++;

@@ -51,6 +51,39 @@ describe('the finished-response cache', () => {
     expect(cache.stats()).toMatchObject({ entries: entries - 1, tokens: entries - 1 });
   });
 
+  it('keeps each token within its share, so one token sending distinct operations cannot push out the others\' answers', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock, maxBytes: 64 * 1024 });
+    const answer = ok(`{"data":{"a":"${'x'.repeat(900)}"}}`);
+    const theirs = post({ query: '{ a }' });
+    cache.store(theirs, scopeFor('quiet', 5000, clock.now()), answer);
+    // 200 distinct operations of about 1 KB each: three times the whole cache.
+    const mine = Array.from({ length: 200 }, (_, i) => post({ query: `{ a(n: ${i}) }` }));
+    for (const request of mine) cache.store(request, scopeFor('busy', 5000, clock.now()), answer);
+    expect(cache.lookup(theirs, scopeFor('quiet', 0, clock.now()))).toBeDefined();
+    // The busy token keeps its newest answers, within an eighth of the cache.
+    const kept = mine.filter((request) => cache.lookup(request, scopeFor('busy', 0, clock.now())));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length * 1000).toBeLessThanOrEqual(8 * 1024);
+    expect(kept).toEqual(mine.slice(-kept.length));
+    // Replacing and purging keep the count right: the token can fill its share again, and no more.
+    cache.store(mine.at(-1)!, scopeFor('busy', 5000, clock.now()), answer);
+    cache.purgeToken('key-busy');
+    for (const request of mine) cache.store(request, scopeFor('busy', 5000, clock.now()), answer);
+    expect(mine.filter((request) => cache.lookup(request, scopeFor('busy', 0, clock.now()))).length).toBe(kept.length);
+    expect(cache.stats()).toMatchObject({ entries: kept.length + 1, tokens: 2 });
+  });
+
+  it('does not store an answer larger than a token\'s share', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 4 * 1024 });
+    const request = post({ query: '{ a }' });
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(5000)}"}}`));
+    expect(cache.stats().entries).toBe(0);
+    cache.store(request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(3000)}"}}`));
+    expect(cache.stats().entries).toBe(1);
+  });
+
   it('never serves one token an answer stored for another', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
