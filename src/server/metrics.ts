@@ -33,7 +33,13 @@ export interface GatewayMetrics {
   render(): Promise<string>;
   /** Called by the app once the queue and cache exist; gauges read them at scrape time. */
   watch(sources: MetricsSources): void;
-  graphqlRequest(operationName: string | null, status: number, durationMs: number): void;
+  /**
+   * `vouched`: the request read Katapult data with its token and was answered 200, so its
+   * operation name may take a label slot of its own. Any other request is counted under a
+   * name that already has one, or under "other": a client with no token, or an invented one,
+   * could otherwise take every slot with made-up names before the real operations ran.
+   */
+  graphqlRequest(operationName: string | null, status: number, durationMs: number, vouched: boolean): void;
   upstreamCall(endpoint: string, status: number | null, durationMs: number): void;
   cacheRead(status: CacheStatus, kind: ResourceKind): void;
   cacheEvicted(reason: string): void;
@@ -67,10 +73,10 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   let sources: MetricsSources | null = null;
   const operations = new Set<string>();
 
-  const operationLabel = (name: string | null): string => {
+  const operationLabel = (name: string | null, vouched: boolean): string => {
     if (!name) return 'anonymous';
     if (operations.has(name)) return name;
-    if (operations.size >= maxOperationLabels || !GRAPHQL_NAME.test(name)) return 'other';
+    if (!vouched || operations.size >= maxOperationLabels || !GRAPHQL_NAME.test(name)) return 'other';
     operations.add(name);
     return name;
   };
@@ -142,8 +148,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     watch(next) {
       sources = next;
     },
-    graphqlRequest(operationName, status, durationMs) {
-      const operation = operationLabel(operationName);
+    graphqlRequest(operationName, status, durationMs, vouched) {
+      const operation = operationLabel(operationName, vouched);
       // Label children are looked up once per (operation, status): prom-client otherwise hashes
       // the label object on every increment, which shows on the warm path.
       const key = `${operation}\u0000${status}`;

@@ -54,9 +54,9 @@ export function createRequestLog(options: RequestLogOptions): (summary: RequestS
   return (summary) => {
     const { scope, status } = summary;
     const durationMs = Math.round((performance.now() - summary.startedAt) * 1000) / 1000;
-    metrics.graphqlRequest(summary.operationName, status, durationMs);
-    if (!logger.isLevelEnabled('info')) return;
     const s = scope.stats;
+    metrics.graphqlRequest(summary.operationName, status, durationMs, status === 200 && s.hits + s.misses + s.stale + s.coalesced > 0);
+    if (!logger.isLevelEnabled('info')) return;
     logger.info(
       {
         requestId: scope.requestId,

@@ -93,3 +93,26 @@ describe('/metrics', () => {
     }
   });
 });
+
+describe('operation labels', () => {
+  it('cannot all be taken by requests that read nothing from Katapult with their token', async () => {
+    const own = await startGateway();
+    try {
+      // More invented names than there are label slots (200): with no token, with a made-up one
+      // (answered 200 when nothing is read), and with a made-up one that Katapult refuses.
+      for (let i = 0; i < 210; i++) {
+        const document = i % 3 === 2 ? `query Junk${i} { zones { id } }` : `query Junk${i} { __typename }`;
+        await post(own.endpoint, { query: document }, i % 3 === 0 ? {} : bearer(`made-up-${i}`));
+      }
+      const answered = await post(own.endpoint, { query: 'query Fleet { organization(subDomain: "globex") { virtualMachines(first: 3) { totalCount } } }' }, bearer(DEMO_TOKENS.globex));
+      expect(answered.status).toBe(200);
+      const text = (await raw(`${own.url}/metrics`)).text;
+      expect(sample(text, 'graphql_requests_total', { operation: 'Fleet', status: '200' })).toBe(1);
+      expect(text).not.toMatch(/operation="Junk\d+"/);
+      expect(sample(text, 'graphql_requests_total', { operation: 'other', status: '200' })).toBe(140);
+    } finally {
+      await own.close();
+      await own.simulator.close();
+    }
+  });
+});
