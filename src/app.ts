@@ -20,7 +20,7 @@ import { createPersistedOperations, loadPersistedOperations } from './server/per
 import { useTieredJit } from './server/jit.js';
 import { createDocumentCaches } from './server/document-cache.js';
 import { asksForRefresh } from './server/http-caching.js';
-import { useQueryLimits } from './server/query-limits.js';
+import { isQueryLimitRejection, useQueryLimits } from './server/query-limits.js';
 import { createReadiness, type Readiness } from './server/readiness.js';
 import { requestIdFrom } from './server/request-id.js';
 import { useOperationNotes, type RequestNotes } from './server/request-log.js';
@@ -215,7 +215,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   if (!config.http.introspection) plugins.push(useDisableIntrospection());
   const jit = config.http.jit ? useTieredJit({ after: config.http.jitAfter, maxBytes: config.http.documentCacheMaxBytes }) : null;
   if (jit) plugins.push(jit);
-  const documentCaches = createDocumentCaches(config.http.documentCacheMaxBytes);
+  // A document refused for its length is parsed (up to the limit) each time it comes, so that
+  // every refusal is counted; other parse errors are remembered.
+  const documentCaches = createDocumentCaches({ maxBytes: config.http.documentCacheMaxBytes, remembersError: (error) => !isQueryLimitRejection(error) });
   metrics.watch({
     queue: () => queue.stats(),
     cache: () => cache.stats(),

@@ -41,7 +41,17 @@ export interface DocumentCaches {
   /** yoga's parser cache: documents by their text. */
   documentCache: LRUCache<string, DocumentNode>;
   /** yoga's parser cache: parse errors by the text that caused them. */
-  errorCache: LRUCache<string, object>;
+  errorCache: { get(text: string): object | undefined; set(text: string, error: object): void; readonly calculatedSize: number };
+}
+
+export interface DocumentCachesOptions {
+  maxBytes: number;
+  /**
+   * Whether a parse error is remembered. One that is not is met again by the parser plugins
+   * (the query limits count their refusals there), at the price of a parse that stops where
+   * it failed. @default all are
+   */
+  remembersError?(error: object): boolean;
 }
 
 /**
@@ -50,9 +60,17 @@ export interface DocumentCaches {
  * document is parsed before its token is tried) could make them hold 1.5 GB. Errors get an
  * eighth of the budget.
  */
-export function createDocumentCaches(maxBytes: number): DocumentCaches {
+export function createDocumentCaches(options: DocumentCachesOptions): DocumentCaches {
+  const { maxBytes, remembersError = () => true } = options;
+  const errors = new LRUCache<string, object>({ maxSize: Math.max(1, Math.floor(maxBytes / 8)), sizeCalculation: (_error, text) => 2 * text.length + PARSE_ERROR_BYTES });
   return {
     documentCache: new LRUCache<string, DocumentNode>({ maxSize: maxBytes, sizeCalculation: (document, text) => parsedDocumentBytes(text, document) }),
-    errorCache: new LRUCache<string, object>({ maxSize: Math.max(1, Math.floor(maxBytes / 8)), sizeCalculation: (_error, text) => 2 * text.length + PARSE_ERROR_BYTES }),
+    errorCache: {
+      get: (text) => errors.get(text),
+      set: (text, error) => void (remembersError(error) && errors.set(text, error)),
+      get calculatedSize() {
+        return errors.calculatedSize;
+      },
+    },
   };
 }

@@ -203,6 +203,11 @@ const tooComplex = (message: string) =>
   // application/json, 400 for application/graphql-response+json.
   new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400, spec: true } } });
 
+/** Whether an error is this plugin's refusal. */
+export function isQueryLimitRejection(error: unknown): boolean {
+  return error instanceof GraphQLError && error.extensions.code === 'QUERY_TOO_COMPLEX';
+}
+
 // graphql-js 16 words it "Document contains more that N tokens"; accept the corrected spelling too.
 const TOKEN_LIMIT_MESSAGE = /contains more tha[nt] \d+ tokens/;
 

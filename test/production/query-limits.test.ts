@@ -99,6 +99,16 @@ describe('query limits', () => {
     await expectAnswered(gateway, { query: fields(20) });
   });
 
+  it('counts every refusal of an over-long document in the metrics, the same document sent again included', async () => {
+    const gateway = await limited({ LIMIT_TOKENS: '50' });
+    const long = `{ organization(subDomain: "globex") { ${Array.from({ length: 60 }, () => 'name').join(' ')} } }`;
+    for (let i = 0; i < 3; i++) await expectRefused(gateway, { query: long }, /more than 50 tokens/);
+    // A syntax error is remembered as before, and counts as no refusal.
+    for (let i = 0; i < 2; i++) expect((await post(gateway.endpoint, { query: '{ organization(' }, auth)).json.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    const metrics = (await fetch(`${gateway.url}/metrics`).then((r) => r.text())).split('\n');
+    expect(metrics).toContain('inbound_rejections_total{reason="tokens"} 3');
+  });
+
   it('answers 400 to a client that accepts application/graphql-response+json, like any invalid document', async () => {
     const gateway = await limited({ LIMIT_COST: '500' });
     const json = await post(gateway.endpoint, { query: VMS('(first: 100)') }, auth);

@@ -51,7 +51,7 @@ describe('the estimate of what a parsed document keeps alive', () => {
 
 describe('yoga\'s parser caches', () => {
   it('keep documents and parse errors within their byte budgets', () => {
-    const caches = createDocumentCaches(4 * MIB);
+    const caches = createDocumentCaches({ maxBytes: 4 * MIB });
     for (let i = 0; i < 20; i++) {
       const text = SHAPES.dense!(i);
       caches.documentCache.set(text, parse(text, { maxTokens: 3000 }));
