@@ -23,9 +23,16 @@ export function canServeStaleOnError(error: unknown): boolean {
   return error instanceof RateLimitedError || error instanceof CircuitOpenError || error instanceof QueueFullError;
 }
 
+/**
+ * Katapult's refusals of the token itself, whatever was asked: it is not valid (revoked,
+ * expired), the capabilities token sent with it is not, it was not sent, or it may not be used
+ * from the gateway's network address (which does not change from one call to the next).
+ */
+const TOKEN_REFUSALS = new Set(['invalid_api_token', 'invalid_capabilities_token', 'missing_api_token', 'unauthorized_network_for_api_token']);
+
 /** The token itself was refused: nothing cached under it may be served any more. */
 export function isInvalidTokenError(error: unknown): error is UpstreamApiError {
-  return error instanceof UpstreamApiError && error.code === 'invalid_api_token';
+  return error instanceof UpstreamApiError && TOKEN_REFUSALS.has(error.code);
 }
 
 /**

@@ -19,7 +19,7 @@ export interface RestCacheOptions {
   staleIfErrorMs?: number;
   /** How long `*_not_found` answers are remembered; 0 disables. @default 5000 */
   notFoundTtlMs?: number;
-  /** How long an `invalid_api_token` answer is remembered for that token; 0 disables. @default 30000 */
+  /** How long a refusal of the token itself (`invalid_api_token`, …; see `isInvalidTokenError`) is remembered for that token; 0 disables. @default 30000 */
   invalidTokenTtlMs?: number;
   /** Observers for metrics and logs. @default none */
   hooks?: RestCacheHooks;

@@ -8,7 +8,7 @@ export interface RestCacheHooks {
   onEvict?(bytes: number, reason: 'size' | 'token-share' | 'purge' | 'expired'): void;
   /** The store's size after it changed. */
   onSize?(totalBytes: number, entries: number): void;
-  /** Every entry of a token was dropped (by `purgeToken` or an `invalid_api_token` answer). */
+  /** Every entry of a token was dropped (by `purgeToken` or a refusal of the token itself, such as `invalid_api_token`). */
   onPurgeToken?(tokenKey: string): void;
   /**
    * A newer answer took the place of one of the token's entries while it was still fresh (a

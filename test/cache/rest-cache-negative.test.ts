@@ -97,6 +97,26 @@ describe('invalid tokens', () => {
     expect(await cache.fetch(keyOf('revoked', '/organizations'), { load })).toMatchObject({ status: 'miss', value: { o: 3 } });
   });
 
+  it('purges a token on every refusal of the token itself, not on a refusal of one resource', async () => {
+    for (const [code, purges] of [
+      ['invalid_api_token', true],
+      ['invalid_capabilities_token', true],
+      ['unauthorized_network_for_api_token', true],
+      ['missing_api_token', true],
+      ['scope_not_granted', false],
+      ['organization_suspended', false],
+    ] as const) {
+      const clock = createFakeClock();
+      const onPurgeToken = vi.fn();
+      const cache = createRestCache(strictOptions(clock, { hooks: { onPurgeToken } }));
+      await cache.fetch(keyOf('t1', '/data_centers'), { load: answering({ d: 1 }) });
+      const refusal = new UpstreamApiError(code === 'missing_api_token' ? 400 : 403, code, '', {});
+      await expect(cache.fetch(keyOf('t1', '/organizations/organization'), { load: failing(refusal) }), code).rejects.toBe(refusal);
+      expect(onPurgeToken.mock.calls.length > 0, code).toBe(purges);
+      expect(cache.peek(keyOf('t1', '/data_centers')) === undefined, code).toBe(purges);
+    }
+  });
+
   it('does not put back an answer that was in flight when the token was found invalid', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));
