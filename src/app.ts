@@ -113,6 +113,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     staleIfErrorMs: config.cache.staleIfErrorMs,
     notFoundTtlMs: config.cache.notFoundTtlMs,
     invalidTokenTtlMs: config.cache.invalidTokenTtlMs,
+    tokenRecheckMs: config.cache.tokenRecheckMs,
     hooks: {
       onRead: (status, kind) => metrics.cacheRead(status, kind),
       onEvict: (_bytes, reason) => metrics.cacheEvicted(reason),
@@ -190,6 +191,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     maxBytes: config.cache.responseCacheMaxBytes,
     normaliseDocuments: !config.http.persistedOperationsOnly,
     resolvesPersistedHash: persistedOperations.resolves,
+    tokenReplayable: (tokenKey) => !cache.tokenCheckDue(tokenKey),
   });
   purgeListeners.push((tokenKey) => responseCache.purgeToken(tokenKey));
 

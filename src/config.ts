@@ -92,6 +92,7 @@ const specs = {
   CACHE_INVALID_TOKEN_TTL_MS: int(30_000, 0),
   CACHE_EXTENSIONS: bool(false),
   RESPONSE_CACHE_MAX_BYTES: int(64 * MIB, 0),
+  CACHE_TOKEN_RECHECK_MS: int(60_000, 0, 3_600_000),
 
   QUEUE_GLOBAL_CONCURRENCY: int(64, 1, 4096),
   QUEUE_TOKEN_CONCURRENCY: int(6, 1, 256),
@@ -183,6 +184,8 @@ export interface GatewayConfig {
     staleIfErrorMs: number;
     notFoundTtlMs: number;
     invalidTokenTtlMs: number;
+    /** The longest a token is answered from cache without Katapult accepting it again (CACHE_TOKEN_RECHECK_MS; 0: for its entries' TTLs). */
+    tokenRecheckMs: number;
     exposeExtensions: boolean;
     /** Finished responses: RESPONSE_CACHE_MAX_BYTES, at most a quarter of maxBytes. */
     responseCacheMaxBytes: number;
@@ -341,6 +344,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       staleIfErrorMs: v.CACHE_STALE_IF_ERROR_MS,
       notFoundTtlMs: v.CACHE_NOT_FOUND_TTL_MS,
       invalidTokenTtlMs: v.CACHE_INVALID_TOKEN_TTL_MS,
+      tokenRecheckMs: v.CACHE_TOKEN_RECHECK_MS,
       exposeExtensions: v.CACHE_EXTENSIONS,
       responseCacheMaxBytes,
     },

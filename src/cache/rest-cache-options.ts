@@ -21,6 +21,13 @@ export interface RestCacheOptions {
   notFoundTtlMs?: number;
   /** How long a refusal of the token itself (`invalid_api_token`, …; see `isInvalidTokenError`) is remembered for that token; 0 disables. @default 30000 */
   invalidTokenTtlMs?: number;
+  /**
+   * The longest a token is answered from its entries without Katapult having accepted it: past
+   * this, the next read of one of its fresh entries refreshes that entry in the background, so
+   * a token revoked upstream is found out (and purged) even while its entries are fresh.
+   * 0 disables (entries are served for their TTLs). @default 0
+   */
+  tokenRecheckMs?: number;
   /** Observers for metrics and logs. @default none */
   hooks?: RestCacheHooks;
 }
@@ -34,6 +41,7 @@ export interface RestCacheSettings {
   staleIfErrorMs: number;
   notFoundTtlMs: number;
   invalidTokenTtlMs: number;
+  tokenRecheckMs: number;
   /** How long past freshness an entry must still be kept for either stale window. */
   staleWindowMs: number;
 }
@@ -67,6 +75,7 @@ export function resolveRestCacheOptions(options: RestCacheOptions): RestCacheSet
   const staleIfErrorMs = read('staleIfErrorMs', options.staleIfErrorMs, 300_000, 0);
   const notFoundTtlMs = read('notFoundTtlMs', options.notFoundTtlMs, 5_000, 0);
   const invalidTokenTtlMs = read('invalidTokenTtlMs', options.invalidTokenTtlMs, 30_000, 0);
+  const tokenRecheckMs = read('tokenRecheckMs', options.tokenRecheckMs, 0, 0);
 
   if (problems.length > 0) throw new RangeError(`Invalid REST cache options:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
@@ -78,6 +87,7 @@ export function resolveRestCacheOptions(options: RestCacheOptions): RestCacheSet
     staleIfErrorMs,
     notFoundTtlMs,
     invalidTokenTtlMs,
+    tokenRecheckMs,
     staleWindowMs: Math.max(staleWhileRevalidateMs, staleIfErrorMs),
   });
 }

@@ -176,15 +176,17 @@ export function createRestCache(options: RestCacheOptions): RestCache {
    * from it is out of date. A refresh of an entry past its freshness changes nothing built from
    * it: that has expired already.
    */
-  const supersede = (tokenKey: string, storeKey: string): Entry | undefined => {
+  const supersede = (tokenKey: string, storeKey: string, by?: Entry): Entry | undefined => {
     const replaced = store.peek(storeKey);
-    if (replaced && replaced.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(tokenKey));
+    // The same bytes again (a refresh that found nothing changed) leave what was built from them as it was.
+    const same = replaced?.type === 'value' && by?.type === 'value' && replaced.raw !== null && by.raw !== null && replaced.raw.equals(by.raw);
+    if (replaced && !same && replaced.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(tokenKey));
     return replaced;
   };
 
   /** Stores an entry, first making room out of the same token's least recently used entries. */
   const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
-    supersede(tokenKey, storeKey);
+    supersede(tokenKey, storeKey, entry);
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
       // The new answer supersedes the kept one even when it cannot be kept itself.
       remove(tokenKey, storeKey, undefined);
@@ -196,7 +198,11 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         remove(tokenKey, oldest, 'token-share');
       }
       store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) });
-      if (store.peek(storeKey) === entry) ledger.add(tokenKey, storeKey, entry.charge);
+      if (store.peek(storeKey) === entry) {
+        ledger.add(tokenKey, storeKey, entry.charge);
+        // Every entry is an answer of Katapult's to this token (a value, or a not-found): it accepted the token.
+        ledger.markChecked(tokenKey, clock.now());
+      }
       sizeChanged = true;
     }
     reportSize();
@@ -296,7 +302,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return entry?.type === 'value' && clock.now() < entry.freshUntil + settings.staleIfErrorMs ? entry : undefined;
   };
 
-  async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
+  const tokenCheckDue = (tokenKey: string): boolean => settings.tokenRecheckMs > 0 && clock.now() - (ledger.checkedAt(tokenKey) ?? Number.POSITIVE_INFINITY) >= settings.tokenRecheckMs;
+
+    async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
     const invalid = invalidTokenError(key.tokenKey);
     if (invalid) {
@@ -313,6 +321,12 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
     if (entry?.type === 'value') {
       if (now < entry.freshUntil) {
+        if (tokenCheckDue(key.tokenKey)) {
+          // Served as it is; the refresh finds out whether Katapult still accepts the token
+          // (a refusal purges it). Marked now, so the token's other reads do not start more.
+          ledger.markChecked(key.tokenKey, now);
+          revalidate(key, storeKey, load);
+        }
         report('hit');
         return readOf(storeKey, entry, 'hit');
       }
@@ -355,7 +369,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   return {
     fetch,
     peek<T>(key: CacheKey): CacheRead<T> | undefined {
-      if (invalidTokenError(key.tokenKey)) return undefined;
+      // A token due a check is read through `fetch`, which starts it.
+      if (invalidTokenError(key.tokenKey) || tokenCheckDue(key.tokenKey)) return undefined;
       const storeKey = storeKeyOf(key);
       const entry = lookup(key.tokenKey, storeKey);
       if (entry?.type !== 'value' || clock.now() >= entry.freshUntil) return undefined;
@@ -363,6 +378,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       return readOf(storeKey, entry, 'hit');
     },
     purgeToken,
+    tokenCheckDue,
     stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
     clear() {
       deleteReason = 'purge';

@@ -18,6 +18,10 @@ export interface TokenLedger {
   keysOf(tokenKey: string): string[];
   /** Least recently used entry of the token other than `except`. */
   oldestOf(tokenKey: string, except: string): string | undefined;
+  /** When Katapult last accepted the token, as `markChecked` recorded it; undefined for a token holding no entry. */
+  checkedAt(tokenKey: string): number | undefined;
+  /** Records that Katapult accepted the token at `at` (epoch ms), or that a check of it began; no-op for a token holding no entry. */
+  markChecked(tokenKey: string, at: number): void;
   /** Number of tokens holding at least one entry. */
   readonly tokens: number;
 }
@@ -26,6 +30,7 @@ interface TokenAccount {
   bytes: number;
   /** storeKey → charge; Map iteration order is the recency order. */
   entries: Map<string, number>;
+  checkedAt: number;
 }
 
 export function createTokenLedger(): TokenLedger {
@@ -45,7 +50,7 @@ export function createTokenLedger(): TokenLedger {
       remove(tokenKey, storeKey);
       let account = accounts.get(tokenKey);
       if (!account) {
-        account = { bytes: 0, entries: new Map() };
+        account = { bytes: 0, entries: new Map(), checkedAt: Number.NEGATIVE_INFINITY };
         accounts.set(tokenKey, account);
       }
       account.entries.set(storeKey, charge);
@@ -67,6 +72,11 @@ export function createTokenLedger(): TokenLedger {
         if (storeKey !== except) return storeKey;
       }
       return undefined;
+    },
+    checkedAt: (tokenKey) => accounts.get(tokenKey)?.checkedAt,
+    markChecked(tokenKey, at) {
+      const account = accounts.get(tokenKey);
+      if (account) account.checkedAt = at;
     },
     get tokens() {
       return accounts.size;

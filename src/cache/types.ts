@@ -81,6 +81,12 @@ export interface RestCache {
   peek<T>(key: CacheKey): CacheRead<T> | undefined;
   /** Drop every entry of a token (revoked token). */
   purgeToken(tokenKey: string): void;
+  /**
+   * Whether the token is due a check with Katapult (see `tokenRecheckMs`): until one of its
+   * reads goes through `fetch`, which starts the check, what was built from its entries
+   * (finished responses) should not be replayed.
+   */
+  tokenCheckDue(tokenKey: string): boolean;
   /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */
   stats(): { entries: number; bytes: number; parsedBytes: number; tokens: number; inFlight: number };
   clear(): void;

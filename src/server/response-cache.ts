@@ -50,6 +50,12 @@ export interface ResponseCacheOptions {
    * the pipeline answers PersistedQueryNotFound, and so must a replay. @default always
    */
   resolvesPersistedHash?: (hash: string) => boolean;
+  /**
+   * Whether the token's answers may be replayed now: not while the REST cache wants the token
+   * checked with Katapult (see `tokenCheckDue`), since a replay would put that check off for as
+   * long as the client keeps repeating itself. @default always
+   */
+  tokenReplayable?: (tokenKey: string) => boolean;
 }
 
 export interface CachedResponse {
@@ -343,6 +349,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const entry = entries.get(key);
       if (!entry || entry.freshUntil <= clock.now()) return undefined;
       if (entry.persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(entry.persistedHash)) return undefined;
+      if (options.tokenReplayable && !options.tokenReplayable(scope.tokenKey)) return undefined;
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
       return entry as CachedResponse;

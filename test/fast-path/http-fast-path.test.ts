@@ -190,19 +190,27 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(gateway.simulator.requests.length).toBeGreaterThan(calls);
   });
 
-  it('drops a token’s stored answers when a no-cache request replaces a REST entry they were built from', async () => {
+  it('drops a token’s stored answers when a no-cache request replaces a REST entry they were built from with new data', async () => {
     gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
     const NAMES = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { name } } } } }';
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
     expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true]);
-    // Reads the same VM list again from Katapult, replacing the entry the dashboard was built from.
+    // Reads the same VM list again from Katapult, which has not changed: the stored answer still holds.
+    await post(gateway.endpoint, { query: NAMES }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache' });
+    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, true]);
+    // A VM is renamed in Katapult; the next refresh replaces the entry the dashboard was built from.
+    const first = gateway.simulator.visibleVirtualMachines(DEMO_TOKENS.globex, 'globex')[0]!;
+    const renamed = gateway.simulator.dataset.virtualMachines.find((vm) => vm.virtualMachine.id === first.id)!.virtualMachine as { name: string };
+    renamed.name = 'renamed-while-cached';
     await post(gateway.endpoint, { query: NAMES }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache' });
     const calls = gateway.simulator.requests.length;
+    const rebuilt = await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
-    await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    expect(rebuilt.text).toContain('renamed-while-cached');
     // Rebuilt from the REST entries (no Katapult call), stored again, then replayed.
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, false, true]);
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, true, false, false, true]);
     expect(gateway.simulator.requests.length).toBe(calls);
   });
 
@@ -258,6 +266,30 @@ describe('the warm fast path through the HTTP edge', () => {
     const again = await post(gateway.endpoint, { query: DASHBOARD }, auth);
     expect(again.status).toBe(401);
     expect(again.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('stops replaying a token’s answers once it is due a check with Katapult, so a revoked token is found out', async () => {
+    const clock = createFakeClock();
+    const simulator = createSimulator();
+    let revoked = false;
+    const revoking = new Proxy(simulator, {
+      get: (target, name) =>
+        name === 'fetch' ? (input: RequestInfo | URL, init?: RequestInit) => (revoked ? Promise.resolve(cannedError(403, 'invalid_api_token')) : target.fetch(input, init)) : Reflect.get(target, name),
+    });
+    // Entries fresh for ten minutes, a check every minute.
+    gateway = await startGateway({ simulator: revoking, clock, env: { LOG_LEVEL: 'info', CACHE_TTL_VM_LIST_MS: '600000', CACHE_TTL_ORGANIZATION_MS: '600000', CACHE_TOKEN_RECHECK_MS: '60000' } });
+    const auth = bearer(DEMO_TOKENS.globex);
+    await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    revoked = true;
+    await clock.advance(59_000);
+    expect((await post(gateway.endpoint, { query: DASHBOARD }, auth)).status).toBe(200);
+    await clock.advance(1_000);
+    // Due: not replayed; the pipeline answers from the REST entries and starts the check.
+    expect((await post(gateway.endpoint, { query: DASHBOARD }, auth)).status).toBe(200);
+    await clock.flush();
+    const refused = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(refused.status).toBe(401);
+    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, true, false, false]);
   });
 
   it('does not store an answer served stale while its REST entry is refreshed', async () => {

@@ -1,0 +1,108 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createRestCache } from '../../src/cache/index.js';
+import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { UpstreamApiError } from '../../src/upstream/errors.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createTestGateway, errorCodes } from '../helpers/gateway.js';
+import { cannedError } from '../schema/error-contract.js';
+import { answering, failing, keyOf, resultOf, strictOptions } from './fixtures.js';
+
+/** A load answering with Katapult's bytes, as the HTTP client gives them. */
+const answeringBytes = (body: unknown) => vi.fn(() => Promise.resolve({ ...resultOf(body), raw: Buffer.from(JSON.stringify(body)) }));
+
+const CATALOGUE = (url: string) => keyOf('t1', url, 'zones');
+
+describe('a token answered from fresh entries', () => {
+  it('is checked with Katapult once tokenRecheckMs has passed since it last accepted the token, by a background refresh', async () => {
+    const clock = createFakeClock();
+    const onEntryReplaced = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onEntryReplaced } }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answeringBytes({ d: 1 }) });
+    await cache.fetch(CATALOGUE('/zones'), { load: answeringBytes({ z: 1 }) });
+
+    await clock.advance(59_999);
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    expect(cache.peek(CATALOGUE('/zones'))?.value).toEqual({ z: 1 });
+
+    await clock.advance(1);
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+    // A check is due: the synchronous read declines, so the read goes through fetch, which starts it.
+    expect(cache.peek(CATALOGUE('/zones'))).toBeUndefined();
+    const check = answeringBytes({ z: 1 });
+    expect(await cache.fetch(CATALOGUE('/zones'), { load: check })).toMatchObject({ status: 'hit', value: { z: 1 } });
+    expect(check).toHaveBeenCalledTimes(1);
+    expect((check.mock.calls[0] as unknown as [{ background: boolean }])[0].background).toBe(true);
+    // One check at a time: the token's other reads are served without starting more.
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    const other = answering({ d: 2 });
+    expect(await cache.fetch(CATALOGUE('/data_centers'), { load: other })).toMatchObject({ status: 'hit', value: { d: 1 } });
+    expect(other).not.toHaveBeenCalled();
+    await clock.flush();
+    // The same bytes came back: nothing built from the entry is out of date.
+    expect(onEntryReplaced).not.toHaveBeenCalled();
+
+    await clock.advance(60_000);
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+  });
+
+  it('is purged when the check finds the token refused', async () => {
+    const clock = createFakeClock();
+    const onPurgeToken = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onPurgeToken } }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    await clock.advance(60_000);
+    const revoked = new UpstreamApiError(403, 'invalid_api_token', '', {});
+    expect(await cache.fetch(CATALOGUE('/data_centers'), { load: failing(revoked) })).toMatchObject({ status: 'hit' });
+    await clock.flush();
+    expect(onPurgeToken).toHaveBeenCalledWith('t1');
+    await expect(cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 2 }) })).rejects.toBe(revoked);
+  });
+
+  it('is never checked with tokenRecheckMs 0, and a token with no entries is never due', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    await clock.advance(500_000);
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    expect(cache.tokenCheckDue('nobody')).toBe(false);
+  });
+});
+
+describe('a token revoked in Katapult while its answers are cached', () => {
+  it('is refused within CACHE_TOKEN_RECHECK_MS, not only once the catalogue’s ten-minute entries expire', async () => {
+    const clock = createFakeClock();
+    let revoked = false;
+    let checks = 0;
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => async (input, init) => {
+        if (!revoked) return simulator(input, init);
+        checks++;
+        return cannedError(403, 'invalid_api_token', { details: null });
+      },
+    });
+    try {
+      const token = DEMO_TOKENS.globex;
+      const query = '{ dataCenters { name } zones { name } }';
+      expect((await gateway.query(query, { token })).status).toBe(200);
+      // Stored as a finished answer too: the repeat is replayed before GraphQL runs.
+      expect((await gateway.query(query, { token })).status).toBe(200);
+      revoked = true;
+
+      await clock.advance(59_000);
+      expect((await gateway.query(query, { token })).status).toBe(200);
+      expect(checks).toBe(0);
+      await clock.advance(1_000);
+      // Due: answered from the entries while one check runs.
+      expect((await gateway.query(query, { token })).status).toBe(200);
+      await clock.flush();
+      expect(checks).toBe(1);
+      const refused = await gateway.query(query, { token });
+      expect(refused.status).toBe(401);
+      expect(errorCodes(refused.body)).toContain('UNAUTHENTICATED');
+    } finally {
+      await gateway.close();
+    }
+  });
+});
