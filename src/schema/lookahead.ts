@@ -7,25 +7,33 @@ import type { MaybePromise } from '../data/katapult-source.js';
  * in-flight call through the cache), so a query costs one round trip to Katapult instead of
  * one per level of nesting.
  */
-function collect(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: FieldNode[], name: string): void {
+/**
+ * Fragments are walked once per walk (`seen`): a fragment spread twice in each of forty nested
+ * fragments would otherwise be 2⁴⁰ paths, and what it adds the second time is already there.
+ */
+function collect(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: FieldNode[], name: string, seen: Set<string>): void {
   if (!selection) return;
   for (const node of selection.selections) {
     if (node.kind === 'Field') {
       if (node.name.value === name) into.push(node);
     } else if (node.kind === 'InlineFragment') {
-      collect(node.selectionSet, info, into, name);
-    } else {
-      collect(info.fragments[node.name.value]?.selectionSet, info, into, name);
+      collect(node.selectionSet, info, into, name, seen);
+    } else if (!seen.has(node.name.value)) {
+      seen.add(node.name.value);
+      collect(info.fragments[node.name.value]?.selectionSet, info, into, name, seen);
     }
   }
 }
 
-function names(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: Set<string>): void {
+function names(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: Set<string>, seen: Set<string>): void {
   if (!selection) return;
   for (const node of selection.selections) {
     if (node.kind === 'Field') into.add(node.name.value);
-    else if (node.kind === 'InlineFragment') names(node.selectionSet, info, into);
-    else names(info.fragments[node.name.value]?.selectionSet, info, into);
+    else if (node.kind === 'InlineFragment') names(node.selectionSet, info, into, seen);
+    else if (!seen.has(node.name.value)) {
+      seen.add(node.name.value);
+      names(info.fragments[node.name.value]?.selectionSet, info, into, seen);
+    }
   }
 }
 
@@ -34,12 +42,14 @@ export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]
   let level: FieldNode[] = [...info.fieldNodes];
   for (const name of path) {
     const next: FieldNode[] = [];
-    for (const node of level) collect(node.selectionSet, info, next, name);
+    const seen = new Set<string>();
+    for (const node of level) collect(node.selectionSet, info, next, name, seen);
     if (next.length === 0) return new Set();
     level = next;
   }
   const found = new Set<string>();
-  for (const node of level) names(node.selectionSet, info, found);
+  const seen = new Set<string>();
+  for (const node of level) names(node.selectionSet, info, found, seen);
   return found;
 }
 

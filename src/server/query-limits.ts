@@ -123,11 +123,20 @@ function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNod
   return given('last') && !given('before');
 }
 
+/**
+ * What a fragment (spread or inline) costs besides its fields. Not nothing: a fragment that
+ * spreads another twice, nested forty deep, is a 2 KB document of 2⁴⁰ paths. graphql-js runs
+ * each field once, but whatever walks the selection (graphql-jit, look-ahead) walks every path;
+ * priced at 1 a spread, such a document costs 2⁴⁰ and is refused.
+ */
+const SPREAD_COST = 1;
+
 /** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
 type SetMeasure = OperationMeasure & { callPerObject: boolean };
 
 /**
- * Depth, cost and alias count of the operation that will run. Cost is one per field, with
+ * Depth, cost and alias count of the operation that will run. Cost is one per field and per
+ * fragment (SPREAD_COST), with
  * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
  * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT, plus
  * FIND_END_COST for each connection read from its end.
@@ -176,7 +185,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
         const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : nothing();
-        add(inner, inner.cost, inner.depth);
+        add(inner, SPREAD_COST + inner.cost, inner.depth);
         // The same object: its call is charged once, by the field that returns it.
         total.callPerObject ||= inner.callPerObject;
       } else {
@@ -188,7 +197,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
           inner = fragment && on ? measureSet(fragment.selectionSet, on) : nothing();
           memo.set(name, inner);
         }
-        add(inner, inner.cost, inner.depth);
+        add(inner, SPREAD_COST + inner.cost, inner.depth);
         total.callPerObject ||= inner.callPerObject;
       }
     }

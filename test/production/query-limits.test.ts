@@ -99,6 +99,16 @@ describe('query limits', () => {
     await expectAnswered(gateway, { query: fields(20) });
   });
 
+  it('refuses, without a token and before any resolver walks it, a small document whose fragments double at each level', async () => {
+    const gateway = await limited({});
+    const levels = 20;
+    const document = `query { organization(subDomain: "x") { ...F0 } } ${Array.from({ length: levels }, (_, i) => `fragment F${i} on Organization { ...F${i + 1} ...F${i + 1} }`).join(' ')} fragment F${levels} on Organization { __typename }`;
+    expect(document.length).toBeLessThan(2_000);
+    const response = await post(gateway.endpoint, { query: document });
+    expect(response.json.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(response.json.errors?.[0]?.message).toMatch(/over the limit of 20000/);
+  });
+
   it('counts every refusal of an over-long document in the metrics, the same document sent again included', async () => {
     const gateway = await limited({ LIMIT_TOKENS: '50' });
     const long = `{ organization(subDomain: "globex") { ${Array.from({ length: 60 }, () => 'name').join(' ')} } }`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { prefetch } from '../../src/schema/lookahead.js';
+import { parse, type FragmentDefinitionNode, type GraphQLResolveInfo, type OperationDefinitionNode, type FieldNode } from 'graphql';
+import { prefetch, selectedFields } from '../../src/schema/lookahead.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createTestGateway } from '../helpers/gateway.js';
@@ -88,5 +89,33 @@ describe('looking ahead into the selection', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('the fields selected below a field', () => {
+  it('are found through fragments, each looked into once however often it is spread', () => {
+    const levels = 20;
+    const document = parse(
+      `query { vm { ...F0 } } ${Array.from({ length: levels }, (_, i) => `fragment F${i} on VirtualMachine { zone { ...Z${i} } ...F${i + 1} ...F${i + 1} }`).join(' ')} ` +
+        `fragment F${levels} on VirtualMachine { name } ` +
+        Array.from({ length: levels }, (_, i) => `fragment Z${i} on Zone { n${i}: name ...Z${i + 1} ...Z${i + 1} }`).join(' ') +
+        ` fragment Z${levels} on Zone { id }`,
+    );
+    const definitions = Object.fromEntries(
+      document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === 'FragmentDefinition').map((d) => [d.name.value, d]),
+    );
+    let lookups = 0;
+    const fragments = new Proxy(definitions, {
+      get(target, name) {
+        lookups++;
+        return Reflect.get(target, name);
+      },
+    });
+    const field = (document.definitions[0] as OperationDefinitionNode).selectionSet.selections[0] as FieldNode;
+    const info = { fieldNodes: [field], fragments } as unknown as GraphQLResolveInfo;
+    expect(selectedFields(info, [])).toEqual(new Set(['zone', 'name']));
+    expect(selectedFields(info, ['zone'])).toEqual(new Set(['name', 'id']));
+    // Once per fragment per walk, not once per path (2^20).
+    expect(lookups).toBeLessThanOrEqual(4 * (levels + 1));
   });
 });

@@ -22,7 +22,8 @@ describe('measureOperation', () => {
       query Q { organization(subDomain: "g") { ...Org } node(id: "vm_1") { ... on VirtualMachine { name } } }
       fragment Org on Organization { a: name virtualMachines(last: 3) { edges { node { name } } } }`;
     // virtualMachines(last: 3) without before also pays for finding the list's end.
-    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + (1 + 3 * 3 + FIND_END_COST) + 1 + 1, aliases: 1 });
+    // Each fragment, named or inline, costs 1 besides its fields.
+    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + 1 + (1 + 3 * 3 + FIND_END_COST) + 1 + 1 + 1, aliases: 1 });
   });
 
   it('charges a connection read from its end for the pages that find the end, only when it has no before', () => {
@@ -51,11 +52,11 @@ describe('measureOperation', () => {
     expect(measure(list('name')).cost).toBe(1 + 1 + 10 * (1 + 1 + 1));
     expect(measure(list('state')).cost).toBe(1 + 1 + 10 * (1 + 1 + 1 + CALL_PER_OBJECT_COST));
     expect(measure(list('state tagNames annotations { key }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 4 + CALL_PER_OBJECT_COST));
-    // Read through fragments, the call is still the VM's and still charged once.
+    // Read through fragments (1 each), the call is still the VM's and still charged once.
     const fragments = `
       query Q { organization(subDomain: "g") { virtualMachines(first: 10) { edges { node { ...A ... on VirtualMachine { cpuCores } } } } } }
       fragment A on VirtualMachine { state }`;
-    expect(measure(fragments).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
+    expect(measure(fragments).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + CALL_PER_OBJECT_COST));
     // An address's details come from its VM's record too.
     expect(measure(list('ipAddresses { address }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2));
     expect(measure(list('ipAddresses { reverseDns }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
@@ -90,6 +91,19 @@ describe('measureOperation', () => {
     const result = measure(query);
     expect(performance.now() - started).toBeLessThan(500);
     expect(result.cost).toBeGreaterThan(1000);
+  });
+});
+
+describe('a fragment spread twice in each of many nested fragments', () => {
+  /** 2^levels paths in a document of a few KB; `on` is the type every fragment is on. */
+  const doubling = (levels: number, root: string, on: string, leaf = '__typename') =>
+    `query { ${root} { ...F0 } } ${Array.from({ length: levels }, (_, i) => `fragment F${i} on ${on} { ...F${i + 1} ...F${i + 1} }`).join(' ')} fragment F${levels} on ${on} { ${leaf} }`;
+
+  it('costs as many paths as it has, though every field in it costs nothing', () => {
+    const cost = measure(doubling(40, 'organization(subDomain: "x")', 'Organization')).cost;
+    expect(cost).toBeGreaterThanOrEqual(2 ** 40);
+    // organization 1 + spread of F0 (1 + F0), F(k) = 2 × (1 + F(k+1)), F3 = 0.
+    expect(measure(doubling(3, 'organization(subDomain: "x")', 'Organization')).cost).toBe(1 + (1 + 2 * (1 + 2 * (1 + 2 * (1 + 0)))));
   });
 });
 

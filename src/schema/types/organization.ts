@@ -233,7 +233,8 @@ export function readOrganization(context: GraphQLContext, lookup: OrganizationLo
 /** Field names that can be answered from a lookup alone, with no call for the organization itself. */
 const LOOKUP_ONLY_FIELDS = new Set(['__typename', 'virtualMachines', 'virtualMachinePackages']);
 
-function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, lookup: OrganizationLookup): boolean {
+/** Each fragment is looked into once (see `selectedFields`): a fragment spread again adds nothing new. */
+function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, lookup: OrganizationLookup, seen = new Set<string>()): boolean {
   if (!selection) return false;
   for (const node of selection.selections) {
     if (node.kind === 'Field') {
@@ -243,8 +244,12 @@ function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: 
       if (name === 'subDomain' && 'sub_domain' in lookup) continue;
       return true;
     }
+    if (node.kind === 'FragmentSpread') {
+      if (seen.has(node.name.value)) continue;
+      seen.add(node.name.value);
+    }
     const inner = node.kind === 'InlineFragment' ? node.selectionSet : info.fragments[node.name.value]?.selectionSet;
-    if (needsOrganizationRecord(inner, info, lookup)) return true;
+    if (needsOrganizationRecord(inner, info, lookup, seen)) return true;
   }
   return false;
 }
