@@ -379,6 +379,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     },
     purgeToken,
     tokenCheckDue,
+    refusalOf: invalidTokenError,
     stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
     clear() {
       deleteReason = 'purge';

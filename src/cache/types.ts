@@ -87,6 +87,8 @@ export interface RestCache {
    * (finished responses) should not be replayed.
    */
   tokenCheckDue(tokenKey: string): boolean;
+  /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */
+  refusalOf(tokenKey: string): Error | undefined;
   /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */
   stats(): { entries: number; bytes: number; parsedBytes: number; tokens: number; inFlight: number };
   clear(): void;

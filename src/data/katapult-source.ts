@@ -125,6 +125,10 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         return queue.add<T>(
           async ({ signal: attemptSignal, attempt }) => {
             forget();
+            // Katapult refused the token while this call waited (a made-up token's first call
+            // answers for the hundred queued behind it): it would only be refused again.
+            const refused = cache.refusalOf(scope.tokenKey);
+            if (refused) throw refused;
             if (attempt === 1 && !background) scope.stats.queueWaitMs += clock.now() - enqueuedAt;
             const startedAt = clock.now();
             try {

@@ -84,7 +84,8 @@ function listLength(node: ValueNode | undefined, variables: Variables): number |
 /**
  * How many times a field's subtree runs. A connection returns up to `first`/`last` edges
  * (the default page size when neither is given), so everything under it is paid that many
- * times: 100 VMs with 5 fields each cost 500, not 5. `nodes(ids:)` pays once per id. Other
+ * times: 100 VMs with 5 fields each cost 500, not 5. `nodes(ids:)` pays once per id (and
+ * CALL_PER_OBJECT_COST for each id's own Katapult call, see `measureOperation`). Other
  * lists are Katapult's small unpaginated catalogues and count once.
  */
 function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, pageSizes: PageSizes): number {
@@ -138,7 +139,8 @@ type SetMeasure = OperationMeasure & { callPerObject: boolean };
  * Depth, cost and alias count of the operation that will run. Cost is one per field and per
  * fragment (SPREAD_COST), with
  * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
- * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT, plus
+ * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT or that
+ * `nodes(ids:)` looks up, plus
  * FIND_END_COST for each connection read from its end.
  * Fragments are measured once each (memoised), so a document that spreads fragments into
  * each other cannot make this slow. Variables are the request's values, with the operation's
@@ -174,7 +176,9 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         if (definition?.extensions?.[CALL_PER_OBJECT]) total.callPerObject = true;
         const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : nothing();
         const times = definition ? multiplier(definition, selection, variables, pageSizes) : 1;
-        const each = inner.cost + (inner.callPerObject ? CALL_PER_OBJECT_COST : 0);
+        // `nodes(ids:)` looks each id up with a call of its own, whatever is selected.
+        const callEach = inner.callPerObject || (definition?.args.some((a) => a.name === 'ids') ?? false);
+        const each = inner.cost + (callEach ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
         // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
         // introspection query (what GraphiQL and schema tools send) nests it nine deep.

@@ -185,3 +185,20 @@ describe('node(id:) and nodes(ids:)', () => {
     expect(body.errors![0]!.message).toMatch(/at most 100 ids/);
   });
 });
+
+describe('nodes(ids:) with a token Katapult refuses', () => {
+  it('sends the lookups queued behind the first refusal nowhere: they fail with it', async () => {
+    const gateway = createTestGateway({ simulatorOptions: { latencyMs: 5 } });
+    try {
+      const token = 'made-up-token-for-nodes';
+      const ids = Array.from({ length: 100 }, (_, i) => `vm_${String(i).padStart(16, 'x')}`);
+      const response = await gateway.query(`{ nodes(ids: ${JSON.stringify(ids)}) { id } }`, { token });
+      expect(response.status).toBe(401);
+      expect(errorCodes(response.body)).toContain('UNAUTHENTICATED');
+      // At most one turn of the token's lane (QUEUE_TOKEN_CONCURRENCY, 6) reached Katapult, not a hundred calls.
+      expect(gateway.sim.countRequests({ token })).toBeLessThanOrEqual(6);
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -41,9 +41,11 @@ describe('measureOperation', () => {
     expect(measure(`{ organization(subDomain: "g") { ${ends} } }`).cost).toBe(1 + 30 * (1 + 100 * 3 + FIND_END_COST));
   });
 
-  it('charges nodes(ids:) once per id, from a literal or a variable', () => {
-    expect(measure('{ nodes(ids: ["a", "b", "c"]) { id } }').cost).toBe(1 + 3 * 1);
-    expect(measure('query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['a', 'b'] }).cost).toBe(1 + 2 * 1);
+  it('charges nodes(ids:) once per id, from a literal or a variable, with each id\'s own Katapult call', () => {
+    expect(measure('{ nodes(ids: ["a", "b", "c"]) { id } }').cost).toBe(1 + 3 * (1 + CALL_PER_OBJECT_COST));
+    expect(measure('query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['a', 'b'] }).cost).toBe(1 + 2 * (1 + CALL_PER_OBJECT_COST));
+    // The call is the id's lookup: a field that would need the record's own call adds nothing more.
+    expect(measure('{ nodes(ids: ["a"]) { ... on VirtualMachine { state } } }').cost).toBe(1 + 1 * (1 + 1 + CALL_PER_OBJECT_COST));
   });
 
   it('charges a VM field its list does not carry one Katapult call per VM, once however many such fields', () => {
