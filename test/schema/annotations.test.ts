@@ -112,7 +112,11 @@ describe('annotation filters on virtualMachines', () => {
     const many = Array.from({ length: 300 }, (_, i) => ({ key: `key-${i}`, value: 'x'.repeat(10) }));
     const body = await filtered(many);
     expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-    expect(body.errors![0]!.message).toMatch(/too long/);
+    expect(body.errors![0]!.message).toBe('Pass at most 20 annotation filters');
+    const twenty = Array.from({ length: 20 }, (_, i) => ({ key: `key-${i}`, value: 'x'.repeat(300) }));
+    const longFilters = await filtered(twenty);
+    expect(longFilters.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(longFilters.errors![0]!.message).toMatch(/annotation filters are too long/);
     const long = await gateway.query(`{ organization(subDomain: "${'a'.repeat(5000)}") { name } }`, { token: DEMO_TOKENS.globex });
     expect(long.body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     expect(gateway.sim.requests).toHaveLength(0);

@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { InvalidInputError } from '../../data/errors.js';
 import { nullIfNotFound, type OrganizationLookup } from '../../data/katapult-data.js';
-import type { MaybePromise } from '../../data/katapult-source.js';
+import { MAX_UPSTREAM_URL_LENGTH, type MaybePromise } from '../../data/katapult-source.js';
 import { organizationModel, packageModel, virtualMachineFromList, type OrganizationModel } from '../../data/models.js';
 import { chain, recover, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
@@ -33,6 +33,21 @@ export function toOrganizationLookup(input: { id?: string | number | null; subDo
   const hasSubDomain = input.subDomain !== null && input.subDomain !== undefined;
   if (hasId === hasSubDomain) throw new InvalidInputError(`Pass exactly one of "id" or "subDomain" in "${argument}"`, argument);
   return hasId ? { id: String(input.id) } : { sub_domain: input.subDomain! };
+}
+
+/**
+ * Filters go into the Katapult URL, which may not pass MAX_UPSTREAM_URL_LENGTH; a longer list is
+ * refused here, before every field given it builds keys and URLs out of it only to refuse it.
+ */
+const MAX_ANNOTATION_FILTERS = 20;
+
+function annotationFilters(given: ReadonlyArray<{ key: string; value?: string | null }> | null | undefined): Array<{ key: string; value: string | null }> {
+  const filters = given ?? [];
+  if (filters.length > MAX_ANNOTATION_FILTERS) throw new InvalidInputError(`Pass at most ${MAX_ANNOTATION_FILTERS} annotation filters`, 'annotations');
+  let characters = 0;
+  for (const filter of filters) characters += filter.key.length + (filter.value?.length ?? 0);
+  if (characters > MAX_UPSTREAM_URL_LENGTH) throw new InvalidInputError(`The annotation filters are too long: ${characters} characters, over ${MAX_UPSTREAM_URL_LENGTH}`, 'annotations');
+  return filters.map((filter) => ({ key: filter.key, value: filter.value ?? null }));
 }
 
 const lookupKey = (lookup: OrganizationLookup) => ('id' in lookup ? `id=${lookup.id}` : `sub_domain=${lookup.sub_domain}`);
@@ -167,9 +182,9 @@ builder.node(OrganizationRef, {
         type: VirtualMachineRef,
         nullable: true,
         description: 'The organization\'s virtual machines, optionally filtered by annotations. Null (with an error) when the organization cannot be read.',
-        args: { annotations: t.arg({ type: [AnnotationFilterInput], description: 'Annotation filters, passed to Katapult (see AnnotationFilter).' }) },
+        args: { annotations: t.arg({ type: [AnnotationFilterInput], description: `Annotation filters, passed to Katapult (see AnnotationFilter); at most ${MAX_ANNOTATION_FILTERS}.` }) },
         resolve: (org, args, context, info) => {
-          const annotations = (args.annotations ?? []).map((a) => ({ key: a.key, value: a.value ?? null }));
+          const annotations = annotationFilters(args.annotations);
           // The VM page goes out first: its answer is the one the rest of the query waits on,
           // so its work can start while the lists below are still on their way.
           const connection = withPortableCursors(
