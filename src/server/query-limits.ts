@@ -44,7 +44,16 @@ export interface OperationMeasure {
   depth: number;
   cost: number;
   aliases: number;
+  /** `__schema` fields that will run (aliases and fragments included). */
+  schemaReads: number;
 }
+
+/**
+ * `__schema` fields allowed in one operation. Its answer is the whole schema (60 KB here) for a
+ * few bytes of query, and its lists are the schema's, not the client's, so the cost limit does
+ * not see that size; every tool that introspects asks once.
+ */
+export const MAX_SCHEMA_READS = 1;
 
 type Variables = Record<string, unknown> | null | undefined;
 
@@ -149,7 +158,7 @@ type SetMeasure = OperationMeasure & { callPerObject: boolean };
 export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, requestVariables: Variables, pageSizes: PageSizes): OperationMeasure {
   const operation = getOperationAST(document, operationName);
   const root = operation ? schema.getRootType(operation.operation) : undefined;
-  if (!operation || !root) return { depth: 0, cost: 0, aliases: 0 };
+  if (!operation || !root) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
   const variables = withDefaults(operation, requestVariables);
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -162,13 +171,14 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
   };
 
-  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, callPerObject: false });
+  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, schemaReads: 0, callPerObject: false });
   const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): SetMeasure => {
     const total = nothing();
     const add = (inner: SetMeasure, cost: number, depth: number) => {
       total.cost += cost;
       total.depth = Math.max(total.depth, depth);
       total.aliases += inner.aliases;
+      total.schemaReads += inner.schemaReads;
     };
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
@@ -186,6 +196,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         const findEnd = definition && readsFromEnd(definition, selection, variables) ? FIND_END_COST : 0;
         add(inner, selection.name.value === '__typename' ? 0 : 1 + times * each + findEnd, level + inner.depth);
         if (selection.alias) total.aliases++;
+        if (definition === SchemaMetaFieldDef) total.schemaReads++;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
         const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : nothing();
@@ -207,8 +218,8 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     }
     return total;
   };
-  const { depth, cost, aliases } = measureSet(operation.selectionSet, root);
-  return { depth, cost, aliases };
+  const { depth, cost, aliases, schemaReads } = measureSet(operation.selectionSet, root);
+  return { depth, cost, aliases, schemaReads };
 }
 
 const tooComplex = (message: string) =>
@@ -255,6 +266,8 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
         error = reject('depth', `The query nests fields ${measured.depth} levels deep; the limit is ${maxDepth}`);
       } else if (measured.aliases > maxAliases) {
         error = reject('aliases', `The query uses ${measured.aliases} aliases; the limit is ${maxAliases}`);
+      } else if (measured.schemaReads > MAX_SCHEMA_READS) {
+        error = reject('cost', `The query asks for __schema ${measured.schemaReads} times; ask for it once`);
       } else if (measured.cost > maxCost) {
         error = reject('cost', `The query costs ${measured.cost}, over the limit of ${maxCost}; ask for smaller pages (first/last) or fewer nested fields`);
       }

@@ -109,6 +109,17 @@ describe('query limits', () => {
     expect(response.json.errors?.[0]?.message).toMatch(/over the limit of 20000/);
   });
 
+  it('answers one __schema in a query, and refuses more than one, which would return the whole schema again for a few bytes each', async () => {
+    const gateway = await limited({});
+    const once = await post(gateway.endpoint, { query: '{ __schema { types { name fields { name } } } }' });
+    expect(once.json.data.__schema.types.length).toBeGreaterThan(10);
+    const aliased = Array.from({ length: 5 }, (_, i) => `s${i}: __schema { types { name fields { name } } }`).join(' ');
+    const refused = await post(gateway.endpoint, { query: `{ ${aliased} }` });
+    expect(refused.json.data).toBeUndefined();
+    expect(refused.json.errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(refused.json.errors[0].message).toBe('The query asks for __schema 5 times; ask for it once');
+  });
+
   it('counts every refusal of an over-long document in the metrics, the same document sent again included', async () => {
     const gateway = await limited({ LIMIT_TOKENS: '50' });
     const long = `{ organization(subDomain: "globex") { ${Array.from({ length: 60 }, () => 'name').join(' ')} } }`;

@@ -14,6 +14,7 @@ describe('measureOperation', () => {
       // organization 1 + name 1 + virtualMachines (1 + 10 × (totalCount 1 + edges 1 + node 1 + name 1))
       cost: 43,
       aliases: 0,
+      schemaReads: 0,
     });
   });
 
@@ -23,7 +24,7 @@ describe('measureOperation', () => {
       fragment Org on Organization { a: name virtualMachines(last: 3) { edges { node { name } } } }`;
     // virtualMachines(last: 3) without before also pays for finding the list's end.
     // Each fragment, named or inline, costs 1 besides its fields.
-    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + 1 + (1 + 3 * 3 + FIND_END_COST) + 1 + 1 + 1, aliases: 1 });
+    expect(measure(query)).toEqual({ depth: 5, cost: 1 + 1 + 1 + (1 + 3 * 3 + FIND_END_COST) + 1 + 1 + 1, aliases: 1, schemaReads: 0 });
   });
 
   it('charges a connection read from its end for the pages that find the end, only when it has no before', () => {
@@ -113,7 +114,14 @@ describe('introspection under the limits', () => {
   it('lets graphql’s standard introspection query through the default depth limit (12), its ofType chains adding no depth', () => {
     const standard = measure(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }));
     expect(standard.depth).toBeLessThanOrEqual(12);
+    expect(standard.schemaReads).toBe(1);
     expect(measure('{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } }').depth).toBe(4);
+  });
+
+  it('counts __schema fields wherever they are asked for: aliases, fragments', () => {
+    expect(measure('{ a: __schema { queryType { name } } b: __schema { queryType { name } } }').schemaReads).toBe(2);
+    expect(measure('query { ...S ...S } fragment S on Query { __schema { queryType { name } } }').schemaReads).toBe(2);
+    expect(measure('{ __type(name: "Query") { name } }').schemaReads).toBe(0);
   });
 
   it('still counts the introspection fields a client can nest at will', () => {
