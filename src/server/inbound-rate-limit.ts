@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 
@@ -14,7 +15,8 @@ export type InboundDecision = { allowed: true } | { allowed: false; retryAfterSe
 
 export interface InboundRateLimit {
   readonly enabled: boolean;
-  take(client: string): InboundDecision;
+  /** Counts a request from `address` (see `clientOf` for which addresses share a bucket). */
+  take(address: string): InboundDecision;
 }
 
 interface Bucket {
@@ -35,8 +37,9 @@ export function createInboundRateLimit(options: InboundRateLimitOptions): Inboun
   const buckets = new LRUCache<string, Bucket>({ max: options.maxClients ?? 50_000 });
   return {
     enabled: perMinute > 0,
-    take(client) {
+    take(address) {
       if (perMinute <= 0) return { allowed: true };
+      const client = clientOf(address);
       const now = clock.now();
       const bucket = buckets.get(client) ?? { tokens: perMinute, at: now };
       bucket.tokens = Math.min(perMinute, bucket.tokens + Math.max(0, now - bucket.at) * perMs);
@@ -49,6 +52,26 @@ export function createInboundRateLimit(options: InboundRateLimitOptions): Inboun
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
     },
   };
+}
+
+/**
+ * Which bucket an address counts against: an IPv4 address (IPv4-mapped IPv6 included) alone,
+ * an IPv6 address with the rest of its /64. One subscriber or host is given a whole /64, so
+ * counting each of its 2⁶⁴ addresses apart would give it as many buckets as it wants (and let
+ * it push every other client's bucket out of the table).
+ */
+export function clientOf(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  const bare = address.split('%')[0]!;
+  if (!isIPv6(bare)) return address;
+  const [head = '', tail] = bare.toLowerCase().split('::');
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  // An embedded IPv4 tail is in the low 64 bits, which are dropped anyway.
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${all.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCors } from '../../src/server/cors.js';
 import { isCsrfSafe } from '../../src/server/csrf.js';
 import { cacheControlFor, matchesEtag } from '../../src/server/http-caching.js';
-import { clientAddress, createInboundRateLimit } from '../../src/server/inbound-rate-limit.js';
+import { clientAddress, clientOf, createInboundRateLimit } from '../../src/server/inbound-rate-limit.js';
 import { createRequestStats } from '../../src/data/request-scope.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 
@@ -47,6 +47,27 @@ describe('createInboundRateLimit', () => {
     const limit = createInboundRateLimit({ clock: createFakeClock(), perMinute: 0 });
     expect(limit.enabled).toBe(false);
     for (let i = 0; i < 1000; i++) expect(limit.take('a').allowed).toBe(true);
+  });
+});
+
+describe('clientOf', () => {
+  it('puts the addresses of one IPv6 /64 in one bucket, and keeps IPv4 addresses apart', () => {
+    const bucket = clientOf('2001:db8:1:2:3:4:5:6');
+    for (const address of ['2001:db8:1:2::1', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002::', '2001:db8:1:2:3:4:1.2.3.4', '2001:db8:1:2::1%eth0']) {
+      expect(clientOf(address), address).toBe(bucket);
+    }
+    expect(clientOf('2001:db8:1:3::1')).not.toBe(bucket);
+    expect(clientOf('2001:db8::1')).toBe(clientOf('2001:db8:0:0:ffff::'));
+    expect(clientOf('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(clientOf('10.0.0.1')).not.toBe(clientOf('10.0.0.2'));
+    expect(clientOf('unknown')).toBe('unknown');
+  });
+
+  it('limits a client that changes address within its /64 as one client', () => {
+    const limit = createInboundRateLimit({ clock: createFakeClock(), perMinute: 3 });
+    const answers = Array.from({ length: 5 }, (_, i) => limit.take(`2001:db8:1:2::${i + 1}`).allowed);
+    expect(answers).toEqual([true, true, true, false, false]);
+    expect(limit.take('2001:db8:1:3::1').allowed).toBe(true);
   });
 });
 
