@@ -354,6 +354,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       headers['content-type'] = JSON_TYPE;
     }
 
+    // The answer goes out first; storing it (deriving its key) is not the client's wait. The
+    // client's next request is read on a later turn of the event loop, by when it is stored.
+    const sent = send({ status: response.status, headers, body: payload });
     // ---- Result integration point: a finished answer may be stored for the fast path. ----
     if (onGraphQLResult) {
       try {
@@ -362,6 +365,6 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         app.logger.warn({ err: error, requestId }, 'onGraphQLResult hook failed');
       }
     }
-    return send({ status: response.status, headers, body: payload });
+    return sent;
   };
 }
