@@ -302,7 +302,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return entry?.type === 'value' && clock.now() < entry.freshUntil + settings.staleIfErrorMs ? entry : undefined;
   };
 
-  const tokenCheckDue = (tokenKey: string): boolean => settings.tokenRecheckMs > 0 && clock.now() - (ledger.checkedAt(tokenKey) ?? Number.POSITIVE_INFINITY) >= settings.tokenRecheckMs;
+  // A token holding no entry is due too: what was built from its entries (finished responses)
+  // may outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
+  const tokenCheckDue = (tokenKey: string): boolean => settings.tokenRecheckMs > 0 && clock.now() - (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) >= settings.tokenRecheckMs;
 
     async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
@@ -321,9 +323,10 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
     if (entry?.type === 'value') {
       if (now < entry.freshUntil) {
-        if (tokenCheckDue(key.tokenKey)) {
+        if (tokenCheckDue(key.tokenKey) && !flights.has(storeKey)) {
           // Served as it is; the refresh finds out whether Katapult still accepts the token
           // (a refusal purges it). Marked now, so the token's other reads do not start more.
+          // (A load of this entry already on its way answers for the token itself.)
           ledger.markChecked(key.tokenKey, now);
           revalidate(key, storeKey, load);
         }

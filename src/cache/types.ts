@@ -82,9 +82,10 @@ export interface RestCache {
   /** Drop every entry of a token (revoked token). */
   purgeToken(tokenKey: string): void;
   /**
-   * Whether the token is due a check with Katapult (see `tokenRecheckMs`): until one of its
-   * reads goes through `fetch`, which starts the check, what was built from its entries
-   * (finished responses) should not be replayed.
+   * Whether the token is due a check with Katapult (see `tokenRecheckMs`), or holds no entry
+   * (with checks on): until one of its reads goes through `fetch`, which starts the check or
+   * reaches Katapult itself, what was built from its entries (finished responses) should not
+   * be replayed.
    */
   tokenCheckDue(tokenKey: string): boolean;
   /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */

@@ -44,7 +44,7 @@ export interface OperationMeasure {
   depth: number;
   cost: number;
   aliases: number;
-  /** `__schema` fields that will run (aliases and fragments included). */
+  /** `__schema` fields that will run: distinct response keys (aliases), since graphql merges the same key into one. */
   schemaReads: number;
 }
 
@@ -142,7 +142,7 @@ function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNod
 const SPREAD_COST = 1;
 
 /** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
-type SetMeasure = OperationMeasure & { callPerObject: boolean };
+type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boolean };
 
 /**
  * Depth, cost and alias count of the operation that will run. Cost is one per field and per
@@ -171,14 +171,15 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
   };
 
-  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, schemaReads: 0, callPerObject: false });
+  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, callPerObject: false });
+  // `__schema` only exists on the root type, where fields of one response key merge.
+  const schemaKeys = new Set<string>();
   const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): SetMeasure => {
     const total = nothing();
     const add = (inner: SetMeasure, cost: number, depth: number) => {
       total.cost += cost;
       total.depth = Math.max(total.depth, depth);
       total.aliases += inner.aliases;
-      total.schemaReads += inner.schemaReads;
     };
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
@@ -196,7 +197,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         const findEnd = definition && readsFromEnd(definition, selection, variables) ? FIND_END_COST : 0;
         add(inner, selection.name.value === '__typename' ? 0 : 1 + times * each + findEnd, level + inner.depth);
         if (selection.alias) total.aliases++;
-        if (definition === SchemaMetaFieldDef) total.schemaReads++;
+        if (definition === SchemaMetaFieldDef) schemaKeys.add(selection.alias?.value ?? selection.name.value);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
         const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : nothing();
@@ -218,8 +219,8 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     }
     return total;
   };
-  const { depth, cost, aliases, schemaReads } = measureSet(operation.selectionSet, root);
-  return { depth, cost, aliases, schemaReads };
+  const { depth, cost, aliases } = measureSet(operation.selectionSet, root);
+  return { depth, cost, aliases, schemaReads: schemaKeys.size };
 }
 
 const tooComplex = (message: string) =>

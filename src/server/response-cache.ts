@@ -35,7 +35,7 @@ export interface ResponseCacheOptions {
   /**
    * One token's share of `maxBytes`, as the REST cache has one: a client sending a stream of
    * distinct operations (each stored once, never replayed) would otherwise push every other
-   * token's answers out. Past it, the token's own oldest answers make room. @default maxBytes / 8
+   * token's answers out. Past it, the token's own least recently used answers make room. @default maxBytes / 8
    */
   maxTokenBytes?: number;
   /**
@@ -274,8 +274,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       }
     },
   });
-  // A token's keys in the order they were stored (a replaced answer moves to the end), and
-  // their bytes: its share is enforced by dropping its oldest answers first.
+  // A token's keys, least recently stored or replayed first, and their bytes: its share is
+  // enforced by dropping the answers it has used least recently.
   const keysByToken = new Map<string, Set<string>>();
   const bytesByToken = new Map<string, number>();
   // An answer computed by a request that began before its token was purged (revoked) must not
@@ -352,6 +352,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (options.tokenReplayable && !options.tokenReplayable(scope.tokenKey)) return undefined;
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
+      // Most recently used last in its token's order, so the token's share drops what it replays least.
+      const keys = keysByToken.get(scope.tokenKey);
+      if (keys?.delete(key)) keys.add(key);
       return entry as CachedResponse;
     },
     store(request, scope, response) {

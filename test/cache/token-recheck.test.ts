@@ -58,7 +58,18 @@ describe('a token answered from fresh entries', () => {
     await expect(cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 2 }) })).rejects.toBe(revoked);
   });
 
-  it('is never checked with tokenRecheckMs 0, and a token with no entries is never due', async () => {
+  it('is due once it holds no entry (evicted), since what was built from its entries may still be replayed', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, maxBytes: 2_000, perTokenMaxBytes: 2_000 }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answeringBytes({ d: 'x'.repeat(900) }) });
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    await cache.fetch(keyOf('t2', '/data_centers', 'dataCenters'), { load: answeringBytes({ d: 'y'.repeat(900) }) });
+    expect(cache.stats().tokens).toBe(1);
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+    expect(cache.tokenCheckDue('t2')).toBe(false);
+  });
+
+  it('is never checked with tokenRecheckMs 0, whether or not it holds entries', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));
     await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });

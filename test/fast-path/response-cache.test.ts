@@ -74,6 +74,18 @@ describe('the finished-response cache', () => {
     expect(cache.stats()).toMatchObject({ entries: kept.length + 1, tokens: 2 });
   });
 
+  it('keeps, within a token\'s share, the answer it replays over the ones it stored later and never used', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 8 * 1024 });
+    const answer = ok(`{"data":{"a":"${'x'.repeat(900)}"}}`);
+    const dashboard = post({ query: '{ dashboard }' });
+    cache.store(dashboard, scopeFor('busy', 5000, clock.now()), answer);
+    for (let i = 0; i < 50; i++) {
+      cache.store(post({ query: `{ a(n: ${i}) }` }), scopeFor('busy', 5000, clock.now()), answer);
+      expect(cache.lookup(dashboard, scopeFor('busy', 0, clock.now())), `after ${i + 1} others`).toBeDefined();
+    }
+  });
+
   it('does not store an answer larger than a token\'s share', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 4 * 1024 });

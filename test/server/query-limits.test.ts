@@ -118,9 +118,12 @@ describe('introspection under the limits', () => {
     expect(measure('{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } }').depth).toBe(4);
   });
 
-  it('counts __schema fields wherever they are asked for: aliases, fragments', () => {
+  it('counts __schema fields by response key, wherever they are asked for: aliases, fragments', () => {
     expect(measure('{ a: __schema { queryType { name } } b: __schema { queryType { name } } }').schemaReads).toBe(2);
-    expect(measure('query { ...S ...S } fragment S on Query { __schema { queryType { name } } }').schemaReads).toBe(2);
+    // The same response key is one field, however often it is written.
+    expect(measure('query { ...S ...S } fragment S on Query { __schema { queryType { name } } }').schemaReads).toBe(1);
+    expect(measure('{ __schema { queryType { name } } __schema { types { name } } }').schemaReads).toBe(1);
+    expect(measure('query { a: __schema { types { name } } ...S } fragment S on Query { a: __schema { queryType { name } } }').schemaReads).toBe(1);
     expect(measure('{ __type(name: "Query") { name } }').schemaReads).toBe(0);
   });
 
