@@ -1,5 +1,4 @@
-import type { DocumentNode } from 'graphql';
-import { visit } from 'graphql';
+import { Kind, visit, type ASTNode, type DocumentNode, type Token } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -16,14 +15,24 @@ const PARSE_ERROR_BYTES = 2048;
 
 const tokensOf = new WeakMap<DocumentNode, number>();
 
+/** Tokens of a node's text (from its first token to its last); its AST nodes when it has no location. */
+function tokensIn(node: ASTNode): number {
+  let count = 0;
+  if (node.loc) {
+    const end = node.loc.endToken;
+    for (let token: Token | null = node.loc.startToken; token !== null; token = token.next) {
+      count++;
+      if (token === end) break;
+    }
+  }
+  if (count === 0) visit(node, { enter: () => void count++ });
+  return count;
+}
+
 /** Tokens (comments included) the document keeps linked from its location; AST nodes when it has none. */
 export function documentTokens(document: DocumentNode): number {
   let count = tokensOf.get(document);
-  if (count !== undefined) return count;
-  count = 0;
-  for (let token = document.loc?.startToken ?? null; token !== null; token = token.next) count++;
-  if (count === 0) visit(document, { enter: () => void count!++ });
-  tokensOf.set(document, count);
+  if (count === undefined) tokensOf.set(document, (count = tokensIn(document)));
   return count;
 }
 
@@ -32,9 +41,23 @@ export function parsedDocumentBytes(text: string, document: DocumentNode): numbe
   return 2 * text.length + PARSED_BYTES_PER_TOKEN * documentTokens(document);
 }
 
-/** Estimated bytes of a document with `operations` of its operations compiled by graphql-jit, the document included. */
-export function compiledDocumentBytes(document: DocumentNode, operations: number): number {
-  return Math.max(1, documentTokens(document) * (PARSED_BYTES_PER_TOKEN + COMPILED_BYTES_PER_TOKEN * operations));
+/** Estimated bytes a parsed document keeps alive, without its text. */
+export function documentBytes(document: DocumentNode): number {
+  return PARSED_BYTES_PER_TOKEN * documentTokens(document);
+}
+
+/**
+ * Estimated bytes of graphql-jit's code for one operation of a document: the operation's own
+ * definition and the fragments (all of them: which ones it spreads is not worth working out
+ * here). Not the whole document: a document of many small operations compiles each small.
+ */
+export function compiledOperationBytes(document: DocumentNode, operationName: string | null | undefined): number {
+  let tokens = 0;
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) tokens += tokensIn(definition);
+    else if (definition.kind === Kind.OPERATION_DEFINITION && (!operationName || definition.name?.value === operationName)) tokens += tokensIn(definition);
+  }
+  return COMPILED_BYTES_PER_TOKEN * Math.max(1, tokens);
 }
 
 export interface DocumentCaches {

@@ -3,7 +3,7 @@ import { getVariableValues } from 'graphql/execution/values.js';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { makeExecute, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import { compiledDocumentBytes } from './document-cache.js';
+import { compiledOperationBytes, documentBytes } from './document-cache.js';
 
 export interface TieredJitOptions {
   /**
@@ -15,7 +15,7 @@ export interface TieredJitOptions {
    * interpreted, and only one that keeps coming back is worth compiling.
    */
   after: number;
-  /** Bytes of compiled code (and of the documents it was compiled from) kept, as estimated by `compiledDocumentBytes`. */
+  /** Bytes of compiled code (and of the documents it was compiled from) kept, as `document-cache.ts` estimates them. */
   maxBytes: number;
 }
 
@@ -91,19 +91,20 @@ export function useTieredJit(options: TieredJitOptions): Plugin & { compiledByte
   const { after } = options;
   // Bounded by what the compiled code and the documents it keeps alive take, so a stream of
   // distinct large hot documents cannot grow memory.
-  const compiled = new LRUCache<DocumentNode, ReadonlyMap<string, CompiledQuery | null>>({
+  const compiled = new LRUCache<DocumentNode, { byOperation: ReadonlyMap<string, CompiledQuery | null>; bytes: number }>({
     maxSize: options.maxBytes,
-    sizeCalculation: (byOperation, document) => compiledDocumentBytes(document, byOperation.size),
+    sizeCalculation: (entry, document) => documentBytes(document) + entry.bytes,
   });
   const compiledFor = (args: ExecutionArgs): CompiledQuery | null => {
     const name = args.operationName ?? '';
-    const byOperation = compiled.get(args.document);
-    const known = byOperation?.get(name);
+    const held = compiled.get(args.document);
+    const known = held?.byOperation.get(name);
     if (known !== undefined) return known;
     const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
     const entry = isCompiledQuery(result) ? result : null;
-    // A new map, so that the cache charges the document for its added operation.
-    compiled.set(args.document, new Map(byOperation).set(name, entry));
+    // A new value, so that the cache charges the document for its added operation.
+    const bytes = (held?.bytes ?? 0) + (entry ? compiledOperationBytes(args.document, args.operationName) : 0);
+    compiled.set(args.document, { byOperation: new Map(held?.byOperation).set(name, entry), bytes });
     return entry;
   };
   const due = (document: DocumentNode): boolean => {

@@ -59,6 +59,9 @@ describe('clientOf', () => {
     expect(clientOf('2001:db8:1:3::1')).not.toBe(bucket);
     expect(clientOf('2001:db8::1')).toBe(clientOf('2001:db8:0:0:ffff::'));
     expect(clientOf('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(clientOf('::ffff:0a00:0001')).toBe('10.0.0.1');
+    expect(clientOf('1::2:3:4:5:6.7.8.9')).toBe('1:0:2:3::/64');
+    expect(clientOf('::1')).not.toBe(clientOf('::ffff:0102:0304'));
     expect(clientOf('10.0.0.1')).not.toBe(clientOf('10.0.0.2'));
     expect(clientOf('unknown')).toBe('unknown');
   });

@@ -2,7 +2,7 @@ import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { useTieredJit } from '../../src/server/jit.js';
-import { compiledDocumentBytes } from '../../src/server/document-cache.js';
+import { compiledOperationBytes, documentBytes } from '../../src/server/document-cache.js';
 import { buildSchema } from '../../src/schema/index.js';
 import { createTestGateway } from '../helpers/gateway.js';
 
@@ -45,11 +45,25 @@ describe('useTieredJit', () => {
     const plugin = useTieredJit({ after: 0, maxBytes: 2 * MIB });
     const fields = 'id name hostname fqdn zone { id name dataCenter { id name country { id name } } } package { id name } ipAddresses { address }';
     const big = (i: number) => parse(`query Q${i} { ${Array.from({ length: 30 }, (_, j) => `a${j}: virtualMachine(id: "vm_${i}") { ${fields} }`).join(' ')} }`);
-    const estimate = compiledDocumentBytes(big(0), 1);
+    const estimate = documentBytes(big(0)) + compiledOperationBytes(big(0), null);
     expect(estimate).toBeGreaterThan(MIB / 2);
     for (let i = 0; i < 8; i++) expect(compiles(plugin, big(i))).toBe(true);
     expect(plugin.compiledBytes()).toBeGreaterThan(0);
     expect(plugin.compiledBytes()).toBeLessThanOrEqual(2 * MIB);
+  });
+});
+
+describe('the budget of compiled code', () => {
+  it('charges a document each compiled operation by its own size, not the whole document\'s', () => {
+    const plugin = useTieredJit({ after: 0, maxBytes: 8 * MIB });
+    const operations = Array.from({ length: 40 }, (_, i) => `query Op${i} { zones { id } }`);
+    const big = `query Big { ${Array.from({ length: 200 }, (_, j) => `a${j}: zones { id name }`).join(' ')} }`;
+    const document = parse([big, ...operations].join(' '));
+    for (let i = 0; i < 40; i++) expect(compiles(plugin, document, `Op${i}`)).toBe(true);
+    const charged = plugin.compiledBytes();
+    // The document once, and forty small operations: far less than forty times the document.
+    expect(charged).toBeLessThan(documentBytes(document) + 40 * compiledOperationBytes(parse(operations[0]!), null) * 2);
+    expect(charged).toBeGreaterThan(documentBytes(document));
   });
 });
 
