@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isRateLimitAnswer, isUpstreamError, RateLimitedError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isRateLimitAnswer, isUpstreamError, RateLimitedError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -128,7 +128,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             // Katapult refused the token while this call waited (a made-up token's first call
             // answers for the hundred queued behind it): it would only be refused again.
             const refused = cache.refusalOf(scope.tokenKey);
-            if (refused) throw refused;
+            if (refused) throw new UpstreamNotSentError(refused);
             if (attempt === 1 && !background) scope.stats.queueWaitMs += clock.now() - enqueuedAt;
             const startedAt = clock.now();
             try {
@@ -175,7 +175,12 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             priority: background ? 'background' : 'foreground',
             signal,
           },
-        ).finally(forget);
+        )
+          .catch((error: unknown) => {
+            // The queue saw a call never sent; the cache sees Katapult's refusal of the token.
+            throw error instanceof UpstreamNotSentError ? error.refusal : error;
+          })
+          .finally(forget);
       };
 
       // This request's own way out of a call it may share: its client going away, or its deadline

@@ -21,6 +21,12 @@ export interface LaneLesson {
   totalPermitted: number | null;
   /** A response arrived (any status); a network failure or timeout is not one. */
   response: boolean;
+  /**
+   * Katapult may have counted the call: it answered, or the request may have reached it before
+   * the attempt failed (a timeout, a reset, a call cancelled while running). Not for a refused
+   * connection, or a call given up before it was sent.
+   */
+  mayHaveCounted: boolean;
   /** The response was a 429. */
   rateLimited: boolean;
 }
@@ -171,9 +177,9 @@ class TokenLane<E> implements Lane<E> {
       this.hasReading = true;
       // This call left after those answers came back, so Katapult had counted them before it.
       if (ticket.seq > this.unreadBeforeSeq) this.unreadAnswers = 0;
-    } else if (at >= 0 && lesson.response) {
-      // Something answered (a call that got no answer at all, such as a refused connection, is
-      // left to the next reading: most never reached Katapult).
+    } else if (at >= 0 && lesson.mayHaveCounted) {
+      // Something answered, or may have been counted without answering (a timeout): counted
+      // until a later reading speaks for it. A call that never reached Katapult is not.
       this.unreadAnswers++;
       this.unreadBeforeSeq = this.sendSeq;
     }

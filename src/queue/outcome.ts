@@ -1,4 +1,4 @@
-import { UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, isRateLimitAnswer, isUpstreamError, type RateLimitInfo } from '../upstream/errors.js';
+import { UpstreamApiError, UpstreamMalformedError, UpstreamPageSizeError, isRateLimitAnswer, isUpstreamError, mayHaveReachedKatapult, type RateLimitInfo } from '../upstream/errors.js';
 import type { UpstreamResult } from '../upstream/http.js';
 import type { AttemptHealth } from './circuit.js';
 import type { LaneLesson } from './lane.js';
@@ -31,7 +31,7 @@ function totalPermittedOf(error: UpstreamApiError): number | null {
  */
 export function readOutcome(outcome: Outcome): OutcomeReading {
   if ('value' in outcome) {
-    return { rateLimited: false, foreignRateLimit: false, health: 'healthy', lesson: { rateLimit: outcome.value.rateLimit, totalPermitted: null, response: true, rateLimited: false } };
+    return { rateLimited: false, foreignRateLimit: false, health: 'healthy', lesson: { rateLimit: outcome.value.rateLimit, totalPermitted: null, response: true, mayHaveCounted: true, rateLimited: false } };
   }
   const { error } = outcome;
   const rateLimit: RateLimitInfo | null = isUpstreamError(error) ? error.rateLimit : null;
@@ -46,6 +46,12 @@ export function readOutcome(outcome: Outcome): OutcomeReading {
     rateLimited,
     foreignRateLimit,
     health,
-    lesson: { rateLimit, totalPermitted: rateLimited && error instanceof UpstreamApiError ? totalPermittedOf(error) : null, response, rateLimited },
+    lesson: {
+      rateLimit,
+      totalPermitted: rateLimited && error instanceof UpstreamApiError ? totalPermittedOf(error) : null,
+      response,
+      mayHaveCounted: response || mayHaveReachedKatapult(error),
+      rateLimited,
+    },
   };
 }

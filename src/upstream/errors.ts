@@ -18,7 +18,7 @@ export interface RateLimitInfo {
 export const NO_RATE_LIMIT_INFO: RateLimitInfo = Object.freeze({ permitted: null, remaining: null, retryAfterMs: null });
 
 export abstract class UpstreamError extends Error {
-  abstract readonly kind: 'api' | 'timeout' | 'network' | 'malformed' | 'rate_limited' | 'circuit_open' | 'queue_full' | 'cancelled';
+  abstract readonly kind: 'api' | 'timeout' | 'network' | 'malformed' | 'rate_limited' | 'circuit_open' | 'queue_full' | 'cancelled' | 'not_sent';
   /** Whether repeating the same GET later may succeed (503, reset, timeout). */
   abstract readonly retryable: boolean;
   rateLimit: RateLimitInfo = NO_RATE_LIMIT_INFO;
@@ -159,6 +159,33 @@ export class UpstreamCancelledError extends UpstreamError {
     super('The Katapult call was cancelled before it was sent');
     this.name = 'UpstreamCancelledError';
   }
+}
+
+/**
+ * A call given up at the moment it would have been sent, because Katapult had meanwhile refused
+ * its token (`refusal`). Nothing reached Katapult: the queue reads it as no answer, costing the
+ * token's budget nothing and telling the circuit nothing; the caller gets `refusal`.
+ */
+export class UpstreamNotSentError extends UpstreamError {
+  readonly kind = 'not_sent' as const;
+  readonly retryable = false;
+  constructor(readonly refusal: Error) {
+    super(`The Katapult call was not sent: ${refusal.message}`);
+    this.name = 'UpstreamNotSentError';
+  }
+}
+
+/**
+ * Connection failures that show the request never reached Katapult (no connection was made),
+ * unlike a reset or timeout, after which Katapult may have counted it.
+ */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether an attempt that got no answer may still have been counted by Katapult against the token. */
+export function mayHaveReachedKatapult(error: unknown): boolean {
+  if (error instanceof UpstreamTimeoutError) return true;
+  if (error instanceof UpstreamNetworkError) return error.causeCode === null || !NEVER_CONNECTED.has(error.causeCode);
+  return false;
 }
 
 export function isUpstreamError(error: unknown): error is UpstreamError {

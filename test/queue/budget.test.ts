@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
 import { FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
-import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError } from '../../src/upstream/errors.js';
+import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamNetworkError, UpstreamNotSentError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
+import { readOutcome } from '../../src/queue/outcome.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
@@ -48,6 +49,21 @@ describe('budget learning', () => {
     expect(windows.slice(0, -1).every((w) => w.sent === 18)).toBe(true);
     expect(rateLimitResponses()).toBe(0);
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('counts calls that got no answer but may have reached Katapult (timeouts), so their retries get no 429', async () => {
+    const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 20 });
+    const first = Array.from({ length: 10 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.advance(100);
+    await Promise.all(first);
+    // Katapult counts these six, but their answers never arrive; each is retried.
+    katapult.failNext(6, () => new UpstreamTimeoutError(1000));
+    const more = Array.from({ length: 6 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.advance(3 * MINUTE);
+    const settled = await Promise.allSettled(more);
+    expect(settled.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(katapult.perWindow('a').every((w) => w.sent <= 20 && w.rateLimited === 0)).toBe(true);
+    expect(rateLimitResponses()).toBe(0);
   });
 
   it('gets no 429 when calls reach Katapult in another order than they were sent', async () => {
@@ -219,5 +235,22 @@ describe('budget learning', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
     expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((boundary - clock.now()) / 1000));
+  });
+});
+
+describe('reading an attempt that got no answer', () => {
+  const refusal = new UpstreamApiError(403, 'invalid_api_token', '', {});
+  it('counts it against the budget when it may have reached Katapult, and tells the circuit nothing', () => {
+    expect(readOutcome({ error: new UpstreamTimeoutError(1000) }).lesson).toMatchObject({ response: false, mayHaveCounted: true });
+    expect(readOutcome({ error: new UpstreamNetworkError('ECONNRESET') }).lesson).toMatchObject({ response: false, mayHaveCounted: true });
+    expect(readOutcome({ error: new UpstreamNetworkError('ECONNREFUSED') }).lesson).toMatchObject({ response: false, mayHaveCounted: false });
+  });
+
+  it('reads a call given up before it was sent (its token refused meanwhile) as nothing: no answer, no health', () => {
+    const reading = readOutcome({ error: new UpstreamNotSentError(refusal) });
+    expect(reading.health).toBe('unknown');
+    expect(reading.lesson).toMatchObject({ response: false, mayHaveCounted: false, rateLimit: NO_RATE_LIMIT_INFO });
+    // Katapult's own refusal is an answer, and a healthy one.
+    expect(readOutcome({ error: refusal }).health).toBe('healthy');
   });
 });

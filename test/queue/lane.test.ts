@@ -8,6 +8,7 @@ const answer = (remaining: number | null, permitted: number | null = 100): LaneL
   rateLimit: { permitted, remaining, retryAfterMs: null },
   totalPermitted: null,
   response: true,
+  mayHaveCounted: true,
   rateLimited: false,
 });
 
@@ -58,9 +59,13 @@ describe('lane budget', () => {
     lane.learn(lane.sent(T0 + 5), T0 + 6, answer(48));
     expect(lane.remainingEstimate(T0 + 7)).toBe(48);
     // Refused connections reached nobody.
-    const refused: LaneLesson = { rateLimit: null, totalPermitted: null, response: false, rateLimited: false };
+    const refused: LaneLesson = { rateLimit: null, totalPermitted: null, response: false, mayHaveCounted: false, rateLimited: false };
     for (let i = 0; i < 20; i++) lane.learn(lane.sent(T0 + 8 + i), T0 + 9 + i, refused);
     expect(lane.remainingEstimate(T0 + 40)).toBe(48);
+    // A call that timed out (or was reset, or cancelled while running) may have been counted.
+    const timedOut: LaneLesson = { rateLimit: null, totalPermitted: null, response: false, mayHaveCounted: true, rateLimited: false };
+    for (let i = 0; i < 6; i++) lane.learn(lane.sent(T0 + 41 + i), T0 + 42 + i, timedOut);
+    expect(lane.remainingEstimate(T0 + 50)).toBe(48 - 6);
   });
 
   it('counts calls still in flight from before the reading, and calls sent after it', () => {
@@ -100,14 +105,14 @@ describe('lane budget', () => {
   it('without headers, counts its own calls against the limit a 429 taught', () => {
     const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
     const refused = lane.sent(T0);
-    lane.learn(refused, T0 + 1, { rateLimit: null, totalPermitted: 10, response: true, rateLimited: true });
+    lane.learn(refused, T0 + 1, { rateLimit: null, totalPermitted: 10, response: true, mayHaveCounted: true, rateLimited: true });
     const next = T0 - 1000 + MINUTE;
     const probe = lane.sent(next);
-    lane.learn(probe, next + 1, { rateLimit: null, totalPermitted: null, response: true, rateLimited: false });
+    lane.learn(probe, next + 1, { rateLimit: null, totalPermitted: null, response: true, mayHaveCounted: true, rateLimited: false });
     expect(lane.remainingEstimate(next + 2)).toBe(9);
     const more = Array.from({ length: 7 }, () => lane.sent(next + 2));
     expect(lane.gate(next + 3, 100)).toBe('busy');
-    for (const ticket of more) lane.learn(ticket, next + 4, { rateLimit: null, totalPermitted: null, response: true, rateLimited: false });
+    for (const ticket of more) lane.learn(ticket, next + 4, { rateLimit: null, totalPermitted: null, response: true, mayHaveCounted: true, rateLimited: false });
     expect(lane.gate(next + 5, 100)).toBe('exhausted');
   });
 
