@@ -49,6 +49,8 @@ export interface Lane<E> {
   readonly inFlight: number;
   readonly waiting: number;
   nextBoundary(now: number): number;
+  /** Epoch ms at which the window a call was sent in ends. */
+  windowEndOf(ticket: SendTicket): number;
   gate(now: number, perTokenConcurrency: number): LaneGate;
   sent(now: number): SendTicket;
   /** Returns true when the lane learned its permitted budget for the first time or it changed. */
@@ -132,6 +134,10 @@ class TokenLane<E> implements Lane<E> {
 
   nextBoundary(now: number): number {
     return (this.windowOf(now) + 1) * this.windowMs;
+  }
+
+  windowEndOf(ticket: SendTicket): number {
+    return (ticket.window + 1) * this.windowMs;
   }
 
   gate(now: number, perTokenConcurrency: number): LaneGate {

@@ -204,10 +204,12 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       emit(() => hooks.onRateLimitResponse?.());
       // A Retry-After is followed up to one of Katapult's windows (a CDN's hour must not stop a
       // token for an hour); a proxy's 429 without one pauses briefly, since its limits are
-      // often per second and Katapult's window says nothing about them.
+      // often per second and Katapult's window says nothing about them. Katapult's own 429 is
+      // about the window the call was sent in: an answer arriving after that window ended
+      // pauses nothing, and the new window starts with its probe.
       const retryAfterMs = rateLimit?.retryAfterMs;
       const until =
-        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.nextBoundary(now);
+        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket);
       lanes.pause(lane, until);
       // Spending budget we were not told about is not the call's fault: it goes back to the
       // front of its line and keeps its attempt.

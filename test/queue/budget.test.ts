@@ -162,6 +162,24 @@ describe('budget learning', () => {
     expect(retried.at(-1)).toMatchObject({ status: 200, attempt: 1 });
   });
 
+  it('a 429 for a window that has ended by the time it arrives does not pause the new window', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 5, latencyMs: 300 });
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    // The token's owner spends this window's calls elsewhere.
+    for (let i = 0; i < 5; i++) void katapult.task('a')({ attempt: 1, signal: new AbortController().signal });
+    await clock.advanceTo((Math.floor(clock.now() / MINUTE) + 1) * MINUTE - 100);
+    // Sent 100 ms before the boundary; its 429 arrives 200 ms into the next window.
+    const late = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 });
+    await clock.advance(400);
+    // The call went back in line and out again at once, in the new window.
+    expect(katapult.calls.map((c) => c.status)).toEqual([200, 200, 200, 200, 200, 429, 200]);
+    const fresh = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 });
+    await clock.advance(2_000);
+    await expect(late).resolves.toMatchObject({ status: 200 });
+    await expect(fresh).resolves.toMatchObject({ status: 200 });
+  });
+
   it('a 429 that is not Katapult’s JSON (a proxy’s) is a rate limit too: the call waits out Retry-After and keeps its attempt', async () => {
     const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 100 });
     // The lane knows its budget first, as a gateway in service does.
