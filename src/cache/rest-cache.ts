@@ -52,6 +52,10 @@ interface InFlight {
   /** Cleared when the token is purged (or the cache cleared) mid-load, so old data is not put back. */
   storable: boolean;
   deadline: ReturnType<typeof createSharedDeadline>;
+  /** Started as a background refresh, and no caller waiting for it has joined yet. */
+  background: boolean;
+  /** Told when a waiting caller joins a background load. */
+  onForeground: Set<() => void>;
 }
 
 /** The token's HMAC and the URL, never the raw token; a newline cannot occur in either. */
@@ -255,7 +259,11 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   };
 
   const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number): InFlight => {
-    const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline) } as InFlight;
+    const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline), background, onForeground: new Set() } as InFlight;
+    const onForeground = (listener: () => void) => {
+      inFlight.onForeground.add(listener);
+      return () => void inFlight.onForeground.delete(listener);
+    };
     // Registered before the load starts: a load that throws synchronously unregisters at once.
     flights.set(storeKey, inFlight);
     const unregister = () => {
@@ -266,7 +274,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         try {
           let result: UpstreamResult<unknown>;
           try {
-            result = await load({ signal, background, deadline: inFlight.deadline });
+            result = await load({ signal, background, deadline: inFlight.deadline, onForeground });
           } catch (error) {
             remember(key, storeKey, inFlight, error);
             throw error;
@@ -348,6 +356,11 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
     // A caller that can wait longer than the load's first caller keeps the load from being given up early.
     joined?.deadline.extend(fetchOptions.deadline);
+    if (joined?.background) {
+      // A refresh still in line is now someone's read: it must not wait behind every other token's.
+      joined.background = false;
+      for (const listener of joined.onForeground) safely(listener);
+    }
     const { flight } = joined ?? launch(key, storeKey, load, false, fetchOptions.deadline);
     let outcome;
     try {

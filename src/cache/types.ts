@@ -57,6 +57,11 @@ export interface LoadContext {
   background: boolean;
   /** The latest deadline among the callers waiting for this load. */
   deadline: SharedDeadline;
+  /**
+   * For a background load: hands the loader a way to hear that a caller joined who waits for
+   * it (the load is no longer only a refresh). Returns the function that stops it.
+   */
+  onForeground(listener: () => void): () => void;
 }
 
 export interface CacheFetchOptions<T> {

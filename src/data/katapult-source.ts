@@ -114,7 +114,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       }
 
       const callKey = `${key.tokenKey}\n${key.url}`;
-      const load = ({ signal, background, deadline }: LoadContext) => {
+      const load = ({ signal, background, deadline, onForeground }: LoadContext) => {
         const enqueuedAt = clock.now();
         if (!background) scope.stats.upstreamCalls++;
         const pending = {};
@@ -173,6 +173,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             // Callers who joined this call later may wait longer than the one who started it.
             onLaterDeadline: background ? undefined : deadline.onLater,
             priority: background ? 'background' : 'foreground',
+            onForeground: background ? onForeground : undefined,
             signal,
           },
         )

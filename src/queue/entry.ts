@@ -14,7 +14,8 @@ export interface Entry {
   readonly lane: Lane<Entry>;
   /** Only ever moves later (`onLaterDeadline`). */
   deadline: number;
-  readonly priority: QueuePriority;
+  /** Background until a caller who waits for the call joins it (see `onForeground`). */
+  priority: QueuePriority;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (result: UpstreamResult<unknown>) => void;
   readonly reject: (error: unknown) => void;

@@ -88,6 +88,20 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     lanes.queueTurn(entry.lane, false);
   }
 
+  /** A background call someone now waits for: it joins the end of its lane's foreground line. */
+  function promote(entry: Entry): void {
+    if (entry.priority === 'foreground' || entry.state === 'settled') return;
+    if (entry.state !== 'waiting') {
+      // Running or backing off: any attempt after this one goes in the foreground line.
+      entry.priority = 'foreground';
+      return;
+    }
+    leaveLine(entry);
+    entry.priority = 'foreground';
+    enqueue(entry, false);
+    pump();
+  }
+
   function settle(entry: Entry, outcome: Outcome, reason?: QueueRejectReason): void {
     if (entry.state === 'settled') return;
     if (entry.state === 'waiting') leaveLine(entry);
@@ -309,9 +323,11 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
         cancelTimer();
         cancelTimer = clock.setTimeout(() => onDeadline(entry), later - clock.now());
       });
+      const stopWaitingForeground = priority === 'background' ? addOptions.onForeground?.(() => promote(entry)) : undefined;
       entry.cancelDeadline = () => {
         cancelTimer();
         stopHearing?.();
+        stopWaitingForeground?.();
       };
       signal?.addEventListener('abort', entry.onAbort, { once: true });
       live.add(entry);

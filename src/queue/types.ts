@@ -49,6 +49,13 @@ export interface QueueAddOptions {
   onLaterDeadline?(listener: (deadline: number) => void): () => void;
   /** @default 'foreground' */
   priority?: QueuePriority;
+  /**
+   * For a background call several callers share: hands the queue a way to hear that a caller
+   * who is waiting for it joined (a refresh the client asked for, a read past the stale
+   * window), so the call moves to the foreground and stops waiting behind every other token's
+   * foreground work. Returns the function that stops it.
+   */
+  onForeground?(listener: () => void): () => void;
   /** Aborting it drops the call if not yet sent (and aborts the attempt in flight). */
   signal?: AbortSignal;
 }

@@ -135,6 +135,31 @@ describe('cancellation', () => {
   });
 });
 
+describe('a background refresh that a waiting caller joins', () => {
+  it('tells its loader, once, that it is now a foreground read', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 30_000 }));
+    const key = keyOf('t1', '/virtual_machines/vm_1');
+    const upstream = controlled<{ v: number }>();
+    const first = cache.fetch(key, { load: upstream.load });
+    upstream.pending[0]?.resolve(resultOf({ v: 1 }));
+    await first;
+    await clock.advance(20_000);
+    expect((await cache.fetch(key, { load: upstream.load })).status).toBe('stale');
+    const refresh = upstream.pending[1]!.context;
+    expect(refresh.background).toBe(true);
+    let told = 0;
+    refresh.onForeground(() => told++);
+    const joined = cache.fetch(key, { load: upstream.load, noCache: true });
+    const again = cache.fetch(key, { load: upstream.load, noCache: true });
+    expect(told).toBe(1);
+    upstream.pending[1]!.resolve(resultOf({ v: 2 }));
+    expect((await joined).value).toEqual({ v: 2 });
+    expect((await again).value).toEqual({ v: 2 });
+    expect(upstream.pending).toHaveLength(2);
+  });
+});
+
 describe('isolation between tokens', () => {
   it.each([1, 2, 3, 42, 1337])('never serves one token the body of another (seed %i)', async (seed) => {
     const random = createRandom(seed);

@@ -73,6 +73,39 @@ describe('fairness and priority', () => {
     expect(started).toEqual(['a-bg-1', 'a-fg-1', 'b-fg-1', 'a-fg-2', 'b-bg-1', 'a-bg-2']);
   });
 
+  it('moves a background call to the foreground when a caller who waits for it joins', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, globalConcurrency: 1 });
+    // Teach the light lane its budget first, so its calls need no probe.
+    await Promise.all([queue.add(katapult.task('light'), { laneKey: 'light', deadline: clock.now() + HOUR }), clock.advance(20)]);
+    const heavy = Array.from({ length: 100 }, () => queue.add(katapult.task('heavy'), { laneKey: 'heavy', deadline: clock.now() + HOUR }));
+    const listeners = new Set<() => void>();
+    const refresh = queue.add(katapult.task('light'), {
+      laneKey: 'light',
+      deadline: clock.now() + HOUR,
+      priority: 'background',
+      onForeground: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    });
+    await clock.advance(25);
+    expect(katapult.calls.filter((c) => c.token === 'light')).toHaveLength(1);
+    // A client's read joins the refresh: it takes its lane's turn among the foreground work.
+    for (const listener of listeners) listener();
+    const joinedAt = clock.now();
+    await clock.advance(40);
+    const sent = katapult.calls.filter((c) => c.token === 'light');
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.at - joinedAt).toBeLessThanOrEqual(20);
+    await expect(refresh).resolves.toMatchObject({ status: 200 });
+    await clock.advance(HOUR);
+    expect(await Promise.all(heavy)).toHaveLength(100);
+    // Settled calls stop listening.
+    expect(listeners.size).toBe(0);
+  });
+
   it('keeps to the global and per-token concurrency limits', async () => {
     const clock = createFakeClock();
     const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });
