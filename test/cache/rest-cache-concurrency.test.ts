@@ -5,6 +5,20 @@ import { createFakeClock } from '../helpers/fake-clock.js';
 import { createRandom } from '../../src/simulator/random.js';
 import { controlled, keyOf, resultOf, strictOptions } from './fixtures.js';
 
+/** An entry read past its freshness, within the stale window: served stale, its refresh (load 1) still pending. */
+async function staleEntryBeingRefreshed() {
+  const clock = createFakeClock();
+  const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 30_000 }));
+  const key = keyOf('t1', '/virtual_machines/vm_1');
+  const upstream = controlled<{ v: number }>();
+  const first = cache.fetch(key, { load: upstream.load });
+  upstream.pending[0]?.resolve(resultOf({ v: 1 }));
+  await first;
+  await clock.advance(20_000);
+  expect((await cache.fetch(key, { load: upstream.load })).status).toBe('stale');
+  return { cache, key, upstream };
+}
+
 describe('singleflight', () => {
   it('shares one load among 100 concurrent fetches of the same key', async () => {
     const clock = createFakeClock();
@@ -116,16 +130,7 @@ describe('cancellation', () => {
   });
 
   it('never aborts a background refresh, even when a waiter that joined it leaves', async () => {
-    const clock = createFakeClock();
-    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 30_000 }));
-    const key = keyOf('t1', '/virtual_machines/vm_1');
-    const upstream = controlled<{ v: number }>();
-    const first = cache.fetch(key, { load: upstream.load });
-    upstream.pending[0]?.resolve(resultOf({ v: 1 }));
-    await first;
-    await clock.advance(20_000);
-
-    expect((await cache.fetch(key, { load: upstream.load })).status).toBe('stale');
+    const { cache, key, upstream } = await staleEntryBeingRefreshed();
     const leaving = new AbortController();
     const bypass = cache.fetch(key, { load: upstream.load, noCache: true, signal: leaving.signal });
     leaving.abort();
@@ -137,15 +142,7 @@ describe('cancellation', () => {
 
 describe('a background refresh that a waiting caller joins', () => {
   it('tells its loader, once, that it is now a foreground read', async () => {
-    const clock = createFakeClock();
-    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 30_000 }));
-    const key = keyOf('t1', '/virtual_machines/vm_1');
-    const upstream = controlled<{ v: number }>();
-    const first = cache.fetch(key, { load: upstream.load });
-    upstream.pending[0]?.resolve(resultOf({ v: 1 }));
-    await first;
-    await clock.advance(20_000);
-    expect((await cache.fetch(key, { load: upstream.load })).status).toBe('stale');
+    const { cache, key, upstream } = await staleEntryBeingRefreshed();
     const refresh = upstream.pending[1]!.context;
     expect(refresh.background).toBe(true);
     let told = 0;
