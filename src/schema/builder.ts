@@ -22,6 +22,13 @@ export interface GraphQLContext {
  */
 export const CALL_PER_OBJECT = 'katapultCallPerObject';
 export const callPerObject = { [CALL_PER_OBJECT]: true } as const;
+/**
+ * Marks a field of an object that is read out of its parent's record (an address's details, a
+ * hypervisor's address, both out of their VM's): the call is the parent's, charged once per
+ * parent however many of its children read from it.
+ */
+export const CALL_OF_PARENT = 'katapultCallOfParent';
+export const callOfParent = { [CALL_OF_PARENT]: true } as const;
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;

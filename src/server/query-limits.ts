@@ -22,7 +22,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { MAX_PAGES_TO_END } from '../data/pagination.js';
-import { CALL_PER_OBJECT } from '../schema/builder.js';
+import { CALL_OF_PARENT, CALL_PER_OBJECT } from '../schema/builder.js';
 import type { InboundRejectReason } from './metrics.js';
 
 export interface QueryLimitsOptions {
@@ -142,7 +142,8 @@ function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNod
 const SPREAD_COST = 1;
 
 /** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
-type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boolean };
+/** `parentCall`: the selection reads a field out of the record of the object it belongs to (CALL_OF_PARENT). */
+type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boolean; parentCall: boolean };
 
 /**
  * Depth, cost and alias count of the operation that will run. Cost is one per field and per
@@ -171,7 +172,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
     return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
   };
 
-  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, callPerObject: false });
+  const nothing = (): SetMeasure => ({ depth: 0, cost: 0, aliases: 0, callPerObject: false, parentCall: false });
   // `__schema` only exists on the root type, where fields of one response key merge.
   const schemaKeys = new Set<string>();
   const measureSet = (set: SelectionSetNode, type: GraphQLNamedType): SetMeasure => {
@@ -185,9 +186,12 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
       if (selection.kind === Kind.FIELD) {
         const definition = fieldOf(type, selection.name.value);
         if (definition?.extensions?.[CALL_PER_OBJECT]) total.callPerObject = true;
+        if (definition?.extensions?.[CALL_OF_PARENT]) total.parentCall = true;
         const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : nothing();
         const times = definition ? multiplier(definition, selection, variables, pageSizes) : 1;
         // `nodes(ids:)` looks each id up with a call of its own, whatever is selected.
+        // Children read out of this object's record (its addresses' details): the call is this object's.
+        if (inner.parentCall) total.callPerObject = true;
         const callEach = inner.callPerObject || (definition?.args.some((a) => a.name === 'ids') ?? false);
         const each = inner.cost + (callEach ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
@@ -204,6 +208,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         add(inner, SPREAD_COST + inner.cost, inner.depth);
         // The same object: its call is charged once, by the field that returns it.
         total.callPerObject ||= inner.callPerObject;
+        total.parentCall ||= inner.parentCall;
       } else {
         const name = selection.name.value;
         let inner = memo.get(name);
@@ -215,6 +220,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         }
         add(inner, SPREAD_COST + inner.cost, inner.depth);
         total.callPerObject ||= inner.callPerObject;
+        total.parentCall ||= inner.parentCall;
       }
     }
     return total;

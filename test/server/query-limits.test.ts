@@ -63,6 +63,9 @@ describe('measureOperation', () => {
     // An address's details come from its VM's record too.
     expect(measure(list('ipAddresses { address }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2));
     expect(measure(list('ipAddresses { reverseDns }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
+    // One record per VM, however many of its children read from it: charged once.
+    expect(measure(list('state ipAddresses { reverseDns label } hypervisor { ipAddress }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 1 + 3 + 2 + CALL_PER_OBJECT_COST));
+    expect(measure(list('hypervisor { ipAddress }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
     // Fields that come with the list cost no call.
     expect(measure(list('name hostname zone { name } package { name }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + 2));
   });

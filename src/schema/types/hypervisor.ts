@@ -1,5 +1,5 @@
 import { chain } from '../../data/pagination.js';
-import { builder, callPerObject } from '../builder.js';
+import { builder, callOfParent } from '../builder.js';
 import { HypervisorRef } from './refs.js';
 import { fullVirtualMachine } from './virtual-machine.js';
 
@@ -13,7 +13,7 @@ HypervisorRef.implement({
     ipAddress: t.string({
       nullable: true,
       description: 'Management address, when shown. Not in Katapult\'s VM list: on a list, reading it costs one Katapult call per VM.',
-      extensions: callPerObject,
+      extensions: callOfParent,
       resolve: (h, _a, c) => ('ip_address' in h ? (h.ip_address ?? null) : chain(fullVirtualMachine(h.vm, c), (full) => full.virtual_machine.hypervisor?.ip_address ?? null)),
     }),
   }),
