@@ -79,7 +79,7 @@ builder.addScalarType('DateTime', DateTimeResolver, {
   description: 'A point in time, serialised as an ISO 8601 string in UTC (Katapult sends Unix seconds).',
 });
 
-builder.queryType({ description: 'Read access to Katapult through the gateway. Every field needs `Authorization: Bearer <Katapult API token>`.' });
+builder.queryType({ description: 'Read access to Katapult through the gateway. Every field that reads Katapult data needs `Authorization: Bearer <Katapult API token>`.' });
 
 /** Katapult timestamps are integer Unix seconds. */
 export const fromUnixSeconds = (seconds: number | null | undefined): Date | null =>
