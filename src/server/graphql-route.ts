@@ -151,6 +151,9 @@ const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
  * for everything it does not answer. Every answer then gets HTTP caching headers (GET),
  * compression, the request id, and one summary line with metrics.
  */
+/** What logs and metrics record for a request whose client went away before its answer (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
   const { app, fastPath, onGraphQLResult } = options;
   const { http, limits } = app.config;
@@ -280,10 +283,16 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         return refuse(413, `The request body is larger than the ${limits.bodyBytes}-byte limit`, 'BAD_USER_INPUT', { connection: 'close' });
       }
     }
-    if (isGet) {
-      // yoga reports unparseable GET parameters as an unexpected error; they are the client's.
+    // yoga reports unparseable parameters of a GET, or of a form-encoded POST, as an unexpected
+    // error; they are the client's.
+    const params = isGet
+      ? url().searchParams
+      : body && /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(header(req, 'content-type') ?? '')
+        ? new URLSearchParams(body.toString('utf8'))
+        : null;
+    if (params) {
       for (const name of ['variables', 'extensions']) {
-        const raw = url().searchParams.get(name);
+        const raw = params.get(name);
         if (!raw) continue;
         try {
           JSON.parse(raw);
@@ -336,7 +345,18 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
     // stream, which costs more than the rest of a warm request's parsing.
     const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
-    const response = await app.yoga.fetch(request, { scope, notes });
+    // A client that hangs up (an app cancelling a request) aborts the request yoga is running;
+    // that is no fault of ours, and there is no one left to answer. It is still counted.
+    const clientGone = () => {
+      log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: notes.operationName, fastPath: false });
+    };
+    let response: Response;
+    try {
+      response = await app.yoga.fetch(request, { scope, notes });
+    } catch (error) {
+      if (abort.signal.aborted) return clientGone();
+      throw error;
+    }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       // yoga's header names keep the case they were set in, and its streamed media types (SSE,
@@ -346,7 +366,14 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
       headers[lower] = value;
     });
-    let payload = ownBytes(await response.arrayBuffer());
+    let answer: ArrayBuffer;
+    try {
+      answer = await response.arrayBuffer();
+    } catch (error) {
+      if (abort.signal.aborted) return clientGone();
+      throw error;
+    }
+    let payload = ownBytes(answer);
     // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
     const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
     if (refusal) {

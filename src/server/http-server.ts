@@ -120,6 +120,18 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     });
   });
   server.keepAliveTimeout = 65_000;
+  // node answers these itself otherwise: a bare 417 for an Expect other than 100-continue, and a
+  // closed connection for CONNECT. They get the error contract like every other refusal.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
+    sendJson(res, 417, errorBody('Only "Expect: 100-continue" is understood', 'BAD_REQUEST', requestId), { 'x-request-id': requestId, connection: 'close' });
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    const requestId = requestIdFrom(null);
+    const body = errorBody('CONNECT is not supported: this is not a proxy', 'BAD_REQUEST', requestId);
+    socket.write(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nallow: GET, HEAD, POST, OPTIONS\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
+    socket.end(body);
+  });
   // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
   // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
   // the same JSON error and request id as every other answer.

@@ -262,6 +262,9 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
           if (error instanceof GraphQLError && TOKEN_LIMIT_MESSAGE.test(error.message)) {
             throw reject('tokens', `The document has more than ${maxTokens} tokens, the limit; send a shorter query`);
           }
+          // graphql-js parses nested lists and objects by recursion: about two thousand `[` in a
+          // row (4 KB, well within the token limit) run it out of stack.
+          if (error instanceof RangeError) throw reject('depth', 'The document nests lists or objects too deeply to parse');
           throw error;
         }
       });

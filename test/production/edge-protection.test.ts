@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { createConnection } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { bearer, gatewaysPerTest, ORG_NAME_QUERY, post, raw, type RawResponse, type TestGateway } from './gateway.js';
 
@@ -99,6 +99,69 @@ describe('requests node:http cannot parse', () => {
     expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
     expect(bodyOf(answer).errors[0]).toMatchObject({ message: 'An HTTP/1.1 request must carry a Host header', extensions: { code: 'BAD_REQUEST' } });
     expect(await exchange(gateway.endpoint, 'GET /health HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('answers an Expect other than 100-continue with 417 in the error contract', async () => {
+    const gateway = await gatewayWith();
+    const answer = await exchange(gateway.endpoint, 'GET /health HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n/);
+    expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(bodyOf(answer).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('answers CONNECT with 405 in the error contract instead of dropping the connection', async () => {
+    const gateway = await gatewayWith();
+    const answer = await exchange(gateway.endpoint, 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(bodyOf(answer).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+});
+
+describe('form-encoded POST bodies', () => {
+  it('answers variables or extensions that are not JSON with 400 BAD_REQUEST, as for a GET', async () => {
+    const gateway = await gatewayWith({ env: { LOG_LEVEL: 'info' } });
+    for (const [name, value] of [['variables', '{'], ['extensions', 'notjson']]) {
+      const response = await raw(gateway.endpoint, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'apollo-require-preflight': '1' },
+        body: `query=${encodeURIComponent('{ __typename }')}&${name}=${encodeURIComponent(value)}`,
+      });
+      expect(response.status, name).toBe(400);
+      expect(code(response)).toBe('BAD_REQUEST');
+      expect(response.json.errors[0].message).toBe(`The "${name}" parameter is not valid JSON`);
+    }
+    expect(gateway.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50)).toEqual([]);
+    const fine = await raw(gateway.endpoint, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'apollo-require-preflight': '1' },
+      body: `query=${encodeURIComponent('{ __typename }')}&variables=${encodeURIComponent('{}')}`,
+    });
+    expect(fine.json).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('a client that goes away before its answer', () => {
+  it('is logged as a request its client closed (499), not as a server error', async () => {
+    const gateway = await gatewayWith({ env: { LOG_LEVEL: 'info' }, simulator: createSimulator({ latencyMs: 300 }) });
+    try {
+      const { port } = new URL(gateway.endpoint);
+      const body = JSON.stringify(query);
+      await new Promise<void>((resolve) => {
+        const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => {
+          socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${DEMO_TOKENS.globex}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, 50);
+        });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const records = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string; status?: number });
+      expect(records.filter((record) => record.level >= 50)).toEqual([]);
+      expect(records.find((record) => record.msg === 'graphql request')).toMatchObject({ status: 499 });
+    } finally {
+      await gateway.simulator.close();
+    }
   });
 });
 

@@ -120,6 +120,17 @@ describe('query limits', () => {
     expect(refused.json.errors[0].message).toBe('The query asks for __schema 5 times; ask for it once');
   });
 
+  it('refuses a document whose lists nest too deeply to parse, without a token, as QUERY_TOO_COMPLEX and not a server error', async () => {
+    const gateway = await limited({ LOG_LEVEL: 'info' });
+    const nested = `${'['.repeat(2500)}${']'.repeat(2500)}`;
+    for (const document of [`{ __typename @skip(if: ${nested}) }`, `query Q($x: [Int] = ${nested}) { __typename }`]) {
+      const response = await post(gateway.endpoint, { query: document });
+      expect(response.json.errors?.[0]?.extensions?.code, document.slice(0, 30)).toBe('QUERY_TOO_COMPLEX');
+      expect(response.json.errors[0].message).toBe('The document nests lists or objects too deeply to parse');
+    }
+    expect(gateway.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50)).toEqual([]);
+  });
+
   it('counts every refusal of an over-long document in the metrics, the same document sent again included', async () => {
     const gateway = await limited({ LIMIT_TOKENS: '50' });
     const long = `{ organization(subDomain: "globex") { ${Array.from({ length: 60 }, () => 'name').join(' ')} } }`;
