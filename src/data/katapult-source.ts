@@ -170,8 +170,9 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           {
             laneKey: scope.tokenKey,
             deadline: background ? clock.now() + revalidationDeadlineMs : scope.deadline,
-            // Callers who joined this call later may wait longer than the one who started it.
-            onLaterDeadline: background ? undefined : deadline.onLater,
+            // Callers who joined this call later may wait longer than the one who started it (a
+            // background refresh has none until a caller joins it).
+            onLaterDeadline: deadline.onLater,
             priority: background ? 'background' : 'foreground',
             onForeground: background ? onForeground : undefined,
             signal,

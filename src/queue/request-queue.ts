@@ -98,7 +98,11 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     leaveLine(entry);
     entry.priority = 'foreground';
+    // Out of every line before going back in one; its wait is counted from when it first queued.
+    entry.state = 'between';
+    const queuedAt = entry.queuedAt;
     enqueue(entry, false);
+    entry.queuedAt = queuedAt;
     pump();
   }
 

@@ -287,7 +287,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // error; they are the client's.
     const params = isGet
       ? url().searchParams
-      : body && /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(header(req, 'content-type') ?? '')
+      : // yoga reads the media type before any `,` (a list of them is not valid, but it reads one).
+        body && /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test((header(req, 'content-type') ?? '').split(',')[0]!)
         ? new URLSearchParams(body.toString('utf8'))
         : null;
     if (params) {

@@ -51,6 +51,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(bytes);
 }
 
+/**
+ * Ends a socket the server no longer tracks (a CONNECT, or a request node could not parse) and
+ * lets go of it once the last bytes are written: `end()` alone half-closes it, and a client that
+ * never closes its side would hold it (and its file descriptor) open with no timeout, past a shutdown.
+ */
+function closeAfter(socket: Duplex, body: Buffer): void {
+  socket.end(body, () => socket.destroy());
+}
+
 export function createHttpServer(options: HttpServerOptions): GatewayHttpServer {
   const { app } = options;
   const custom = options.fastPath !== undefined || options.onGraphQLResult !== undefined;
@@ -130,7 +139,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     const requestId = requestIdFrom(null);
     const body = errorBody('CONNECT is not supported: this is not a proxy', 'BAD_REQUEST', requestId);
     socket.write(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nallow: GET, HEAD, POST, OPTIONS\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
-    socket.end(body);
+    closeAfter(socket, body);
   });
   // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
   // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
@@ -150,7 +159,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           : 'The request is not valid HTTP';
     const body = errorBody(message, 'BAD_REQUEST', requestId);
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
-    socket.end(body);
+    closeAfter(socket, body);
   });
 
   return {

@@ -184,6 +184,8 @@ const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOS
 /** Whether an attempt that got no answer may still have been counted by Katapult against the token. */
 export function mayHaveReachedKatapult(error: unknown): boolean {
   if (error instanceof UpstreamTimeoutError) return true;
+  // The queue aborted an attempt already running (its last waiter left): it may have been sent.
+  if ((error as { name?: unknown } | null)?.name === 'AbortError') return true;
   if (error instanceof UpstreamNetworkError) return error.causeCode === null || !NEVER_CONNECTED.has(error.causeCode);
   return false;
 }

@@ -115,15 +115,45 @@ describe('requests node:http cannot parse', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
     expect(bodyOf(answer).errors[0]!.extensions.code).toBe('BAD_REQUEST');
   });
+
+  it.each([
+    ['CONNECT', 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n'],
+    ['bytes that are not HTTP', 'NOT HTTP AT ALL\r\n\r\n'],
+  ])('lets go of the socket after refusing %s, even when the client never closes its side', async (_case, bytes) => {
+    const gateway = await gatewayWith();
+    const { port } = new URL(gateway.endpoint);
+    const released = await new Promise<boolean>((resolve) => {
+      // A client that keeps its side open: only the server can let go of the connection.
+      const socket = createConnection({ host: '127.0.0.1', port: Number(port), allowHalfOpen: true }, () => socket.write(bytes));
+      socket.resume();
+      socket.on('error', () => resolve(true));
+      socket.on('close', () => resolve(true));
+      socket.on('end', () => {
+        // Writing to a socket the server has let go of is refused (a reset); to a half-closed one it is not.
+        const poke = setInterval(() => socket.write('x'), 20);
+        setTimeout(() => {
+          clearInterval(poke);
+          socket.destroy();
+          resolve(false);
+        }, 500);
+      });
+    });
+    expect(released).toBe(true);
+  });
 });
 
 describe('form-encoded POST bodies', () => {
   it('answers variables or extensions that are not JSON with 400 BAD_REQUEST, as for a GET', async () => {
     const gateway = await gatewayWith({ env: { LOG_LEVEL: 'info' } });
-    for (const [name, value] of [['variables', '{'], ['extensions', 'notjson']]) {
+    for (const [name, value, contentType] of [
+      ['variables', '{', 'application/x-www-form-urlencoded'],
+      ['extensions', 'notjson', 'Application/X-WWW-Form-Urlencoded; charset=utf-8'],
+      // yoga reads the media type before the first comma.
+      ['variables', '{bad', 'application/x-www-form-urlencoded,application/json'],
+    ] as const) {
       const response = await raw(gateway.endpoint, {
         method: 'POST',
-        headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'apollo-require-preflight': '1' },
+        headers: { ...auth, 'content-type': contentType, 'apollo-require-preflight': '1' },
         body: `query=${encodeURIComponent('{ __typename }')}&${name}=${encodeURIComponent(value)}`,
       });
       expect(response.status, name).toBe(400);

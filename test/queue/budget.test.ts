@@ -66,6 +66,27 @@ describe('budget learning', () => {
     expect(rateLimitResponses()).toBe(0);
   });
 
+  it('counts calls cancelled while running (their last waiter left after they were sent), so later calls get no 429', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 20, latencyMs: 100 });
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const rateLimited = () => katapult.calls.filter((c) => c.status === 429).length;
+    const first = Array.from({ length: 10 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.advance(300);
+    await Promise.all(first);
+    // Sent, counted by Katapult, then given up 5 ms later by callers who went away.
+    const leaving = Array.from({ length: 6 }, () => new AbortController());
+    const cancelled = leaving.map((controller) => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE, signal: controller.signal }));
+    await clock.advance(5);
+    expect(katapult.calls).toHaveLength(16);
+    for (const controller of leaving) controller.abort();
+    await Promise.allSettled(cancelled);
+    const more = Array.from({ length: 8 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
+    await clock.advance(3 * MINUTE);
+    expect((await Promise.allSettled(more)).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(rateLimited()).toBe(0);
+  });
+
   it('gets no 429 when calls reach Katapult in another order than they were sent', async () => {
     // Katapult counts each call when it arrives, 1–51 ms after it was sent, and answers 1 ms later.
     let seed = 7;
