@@ -12,15 +12,18 @@ function fullCountry(country: CountryModel, context: GraphQLContext): MaybePromi
   return chain(context.data.country(country.id), (body) => (country.full = body.country));
 }
 
+/** Fields a country's own record carries and lists may not: one failed read nulls the field, not the list. */
+const OWN_RECORD_NOTE = 'Null (with an error) when the country\'s own record is needed and cannot be read.';
+
 builder.node(CountryRef, {
   description: 'A country, as Katapult knows it (for data centers and billing).',
   id: { resolve: (c) => c.id, description: 'The Katapult id (`ctry_…`).' },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'English name.' }),
-    isoCode2: t.string({ description: 'ISO 3166-1 alpha-2 code.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code2) }),
-    isoCode3: t.string({ description: 'ISO 3166-1 alpha-3 code.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code3) }),
+    isoCode2: t.string({ nullable: true, description: 'ISO 3166-1 alpha-2 code. ' + OWN_RECORD_NOTE, resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code2) }),
+    isoCode3: t.string({ nullable: true, description: 'ISO 3166-1 alpha-3 code. ' + OWN_RECORD_NOTE, resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.iso_code3) }),
     timeZone: t.string({ nullable: true, description: 'IANA time zone, when known.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.time_zone) }),
-    eu: t.boolean({ description: 'Whether the country is in the European Union.', resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.eu) }),
+    eu: t.boolean({ nullable: true, description: 'Whether the country is in the European Union. ' + OWN_RECORD_NOTE, resolve: (c, _a, ctx) => chain(fullCountry(c, ctx), (f) => f.eu) }),
   }),
 });
 

@@ -25,7 +25,10 @@ builder.node(DataCenterRef, {
     }),
     zones: t.field({
       type: [ZoneRef],
-      description: 'Zones in this data center.',
+      // Another call (/zones): its failure must not null out the data center, and through a VM's
+      // non-null zone a whole page of VMs.
+      nullable: true,
+      description: 'Zones in this data center. Null (with an error) when Katapult\'s zone list cannot be read.',
       resolve: (dc, _a, context) => chain(context.data.zones(), (body) => body.zones.filter((z) => z.data_center.id === dc.id).map(zoneModel)),
     }),
   }),

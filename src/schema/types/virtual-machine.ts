@@ -108,7 +108,11 @@ builder.node(VirtualMachineRef, {
     }),
     organization: t.field({
       type: OrganizationRef,
-      description: 'The organization that owns the VM.',
+      // Nullable: on a VM from a list its fields other than the id need the organization's own
+      // record, another call (and the organizations:read scope); one failure of that call must
+      // not null out the VM, and with it the whole page.
+      nullable: true,
+      description: 'The organization that owns the VM. Null (with an error) when a field asked for needs the organization\'s own record and it cannot be read (the token may lack organizations:read).',
       resolve: (vm, _a, c) =>
         vm.full
           ? { lookup: { id: vm.full.virtual_machine.organization.id }, dto: vm.full.virtual_machine.organization }
