@@ -55,3 +55,20 @@ describe('a follow-up read that fails under a list', () => {
     }
   });
 });
+
+describe('a VM\'s package, for a token that may not list packages', () => {
+  it('is read from the VM\'s own record when the package list is refused', async () => {
+    const gateway = refusing('/virtual_machine_packages', () => cannedError(403, 'scope_not_granted', { scopes: ['virtual_machine_packages:read'] }));
+    try {
+      const { body } = await gateway.query('{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { name package { name cpuCores } } } } } }', { token: DEMO_TOKENS.globex });
+      expect(body.errors).toBeUndefined();
+      const edges = (body.data as { organization: { virtualMachines: { edges: Array<{ node: { package: { name: string; cpuCores: number } } }> } } }).organization.virtualMachines.edges;
+      for (const edge of edges) {
+        expect(edge.node.package.name).toBeTruthy();
+        expect(edge.node.package.cpuCores).toBeGreaterThan(0);
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
+});

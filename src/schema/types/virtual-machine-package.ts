@@ -1,29 +1,51 @@
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { notFound } from '../../data/katapult-data.js';
 import type { PackageModel } from '../../data/models.js';
-import { chain } from '../../data/pagination.js';
+import { chain, recover } from '../../data/pagination.js';
 import type { VirtualMachinePackageDto } from '../../upstream/dto.js';
+import { UpstreamApiError } from '../../upstream/errors.js';
 import { builder, type GraphQLContext } from '../builder.js';
 import { selectedFields } from '../lookahead.js';
 import { PackageGroupRef, PackageIconRef, VirtualMachinePackageRef } from './refs.js';
 
 /**
+ * Refusals of a package read that the VM's own record can stand in for: the package list and
+ * the package's record need virtual_machine_packages:read, which a token reading VMs may lack,
+ * while the VM's record (the VM scope) carries its package in full.
+ */
+const STANDS_IN_FOR = new Set(['scope_not_granted', 'permission_denied']);
+const BY_VM_RECORD = Symbol('read the package from its VM');
+
+function fromVmRecord(pkg: PackageModel, context: GraphQLContext): MaybePromise<VirtualMachinePackageDto> {
+  return chain(context.data.virtualMachine({ id: pkg.virtualMachineId! }), (full) => {
+    const own = full.virtual_machine.package;
+    if (!own) throw notFound('package_not_found', 'package');
+    pkg.ownRecord = true;
+    return (pkg.dto = own);
+  });
+}
+
+/** A package read, or the VM's record in its place when the read is refused and the package is a VM's. */
+function orVmRecord<T>(pkg: PackageModel, read: () => MaybePromise<T>): MaybePromise<T | typeof BY_VM_RECORD> {
+  return recover(read, (error) => {
+    if (pkg.virtualMachineId !== undefined && error instanceof UpstreamApiError && STANDS_IN_FOR.has(error.code)) return BY_VM_RECORD;
+    throw error;
+  });
+}
+
+/**
  * A VM list names its package only; the organization's package list (one cached call for
  * every VM on the page) resolves the name, and the public list is the fallback. A package
  * neither list offers any more (retired, or private to someone else now) is still in full in
- * the VM's own record.
+ * the VM's own record, and so is one the token may not list packages to find.
  */
 function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<VirtualMachinePackageDto> {
   if (pkg.dto) return pkg.dto;
-  return chain(context.data.packageByName(pkg.organization, pkg.name), (dto) => {
+  return chain(orVmRecord(pkg, () => context.data.packageByName(pkg.organization, pkg.name)), (dto) => {
+    if (dto === BY_VM_RECORD) return fromVmRecord(pkg, context);
     if (dto) return (pkg.dto = dto);
     if (pkg.virtualMachineId === undefined) throw notFound('package_not_found', 'package');
-    return chain(context.data.virtualMachine({ id: pkg.virtualMachineId }), (full) => {
-      const own = full.virtual_machine.package;
-      if (!own) throw notFound('package_not_found', 'package');
-      pkg.ownRecord = true;
-      return (pkg.dto = own);
-    });
+    return fromVmRecord(pkg, context);
   });
 }
 
@@ -35,7 +57,8 @@ function fullPackage(pkg: PackageModel, context: GraphQLContext): MaybePromise<V
 function packageWith(pkg: PackageModel, context: GraphQLContext, has: (dto: VirtualMachinePackageDto) => boolean): MaybePromise<VirtualMachinePackageDto> {
   return chain(fullPackage(pkg, context), (dto) => {
     if (pkg.ownRecord || has(dto)) return dto;
-    return chain(context.data.package({ id: dto.id }), (own) => {
+    return chain(orVmRecord(pkg, () => context.data.package({ id: dto.id })), (own) => {
+      if (own === BY_VM_RECORD) return fromVmRecord(pkg, context);
       pkg.ownRecord = true;
       return (pkg.dto = own);
     });
