@@ -7,34 +7,26 @@ import type { MaybePromise } from '../data/katapult-source.js';
  * in-flight call through the cache), so a query costs one round trip to Katapult instead of
  * one per level of nesting.
  */
+
 /**
- * Fragments are walked once per walk (`seen`): a fragment spread twice in each of forty nested
- * fragments would otherwise be 2⁴⁰ paths, and what it adds the second time is already there.
+ * Calls `visit` with each field of a selection, reached through inline fragments and named
+ * ones, and stops as soon as it returns true (then so does this). A named fragment is walked
+ * once per walk (`seen`): one spread twice in each of forty nested fragments would otherwise be
+ * 2⁴⁰ paths, and what it adds the second time is already there.
  */
-function collect(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: FieldNode[], name: string, seen: Set<string>): void {
-  if (!selection) return;
+export function someField(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, visit: (field: FieldNode) => boolean | void, seen = new Set<string>()): boolean {
+  if (!selection) return false;
   for (const node of selection.selections) {
     if (node.kind === 'Field') {
-      if (node.name.value === name) into.push(node);
+      if (visit(node)) return true;
     } else if (node.kind === 'InlineFragment') {
-      collect(node.selectionSet, info, into, name, seen);
+      if (someField(node.selectionSet, info, visit, seen)) return true;
     } else if (!seen.has(node.name.value)) {
       seen.add(node.name.value);
-      collect(info.fragments[node.name.value]?.selectionSet, info, into, name, seen);
+      if (someField(info.fragments[node.name.value]?.selectionSet, info, visit, seen)) return true;
     }
   }
-}
-
-function names(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: Set<string>, seen: Set<string>): void {
-  if (!selection) return;
-  for (const node of selection.selections) {
-    if (node.kind === 'Field') into.add(node.name.value);
-    else if (node.kind === 'InlineFragment') names(node.selectionSet, info, into, seen);
-    else if (!seen.has(node.name.value)) {
-      seen.add(node.name.value);
-      names(info.fragments[node.name.value]?.selectionSet, info, into, seen);
-    }
-  }
+  return false;
 }
 
 /** Field names selected at `path` below the field being resolved (through fragments and aliases). */
@@ -43,13 +35,21 @@ export function selectedFields(info: GraphQLResolveInfo, path: readonly string[]
   for (const name of path) {
     const next: FieldNode[] = [];
     const seen = new Set<string>();
-    for (const node of level) collect(node.selectionSet, info, next, name, seen);
+    for (const node of level) {
+      someField(node.selectionSet, info, (field) => {
+        if (field.name.value === name) next.push(field);
+      }, seen);
+    }
     if (next.length === 0) return new Set();
     level = next;
   }
   const found = new Set<string>();
   const seen = new Set<string>();
-  for (const node of level) names(node.selectionSet, info, found, seen);
+  for (const node of level) {
+    someField(node.selectionSet, info, (field) => {
+      found.add(field.name.value);
+    }, seen);
+  }
   return found;
 }
 

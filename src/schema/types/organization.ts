@@ -8,7 +8,7 @@ import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dt
 import { UpstreamApiError } from '../../upstream/errors.js';
 import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
-import { prefetch, selectedFields } from '../lookahead.js';
+import { prefetch, selectedFields, someField } from '../lookahead.js';
 import { typeForId } from '../node-ids.js';
 import { OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef } from './refs.js';
 
@@ -248,25 +248,15 @@ export function readOrganization(context: GraphQLContext, lookup: OrganizationLo
 /** Field names that can be answered from a lookup alone, with no call for the organization itself. */
 const LOOKUP_ONLY_FIELDS = new Set(['__typename', 'virtualMachines', 'virtualMachinePackages']);
 
-/** Each fragment is looked into once (see `selectedFields`): a fragment spread again adds nothing new. */
-function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, lookup: OrganizationLookup, seen = new Set<string>()): boolean {
-  if (!selection) return false;
-  for (const node of selection.selections) {
-    if (node.kind === 'Field') {
-      const name = node.name.value;
-      if (LOOKUP_ONLY_FIELDS.has(name)) continue;
-      if (name === 'id' && 'id' in lookup) continue;
-      if (name === 'subDomain' && 'sub_domain' in lookup) continue;
-      return true;
-    }
-    if (node.kind === 'FragmentSpread') {
-      if (seen.has(node.name.value)) continue;
-      seen.add(node.name.value);
-    }
-    const inner = node.kind === 'InlineFragment' ? node.selectionSet : info.fragments[node.name.value]?.selectionSet;
-    if (needsOrganizationRecord(inner, info, lookup, seen)) return true;
-  }
-  return false;
+/** Whether a field of the selection (through fragments) needs the organization's own record. */
+function needsOrganizationRecord(selection: SelectionSetNode | undefined, info: GraphQLResolveInfo, lookup: OrganizationLookup): boolean {
+  return someField(selection, info, (field) => {
+    const name = field.name.value;
+    if (LOOKUP_ONLY_FIELDS.has(name)) return false;
+    if (name === 'id' && 'id' in lookup) return false;
+    if (name === 'subDomain' && 'sub_domain' in lookup) return false;
+    return true;
+  });
 }
 
 builder.queryFields((t) => ({
