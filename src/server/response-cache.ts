@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stripIgnoredCharacters } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import { createTokenLedger } from '../cache/token-ledger.js';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
 import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-route.js';
@@ -262,22 +263,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     ttl: 1, // replaced per entry below
     allowStale: false,
     updateAgeOnGet: false,
-    // The per-token index follows the store exactly, so it holds nothing for tokens long gone.
+    // The per-token ledger follows the store exactly, so it holds nothing for tokens long gone.
     dispose(entry, key) {
-      const keys = keysByToken.get(entry.tokenKey);
-      if (!keys?.delete(key)) return;
-      if (keys.size === 0) {
-        keysByToken.delete(entry.tokenKey);
-        bytesByToken.delete(entry.tokenKey);
-      } else {
-        bytesByToken.set(entry.tokenKey, (bytesByToken.get(entry.tokenKey) ?? 0) - sizeOf(entry, key));
-      }
+      ledger.remove(entry.tokenKey, key);
     },
   });
-  // A token's keys, least recently stored or replayed first, and their bytes: its share is
-  // enforced by dropping the answers it has used least recently.
-  const keysByToken = new Map<string, Set<string>>();
-  const bytesByToken = new Map<string, number>();
+  // Each token's answers, least recently stored or replayed first, and their bytes: its share
+  // is enforced by dropping the answers it has used least recently, as the REST cache does.
+  const ledger = createTokenLedger();
   // An answer computed by a request that began before its token was purged (revoked) must not
   // be stored after the purge. Purges are rare, so one counter for all tokens is enough (and
   // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
@@ -329,12 +322,13 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return key;
   };
 
+  const forget = (tokenKey: string, key: string) => {
+    entries.delete(key);
+    // Already gone with the entry, unless lru-cache dropped a stale one without telling.
+    ledger.remove(tokenKey, key);
+  };
   const forgetAnswersOf = (tokenKey: string) => {
-    const keys = keysByToken.get(tokenKey);
-    if (!keys) return;
-    for (const key of [...keys]) entries.delete(key);
-    keysByToken.delete(tokenKey);
-    bytesByToken.delete(tokenKey);
+    for (const key of ledger.keysOf(tokenKey)) forget(tokenKey, key);
   };
 
   return {
@@ -353,8 +347,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
       // Most recently used last in its token's order, so the token's share drops what it replays least.
-      const keys = keysByToken.get(scope.tokenKey);
-      if (keys?.delete(key)) keys.add(key);
+      ledger.touch(scope.tokenKey, key);
       return entry as CachedResponse;
     },
     store(request, scope, response) {
@@ -375,16 +368,15 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
       const size = sizeOf(stored, key);
       if (size > maxTokenBytes) return;
-      // The answer it replaces (if any) goes first, then the token's oldest until this one fits.
-      entries.delete(key);
-      const own = keysByToken.get(scope.tokenKey);
-      while (own?.size && (bytesByToken.get(scope.tokenKey) ?? 0) + size > maxTokenBytes) entries.delete(own.values().next().value!);
+      // The answer it replaces (if any) goes first, then the token's least recently used until this one fits.
+      forget(scope.tokenKey, key);
+      while (ledger.bytesOf(scope.tokenKey) + size > maxTokenBytes) {
+        const oldest = ledger.oldestOf(scope.tokenKey, key);
+        if (oldest === undefined) break;
+        forget(scope.tokenKey, oldest);
+      }
       entries.set(key, stored, { ttl });
-      if (entries.peek(key)?.tokenKey !== scope.tokenKey) return;
-      let keys = keysByToken.get(scope.tokenKey);
-      if (!keys) keysByToken.set(scope.tokenKey, (keys = new Set()));
-      keys.add(key);
-      bytesByToken.set(scope.tokenKey, (bytesByToken.get(scope.tokenKey) ?? 0) + size);
+      if (entries.peek(key)?.tokenKey === scope.tokenKey) ledger.add(scope.tokenKey, key, size);
     },
     purgeToken(tokenKey) {
       purges++;
@@ -395,7 +387,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       droppedAt.set(tokenKey, ++drops);
       forgetAnswersOf(tokenKey);
     },
-    stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: keysByToken.size }),
+    stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: ledger.tokens }),
   };
 }
 
