@@ -145,15 +145,15 @@ const NO_ENCODING = new Set(['none', 'identity']);
 const VARY_POST = 'Origin, Accept-Encoding';
 const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 
+/** What logs and metrics record for a request whose client went away before its answer (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /**
  * The `/graphql` pipeline, in order: CORS preflight; the GraphiQL page; the per-client
  * inbound rate limit; CSRF prevention; the body size limit; then the fast path, and yoga
  * for everything it does not answer. Every answer then gets HTTP caching headers (GET),
  * compression, the request id, and one summary line with metrics.
  */
-/** What logs and metrics record for a request whose client went away before its answer (nginx's 499). */
-const CLIENT_CLOSED_REQUEST = 499;
-
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
   const { app, fastPath, onGraphQLResult } = options;
   const { http, limits } = app.config;
@@ -346,17 +346,17 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
     // stream, which costs more than the rest of a warm request's parsing.
     const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
-    // A client that hangs up (an app cancelling a request) aborts the request yoga is running;
-    // that is no fault of ours, and there is no one left to answer. It is still counted.
-    const clientGone = () => {
-      log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: notes.operationName, fastPath: false });
-    };
     let response: Response;
+    let answer: ArrayBuffer;
     try {
       response = await app.yoga.fetch(request, { scope, notes });
+      answer = await response.arrayBuffer();
     } catch (error) {
-      if (abort.signal.aborted) return clientGone();
-      throw error;
+      if (!abort.signal.aborted) throw error;
+      // A client that hangs up (an app cancelling a request) aborts the request yoga is running;
+      // that is no fault of ours, and there is no one left to answer. It is still counted.
+      log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: notes.operationName, fastPath: false });
+      return;
     }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
@@ -367,13 +367,6 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
       headers[lower] = value;
     });
-    let answer: ArrayBuffer;
-    try {
-      answer = await response.arrayBuffer();
-    } catch (error) {
-      if (abort.signal.aborted) return clientGone();
-      throw error;
-    }
     let payload = ownBytes(answer);
     // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
     const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;

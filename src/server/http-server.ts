@@ -52,13 +52,20 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /**
- * Ends a socket the server no longer tracks (a CONNECT, or a request node could not parse) and
- * lets go of it once the last bytes are written: `end()` alone half-closes it, and a client that
- * never closes its side would hold it (and its file descriptor) open with no timeout, past a shutdown.
+ * Answers on a socket the server no longer tracks (a CONNECT, or a request node could not parse)
+ * with a JSON error, and lets go of it once the last bytes are written: `end()` alone
+ * half-closes it, and a client that never closes its side would hold it (and its file
+ * descriptor) open with no timeout, past a shutdown.
  */
-function closeAfter(socket: Duplex, body: Buffer): void {
+function refuseOnSocket(socket: Duplex, status: number, message: string, extraHeaders = ''): void {
+  const requestId = requestIdFrom(null);
+  const body = errorBody(message, 'BAD_REQUEST', requestId);
+  socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extraHeaders}content-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
   socket.end(body, () => socket.destroy());
 }
+
+/** The request id a request asked for, if it is one we keep, else a new one. */
+const requestIdOf = (req: IncomingMessage) => requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
 
 export function createHttpServer(options: HttpServerOptions): GatewayHttpServer {
   const { app } = options;
@@ -112,7 +119,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   // A request without a Host header reaches the handler, which answers it in the error contract.
   const server = createServer({ requireHostHeader: false }, (req, res) => {
     const startedAt = performance.now();
-    const requestId = requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
+    const requestId = requestIdOf(req);
     if (closing) res.shouldKeepAlive = false;
     inFlight++;
     res.on('close', () => {
@@ -132,14 +139,11 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   // node answers these itself otherwise: a bare 417 for an Expect other than 100-continue, and a
   // closed connection for CONNECT. They get the error contract like every other refusal.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
+    const requestId = requestIdOf(req);
     sendJson(res, 417, errorBody('Only "Expect: 100-continue" is understood', 'BAD_REQUEST', requestId), { 'x-request-id': requestId, connection: 'close' });
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    const requestId = requestIdFrom(null);
-    const body = errorBody('CONNECT is not supported: this is not a proxy', 'BAD_REQUEST', requestId);
-    socket.write(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nallow: GET, HEAD, POST, OPTIONS\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
-    closeAfter(socket, body);
+    refuseOnSocket(socket, 405, 'CONNECT is not supported: this is not a proxy', 'allow: GET, HEAD, POST, OPTIONS\r\n');
   });
   // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
   // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
@@ -150,16 +154,13 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
       return;
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const requestId = requestIdFrom(null);
     const message =
       status === 431
         ? 'The request line and headers are larger than the 16 KB limit; send a long query as a POST body'
         : status === 408
           ? 'The request was not received in time'
           : 'The request is not valid HTTP';
-    const body = errorBody(message, 'BAD_REQUEST', requestId);
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`);
-    closeAfter(socket, body);
+    refuseOnSocket(socket, status, message);
   });
 
   return {
