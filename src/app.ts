@@ -198,7 +198,6 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const cursors = createCursorCodec(config.secrets.cursor);
   const pageSizes = { perPage: config.pagination.upstreamPerPage, defaultSize: config.pagination.defaultSize, maxSize: config.pagination.maxSize };
 
-
   const plugins: Plugin<any>[] = [
     useErrorContract({ clock, exposeCacheStats: config.cache.exposeExtensions }),
     persistedOperations.plugin,

@@ -314,7 +314,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   // may outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
   const tokenCheckDue = (tokenKey: string): boolean => settings.tokenRecheckMs > 0 && clock.now() - (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) >= settings.tokenRecheckMs;
 
-    async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
+  async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
     const invalid = invalidTokenError(key.tokenKey);
     if (invalid) {

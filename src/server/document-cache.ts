@@ -36,14 +36,14 @@ export function documentTokens(document: DocumentNode): number {
   return count;
 }
 
-/** Estimated bytes a parsed document and its text (the cache's key) keep alive. */
-export function parsedDocumentBytes(text: string, document: DocumentNode): number {
-  return 2 * text.length + PARSED_BYTES_PER_TOKEN * documentTokens(document);
-}
-
 /** Estimated bytes a parsed document keeps alive, without its text. */
 export function documentBytes(document: DocumentNode): number {
   return PARSED_BYTES_PER_TOKEN * documentTokens(document);
+}
+
+/** Estimated bytes a parsed document and its text (the cache's key) keep alive. */
+export function parsedDocumentBytes(text: string, document: DocumentNode): number {
+  return 2 * text.length + documentBytes(document);
 }
 
 /**

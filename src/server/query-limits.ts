@@ -141,17 +141,19 @@ function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNod
  */
 const SPREAD_COST = 1;
 
-/** While measuring: whether the selection reads a field that needs the object's own Katapult call. */
-/** `parentCall`: the selection reads a field out of the record of the object it belongs to (CALL_OF_PARENT). */
+/**
+ * While measuring: `callPerObject`, whether the selection reads a field that needs the object's
+ * own Katapult call; `parentCall`, whether it reads a field out of the record of the object it
+ * belongs to (CALL_OF_PARENT), which makes that call the parent's.
+ */
 type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boolean; parentCall: boolean };
 
 /**
  * Depth, cost and alias count of the operation that will run. Cost is one per field and per
- * fragment (SPREAD_COST), with
- * a field's subtree multiplied as `multiplier` says, plus CALL_PER_OBJECT_COST once for each
- * object whose selection (fragments included) reads a field marked CALL_PER_OBJECT or that
- * `nodes(ids:)` looks up, plus
- * FIND_END_COST for each connection read from its end.
+ * fragment (SPREAD_COST), with a field's subtree multiplied as `multiplier` says, plus
+ * CALL_PER_OBJECT_COST once for each object whose selection (fragments included) reads a field
+ * marked CALL_PER_OBJECT, or a child's field marked CALL_OF_PARENT, or that `nodes(ids:)` looks
+ * up, plus FIND_END_COST for each connection read from its end.
  * Fragments are measured once each (memoised), so a document that spreads fragments into
  * each other cannot make this slow. Variables are the request's values, with the operation's
  * defaults for those it leaves out: limits apply to what will actually be asked for.
@@ -182,6 +184,13 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
       total.depth = Math.max(total.depth, depth);
       total.aliases += inner.aliases;
     };
+    // A fragment (inline or named) selects more of the same object: its calls are the object's,
+    // charged once, by the field that returns it.
+    const addFragment = (inner: SetMeasure) => {
+      add(inner, SPREAD_COST + inner.cost, inner.depth);
+      total.callPerObject ||= inner.callPerObject;
+      total.parentCall ||= inner.parentCall;
+    };
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
         const definition = fieldOf(type, selection.name.value);
@@ -189,9 +198,9 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         if (definition?.extensions?.[CALL_OF_PARENT]) total.parentCall = true;
         const inner = selection.selectionSet && definition ? measureSet(selection.selectionSet, getNamedType(definition.type)) : nothing();
         const times = definition ? multiplier(definition, selection, variables, pageSizes) : 1;
-        // `nodes(ids:)` looks each id up with a call of its own, whatever is selected.
         // Children read out of this object's record (its addresses' details): the call is this object's.
         if (inner.parentCall) total.callPerObject = true;
+        // `nodes(ids:)` looks each id up with a call of its own, whatever is selected.
         const callEach = inner.callPerObject || (definition?.args.some((a) => a.name === 'ids') ?? false);
         const each = inner.cost + (callEach ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
@@ -204,11 +213,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
         if (definition === SchemaMetaFieldDef) schemaKeys.add(selection.alias?.value ?? selection.name.value);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const narrowed = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
-        const inner = narrowed ? measureSet(selection.selectionSet, narrowed) : nothing();
-        add(inner, SPREAD_COST + inner.cost, inner.depth);
-        // The same object: its call is charged once, by the field that returns it.
-        total.callPerObject ||= inner.callPerObject;
-        total.parentCall ||= inner.parentCall;
+        addFragment(narrowed ? measureSet(selection.selectionSet, narrowed) : nothing());
       } else {
         const name = selection.name.value;
         let inner = memo.get(name);
@@ -218,9 +223,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
           inner = fragment && on ? measureSet(fragment.selectionSet, on) : nothing();
           memo.set(name, inner);
         }
-        add(inner, SPREAD_COST + inner.cost, inner.depth);
-        total.callPerObject ||= inner.callPerObject;
-        total.parentCall ||= inner.parentCall;
+        addFragment(inner);
       }
     }
     return total;
