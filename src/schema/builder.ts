@@ -29,6 +29,15 @@ export const callPerObject = { [CALL_PER_OBJECT]: true } as const;
  */
 export const CALL_OF_PARENT = 'katapultCallOfParent';
 export const callOfParent = { [CALL_OF_PARENT]: true } as const;
+/**
+ * Marks a list Katapult does not paginate whose items can each start Katapult calls of their own
+ * (an organization's VM list): the query cost limit prices everything under it this many times.
+ * How long the list is depends on the token, and is not known before the query runs.
+ */
+export const PRICED_LIST_SIZE = 'katapultPricedListSize';
+/** The organizations a user-level token is priced as seeing: more than most users belong to. */
+export const ORGANIZATIONS_PRICED_AS = 10;
+export const pricedAsOrganizations = { [PRICED_LIST_SIZE]: ORGANIZATIONS_PRICED_AS } as const;
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;

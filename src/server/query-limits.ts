@@ -22,7 +22,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { MAX_PAGES_TO_END } from '../data/pagination.js';
-import { CALL_OF_PARENT, CALL_PER_OBJECT } from '../schema/builder.js';
+import { CALL_OF_PARENT, CALL_PER_OBJECT, PRICED_LIST_SIZE } from '../schema/builder.js';
 import type { InboundRejectReason } from './metrics.js';
 
 export interface QueryLimitsOptions {
@@ -94,8 +94,9 @@ function listLength(node: ValueNode | undefined, variables: Variables): number |
  * How many times a field's subtree runs. A connection returns up to `first`/`last` edges
  * (the default page size when neither is given), so everything under it is paid that many
  * times: 100 VMs with 5 fields each cost 500, not 5. `nodes(ids:)` pays once per id (and
- * CALL_PER_OBJECT_COST for each id's own Katapult call, see `measureOperation`). Other
- * lists are Katapult's small unpaginated catalogues and count once.
+ * CALL_PER_OBJECT_COST for each id's own Katapult call, see `measureOperation`). A list
+ * marked PRICED_LIST_SIZE (organizations, each with lists of its own) pays that many times.
+ * Other lists are Katapult's small unpaginated catalogues, read whole from the cache, and count once.
  */
 function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, pageSizes: PageSizes): number {
   const args = definition.args;
@@ -105,7 +106,8 @@ function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode,
     return Math.min(numberArgument(node, 'first', variables) ?? numberArgument(node, 'last', variables) ?? pageSizes.defaultSize, pageSizes.maxSize);
   }
   if (args.some((a) => a.name === 'ids')) return listLength(node.arguments?.find((a) => a.name.value === 'ids')?.value, variables) ?? 1;
-  return 1;
+  const priced = definition.extensions?.[PRICED_LIST_SIZE];
+  return typeof priced === 'number' ? priced : 1;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
+import { ORGANIZATIONS_PRICED_AS } from '../../src/schema/builder.js';
 import { MAX_PAGES_TO_END } from '../../src/data/pagination.js';
 import { CALL_PER_OBJECT_COST, FIND_END_COST, measureOperation } from '../../src/server/query-limits.js';
 
@@ -68,6 +69,19 @@ describe('measureOperation', () => {
     expect(measure(list('hypervisor { ipAddress }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
     // Fields that come with the list cost no call.
     expect(measure(list('name hostname zone { name } package { name }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + 2));
+  });
+
+  it('prices what is under a list of organizations once per organization it may hold, not once', () => {
+    const under = 'virtualMachines(first: 100) { edges { node { state } } }';
+    // virtualMachines (1 + 100 × (edges 1 + node 1 + state 1 + the VM's own call))
+    const perOrganization = 1 + 100 * (3 + CALL_PER_OBJECT_COST);
+    expect(ORGANIZATIONS_PRICED_AS).toBeGreaterThan(1);
+    expect(measure(`{ organizations { ${under} } }`).cost).toBe(1 + ORGANIZATIONS_PRICED_AS * perOrganization);
+    expect(measure(`{ viewer { organizations { ${under} } } }`).cost).toBe(1 + 1 + ORGANIZATIONS_PRICED_AS * perOrganization);
+    // Ten organizations' 100 VM records each: 1,000 Katapult calls, over the default limit.
+    expect(measure(`{ organizations { ${under} } }`).cost).toBeGreaterThan(20_000);
+    // The catalogues are read whole from one cached call each: their items count once.
+    expect(measure('{ dataCenters { id name zones { id } } }').cost).toBe(1 + 2 + 1 + 1);
   });
 
   it('prices nine pages of 100 VMs reading their state over the default limit, and the same pages without it under', () => {

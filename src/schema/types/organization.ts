@@ -6,7 +6,7 @@ import { organizationModel, packageModel, virtualMachineFromList, type Organizat
 import { chain, recover, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
 import { UpstreamApiError } from '../../upstream/errors.js';
-import { builder, fromUnixSeconds, type GraphQLContext } from '../builder.js';
+import { builder, fromUnixSeconds, ORGANIZATIONS_PRICED_AS, pricedAsOrganizations, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
 import { prefetch, selectedFields, someField } from '../lookahead.js';
 import { typeForId } from '../node-ids.js';
@@ -279,7 +279,8 @@ builder.queryFields((t) => ({
   organizations: t.field({
     type: [OrganizationRef],
     nullable: true,
-    description: 'Every organization the token can see. Null (with an error) when it cannot be read.',
+    description: `Every organization the token can see. Null (with an error) when it cannot be read. The query cost limit prices what is selected under it ${ORGANIZATIONS_PRICED_AS} times.`,
+    extensions: pricedAsOrganizations,
     resolve: (_root, _args, context) =>
       chain(context.data.organizations(), (body) => body.organizations.map((o: OrganizationListItemDto) => organizationModel(o))),
   }),

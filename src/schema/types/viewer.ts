@@ -1,7 +1,7 @@
 import { nullIfNotFound } from '../../data/katapult-data.js';
 import { chain } from '../../data/pagination.js';
 import { UpstreamApiError } from '../../upstream/errors.js';
-import { builder } from '../builder.js';
+import { builder, ORGANIZATIONS_PRICED_AS, pricedAsOrganizations } from '../builder.js';
 import { OrganizationRef, ViewerRef } from './refs.js';
 
 ViewerRef.implement({
@@ -15,7 +15,8 @@ ViewerRef.implement({
       type: [OrganizationRef],
       // One organization Katapult will not show (a suspended one's details) must not take the viewer with it.
       nullable: { list: false, items: true },
-      description: 'Organizations the user belongs to. An item is null (with an error) when that organization cannot be read, e.g. the details of a suspended one.',
+      description: `Organizations the user belongs to. An item is null (with an error) when that organization cannot be read, e.g. the details of a suspended one. The query cost limit prices what is selected under it ${ORGANIZATIONS_PRICED_AS} times.`,
+      extensions: pricedAsOrganizations,
       resolve: (v) => v.organizations.map((o) => ({ lookup: { id: o.id }, dto: o })),
     }),
   }),
