@@ -48,7 +48,27 @@ interface PersistedQueryExtension {
 
 // Over HTTP 200, as Apollo's protocol expects: the client reads the error from the body and
 // retries with the document. Mobile clients treat a non-2xx answer as a transport failure.
+// (See `asJsonWhenAccepted` for clients that also take application/graphql-response+json.)
 const notFound = () => new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+
+function isNotFoundAnswer(result: unknown): boolean {
+  if (!result || typeof result !== 'object' || Array.isArray(result) || Symbol.asyncIterator in result) return false;
+  const { data, errors } = result as { data?: unknown; errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> };
+  return data === undefined && errors?.length === 1 && errors[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND';
+}
+
+/**
+ * Whether the client takes application/json. The HTTP edge has already rewritten an Accept with
+ * parameters or wildcards into the plain list of types yoga answers in, most preferred first
+ * and without those the client refuses (see accept.ts).
+ */
+function takesJson(accept: string | null): boolean {
+  if (!accept) return true;
+  return accept.split(',').some((range) => {
+    const type = range.trim().toLowerCase();
+    return type === 'application/json' || type === 'application/*' || type === '*/*';
+  });
+}
 const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 const notAllowed = () =>
@@ -95,6 +115,16 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
   const documentFor = (hash: string): string | undefined => listedFor(hash) ?? rememberedFor(hash);
 
   const plugin: Plugin = {
+    /**
+     * An answer without data is a 4xx under application/graphql-response+json, so a client that
+     * prefers that type would get PersistedQueryNotFound as a 400. Apollo iOS asks for it first
+     * (and application/json after), and its response-code check fails any non-2xx before its
+     * APQ step can resend the document: the answer that asks for the document goes out as
+     * application/json, a 200, to every client that takes that type too.
+     */
+    onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
+      if (resultProcessor && isNotFoundAnswer(result) && takesJson(request.headers.get('accept'))) setResultProcessor(resultProcessor, 'application/json');
+    },
     onParams({ params, setParams }) {
       // Thrown, not set as the result: yoga would still run its own parameter checks after a
       // set result ("Must provide query string"), while a throw ends the request here.

@@ -30,6 +30,35 @@ describe('automatic persisted queries', () => {
     expect(byHash.json).toEqual(registered.json);
   });
 
+  it('asks for the document with a 200 to a client that also takes application/json, as mobile clients do', async () => {
+    const gateway = await gatewayWith();
+    // Apollo iOS's Accept. Its response-code check runs before its APQ retry and fails on any
+    // non-2xx, so a 400 (what application/graphql-response+json gives an answer without data)
+    // would end its request instead of making it send the document.
+    const mobile = { ...auth, accept: 'multipart/mixed;deferSpec=20220824,application/graphql-response+json,application/json' };
+    for (const accept of [mobile.accept, 'application/graphql-response+json, application/json;q=0.9', '*/*']) {
+      const missing = await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, { ...auth, accept });
+      expect(missing.status, accept).toBe(200);
+      expect(missing.headers['content-type'], accept).toBe('application/json; charset=utf-8');
+      expect(code(missing), accept).toBe('PERSISTED_QUERY_NOT_FOUND');
+      expect(code(await get(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, { ...auth, accept })), accept).toBe('PERSISTED_QUERY_NOT_FOUND');
+      expect((await get(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, { ...auth, accept })).status, accept).toBe(200);
+    }
+    // A client that takes only the GraphQL response type gets what that type requires of an answer without data.
+    const strict = await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, { ...auth, accept: 'application/graphql-response+json' });
+    expect(strict.status).toBe(400);
+    expect(strict.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+    expect(code(strict)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    // Everything else keeps the type the client prefers.
+    const registered = await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: persisted(ORG_NAME_QUERY) }, mobile);
+    expect(registered.status).toBe(200);
+    expect(registered.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+    expect(registered.json.data.organization.name).toBe('Globex Corporation');
+    const invalid = await post(gateway.endpoint, { query: '{ nope }' }, mobile);
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+  });
+
   it('works over GET, with variables', async () => {
     const gateway = await gatewayWith();
     const document = 'query Org($sub: String!) { organization(subDomain: $sub) { name } }';
