@@ -7,6 +7,9 @@ import {
   isIntrospectionType,
   isObjectType,
   isSpecifiedScalarType,
+  parse,
+  validate,
+  type GraphQLInterfaceType,
   type GraphQLNamedType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +50,30 @@ describe('the schema artifact', () => {
       .filter(([, description]) => !description?.trim())
       .map(([coordinate]) => coordinate);
     expect(missing, `these have no description: ${missing.join(', ')}`).toEqual([]);
+  });
+
+  it('gives a field name one type on every Node type, so node/nodes can select it on several at once', () => {
+    // graphql-js (and Relay's compiler) refuse `... on VirtualMachine { cpuCores } ... on
+    // VirtualMachinePackage { cpuCores }` when one is Int and the other Int!: fields that
+    // share a response name must share a type, whichever object each turns out to be.
+    const schema = buildSchema();
+    const byName = new Map<string, Map<string, string>>();
+    for (const type of schema.getPossibleTypes(schema.getType('Node') as GraphQLInterfaceType)) {
+      for (const field of Object.values(type.getFields())) {
+        const seen = byName.get(field.name) ?? new Map<string, string>();
+        seen.set(type.name, String(field.type));
+        byName.set(field.name, seen);
+      }
+    }
+    const conflicts = [...byName].filter(([, types]) => new Set(types.values()).size > 1).map(([name, types]) => `${name}: ${[...types].map(([t, f]) => `${t} ${f}`).join(', ')}`);
+    expect(conflicts).toEqual([]);
+    const query = parse(`{ nodes(ids: ["vm_1", "vmpkg_1", "gput_1", "dc_1", "zone_1"]) {
+      ... on VirtualMachine { cpuCores memoryInGb useDedicatedCpus }
+      ... on VirtualMachinePackage { cpuCores memoryInGb useDedicatedCpus permalink }
+      ... on GpuType { memoryInGb permalink }
+      ... on DataCenter { permalink }
+      ... on Zone { permalink } } }`);
+    expect(validate(schema, query)).toEqual([]);
   });
 
   it('never exposes the initial root password', () => {

@@ -12,15 +12,21 @@ function fullGpuType(gpu: GpuTypeModel, context: GraphQLContext): MaybePromise<G
   return chain(context.data.gpuType(gpu.id), (dto) => (gpu.dto = dto));
 }
 
+/**
+ * Nullable: each is read from `/gpu_types`, a call of its own, and shares its type with the
+ * field of that name on other Node types (a VM's `memoryInGb`), as a `nodes` selection needs.
+ */
+const LIST_NOTE = 'Null (with an error) when the GPU type list cannot be read.';
+
 builder.node(GpuTypeRef, {
   description: 'A type of GPU that can be attached to VMs.',
   id: { resolve: (g) => g.id, description: 'The Katapult id (`gput_…` in the simulator; Katapult\'s reference records no GPU type id).' },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Display name.' }),
-    permalink: t.exposeString('permalink', { description: 'Stable short name.' }),
-    manufacturer: t.string({ description: 'Manufacturer, e.g. "NVIDIA".', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.manufacturer) }),
-    memoryInGb: t.int({ description: 'GPU memory in GB.', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_in_gb) }),
-    memoryType: t.string({ description: 'GPU memory type, e.g. "HBM2".', resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_type) }),
+    permalink: t.exposeString('permalink', { nullable: true, description: 'Stable short name; null when Katapult leaves it unset.' }),
+    manufacturer: t.string({ nullable: true, description: `Manufacturer, e.g. "NVIDIA". ${LIST_NOTE}`, resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.manufacturer) }),
+    memoryInGb: t.int({ nullable: true, description: `GPU memory in GB. ${LIST_NOTE}`, resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_in_gb) }),
+    memoryType: t.string({ nullable: true, description: `GPU memory type, e.g. "HBM2". ${LIST_NOTE}`, resolve: (g, _a, c) => chain(fullGpuType(g, c), (d) => d.memory_type) }),
     dataCenters: t.field({
       type: [DataCenterRef],
       description: 'Data centers where this GPU type is offered; empty when Katapult names none.',

@@ -65,6 +65,13 @@ function packageWith(pkg: PackageModel, context: GraphQLContext, has: (dto: Virt
   });
 }
 
+/**
+ * Said of every field `field` reads: nullable, since each can need the package's own record,
+ * and so that a field shares its type with the field of that name on other Node types (a
+ * VM's `cpuCores`), which a `node`/`nodes` selection of both needs.
+ */
+const OWN_RECORD_NOTE = "Null (with an error) when it has to be read from the package's own record and that cannot be read.";
+
 const field = <K extends keyof VirtualMachinePackageDto>(key: K) => (pkg: PackageModel, _args: unknown, context: GraphQLContext) =>
   chain(packageWith(pkg, context, (dto) => key in dto), (dto) => dto[key]);
 
@@ -82,18 +89,18 @@ builder.node(VirtualMachinePackageRef, {
   id: { resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => d.id), description: 'The Katapult id (`vmpkg_…`).' },
   fields: (t) => ({
     name: t.string({ description: 'Display name, e.g. "ROCK-3".', resolve: (pkg) => pkg.name }),
-    permalink: t.string({ description: 'Stable short name.', resolve: field('permalink') }),
-    cpuCores: t.int({ description: 'CPU cores.', resolve: field('cpu_cores') }),
-    ipv4Addresses: t.int({ description: 'IPv4 addresses included.', resolve: field('ipv4_addresses') }),
-    memoryInGb: t.int({ description: 'Memory in GB.', resolve: field('memory_in_gb') }),
-    storageInGb: t.int({ description: 'Storage in GB.', resolve: field('storage_in_gb') }),
+    permalink: t.string({ nullable: true, description: `Stable short name. ${OWN_RECORD_NOTE}`, resolve: field('permalink') }),
+    cpuCores: t.int({ nullable: true, description: `CPU cores. ${OWN_RECORD_NOTE}`, resolve: field('cpu_cores') }),
+    ipv4Addresses: t.int({ nullable: true, description: `IPv4 addresses included. ${OWN_RECORD_NOTE}`, resolve: field('ipv4_addresses') }),
+    memoryInGb: t.int({ nullable: true, description: `Memory in GB. ${OWN_RECORD_NOTE}`, resolve: field('memory_in_gb') }),
+    storageInGb: t.int({ nullable: true, description: `Storage in GB. ${OWN_RECORD_NOTE}`, resolve: field('storage_in_gb') }),
     monthlyBandwidthAllowanceInGb: t.int({ nullable: true, description: 'Monthly bandwidth allowance in GB; null when unmetered.', resolve: field('monthly_bandwidth_allowance_in_gb') }),
     privacy: t.field({
       type: PackagePrivacyEnum,
       description: 'Who can use the package.',
       resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => (d.privacy === 'public' || d.privacy === 'private' ? d.privacy : 'unknown')),
     }),
-    useDedicatedCpus: t.boolean({ description: 'Whether VMs of this package get dedicated CPUs.', resolve: field('use_dedicated_cpus') }),
+    useDedicatedCpus: t.boolean({ nullable: true, description: `Whether VMs of this package get dedicated CPUs. ${OWN_RECORD_NOTE}`, resolve: field('use_dedicated_cpus') }),
     icon: t.field({
       type: PackageIconRef,
       nullable: true,
