@@ -13,7 +13,7 @@ import { loadBenchConfig, type ScenarioId } from './config.js';
 import { dashboard } from './queries.js';
 import { evaluateTargets, renderMarkdown, type BenchResults } from './report.js';
 import { startSimulator } from './simulator.js';
-import { SYSTEMS, type SystemContext, type SystemSpec } from './systems.js';
+import { GATEWAY_SETTINGS_NOTE, SYSTEMS, type SystemContext, type SystemSpec } from './systems.js';
 import { collectVersions } from './versions.js';
 
 /**
@@ -109,6 +109,7 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
     phase('setup');
     const gateway = await prepareGateway(repoRoot, workDir, notes);
     results.meta.gatewayRunMode = gateway.mode;
+    notes.push(GATEWAY_SETTINGS_NOTE);
     const simulator = await startSimulator({ repoRoot, latencyMs: config.latencyMs, script: join(benchDir, 'harness/simulator-child.ts') });
     console.log(`  simulator at ${simulator.baseUrl} (${config.latencyMs} ms latency)`);
     const wantsMesh = selected.some((s) => s.flavor === 'mesh');

@@ -15,6 +15,9 @@ const body = (query: string, variables?: Record<string, unknown>) => JSON.string
 
 const DASHBOARD_NODE = 'id name hostname zone { id name dataCenter { id name country { id name } } } package { name cpuCores memoryInGb } ipAddresses { address }';
 
+/** The Katapult calls the dashboard needs cold: the VM page, the organization's package list and the data-center list. */
+export const DASHBOARD_URLS = 3;
+
 /** The dashboard page: an organization's first VMs with zone, data center, country, package and addresses. */
 export function dashboard(flavor: Flavor, organization: string, first = 30): string {
   if (flavor === 'katapult') {

@@ -49,6 +49,10 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...extra };
 }
 
+/** What the settings below change from the gateway's defaults, for the results' notes. */
+export const GATEWAY_SETTINGS_NOTE =
+  'The gateway runs with LOG_LEVEL=warn, so it writes no summary line per request (the default, info, writes one; the peers write none), and with INBOUND_RATE_LIMIT_PER_MINUTE=0 (the load comes from one client address). P5 also gives it QUEUE_WINDOW_MS equal to the simulator\'s shortened window, QUEUE_MAX_PER_TOKEN of at least the burst, and a REQUEST_DEADLINE_MS long enough for the whole burst to drain at the permitted rate; with the default 10 s deadline the queries that would wait longer are answered RATE_LIMITED with a Retry-After instead (no more upstream 429s either way).';
+
 /** The gateway's settings for every bench run; scenarios add their own on top. */
 export function gatewayEnv(ctx: SystemContext, port: number, extra: Record<string, string> = {}): Record<string, string> {
   return {

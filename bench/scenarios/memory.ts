@@ -28,7 +28,10 @@ export interface MemoryFigure {
   settleS: number;
   /** RSS each second while idle. */
   idleRssSamples: number[];
+  /** The process's high-water mark (VmHWM) at the end of the idle time. */
   peakRssBytes: number | null;
+  /** The high-water mark right after the load: where it is below `peakRssBytes`, the peak came while idle. */
+  peakRightAfterBytes: number | null;
   rssLimitBytes: number;
   okQueries: number;
   failedQueries: number;
@@ -95,6 +98,7 @@ export async function runMemory(run: BenchRun, gateway: SystemSpec): Promise<Mem
         settleS: run.config.memorySettleS,
         idleRssSamples: samples,
         peakRssBytes: peak,
+        peakRightAfterBytes: rightAfter?.peak ?? null,
         rssLimitBytes: cacheMaxBytes + HEADROOM_BYTES,
         okQueries: summary.ok,
         failedQueries: summary.failed,
@@ -105,7 +109,7 @@ export async function runMemory(run: BenchRun, gateway: SystemSpec): Promise<Mem
       };
       const mb = (b: number | null | undefined) => (b == null ? '?' : `${(b / 1e6).toFixed(0)} MB`);
       run.log(
-        `gateway       P6 ${tokens} tokens in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.failed} failed, ${upstreamCalls} upstream calls): RSS ${mb(figure.rssBeforeBytes)} → ${mb(figure.rssRightAfterBytes)} → ${mb(figure.rssBytes)} lowest in ${figure.settleS} s idle (peak ${mb(figure.peakRssBytes)}), limit ${mb(figure.rssLimitBytes)}`,
+        `gateway       P6 ${tokens} tokens in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.failed} failed, ${upstreamCalls} upstream calls): RSS ${mb(figure.rssBeforeBytes)} → ${mb(figure.rssRightAfterBytes)} → ${mb(figure.rssBytes)} lowest in ${figure.settleS} s idle (peak ${mb(figure.peakRssBytes)}, ${mb(figure.peakRightAfterBytes)} by the end of the load), limit ${mb(figure.rssLimitBytes)}`,
       );
       return figure;
     },

@@ -254,6 +254,18 @@ export function p1bProblem(figure: VariedFigure): string | null {
 
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!);
 
+/**
+ * Round `r`'s order: the systems P1b measures move one place each round, and the limit (P1
+ * only) is put back in at a place that moves too. Rotating the whole list instead made P1b's
+ * order repeat whenever the limit came round to the front.
+ */
+function roundOrder(systems: readonly SystemSpec[], r: number): SystemSpec[] {
+  const limit = systems.find((s) => s.id === 'limit');
+  const order = rotate(systems.filter((s) => s.id !== 'limit'), r);
+  if (limit) order.splice(r % (order.length + 1), 0, limit);
+  return order;
+}
+
 function baseMedian(figures: readonly ThroughputFigure[]): ThroughputMedian {
   const rss = figures.map((f) => f.rssBytes).filter((v): v is number => v !== null);
   return {
@@ -326,7 +338,7 @@ export async function runThroughput(run: BenchRun, systems: readonly SystemSpec[
   await run.simulator.setTokenLimit(TOKEN, 1_000_000_000);
   const inRounds = systems.filter((s) => selection.p1 || s.id !== 'limit');
   for (let r = 0; r < run.config.rounds; r++) {
-    const order = rotate(inRounds, r);
+    const order = roundOrder(inRounds, r);
     const p1: ThroughputRound = { round: r + 1, order: order.map((s) => s.id), results: {}, failures: {}, invalid: {} };
     const p1b: ThroughputRound<VariedFigure> = { round: r + 1, order: order.filter((s) => s.id !== 'limit').map((s) => s.id), results: {}, failures: {}, invalid: {} };
     run.log(`round ${r + 1}/${run.config.rounds}: ${order.map((s) => s.id).join(' → ')}`);
