@@ -296,11 +296,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return inFlight;
   };
 
-  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load']) => {
+  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], onFailed?: () => void) => {
     if (flights.has(storeKey)) return;
     const { flight } = launch(key, storeKey, load, true);
     void flight.outcome.then((outcome) => {
-      if (!outcome.ok) safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
+      if (outcome.ok) return;
+      onFailed?.();
+      safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
     });
   };
 
@@ -335,8 +337,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
           // Served as it is; the refresh finds out whether Katapult still accepts the token
           // (a refusal purges it). Marked now, so the token's other reads do not start more.
           // (A load of this entry already on its way answers for the token itself.)
+          // A check that gets no answer (Katapult down, the call never sent) vouches for
+          // nothing: the token is due again, unless another read has heard from Katapult since.
+          const previous = ledger.checkedAt(key.tokenKey) ?? Number.NEGATIVE_INFINITY;
           ledger.markChecked(key.tokenKey, now);
-          revalidate(key, storeKey, load);
+          revalidate(key, storeKey, load, () => {
+            if (ledger.checkedAt(key.tokenKey) === now) ledger.markChecked(key.tokenKey, previous);
+          });
         }
         report('hit');
         return readOf(storeKey, entry, 'hit');

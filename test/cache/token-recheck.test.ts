@@ -58,6 +58,43 @@ describe('a token answered from fresh entries', () => {
     await expect(cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 2 }) })).rejects.toBe(revoked);
   });
 
+  it('stays due when the check gets no answer from Katapult, so the next read checks again', async () => {
+    const clock = createFakeClock();
+    const onPurgeToken = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onPurgeToken } }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    await clock.advance(60_000);
+    // Katapult is down when the check is made: nothing is learnt of the token.
+    const down = new UpstreamApiError(503, 'service_unavailable', '', {});
+    expect(await cache.fetch(CATALOGUE('/data_centers'), { load: failing(down) })).toMatchObject({ status: 'hit' });
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    await clock.flush();
+    // Due again at once (finished answers stay unreplayed), not a whole period later.
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+    const revoked = new UpstreamApiError(403, 'invalid_api_token', '', {});
+    const check = failing(revoked);
+    expect(await cache.fetch(CATALOGUE('/data_centers'), { load: check })).toMatchObject({ status: 'hit' });
+    expect(check).toHaveBeenCalledTimes(1);
+    await clock.flush();
+    expect(onPurgeToken).toHaveBeenCalledWith('t1');
+  });
+
+  it('is not made due again by a failed check once another read has heard from Katapult', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    await clock.advance(60_000);
+    let fail!: (error: unknown) => void;
+    const slowCheck = vi.fn(() => new Promise<never>((_resolve, reject) => (fail = reject)));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: slowCheck });
+    await clock.advance(1_000);
+    // A foreground read of another URL reaches Katapult and is answered: the token is vouched for.
+    await cache.fetch(CATALOGUE('/zones'), { load: answering({ z: 1 }) });
+    fail(new UpstreamApiError(503, 'service_unavailable', '', {}));
+    await clock.flush();
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+  });
+
   it('is due once it holds no entry (evicted), since what was built from its entries may still be replayed', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, maxBytes: 2_000, perTokenMaxBytes: 2_000 }));
