@@ -5,7 +5,7 @@ import type { GatewayConfig } from './config.js';
 import { createCursorCodec } from './data/cursor.js';
 import { createKatapultData } from './data/katapult-data.js';
 import { createKatapultSource, type KatapultSource } from './data/katapult-source.js';
-import { createRequestStats, type RequestScope } from './data/request-scope.js';
+import { createRequestStats, readKatapultData, type RequestScope } from './data/request-scope.js';
 import { createLogger, yogaLogging, type Logger } from './logger.js';
 import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
@@ -184,6 +184,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     allowList,
     allowListOnly: config.http.persistedOperationsOnly,
     onNotAllowed: () => metrics.inboundRejected('not_allowed'),
+    mayRegister: (context) => readKatapultData((context as GraphQLContext).scope.stats),
   });
   // Sized by the config (none with per-response cache counts on: no two answers are alike).
   const responseCache = createResponseCache({

@@ -35,6 +35,15 @@ export interface RequestStats {
   uncacheable: boolean;
 }
 
+/**
+ * Whether the request read Katapult data with its token: Katapult accepted the token, for this
+ * read or for the cached one it was served. A request without one may have had no token, or a
+ * token Katapult refuses.
+ */
+export function readKatapultData(stats: RequestStats): boolean {
+  return stats.hits + stats.misses + stats.stale + stats.coalesced > 0;
+}
+
 export function createRequestStats(): RequestStats {
   return {
     hits: 0,

@@ -15,6 +15,13 @@ export interface PersistedOperationsOptions {
   maxStoreBytes?: number;
   /** Told about every document refused by the allow-list (for metrics). @default none */
   onNotAllowed?(): void;
+  /**
+   * Whether the request that sent a document with its hash may register it, asked once the
+   * document has run, with the request's context. The registry is shared by every client, so
+   * only a request whose token Katapult accepted should add to it: anyone else (no token, a
+   * made-up one) could push every app's documents out, or fill it with their own. @default always
+   */
+  mayRegister?(context: unknown): boolean;
 }
 
 export class PersistedOperationsFileError extends Error {
@@ -90,7 +97,8 @@ export interface PersistedOperations {
  * Persisted operations, Apollo-compatible: the plugin, and what the fast path needs to know of
  * the documents it remembers. A request may carry
  * `extensions.persistedQuery { version: 1, sha256Hash }`:
- * - with the document: the hash must match it, and the document is remembered (APQ);
+ * - with the document: the hash must match it, and the document is remembered (APQ) once it
+ *   has run, if `mayRegister` allows;
  * - without it: the document is looked up (allow-list first, then remembered ones), and an
  *   unknown hash answers `PersistedQueryNotFound` so the client resends with the document.
  * Hashes are checked against the document before anything is stored, so a client cannot
@@ -114,6 +122,9 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
   /** The document a hash sent alone runs: the allow-list's, else a remembered one. */
   const documentFor = (hash: string): string | undefined => listedFor(hash) ?? rememberedFor(hash);
 
+  /** Documents sent with their hash, by request, until the request has run and may register them. */
+  const offered = new WeakMap<Request, { hash: string; document: string }>();
+
   const plugin: Plugin = {
     /**
      * An answer without data is a 4xx under application/graphql-response+json, so a client that
@@ -125,7 +136,13 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
       if (resultProcessor && isNotFoundAnswer(result) && takesJson(request.headers.get('accept'))) setResultProcessor(resultProcessor, 'application/json');
     },
-    onParams({ params, setParams }) {
+    onExecutionResult({ request, context }) {
+      const offer = offered.get(request);
+      if (!offer) return;
+      offered.delete(request);
+      if (options.mayRegister?.(context) ?? true) store.set(offer.hash, offer.document);
+    },
+    onParams({ params, request, setParams }) {
       // Thrown, not set as the result: yoga would still run its own parameter checks after a
       // set result ("Must provide query string"), while a throw ends the request here.
       const fail = (error: GraphQLError): never => {
@@ -149,7 +166,7 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
           return fail(badInput('extensions.persistedQuery.sha256Hash does not match the document sent with it'));
         }
         if (allowListOnly && listed === undefined && !allowedDocuments.has(query)) return fail(refuse());
-        if (apq && listed === undefined) store.set(hash.toLowerCase(), query);
+        if (apq && listed === undefined) offered.set(request, { hash: hash.toLowerCase(), document: query });
         return;
       }
 

@@ -1,6 +1,6 @@
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { RequestScope } from '../data/request-scope.js';
+import { readKatapultData, type RequestScope } from '../data/request-scope.js';
 import type { Logger } from '../logger.js';
 import type { TokenKeyer } from '../token-key.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -55,7 +55,7 @@ export function createRequestLog(options: RequestLogOptions): (summary: RequestS
     const { scope, status } = summary;
     const durationMs = Math.round((performance.now() - summary.startedAt) * 1000) / 1000;
     const s = scope.stats;
-    metrics.graphqlRequest(summary.operationName, status, durationMs, status === 200 && s.hits + s.misses + s.stale + s.coalesced > 0);
+    metrics.graphqlRequest(summary.operationName, status, durationMs, status === 200 && readKatapultData(s));
     if (!logger.isLevelEnabled('info')) return;
     logger.info(
       {

@@ -59,6 +59,24 @@ describe('automatic persisted queries', () => {
     expect(invalid.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
   });
 
+  it('registers a document only from a request whose token Katapult accepted, so anyone cannot fill the store', async () => {
+    const gateway = await gatewayWith();
+    const document = 'query Zones { zones { name } }';
+    // Without a token: refused (401), and nothing remembered for the next client.
+    const anonymous = await post(gateway.endpoint, { query: document, extensions: persisted(document) });
+    expect(anonymous.status).toBe(401);
+    expect(code(await post(gateway.endpoint, { extensions: persisted(document) }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
+    // A made-up token: Katapult refuses it, so the document is not remembered either.
+    const madeUp = await post(gateway.endpoint, { query: document, extensions: persisted(document) }, bearer('made-up-token-0123456789'));
+    expect(code(madeUp)).toBe('UNAUTHENTICATED');
+    expect(code(await post(gateway.endpoint, { extensions: persisted(document) }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
+    // A token Katapult accepts registers it for everyone.
+    const registered = await post(gateway.endpoint, { query: document, extensions: persisted(document) }, auth);
+    expect(registered.json.data.zones.length).toBeGreaterThan(0);
+    const other = bearer(DEMO_TOKENS.acme);
+    expect((await post(gateway.endpoint, { extensions: persisted(document) }, other)).json).toEqual(registered.json);
+  });
+
   it('works over GET, with variables', async () => {
     const gateway = await gatewayWith();
     const document = 'query Org($sub: String!) { organization(subDomain: $sub) { name } }';
@@ -144,9 +162,12 @@ describe('the persisted-operation allow-list', () => {
 });
 
 describe('what the fast path learns of persisted documents', () => {
-  /** Sends a document with its hash through the plugin, as a request would (APQ registration). */
-  const register = (plugin: Plugin, document: string) =>
-    (plugin.onParams as (payload: unknown) => void)({ params: { query: document, extensions: persisted(document) }, setParams: () => undefined });
+  /** Sends a document with its hash through the plugin, and runs it, as a request would (APQ registration). */
+  const register = (plugin: Plugin, document: string) => {
+    const request = new Request('http://gateway/graphql', { method: 'POST' });
+    (plugin.onParams as (payload: unknown) => void)({ params: { query: document, extensions: persisted(document) }, request, setParams: () => undefined });
+    (plugin.onExecutionResult as (payload: unknown) => void)({ request, context: {}, result: { data: {} } });
+  };
 
   it('resolves a registered hash until the document is forgotten, and a listed one always', () => {
     const documents = ['{ a }', '{ b }', '{ c }'].map((d) => `${d} # ${'x'.repeat(100)}`);
