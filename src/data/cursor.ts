@@ -22,6 +22,12 @@ export interface CursorCodec {
 }
 
 const SIGNATURE_BYTES = 12;
+/**
+ * What a cursor can look like: base64url payload, a dot, the signature. Checked before decoding,
+ * since a base64 decoder skips characters outside its alphabet: `cursor + "!!"` would otherwise
+ * decode to the same signature and be taken for the cursor itself.
+ */
+const CURSOR_SHAPE = new RegExp(`^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{${Math.ceil((SIGNATURE_BYTES * 4) / 3)}}$`);
 
 /** Each cursor memo's share of memory: 20,000 typical entries fit in a few MB. */
 const MEMO_MAX_BYTES = 8 * 1024 * 1024;
@@ -59,11 +65,10 @@ export function createCursorCodec(secrets: readonly string[]): CursorCodec {
       const verifiedKey = `${binding}\u0000${cursor}`;
       const known = verified.get(verifiedKey);
       if (known) return { offset: known.offset, id: known.id };
+      if (!CURSOR_SHAPE.test(cursor)) throw invalid();
       const dot = cursor.indexOf('.');
-      if (dot <= 0) throw invalid();
       const payload = cursor.slice(0, dot);
       const signature = Buffer.from(cursor.slice(dot + 1), 'base64url');
-      if (signature.length !== SIGNATURE_BYTES) throw invalid();
       if (!secrets.some((secret) => timingSafeEqual(sign(secret, binding, payload), signature))) throw invalid();
       let parsed: unknown;
       try {

@@ -174,8 +174,10 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   if (first !== null && last !== null) {
     throw new InvalidInputError('Pass either "first" or "last", not both', 'last');
   }
-  const after = args.after ? codec.decode(binding, args.after, 'after') : null;
-  const before = args.before ? codec.decode(binding, args.before, 'before') : null;
+  // An empty string is a cursor no connection issued, not the absence of one: the cost limit
+  // prices `before: ""` as a `before`, so reading it as none would read to the list's end unpriced.
+  const after = args.after !== null && args.after !== undefined ? codec.decode(binding, args.after, 'after') : null;
+  const before = args.before !== null && args.before !== undefined ? codec.decode(binding, args.before, 'before') : null;
   const lowerBound = after ? after.offset + 1 : 0;
   const upperBound = before ? before.offset : Number.POSITIVE_INFINITY;
 

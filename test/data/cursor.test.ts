@@ -56,6 +56,14 @@ describe('connection cursors', () => {
     );
   });
 
+  it('rejects characters added anywhere, even ones a base64 decoder would skip', () => {
+    const cursor = codec.encode(BINDING, { offset: 42, id: 'vm_abcdefghijklmnop' });
+    const dot = cursor.indexOf('.');
+    const edits = [`${cursor}!!`, `${cursor}\u2603`, `${cursor}====`, `${cursor}=`, `${cursor.slice(0, dot + 1)}\n${cursor.slice(dot + 1)}`, `${cursor.slice(0, dot + 1)}@${cursor.slice(dot + 1)}`, ` ${cursor}`, `${cursor}A`];
+    for (const edited of edits) expect(rejection(() => codec.decode(BINDING, edited, 'after')), JSON.stringify(edited)).toBeInstanceOf(InvalidInputError);
+    expect(codec.decode(BINDING, cursor, 'after')).toEqual({ offset: 42, id: 'vm_abcdefghijklmnop' });
+  });
+
   it('rejects a cursor issued for another connection', () => {
     const cursor = codec.encode('vms:sub_domain=acme:[]', { offset: 0, id: 'vm_a' });
     expect(() => codec.decode(BINDING, cursor, 'after')).toThrow(InvalidInputError);

@@ -69,6 +69,11 @@ describe('cursor tampering', () => {
     }
   });
 
+  it('an empty cursor is refused, not read as no cursor', async () => {
+    await refused(globexVms, { after: '' });
+    await refused(globexVms, { before: '' });
+  });
+
   it('any made-up string is refused as bad input, never as a server error', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ minLength: 1 }), fc.base64String({ minLength: 1 }), fc.string({ minLength: 513, maxLength: 600 })), async (garbage) => {
