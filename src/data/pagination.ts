@@ -202,6 +202,23 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   let foundSize: number | null = null;
   /** The list's size when known: Katapult's count, else the one found by reading to the end. */
   const knownSize = (): number | null => total() ?? foundSize;
+  /**
+   * The list's size, also from a page read that shows where it ends: one ending short with rows
+   * in it, or an empty one right after a full one (or the first). Null when no page read says.
+   */
+  const sizeSeen = (): number | null => {
+    const known = knownSize();
+    if (known !== null) return known;
+    let size: number | null = null;
+    for (const [number, page] of pages) {
+      if (page.items.length === perPage) continue;
+      const previousFull = number === 1 || pages.get(number - 1)?.items.length === perPage;
+      if (page.items.length === 0 && !previousFull) continue;
+      const end = (number - 1) * perPage + page.items.length;
+      if (size === null || end < size) size = end;
+    }
+    return size;
+  };
 
   /** Loads pages covering [from, to) in order, stopping when a page shows the list ended. */
   const loadRange = (from: number, to: number): MaybePromise<void> => {
@@ -313,6 +330,11 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
       if (before) {
         const found = locate(before);
         if (found !== null) high = found;
+        // Not found, and past the list's end as it is now (its row and the rows after it were
+        // deleted): the window ends where the list does, so \`last\` still gets the last rows and
+        // a cursor to page back from, as the connection spec reads a \`before\` it cannot find.
+        const size = found === null ? sizeSeen() : null;
+        if (size !== null && high > size) high = size;
       }
       if (low === lowerBound && high === upperBound) return build(window, low, high);
       const moved = windowFor(low, high, knownSize());

@@ -66,6 +66,26 @@ describe('resuming from a cursor after rows moved upstream', () => {
     expect(await ids(list, { first: 2, after: cursor })).toEqual(['row_9', 'row_10']);
   });
 
+  it('pages back from the list’s end when the before cursor’s row and everything after it were deleted', async () => {
+    const resolve = (list: FakeList, args: ConnectionArgs) => resolveConnection({ args, binding: BINDING, codec, sizes, fetchPage: (page) => list.fetchPage(page), idOf });
+    for (const [length, cursorAt, kept] of [
+      [12, 9, 6],
+      [12, 9, 0],
+      [14, 12, 7],
+    ] as const) {
+      const rows = rowsOf(length);
+      const before = cursorFor(rows, cursorAt);
+      const list = createFakeList(rows, PER_PAGE, { async: true });
+      list.rows.splice(kept);
+      const result = await resolve(list, { last: 3, before });
+      // The row is gone and its offset is past the end: the last rows there are, with a cursor to page back from.
+      const expected = list.rows.slice(Math.max(0, kept - 3)).map((r) => r.id);
+      expect(result.edges.map((e) => e.node.id), `${length} rows, cursor at ${cursorAt}, ${kept} kept`).toEqual(expected);
+      expect(result.pageInfo.hasPreviousPage).toBe(kept > 3);
+      expect(result.pageInfo.startCursor).toBe(result.edges[0]?.cursor ?? null);
+    }
+  });
+
   it('re-aligns on any move of less than a page, whichever way and wherever the cursor sits', async () => {
     await fc.assert(
       fc.asyncProperty(
