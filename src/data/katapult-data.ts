@@ -37,9 +37,10 @@ export type OrganizationLookup = { id: string } | { sub_domain: string };
  */
 export interface KatapultData {
   readonly perPage: number;
-  virtualMachinesPage(organization: OrganizationLookup, annotations: readonly AnnotationFilterParam[], page: number): MaybePromise<VirtualMachinesListResponseDto>;
+  /** A page of a list; with `refresh`, read from Katapult even when the cache holds it fresh (as for `Cache-Control: no-cache`). */
+  virtualMachinesPage(organization: OrganizationLookup, annotations: readonly AnnotationFilterParam[], page: number, refresh?: boolean): MaybePromise<VirtualMachinesListResponseDto>;
   virtualMachine(lookup: { id: string } | { fqdn: string }): MaybePromise<VirtualMachineResponseDto>;
-  packagesPage(organization: OrganizationLookup | null, page: number): MaybePromise<VirtualMachinePackagesListResponseDto>;
+  packagesPage(organization: OrganizationLookup | null, page: number, refresh?: boolean): MaybePromise<VirtualMachinePackagesListResponseDto>;
   package(lookup: { id: string } | { permalink: string }): MaybePromise<VirtualMachinePackageDto>;
   /** A package named in a VM list (which carries only the name), found in the organization's list. */
   packageByName(organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null>;
@@ -49,9 +50,9 @@ export interface KatapultData {
   dataCenter(id: string): MaybePromise<DataCenterDto>;
   zones(): MaybePromise<ZonesListResponseDto>;
   zone(id: string): MaybePromise<ZoneListItemDto | ZoneResponseDto['zone']>;
-  countriesPage(page: number): MaybePromise<CountriesListResponseDto>;
+  countriesPage(page: number, refresh?: boolean): MaybePromise<CountriesListResponseDto>;
   country(id: string): MaybePromise<CountryResponseDto>;
-  gpuTypesPage(page: number): MaybePromise<GpuTypesListResponseDto>;
+  gpuTypesPage(page: number, refresh?: boolean): MaybePromise<GpuTypesListResponseDto>;
   gpuType(id: string): MaybePromise<GpuTypeDto>;
   /** A GPU type found in the GPU type list alone (no call for a single record); null when the list has none. */
   gpuTypeInList(id: string): MaybePromise<GpuTypeDto | null>;
@@ -85,11 +86,11 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   // page asks for the package list): remember each read for the rest of the request, keyed
   // cheaply, so the cache is consulted once per URL per request.
   const reads = new Map<string, MaybePromise<unknown>>();
-  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][]): MaybePromise<T> => {
+  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][], refresh = false): MaybePromise<T> => {
     const key = params ? `${path}${JSON.stringify(params)}` : path;
-    let read = reads.get(key) as MaybePromise<T> | undefined;
+    let read = refresh ? undefined : (reads.get(key) as MaybePromise<T> | undefined);
     if (read === undefined) {
-      read = source.get<T>(scope, { path, kind, params });
+      read = source.get<T>(scope, { path, kind, params, refresh });
       reads.set(key, read);
     }
     return read;
@@ -132,18 +133,16 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
 
   const data: KatapultData = {
     perPage,
-    virtualMachinesPage: (organization, annotations, page) =>
-      get('/organizations/organization/virtual_machines', 'vmList', [
-        ...lookupParams('organization', organization as Lookup),
-        ...annotationParams(annotations),
-        ...pageParams(page, perPage),
-      ]),
+    virtualMachinesPage: (organization, annotations, page, refresh) =>
+      get(
+        '/organizations/organization/virtual_machines',
+        'vmList',
+        [...lookupParams('organization', organization as Lookup), ...annotationParams(annotations), ...pageParams(page, perPage)],
+        refresh,
+      ),
     virtualMachine: (lookup) => get('/virtual_machines/virtual_machine', 'vm', lookupParams('virtual_machine', lookup as Lookup)),
-    packagesPage: (organization, page) =>
-      get('/virtual_machine_packages', 'packages', [
-        ...(organization ? lookupParams('organization', organization as Lookup) : []),
-        ...pageParams(page, perPage),
-      ]),
+    packagesPage: (organization, page, refresh) =>
+      get('/virtual_machine_packages', 'packages', [...(organization ? lookupParams('organization', organization as Lookup) : []), ...pageParams(page, perPage)], refresh),
     package: (lookup) =>
       chain(
         get<VirtualMachinePackageResponseDto>('/virtual_machine_packages/virtual_machine_package', 'package', lookupParams('virtual_machine_package', lookup as Lookup)),
@@ -175,9 +174,9 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
         if (found) return found;
         return chain(get<ZoneResponseDto>('/zones/zone', 'zones', lookupParams('zone', { id })), (body) => body.zone);
       }),
-    countriesPage: (page) => get('/countries', 'countries', pageParams(page, perPage)),
+    countriesPage: (page, refresh) => get('/countries', 'countries', pageParams(page, perPage), refresh),
     country: (id) => get('/countries/country', 'countries', lookupParams('country', { id })),
-    gpuTypesPage: (page) => get('/gpu_types', 'gpuTypes', pageParams(page, perPage)),
+    gpuTypesPage: (page, refresh) => get('/gpu_types', 'gpuTypes', pageParams(page, perPage), refresh),
     gpuTypeInList: (id) =>
       findInPages(
         (page) => data.gpuTypesPage(page),

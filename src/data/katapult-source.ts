@@ -13,6 +13,8 @@ export interface SourceCall {
   path: string;
   params?: QueryParams;
   kind: ResourceKind;
+  /** Read from Katapult even when the cache holds a fresh copy, and replace it (what `Cache-Control: no-cache` does for a whole request). */
+  refresh?: boolean;
 }
 
 export interface UpstreamCallInfo {
@@ -108,7 +110,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         throw new InvalidInputError(`The arguments are too long: the Katapult request would be ${key.url.length} characters, over ${MAX_UPSTREAM_URL_LENGTH}`);
       }
 
-      if (!scope.noCache) {
+      const noCache = scope.noCache || call.refresh === true;
+      if (!noCache) {
         const fresh = cache.peek<T>(key);
         if (fresh) return record(scope, fresh);
       }
@@ -191,7 +194,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       const follow = () => leave.abort();
       if (scope.signal?.aborted) leave.abort();
       else scope.signal?.addEventListener('abort', follow, { once: true });
-      const read = cache.fetch<T>(key, { load, noCache: scope.noCache, signal: leave.signal, deadline: scope.deadline }).then(
+      const read = cache.fetch<T>(key, { load, noCache, signal: leave.signal, deadline: scope.deadline }).then(
         (read) => record(scope, read),
         (error: unknown) => {
           // A failed read may still become a value in an otherwise clean answer (a null for an

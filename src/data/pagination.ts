@@ -109,8 +109,11 @@ export interface ResolveConnectionOptions<T> {
   binding: string;
   codec: CursorCodec;
   sizes: PageSizes;
-  /** Loads one upstream page (1-based) of `sizes.perPage` items. */
-  fetchPage(page: number): MaybePromise<UpstreamPage<T>>;
+  /**
+   * Loads one upstream page (1-based) of `sizes.perPage` items; with `refresh`, from Katapult
+   * rather than the cache (see `rereadIfTheyDisagree`).
+   */
+  fetchPage(page: number, refresh?: boolean): MaybePromise<UpstreamPage<T>>;
   idOf(item: T): string;
 }
 
@@ -186,13 +189,54 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
 
   // Pages already read for this resolution, by page number.
   const pages = new Map<number, UpstreamPage<T>>();
+  /** Set once the pages held have been read again (see \`rereadIfTheyDisagree\`): pages read after that come from Katapult too. */
+  let reread = false;
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
     const known = pages.get(page);
     if (known) return known;
-    return chain(fetchPage(page), (result) => {
+    return chain(fetchPage(page, reread), (result) => {
       pages.set(page, result);
       return result;
     });
+  };
+
+  /**
+   * Whether the pages read cannot all be from one state of the list. Pages are cached one by
+   * one, so a window (with its cursor's row) can take one page as it was a while ago and the
+   * next as it is now; rows added or deleted in between would then be repeated or skipped at
+   * the page boundary, and the cursor's row would look in place on the old page. It shows as
+   * different counts, or as a row on two pages next to each other.
+   */
+  const pagesDisagree = (): boolean => {
+    if (pages.size < 2) return false;
+    let count: number | null | undefined;
+    for (const page of pages.values()) {
+      const total = page.pagination.large_set ? null : page.pagination.total;
+      if (count !== undefined && total !== count) return true;
+      count = total;
+    }
+    for (const [number, page] of pages) {
+      const next = pages.get(number + 1);
+      if (!next || page.items.length === 0 || next.items.length === 0) continue;
+      const firstOfNext = idOf(next.items[0]!);
+      const lastOfPage = idOf(page.items[page.items.length - 1]!);
+      if (page.items.some((item) => idOf(item) === firstOfNext) || next.items.some((item) => idOf(item) === lastOfPage)) return true;
+    }
+    return false;
+  };
+  /**
+   * Reads every page held again from Katapult, once, when they disagree: one state of the list
+   * for the window and its cursors' rows, which \`realign\` can then trust. Costs calls only when
+   * the list changed between two pages' reads. (Rows deleted on a list Katapult does not count
+   * leave no trace on the pages themselves: there the walk can still skip them.)
+   */
+  const rereadIfTheyDisagree = (): MaybePromise<void> => {
+    if (reread || !pagesDisagree()) return;
+    reread = true;
+    const numbers = [...pages.keys()].sort((a, b) => a - b);
+    pages.clear();
+    const step = (index: number): MaybePromise<void> => (index >= numbers.length ? undefined : chain(load(numbers[index]!), () => step(index + 1)));
+    return step(0);
   };
   const total = (): number | null => {
     const any = pages.values().next().value as UpstreamPage<T> | undefined;
@@ -315,7 +359,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * moved by less than a page. A row that moved further, or was deleted, falls back to its
    * remembered offset.
    */
-  const realign = (window: Window): MaybePromise<ConnectionResult<T>> => {
+  const realign = (window: Window): MaybePromise<ConnectionResult<T>> => chain(rereadIfTheyDisagree(), () => realignOn(window));
+  const realignOn = (window: Window): MaybePromise<ConnectionResult<T>> => {
     const missing = [...new Set([...neighboursToSearch(after), ...neighboursToSearch(before)])].filter((page) => page >= 1 && !pages.has(page));
     const loadMissing = (index: number): MaybePromise<void> =>
       index >= missing.length ? undefined : chain(load(missing[index]!), () => loadMissing(index + 1));

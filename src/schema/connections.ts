@@ -31,7 +31,7 @@ export function pagedConnection<Item, Node>(
   context: GraphQLContext,
   args: ConnectionArgs,
   binding: string,
-  fetchPage: (page: number) => MaybePromise<UpstreamPage<Item>>,
+  fetchPage: (page: number, refresh?: boolean) => MaybePromise<UpstreamPage<Item>>,
   idOf: (item: Item) => string,
   toNode: (item: Item) => Node,
 ): MaybePromise<ConnectionResult<Node>> {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
+import { resolveConnection, type ConnectionArgs, type UpstreamPage } from '../../src/data/pagination.js';
 import { BINDING, codec, createFakeList, cursorFor, idOf, rowsOf, type FakeList, type Row } from './fake-list.js';
 
 /**
@@ -139,5 +139,79 @@ describe('resuming from a cursor after rows moved upstream', () => {
     list.reads.length = 0;
     await ids(list, { last: 3, before: cursorFor(rows, 12) });
     expect(list.reads).toEqual([2, 3]);
+  });
+});
+
+/** The list behind a cache of pages, as the gateway reads it: a page stays as first read until it is read with `refresh`. */
+function cached(list: FakeList): { fetchPage(page: number, refresh?: boolean): UpstreamPage<Row>; refreshed: number[] } {
+  const held = new Map<number, UpstreamPage<Row>>();
+  const refreshed: number[] = [];
+  return {
+    refreshed,
+    fetchPage(page, refresh) {
+      if (refresh) refreshed.push(page);
+      const known = refresh ? undefined : held.get(page);
+      if (known) return known;
+      const read = list.fetchPage(page) as UpstreamPage<Row>;
+      held.set(page, read);
+      return read;
+    },
+  };
+}
+
+/** Walks the whole list forwards `size` rows at a time, calling `edit` after the `editAfter`-th page. */
+async function walk(list: FakeList, size: number, editAfter: number, edit: (rows: Row[]) => void) {
+  const source = cached(list);
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (let step = 0; step < 1_000; step++) {
+    const result = await resolveConnection({ args: { first: size, after }, binding: BINDING, codec, sizes, fetchPage: (page, refresh) => source.fetchPage(page, refresh), idOf });
+    seen.push(...result.edges.map((edge) => edge.node.id));
+    if (step + 1 === editAfter) edit(list.rows);
+    if (!result.pageInfo.hasNextPage) break;
+    after = result.pageInfo.endCursor!;
+  }
+  return { seen, refreshed: source.refreshed };
+}
+
+describe('pages cached at different times, of a list that changed in between', () => {
+  it('neither repeats nor skips a row when rows were added before the walk, on a counted list or not', async () => {
+    for (const length of [40, 1_100]) {
+      for (const [size, editAfter] of [
+        [3, 1],
+        [4, 2],
+        [5, 1],
+        [2, 3],
+      ] as const) {
+        const rows = rowsOf(length);
+        const list = createFakeList(rows.slice(), PER_PAGE);
+        const { seen } = await walk(list, size, editAfter, (rows) => rows.splice(0, 0, ...added(2)));
+        const label = `${length} rows, ${size} a page, 2 added after page ${editAfter}`;
+        expect(new Set(seen).size, label).toBe(seen.length);
+        expect(seen, label).toEqual(rows.map((r) => r.id));
+      }
+    }
+  });
+
+  it('skips no row when rows already walked past were deleted, on a counted list', async () => {
+    for (const [size, editAfter] of [
+      [3, 1],
+      [4, 2],
+      [5, 1],
+    ] as const) {
+      const rows = rowsOf(40);
+      const list = createFakeList(rows.slice(), PER_PAGE);
+      const { seen } = await walk(list, size, editAfter, (rows) => rows.splice(0, 2));
+      expect(seen, `${size} a page, 2 deleted after page ${editAfter}`).toEqual(rows.map((r) => r.id));
+    }
+  });
+
+  it('reads pages again only when they disagree', async () => {
+    const rows = rowsOf(40);
+    const still = await walk(createFakeList(rows.slice(), PER_PAGE), 3, 1, () => undefined);
+    expect(still.refreshed).toEqual([]);
+    const changed = await walk(createFakeList(rows.slice(), PER_PAGE), 3, 1, (rows) => rows.splice(0, 0, ...added(2)));
+    expect(changed.refreshed.length).toBeGreaterThan(0);
+    expect(changed.refreshed.length).toBeLessThanOrEqual(4);
   });
 });

@@ -194,3 +194,63 @@ describe('window arguments the gateway refuses', () => {
     expect(requestsTo(gateway.sim, VM_LIST)).toHaveLength(0);
   });
 });
+
+describe('a walk over pages the cache read at different times, of a list that changed in between', () => {
+  /**
+   * acme's VM list served from an array the test edits, as Katapult would serve it after VMs
+   * were created or deleted; the gateway keeps each 200-row page for the VM list's TTL on its
+   * own, so a walk takes page 1 as it was and page 2 as it is.
+   */
+  async function walk(counted: boolean, first: number, editAt: number, edit: (rows: Array<{ id: string }>) => void) {
+    let rows: Array<{ id: string }> | null = null;
+    const gateway = createTestGateway({
+      wrapFetch: (simulator) =>
+        rewritingAnswers(/\/organizations\/organization\/virtual_machines$/, (body: { pagination: Record<string, unknown>; virtual_machines: Array<{ id: string }> }, url) => {
+          rows ??= gateway.sim.visibleVirtualMachines(DEMO_TOKENS.acme, 'acme').map((vm) => ({ ...vm }));
+          const perPage = Number(url.searchParams.get('per_page'));
+          const page = Number(url.searchParams.get('page'));
+          body.virtual_machines = rows.slice((page - 1) * perPage, page * perPage);
+          body.pagination = { ...body.pagination, total: counted ? rows.length : null, total_pages: counted ? Math.ceil(rows.length / perPage) : null, large_set: !counted };
+        })(simulator),
+    });
+    try {
+      const seen: string[] = [];
+      let after: string | null = null;
+      let original: string[] = [];
+      for (let request = 0; request < 100; request++) {
+        if (request === editAt) {
+          original = rows!.map((r) => r.id);
+          edit(rows!);
+        }
+        const { body } = await gateway.query(WINDOW, { token: DEMO_TOKENS.acme, variables: { sub: 'acme', first, after } });
+        expect(body.errors).toBeUndefined();
+        const connection = body.data!.organization.virtualMachines as Connection;
+        seen.push(...connection.edges.map((edge) => edge.node.id));
+        if (!connection.pageInfo.hasNextPage) break;
+        after = connection.pageInfo.endCursor;
+      }
+      return { seen, original };
+    } finally {
+      await gateway.close();
+    }
+  }
+
+  it('repeats no VM when VMs were created at the front of a list, counted or not, whichever window crosses the page boundary', async () => {
+    for (const counted of [true, false]) {
+      for (const [first, editAt] of [
+        [100, 2],
+        [30, 6],
+      ] as const) {
+        const { seen, original } = await walk(counted, first, editAt, (rows) => rows.unshift({ ...rows[0]!, id: 'vm_new1' }, { ...rows[0]!, id: 'vm_new2' }, { ...rows[0]!, id: 'vm_new3' }));
+        const label = `${counted ? 'counted' : 'uncounted'}, first ${first}, created before request ${editAt}`;
+        expect(seen.length - new Set(seen).size, label).toBe(0);
+        expect(seen, label).toEqual(original);
+      }
+    }
+  });
+
+  it('skips no VM when VMs already walked past were deleted from a counted list', async () => {
+    const { seen, original } = await walk(true, 100, 2, (rows) => rows.splice(0, 3));
+    expect(seen).toEqual(original);
+  });
+});

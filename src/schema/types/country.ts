@@ -43,7 +43,7 @@ builder.queryField('countries', (t) =>
           context,
           args,
           'countries',
-          (page) => chain(context.data.countriesPage(page), (body) => ({ items: body.countries, pagination: body.pagination })),
+          (page, refresh) => chain(context.data.countriesPage(page, refresh), (body) => ({ items: body.countries, pagination: body.pagination })),
           (item) => item.id,
           countryModel,
         ),
