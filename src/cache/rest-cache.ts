@@ -314,7 +314,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
 
   // A token holding no entry is due too: what was built from its entries (finished responses)
   // may outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
-  const tokenCheckDue = (tokenKey: string): boolean => settings.tokenRecheckMs > 0 && clock.now() - (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) >= settings.tokenRecheckMs;
+  const tokenCheckAt = (tokenKey: string): number =>
+    settings.tokenRecheckMs > 0 ? (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) + settings.tokenRecheckMs : Number.POSITIVE_INFINITY;
+  const tokenCheckDue = (tokenKey: string): boolean => clock.now() >= tokenCheckAt(tokenKey);
 
   async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
@@ -402,6 +404,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     },
     purgeToken,
     tokenCheckDue,
+    tokenCheckAt,
     refusalOf: invalidTokenError,
     stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
     clear() {

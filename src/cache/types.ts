@@ -93,6 +93,11 @@ export interface RestCache {
    * be replayed.
    */
   tokenCheckDue(tokenKey: string): boolean;
+  /**
+   * When the token falls due for that check (epoch ms; +Infinity when tokens are not checked).
+   * What is built from its entries is fresh no longer than this: a revoked token is refused then.
+   */
+  tokenCheckAt(tokenKey: string): number;
   /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */
   refusalOf(tokenKey: string): Error | undefined;
   /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */

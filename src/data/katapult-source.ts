@@ -92,7 +92,10 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         stats.negative++;
         break;
     }
-    if (read.freshUntil < stats.freshUntil) stats.freshUntil = read.freshUntil;
+    // Fresh no longer than until the token is next checked: an answer kept past that (by the
+    // client, under the max-age it is given, or as a finished response) would outlast a revocation.
+    const until = Math.min(read.freshUntil, cache.tokenCheckAt(scope.tokenKey));
+    if (until < stats.freshUntil) stats.freshUntil = until;
     return read.value;
   }
 

@@ -26,6 +26,18 @@ describe('HTTP caching of GET queries', () => {
     expect(mixed.headers['cache-control']).toBe('private, max-age=35');
   });
 
+  it('lets the client keep an answer no longer than until its token is next checked with Katapult', async () => {
+    const clock = createFakeClock();
+    const gateway = await gatewayWith({ clock, env: { CACHE_TTL_CATALOGUE_MS: '600000', CACHE_TOKEN_RECHECK_MS: '60000' } });
+    const zones = '{ zones { name } }';
+    // The zones are fresh for ten minutes, but a token revoked meanwhile is refused within a minute.
+    expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=60');
+    await clock.advance(20_000);
+    expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=40');
+    const unchecked = await gatewayWith({ clock, env: { CACHE_TTL_CATALOGUE_MS: '600000', CACHE_TOKEN_RECHECK_MS: '0' } });
+    expect((await get(unchecked.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=600');
+  });
+
   it('forbids keeping answers with errors or built from stale entries', async () => {
     const clock = createFakeClock();
     const gateway = await gatewayWith({ clock, env: { CACHE_TTL_ORGANIZATION_MS: '60000' } });
