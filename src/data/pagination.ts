@@ -189,7 +189,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
 
   // Pages already read for this resolution, by page number.
   const pages = new Map<number, UpstreamPage<T>>();
-  /** Set once the pages held have been read again (see \`rereadIfTheyDisagree\`): pages read after that come from Katapult too. */
+  /** Set once the pages held have been read again (see `rereadIfTheyDisagree`): pages read after that come from Katapult too. */
   let reread = false;
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
     const known = pages.get(page);
@@ -226,7 +226,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
   /**
    * Reads every page held again from Katapult, once, when they disagree: one state of the list
-   * for the window and its cursors' rows, which \`realign\` can then trust. Costs calls only when
+   * for the window and its cursors' rows, which `realign` can then trust. Costs calls only when
    * the list changed between two pages' reads. (Rows deleted on a list Katapult does not count
    * leave no trace on the pages themselves: there the walk can still skip them.)
    */
@@ -376,8 +376,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         const found = locate(before);
         if (found !== null) high = found;
         // Not found, and past the list's end as it is now (its row and the rows after it were
-        // deleted): the window ends where the list does, so \`last\` still gets the last rows and
-        // a cursor to page back from, as the connection spec reads a \`before\` it cannot find.
+        // deleted): the window ends where the list does, so `last` still gets the last rows and
+        // a cursor to page back from, as the connection spec reads a `before` it cannot find.
         const size = found === null ? sizeSeen() : null;
         if (size !== null && high > size) high = size;
       }
