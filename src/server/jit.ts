@@ -1,4 +1,21 @@
-import { getLocation, getOperationAST, GraphQLError, visit, type ASTNode, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  getLocation,
+  getNullableType,
+  getOperationAST,
+  GraphQLError,
+  isListType,
+  isNonNullType,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+  BREAK,
+  type ASTNode,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+} from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { makeExecute, type Plugin } from 'graphql-yoga';
@@ -75,6 +92,38 @@ function variableErrorsOf(result: ExecutionResult, args: ExecutionArgs): readonl
   return coerced.errors;
 }
 
+function hasNullableItems(type: GraphQLOutputType): boolean {
+  const list = getNullableType(type);
+  if (!isListType(list)) return false;
+  return !isNonNullType(list.ofType) || hasNullableItems(list.ofType);
+}
+
+/**
+ * Whether graphql-jit answers this document right. graphql-jit 0.8.9 puts a list item that
+ * fails after a later item of the list has resolved at the end of the list (it pushes a null)
+ * instead of at its own place: `nodes(ids:)` with three ids, the first refused, answered four
+ * items. Only a list whose items may be null can hold a failed item (`nodes`, a viewer's
+ * organizations), so a document that selects one, anywhere, stays with graphql-js.
+ */
+function compilesRight(schema: GraphQLSchema, document: DocumentNode): boolean {
+  const types = new TypeInfo(schema);
+  let right = true;
+  visit(
+    document,
+    visitWithTypeInfo(types, {
+      Field() {
+        const field = types.getFieldDef();
+        if (field && hasNullableItems(field.type)) {
+          right = false;
+          return BREAK;
+        }
+        return undefined;
+      },
+    }),
+  );
+  return right;
+}
+
 /**
  * graphql-jit for the documents that repeat, graphql-js for the rest. Runs are counted per
  * parsed document (yoga's parser cache hands out one object per query text), so a document
@@ -84,7 +133,7 @@ function variableErrorsOf(result: ExecutionResult, args: ExecutionArgs): readonl
  * and operation name: a document holding several operations (GraphiQL's, or an app's file of
  * them, each picked by `operationName`) must run the one asked for. An operation it cannot
  * compile (an operation name the document does not hold) is left to graphql-js, which answers
- * with the usual error.
+ * with the usual error, and so is one it would answer wrong (see `compilesRight`).
  */
 export function useTieredJit(options: TieredJitOptions): Plugin & { compiledBytes(): number } {
   const runs = new WeakMap<DocumentNode, number>();
@@ -100,8 +149,8 @@ export function useTieredJit(options: TieredJitOptions): Plugin & { compiledByte
     const held = compiled.get(args.document);
     const known = held?.byOperation.get(name);
     if (known !== undefined) return known;
-    const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
-    const entry = isCompiledQuery(result) ? result : null;
+    const result = compilesRight(args.schema, args.document) ? compileQuery(args.schema, args.document, args.operationName ?? undefined) : null;
+    const entry = result && isCompiledQuery(result) ? result : null;
     // A new value, so that the cache charges the document for its added operation.
     const bytes = (held?.bytes ?? 0) + (entry ? compiledOperationBytes(args.document, args.operationName) : 0);
     compiled.set(args.document, { byOperation: new Map(held?.byOperation).set(name, entry), bytes });
