@@ -130,16 +130,20 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
         });
         changed = { ...changed, errors };
         // "Every root field failed": data is null (a non-null root field failed and took it
-        // with it), or every root key is null, and each failure was the rate limit.
+        // with it), or every root key is null, and each failure was the rate limit. A root with
+        // any other error under it may be null for that reason (a suspended organization whose
+        // VM list also hit the budget): waiting would not bring it back, so that is no 429.
         const data = result.data;
         const limited = errors.filter((e) => e.extensions?.code === 'RATE_LIMITED');
+        const onlyLimitedUnder = (key: string) => {
+          const under = errors.filter((e) => e.path?.[0] === key);
+          return under.length > 0 && under.every((e) => e.extensions?.code === 'RATE_LIMITED');
+        };
         const everyRootLimited =
           limited.length > 0 &&
           (data === null
             ? limited.length === errors.filter((e) => e.path !== undefined).length
-            : data !== undefined &&
-              Object.values(data).every((value) => value === null) &&
-              Object.keys(data).every((key) => limited.some((e) => e.path?.[0] === key)));
+            : data !== undefined && Object.values(data).every((value) => value === null) && Object.keys(data).every(onlyLimitedUnder));
         if (everyRootLimited) {
           const retryAfter = Math.max(...limited.map((e) => Number(e.extensions?.retryAfterSeconds) || 1));
           changed = { ...changed, extensions: { ...changed.extensions, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } };
