@@ -64,6 +64,9 @@ function refuseOnSocket(socket: Duplex, status: number, message: string, extraHe
   socket.end(body, () => socket.destroy());
 }
 
+/** Requests for the operational endpoints, as orchestrators and scrapers send them. */
+const PROBES = new Set(['/health', '/ready', '/metrics']);
+
 /** The request id a request asked for, if it is one we keep, else a new one. */
 const requestIdOf = (req: IncomingMessage) => requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
 
@@ -74,6 +77,8 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   const handleGraphQL = createGraphQLRoute({ app, ...hooks });
   let inFlight = 0;
   let lastActiveAt = app.clock.now();
+  /** Whether a request other than a probe ended since lastActiveAt was last set. */
+  let usedSinceQuiet = false;
   let draining = false;
   // From the start of a shutdown: answers close their connection, so clients holding one open
   // (a pool behind an L4 balancer) reconnect, and land elsewhere, instead of being cut off.
@@ -121,11 +126,19 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     const startedAt = performance.now();
     const requestId = requestIdOf(req);
     if (closing) res.shouldKeepAlive = false;
+    // A probe (health, readiness, a metrics scrape) counts while it runs, so idle work does not
+    // pause it, but is no use of the gateway: an orchestrator probing every few seconds would
+    // otherwise keep the edge from ever being quiet, and idle work from ever running.
+    const probe = PROBES.has(req.url ?? '');
     inFlight++;
     res.on('close', () => {
       inFlight--;
+      if (!probe) usedSinceQuiet = true;
       // Only the last request out matters: while any is in flight the edge is not quiet.
-      if (inFlight === 0) lastActiveAt = app.clock.now();
+      if (inFlight === 0 && usedSinceQuiet) {
+        lastActiveAt = app.clock.now();
+        usedSinceQuiet = false;
+      }
       if (draining && inFlight === 0) drained?.();
     });
     handle(req, res, requestId, startedAt).catch((error: unknown) => {
