@@ -235,6 +235,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     reread = true;
     const numbers = [...pages.keys()].sort((a, b) => a - b);
     pages.clear();
+    foundSize = null;
     const step = (index: number): MaybePromise<void> => (index >= numbers.length ? undefined : chain(load(numbers[index]!), () => step(index + 1)));
     return step(0);
   };
@@ -359,8 +360,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * moved by less than a page. A row that moved further, or was deleted, falls back to its
    * remembered offset.
    */
-  const realign = (window: Window): MaybePromise<ConnectionResult<T>> => chain(rereadIfTheyDisagree(), () => realignOn(window));
-  const realignOn = (window: Window): MaybePromise<ConnectionResult<T>> => {
+  const realign = (window: Window): MaybePromise<ConnectionResult<T>> => {
     const missing = [...new Set([...neighboursToSearch(after), ...neighboursToSearch(before)])].filter((page) => page >= 1 && !pages.has(page));
     const loadMissing = (index: number): MaybePromise<void> =>
       index >= missing.length ? undefined : chain(load(missing[index]!), () => loadMissing(index + 1));
@@ -424,18 +424,20 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return step(from);
   };
 
-  if (last !== null && !before) {
-    // Backwards from the end needs the list's size first.
-    return chain(load(1), (page) =>
-      chain(page.pagination.large_set ? uncountedSize() : (page.pagination.total ?? 0), (size) => {
-        const window = windowFor(lowerBound, upperBound, size);
-        const range = withCursorRows(window);
-        return chain(loadRange(range.start, range.end), () => realign(window));
-      }),
-    );
-  }
-
-  const window = windowFor(lowerBound, upperBound, null);
-  const range = withCursorRows(window);
-  return chain(loadRange(range.start, range.end), () => realign(window));
+  /** The window asked for, from the pages held: backwards from the end needs the list's size first. */
+  const windowAskedFor = (): MaybePromise<Window> => {
+    if (last === null || before) return windowFor(lowerBound, upperBound, null);
+    return chain(load(1), (page) => chain(page.pagination.large_set ? uncountedSize() : (page.pagination.total ?? 0), (size) => windowFor(lowerBound, upperBound, size)));
+  };
+  /** Reads the window (and its cursors' rows); once more, from pages read again, when the pages held disagree. */
+  const resolve = (): MaybePromise<ConnectionResult<T>> =>
+    chain(windowAskedFor(), (window) => {
+      const range = withCursorRows(window);
+      return chain(loadRange(range.start, range.end), () => {
+        if (reread || !pagesDisagree()) return realign(window);
+        // The size and window were worked out from pages that disagreed: again, from the pages read again.
+        return chain(rereadIfTheyDisagree(), resolve);
+      });
+    });
+  return resolve();
 }

@@ -206,6 +206,22 @@ describe('pages cached at different times, of a list that changed in between', (
     }
   });
 
+  it('works out the end again from the pages read again, for last without before', async () => {
+    // 1,030 rows: uncounted, and the end within the pages read past row 1,000.
+    for (const length of [40, 1_030]) {
+      const list = createFakeList(rowsOf(length), PER_PAGE);
+      const source = cached(list);
+      const resolve = (args: ConnectionArgs) => resolveConnection({ args, binding: BINDING, codec, sizes, fetchPage: (page, refresh) => source.fetchPage(page, refresh), idOf });
+      await resolve({ first: 3 });
+      list.rows.splice(0, 0, ...added(2));
+      const result = await resolve({ last: 3 });
+      const label = `${length} rows`;
+      expect(result.edges.map((edge) => edge.node.id), label).toEqual(list.rows.slice(-3).map((r) => r.id));
+      expect(result.pageInfo.hasNextPage, label).toBe(false);
+      expect(result.totalCount, label).toBe(length > 1_000 ? null : length + 2);
+    }
+  });
+
   it('reads pages again only when they disagree', async () => {
     const rows = rowsOf(40);
     const still = await walk(createFakeList(rows.slice(), PER_PAGE), 3, 1, () => undefined);
