@@ -66,6 +66,18 @@ function refuseOnSocket(socket: Duplex, status: number, message: string, extraHe
 
 /** Requests for the operational endpoints, as orchestrators and scrapers send them. */
 const PROBES = new Set(['/health', '/ready', '/metrics']);
+/** Whether a request target is a probe's: its path, whatever its query string, in origin or absolute form. */
+function isProbe(target: string): boolean {
+  const question = target.indexOf('?');
+  const path = question < 0 ? target : target.slice(0, question);
+  if (PROBES.has(path)) return true;
+  if (path.startsWith('/')) return false;
+  try {
+    return PROBES.has(new URL(path).pathname);
+  } catch {
+    return false;
+  }
+}
 
 /** The request id a request asked for, if it is one we keep, else a new one. */
 const requestIdOf = (req: IncomingMessage) => requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
@@ -129,7 +141,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     // A probe (health, readiness, a metrics scrape) counts while it runs, so idle work does not
     // pause it, but is no use of the gateway: an orchestrator probing every few seconds would
     // otherwise keep the edge from ever being quiet, and idle work from ever running.
-    const probe = PROBES.has(req.url ?? '');
+    const probe = isProbe(req.url ?? '');
     inFlight++;
     res.on('close', () => {
       inFlight--;

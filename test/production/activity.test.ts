@@ -43,7 +43,8 @@ describe('the edge activity idle work waits on', () => {
     expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt + 5_000 });
     // Probes (an orchestrator's every few seconds, a metrics scrape) are not use: the edge is
     // still quiet since the last GraphQL request, or idle work would never run under them.
-    for (const path of ['/health', '/ready', '/metrics']) {
+    const probes = ['/health', '/ready', '/metrics', '/ready?probe=1', '/metrics?name[]=cache_bytes'];
+    for (const path of probes) {
       await clock.advance(2_000);
       expect((await raw(`${gw.url}${path}`)).status).toBe(200);
       await settled();
@@ -52,6 +53,6 @@ describe('the edge activity idle work waits on', () => {
     await clock.advance(1_000);
     expect((await raw(`${gw.url}/nothing-here`)).status).toBe(404);
     await settled();
-    expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt + 12_000 });
+    expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt + 5_000 + probes.length * 2_000 + 1_000 });
   });
 });
