@@ -296,13 +296,12 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return inFlight;
   };
 
-  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], onFailed?: () => void) => {
+  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], onSettled?: () => void) => {
     if (flights.has(storeKey)) return;
     const { flight } = launch(key, storeKey, load, true);
     void flight.outcome.then((outcome) => {
-      if (outcome.ok) return;
-      onFailed?.();
-      safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
+      onSettled?.();
+      if (!outcome.ok) safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
     });
   };
 
@@ -314,9 +313,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
 
   // A token holding no entry is due too: what was built from its entries (finished responses)
   // may outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
+  // From when Katapult last accepted the token, not from when a check started: what a request
+  // reads while its token's check is on its way is vouched for by nothing newer.
   const tokenCheckAt = (tokenKey: string): number =>
     settings.tokenRecheckMs > 0 ? (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) + settings.tokenRecheckMs : Number.POSITIVE_INFINITY;
-  const tokenCheckDue = (tokenKey: string): boolean => clock.now() >= tokenCheckAt(tokenKey);
+  /** Tokens whose check is on its way: one at a time, however many of their reads come meanwhile. */
+  const checking = new Set<string>();
+  const tokenCheckDue = (tokenKey: string): boolean => !checking.has(tokenKey) && clock.now() >= tokenCheckAt(tokenKey);
 
   async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
@@ -336,16 +339,14 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     if (entry?.type === 'value') {
       if (now < entry.freshUntil) {
         if (tokenCheckDue(key.tokenKey) && !flights.has(storeKey)) {
-          // Served as it is; the refresh finds out whether Katapult still accepts the token
-          // (a refusal purges it). Marked now, so the token's other reads do not start more.
-          // (A load of this entry already on its way answers for the token itself.)
-          // A check that gets no answer (Katapult down, the call never sent) vouches for
-          // nothing: the token is due again, unless another read has heard from Katapult since.
-          const previous = ledger.checkedAt(key.tokenKey) ?? Number.NEGATIVE_INFINITY;
-          ledger.markChecked(key.tokenKey, now);
-          revalidate(key, storeKey, load, () => {
-            if (ledger.checkedAt(key.tokenKey) === now) ledger.markChecked(key.tokenKey, previous);
-          });
+          // Served as it is; the refresh finds out whether Katapult still accepts the token (an
+          // answer marks it accepted, a refusal purges it). Noted as on its way, so the token's
+          // other reads do not start more. (A load of this entry already on its way answers for
+          // the token itself.) A check that gets no answer (Katapult down, the call never sent)
+          // vouches for nothing: the token is due again.
+          const tokenKey = key.tokenKey;
+          checking.add(tokenKey);
+          revalidate(key, storeKey, load, () => checking.delete(tokenKey));
         }
         report('hit');
         return readOf(storeKey, entry, 'hit');

@@ -34,6 +34,12 @@ describe('HTTP caching of GET queries', () => {
     expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=60');
     await clock.advance(20_000);
     expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=40');
+    // Due: this request starts the check, and what it reads is vouched for by nothing newer than a minute ago.
+    await clock.advance(40_000);
+    expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=0');
+    // Katapult accepted the token again: a minute from now.
+    for (let i = 0; i < 50 && gateway.app.cache.tokenCheckAt(gateway.app.tokens.key(DEMO_TOKENS.globex)) <= clock.now(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await get(gateway.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=60');
     const unchecked = await gatewayWith({ clock, env: { CACHE_TTL_CATALOGUE_MS: '600000', CACHE_TOKEN_RECHECK_MS: '0' } });
     expect((await get(unchecked.endpoint, { query: zones }, auth)).headers['cache-control']).toBe('private, max-age=600');
   });
