@@ -311,10 +311,10 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return entry?.type === 'value' && clock.now() < entry.freshUntil + settings.staleIfErrorMs ? entry : undefined;
   };
 
-  // A token holding no entry is due too: what was built from its entries (finished responses)
-  // may outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
-  // From when Katapult last accepted the token, not from when a check started: what a request
-  // reads while its token's check is on its way is vouched for by nothing newer.
+  // Counted from when Katapult last accepted the token, not from when a check started: what a
+  // request reads while its token's check is on its way is vouched for by nothing newer. A token
+  // holding no entry is due too: what was built from its entries (finished responses) may
+  // outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
   const tokenCheckAt = (tokenKey: string): number =>
     settings.tokenRecheckMs > 0 ? (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) + settings.tokenRecheckMs : Number.POSITIVE_INFINITY;
   /** Tokens whose check is on its way: one at a time, however many of their reads come meanwhile. */

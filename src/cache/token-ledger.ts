@@ -20,7 +20,7 @@ export interface TokenLedger {
   oldestOf(tokenKey: string, except: string): string | undefined;
   /** When Katapult last accepted the token, as `markChecked` recorded it; undefined for a token holding no entry. */
   checkedAt(tokenKey: string): number | undefined;
-  /** Records that Katapult accepted the token at `at` (epoch ms), or that a check of it began; no-op for a token holding no entry. */
+  /** Records that Katapult accepted the token at `at` (epoch ms); no-op for a token holding no entry. */
   markChecked(tokenKey: string, at: number): void;
   /** Number of tokens holding at least one entry. */
   readonly tokens: number;

@@ -111,7 +111,7 @@ export interface ResolveConnectionOptions<T> {
   sizes: PageSizes;
   /**
    * Loads one upstream page (1-based) of `sizes.perPage` items; with `refresh`, from Katapult
-   * rather than the cache (see `rereadIfTheyDisagree`).
+   * rather than the cache (see `rereadPages`).
    */
   fetchPage(page: number, refresh?: boolean): MaybePromise<UpstreamPage<T>>;
   idOf(item: T): string;
@@ -189,7 +189,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
 
   // Pages already read for this resolution, by page number.
   const pages = new Map<number, UpstreamPage<T>>();
-  /** Set once the pages held have been read again (see `rereadIfTheyDisagree`): pages read after that come from Katapult too. */
+  /** The list's size as a page states it: null for a list Katapult did not count. */
+  const countOf = (page: UpstreamPage<T>): number | null => (page.pagination.large_set ? null : page.pagination.total);
+  /** Set once the pages held have been read again (see `rereadPages`): pages read after that come from Katapult too. */
   let reread = false;
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
     const known = pages.get(page);
@@ -211,9 +213,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     if (pages.size < 2) return false;
     let count: number | null | undefined;
     for (const page of pages.values()) {
-      const total = page.pagination.large_set ? null : page.pagination.total;
-      if (count !== undefined && total !== count) return true;
-      count = total;
+      if (count !== undefined && countOf(page) !== count) return true;
+      count = countOf(page);
     }
     for (const [number, page] of pages) {
       const next = pages.get(number + 1);
@@ -225,13 +226,13 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return false;
   };
   /**
-   * Reads every page held again from Katapult, once, when they disagree: one state of the list
-   * for the window and its cursors' rows, which `realign` can then trust. Costs calls only when
-   * the list changed between two pages' reads. (Rows deleted on a list Katapult does not count
-   * leave no trace on the pages themselves: there the walk can still skip them.)
+   * Reads every page held again from Katapult (once: `resolve` asks only while `reread` is
+   * unset, and only when they disagree): one state of the list for the window and its cursors'
+   * rows, which `realign` can then trust. Costs calls only when the list changed between two
+   * pages' reads. (Rows deleted on a list Katapult does not count leave no trace on the pages
+   * themselves: there the walk can still skip them.)
    */
-  const rereadIfTheyDisagree = (): MaybePromise<void> => {
-    if (reread || !pagesDisagree()) return;
+  const rereadPages = (): MaybePromise<void> => {
     reread = true;
     const numbers = [...pages.keys()].sort((a, b) => a - b);
     pages.clear();
@@ -241,7 +242,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
   const total = (): number | null => {
     const any = pages.values().next().value as UpstreamPage<T> | undefined;
-    return any && !any.pagination.large_set ? any.pagination.total : null;
+    return any ? countOf(any) : null;
   };
   /** The size of an uncounted list, once `uncountedSize` has read to its end. */
   let foundSize: number | null = null;
@@ -271,7 +272,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const step = (index: number): MaybePromise<void> => {
       if (index >= wanted.length) return;
       return chain(load(wanted[index]!), (page) => {
-        const known = page.pagination.large_set ? null : page.pagination.total;
+        const known = countOf(page);
         const pageEnd = wanted[index]! * perPage;
         if (page.items.length < perPage || (known !== null && known <= pageEnd)) return;
         return step(index + 1);
@@ -436,7 +437,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
       return chain(loadRange(range.start, range.end), () => {
         if (reread || !pagesDisagree()) return realign(window);
         // The size and window were worked out from pages that disagreed: again, from the pages read again.
-        return chain(rereadIfTheyDisagree(), resolve);
+        return chain(rereadPages(), resolve);
       });
     });
   return resolve();

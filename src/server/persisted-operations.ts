@@ -55,8 +55,14 @@ interface PersistedQueryExtension {
 
 // Over HTTP 200, as Apollo's protocol expects: the client reads the error from the body and
 // retries with the document. Mobile clients treat a non-2xx answer as a transport failure.
-// (See `asJsonWhenAccepted` for clients that also take application/graphql-response+json.)
+// (See the plugin's `onResultProcess` for clients that also take application/graphql-response+json.)
 const notFound = () => new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const notAllowed = () =>
+  new GraphQLError('This gateway runs only its persisted operations, and this document is not one of them', {
+    extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
+  });
 
 function isNotFoundAnswer(result: unknown): boolean {
   if (!result || typeof result !== 'object' || Array.isArray(result) || Symbol.asyncIterator in result) return false;
@@ -76,13 +82,6 @@ function takesJson(accept: string | null): boolean {
     return type === 'application/json' || type === 'application/*' || type === '*/*';
   });
 }
-const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-const notAllowed = () =>
-  new GraphQLError('This gateway runs only its persisted operations, and this document is not one of them', {
-    extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
-  });
-
 export interface PersistedOperations {
   plugin: Plugin;
   /**
