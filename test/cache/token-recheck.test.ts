@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createRestCache } from '../../src/cache/index.js';
+import { createRestCache, type RestCacheHooks } from '../../src/cache/index.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -11,6 +11,15 @@ import { answering, failing, keyOf, resultOf, strictOptions } from './fixtures.j
 const answeringBytes = (body: unknown) => vi.fn(() => Promise.resolve({ ...resultOf(body), raw: Buffer.from(JSON.stringify(body)) }));
 
 const CATALOGUE = (url: string) => keyOf('t1', url, 'zones');
+
+/** A cache whose token t1 holds one fresh entry and is due its check (tokenRecheckMs 60 s). */
+async function dueForACheck(hooks: RestCacheHooks = {}) {
+  const clock = createFakeClock();
+  const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks }));
+  await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+  await clock.advance(60_000);
+  return { clock, cache };
+}
 
 describe('a token answered from fresh entries', () => {
   it('is checked with Katapult once tokenRecheckMs has passed since it last accepted the token, by a background refresh', async () => {
@@ -46,11 +55,8 @@ describe('a token answered from fresh entries', () => {
   });
 
   it('is purged when the check finds the token refused', async () => {
-    const clock = createFakeClock();
     const onPurgeToken = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onPurgeToken } }));
-    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
-    await clock.advance(60_000);
+    const { clock, cache } = await dueForACheck({ onPurgeToken });
     const revoked = new UpstreamApiError(403, 'invalid_api_token', '', {});
     expect(await cache.fetch(CATALOGUE('/data_centers'), { load: failing(revoked) })).toMatchObject({ status: 'hit' });
     await clock.flush();
@@ -59,11 +65,8 @@ describe('a token answered from fresh entries', () => {
   });
 
   it('stays due when the check gets no answer from Katapult, so the next read checks again', async () => {
-    const clock = createFakeClock();
     const onPurgeToken = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onPurgeToken } }));
-    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
-    await clock.advance(60_000);
+    const { clock, cache } = await dueForACheck({ onPurgeToken });
     // Katapult is down when the check is made: nothing is learnt of the token.
     const down = new UpstreamApiError(503, 'service_unavailable', '', {});
     expect(await cache.fetch(CATALOGUE('/data_centers'), { load: failing(down) })).toMatchObject({ status: 'hit' });
@@ -80,10 +83,7 @@ describe('a token answered from fresh entries', () => {
   });
 
   it('is not made due again by a failed check once another read has heard from Katapult', async () => {
-    const clock = createFakeClock();
-    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
-    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
-    await clock.advance(60_000);
+    const { clock, cache } = await dueForACheck();
     let fail!: (error: unknown) => void;
     const slowCheck = vi.fn(() => new Promise<never>((_resolve, reject) => (fail = reject)));
     await cache.fetch(CATALOGUE('/data_centers'), { load: slowCheck });
