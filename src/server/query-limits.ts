@@ -78,16 +78,45 @@ function withDefaults(operation: OperationDefinitionNode, variables: Variables):
   return out ?? variables;
 }
 
-function numberArgument(field: FieldNode, name: string, variables: Variables): number | null {
-  const node = field.arguments?.find((a) => a.name.value === name)?.value;
-  const value = node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : node?.kind === Kind.INT ? Number(node.value) : null;
-  return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, value) : null;
+/**
+ * What of a variable's value a price depends on: a count (`first`, `last`), a list's length
+ * (`ids`), or only whether it is given (`before`). Two requests whose variables read the same
+ * this way cost the same, whatever else their values are (two cursors, two lists of ids).
+ */
+type Reading = 'count' | 'length' | 'given';
+
+const READINGS: Record<Reading, (value: unknown) => number | boolean | null> = {
+  count: (value) => (typeof value === 'number' && Number.isFinite(value) ? Math.max(0, value) : null),
+  length: (value) => (Array.isArray(value) ? value.length : null),
+  given: (value) => (value ?? null) !== null,
+};
+
+/** A variable the measure read, and how. */
+interface VariableRead {
+  name: string;
+  reading: Reading;
 }
 
-function listLength(node: ValueNode | undefined, variables: Variables): number | null {
+/** Reads variables for the measure, noting each read so that the measure can be reused for requests that read the same. */
+class VariableReader {
+  readonly reads: VariableRead[] = [];
+  constructor(private readonly variables: Variables) {}
+
+  read(name: string, reading: Reading): number | boolean | null {
+    if (!this.reads.some((r) => r.name === name && r.reading === reading)) this.reads.push({ name, reading });
+    return READINGS[reading](this.variables?.[name]);
+  }
+}
+
+function numberArgument(field: FieldNode, name: string, variables: VariableReader): number | null {
+  const node = field.arguments?.find((a) => a.name.value === name)?.value;
+  if (node?.kind === Kind.VARIABLE) return variables.read(node.name.value, 'count') as number | null;
+  return node?.kind === Kind.INT ? READINGS.count(Number(node.value)) as number | null : null;
+}
+
+function listLength(node: ValueNode | undefined, variables: VariableReader): number | null {
   if (node?.kind === Kind.LIST) return node.values.length;
-  const value = node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : null;
-  return Array.isArray(value) ? value.length : null;
+  return node?.kind === Kind.VARIABLE ? (variables.read(node.name.value, 'length') as number | null) : null;
 }
 
 /**
@@ -98,7 +127,7 @@ function listLength(node: ValueNode | undefined, variables: Variables): number |
  * marked PRICED_LIST_SIZE (organizations, each with lists of its own) pays that many times.
  * Other lists are Katapult's small unpaginated catalogues, read whole from the cache, and count once.
  */
-function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, pageSizes: PageSizes): number {
+function multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: VariableReader, pageSizes: PageSizes): number {
   const args = definition.args;
   if (getNamedType(definition.type).name.endsWith('Connection') && args.some((a) => a.name === 'first' || a.name === 'last')) {
     // A bigger page than the largest is refused by the connection itself, as the client's
@@ -125,12 +154,12 @@ export const CALL_PER_OBJECT_COST = 20;
  */
 export const FIND_END_COST = MAX_PAGES_TO_END * CALL_PER_OBJECT_COST;
 
-function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables): boolean {
+function readsFromEnd(definition: GraphQLField<unknown, unknown>, node: FieldNode, variables: VariableReader): boolean {
   if (!getNamedType(definition.type).name.endsWith('Connection')) return false;
   const given = (name: string) => {
     const value = node.arguments?.find((a) => a.name.value === name)?.value;
     if (!value || value.kind === Kind.NULL) return false;
-    return value.kind !== Kind.VARIABLE || (variables?.[value.name.value] ?? null) !== null;
+    return value.kind !== Kind.VARIABLE || (variables.read(value.name.value, 'given') as boolean);
   };
   return given('last') && !given('before');
 }
@@ -162,9 +191,13 @@ type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boole
  */
 export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, requestVariables: Variables, pageSizes: PageSizes): OperationMeasure {
   const operation = getOperationAST(document, operationName);
-  const root = operation ? schema.getRootType(operation.operation) : undefined;
-  if (!operation || !root) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
-  const variables = withDefaults(operation, requestVariables);
+  if (!operation) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
+  return measureWith(schema, document, operation, new VariableReader(withDefaults(operation, requestVariables)), pageSizes);
+}
+
+function measureWith(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: VariableReader, pageSizes: PageSizes): OperationMeasure {
+  const root = schema.getRootType(operation.operation);
+  if (!root) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   const memo = new Map<string, SetMeasure>();
@@ -234,6 +267,63 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
   return { depth, cost, aliases, schemaReads: schemaKeys.size };
 }
 
+/** Measures kept for one operation of a document, at most: one for each page size a client asks for, and more. */
+export const MEASURES_PER_OPERATION = 64;
+
+interface OperationMeasures {
+  schema: GraphQLSchema;
+  operation: OperationDefinitionNode | null;
+  /**
+   * One group per set of variables read: which ones a measure reads can depend on their values
+   * (`before` is read only when `last` is given). Within a group, measures by the values read.
+   */
+  groups: Array<{ reads: VariableRead[]; measures: Map<string, OperationMeasure> }>;
+  size: number;
+}
+
+const readKey = (reads: readonly VariableRead[]) => reads.map((r) => `${r.name}:${r.reading}`).join(',');
+const valuesKey = (reads: readonly VariableRead[], variables: Variables) => reads.map((r) => String(READINGS[r.reading](variables?.[r.name]))).join(',');
+
+/**
+ * `measureOperation`, remembered. Its result depends only on the document, the operation and
+ * what the measure reads of the variables (see `Reading`), so a dashboard's query sent again,
+ * by any token, is not walked again, and a walk in windows of 25 is measured once.
+ * Documents are held weakly: they come from the parse cache, one object per text, and go with it.
+ */
+export function createOperationMeasurer(pageSizes: PageSizes): (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables) => OperationMeasure {
+  const documents = new WeakMap<DocumentNode, Map<string, OperationMeasures>>();
+  return (schema, document, operationName, requestVariables) => {
+    let operations = documents.get(document);
+    if (!operations) documents.set(document, (operations = new Map()));
+    const name = operationName ?? '';
+    let entry = operations.get(name);
+    if (!entry || entry.schema !== schema) {
+      entry = { schema, operation: getOperationAST(document, operationName) ?? null, groups: [], size: 0 };
+      operations.set(name, entry);
+    }
+    const { operation } = entry;
+    if (!operation) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
+    const variables = withDefaults(operation, requestVariables);
+    for (const group of entry.groups) {
+      const measure = group.measures.get(valuesKey(group.reads, variables));
+      if (measure) return measure;
+    }
+    const reader = new VariableReader(variables);
+    const measure = measureWith(schema, document, operation, reader, pageSizes);
+    // A client paging with every size there is would otherwise grow this without end.
+    if (entry.size >= MEASURES_PER_OPERATION) {
+      entry.groups = [];
+      entry.size = 0;
+    }
+    const key = readKey(reader.reads);
+    let group = entry.groups.find((g) => readKey(g.reads) === key);
+    if (!group) entry.groups.push((group = { reads: reader.reads, measures: new Map() }));
+    group.measures.set(valuesKey(reader.reads, variables), measure);
+    entry.size++;
+    return measure;
+  };
+}
+
 const tooComplex = (message: string) =>
   // `spec: true` gives these the status of any other invalid document: 200 for
   // application/json, 400 for application/graphql-response+json.
@@ -254,6 +344,7 @@ const TOKEN_LIMIT_MESSAGE = /contains more tha[nt] \d+ tokens/;
  */
 export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   const { maxDepth, maxCost, maxAliases, maxTokens, pageSizes } = options;
+  const measure = createOperationMeasurer(pageSizes);
   const reject = (reason: InboundRejectReason, message: string) => {
     options.onRejected?.(reason);
     return tooComplex(message);
@@ -275,7 +366,7 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const measured = measureOperation(args.schema, args.document, args.operationName, args.variableValues as Variables, pageSizes);
+      const measured = measure(args.schema, args.document, args.operationName, args.variableValues as Variables);
       let error: GraphQLError | null = null;
       if (measured.depth > maxDepth) {
         error = reject('depth', `The query nests fields ${measured.depth} levels deep; the limit is ${maxDepth}`);

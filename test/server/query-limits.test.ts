@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
 import { ORGANIZATIONS_PRICED_AS } from '../../src/schema/builder.js';
 import { MAX_PAGES_TO_END } from '../../src/data/pagination.js';
-import { CALL_PER_OBJECT_COST, FIND_END_COST, measureOperation } from '../../src/server/query-limits.js';
+import { CALL_PER_OBJECT_COST, createOperationMeasurer, FIND_END_COST, measureOperation, MEASURES_PER_OPERATION } from '../../src/server/query-limits.js';
 
 const schema = buildSchema();
 const measure = (query: string, variables: Record<string, unknown> = {}, operationName?: string) => measureOperation(schema, parse(query), operationName, variables, { defaultSize: 20, maxSize: 100 });
@@ -111,6 +111,60 @@ describe('measureOperation', () => {
     const result = measure(query);
     expect(performance.now() - started).toBeLessThan(500);
     expect(result.cost).toBeGreaterThan(1000);
+  });
+});
+
+describe('the remembered measure', () => {
+  const pageSizes = { defaultSize: 20, maxSize: 100 };
+  const document = parse(`
+    query Window($first: Int, $last: Int = 7, $before: String, $after: String) {
+      organization(subDomain: "g") { virtualMachines(first: $first, last: $last, before: $before, after: $after) { edges { node { name } } } }
+    }
+    query Nodes($ids: [ID!]!, $first: Int) { nodes(ids: $ids) { id } zones(first: $first) { edges { node { name } } } }
+    query Fixed { zones(first: 5) { edges { node { name } } } }`);
+  const variableSets: Array<[string, Record<string, unknown>]> = [
+    ['Window', { first: 10 }],
+    ['Window', { first: 10, last: null }],
+    ['Window', { first: 10, last: null, after: 'c1' }],
+    ['Window', { last: 3 }],
+    ['Window', { last: 3, before: 'c1' }],
+    ['Window', { last: 3, before: 'c2' }],
+    ['Window', { last: 3, before: null }],
+    ['Window', {}],
+    ['Window', { last: null }],
+    ['Window', { first: 250, last: null }],
+    ['Window', { first: -4, last: null }],
+    ['Window', { first: 'ten', last: null }],
+    ['Nodes', { ids: ['a', 'b'], first: 2 }],
+    ['Nodes', { ids: ['c', 'd'], first: 2 }],
+    ['Nodes', { ids: ['a', 'b', 'c'], first: 2 }],
+    ['Nodes', { ids: 'a', first: 3 }],
+    ['Fixed', { first: 99 }],
+  ];
+
+  it('gives what measuring afresh gives, in any order of requests', () => {
+    const measure = createOperationMeasurer(pageSizes);
+    // Each set twice, forwards and backwards, so every answer is also checked once it could come from memory.
+    for (const [name, variables] of [...variableSets, ...[...variableSets].reverse(), ...variableSets]) {
+      expect(measure(schema, document, name, variables), `${name} ${JSON.stringify(variables)}`).toEqual(measureOperation(schema, document, name, variables, pageSizes));
+    }
+  });
+
+  it('walks an operation again only for variables that change its price', () => {
+    const measure = createOperationMeasurer(pageSizes);
+    const first = measure(schema, document, 'Window', { last: 3, before: 'c1' });
+    expect(measure(schema, document, 'Window', { last: 3, before: 'c2' })).toBe(first);
+    expect(measure(schema, document, 'Window', { last: 3 })).not.toBe(first);
+    expect(measure(schema, document, 'Fixed', {})).toBe(measure(schema, document, 'Fixed', { unused: 1 }));
+  });
+
+  it('stays right past the measures it keeps for one operation', () => {
+    const measure = createOperationMeasurer(pageSizes);
+    for (let round = 0; round < 2; round++) {
+      for (let first = 0; first <= MEASURES_PER_OPERATION + 10; first++) {
+        expect(measure(schema, document, 'Window', { first, last: null }).cost).toBe(measureOperation(schema, document, 'Window', { first, last: null }, pageSizes).cost);
+      }
+    }
   });
 });
 
