@@ -180,6 +180,11 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // Parsed only when something needs more than the raw query string (a GET, or yoga).
     let parsed: URL | undefined;
     const url = () => (parsed ??= new URL(target, 'http://gateway'));
+    // A GET's parameters as yoga reads them: everything after the first `?`. The URL's own
+    // reading differs (`/graphql??query=…` has a parameter named `?query` there), and every
+    // check here must see the operation yoga will run.
+    let queryParams: URLSearchParams | undefined;
+    const getParams = () => (queryParams ??= new URLSearchParams(search));
     const method = req.method ?? 'GET';
     const origin = header(req, 'origin') ?? undefined;
     if (method === 'OPTIONS') {
@@ -240,7 +245,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
       send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
 
-    const hasOperation = search !== '' && (url().searchParams.has('query') || url().searchParams.has('extensions'));
+    const hasOperation = search !== '' && (getParams().has('query') || getParams().has('extensions'));
     if (isGet && !hasOperation && http.graphiql && acceptsHtml(header(req, 'accept'))) {
       const body = await graphiqlPage(encoding);
       const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
@@ -286,7 +291,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // yoga reports unparseable parameters of a GET, or of a form-encoded POST, as an unexpected
     // error; they are the client's.
     const params = isGet
-      ? url().searchParams
+      ? getParams()
       : // yoga reads the media type before any `,` (a list of them is not valid, but it reads one).
         body && /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test((header(req, 'content-type') ?? '').split(',')[0]!)
         ? new URLSearchParams(body.toString('utf8'))

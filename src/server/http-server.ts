@@ -110,6 +110,11 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
       // An absolute-form target that is not a URL (a port out of range, an unclosed IPv6 bracket).
       return sendJson(res, 400, errorBody('The request target is not a valid URL', 'BAD_REQUEST', requestId), idHeader);
     }
+    // HTTP never sends a fragment; node's parser lets one through, and what follows a `#` would
+    // be read as parameters by one reader and not by another (the CSRF check and yoga).
+    if (target.includes('#')) {
+      return sendJson(res, 400, errorBody('The request target carries a fragment (#), which HTTP requests never include', 'BAD_REQUEST', requestId), idHeader);
+    }
     const question = target.indexOf('?');
     const pathname = question < 0 ? target : target.slice(0, question);
     const search = question < 0 ? '' : target.slice(question + 1);

@@ -262,6 +262,40 @@ describe('CSRF prevention', () => {
     const gateway = await gatewayWith({});
     expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
   });
+
+  it('sees a GET operation wherever yoga would read it: after a doubled `?` too', async () => {
+    const gateway = await gatewayWith({});
+    // A URL parser names that parameter `?query`; yoga reads what follows the first `?`, and runs it.
+    const target = `${gateway.endpoint}??query=${encodeURIComponent(ORG_NAME_QUERY)}`;
+    const refused = await raw(target, { headers: auth });
+    expect(refused.status).toBe(403);
+    expect(code(refused)).toBe('FORBIDDEN');
+    const answered = await raw(target, { headers: { ...auth, 'x-graphql-csrf': '1' } });
+    expect(answered.json.data.organization.name).toBe('Globex Corporation');
+  });
+
+  it('refuses a request target with a fragment, which could hide an operation from one reader and not the other', async () => {
+    const gateway = await gatewayWith({});
+    const { port } = new URL(gateway.endpoint);
+    const send = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; json: any }>((resolve, reject) => {
+        // Given as a path, the target goes out as written (a URL string would lose its fragment).
+        const req = httpRequest({ host: '127.0.0.1', port: Number(port), path, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const q = encodeURIComponent(ORG_NAME_QUERY);
+    for (const path of [`/graphql?#&query=${q}`, `/graphql?query=${q}#x`, '/health#']) {
+      const refused = await send(path, { ...auth, 'x-graphql-csrf': '1' });
+      expect(refused.status, path).toBe(400);
+      expect(refused.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(refused.json.errors[0].message).toMatch(/fragment/);
+    }
+  });
 });
 
 describe('CORS', () => {
