@@ -121,7 +121,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onPurgeToken: (tokenKey) => {
         for (const listener of purgeListeners) listener(tokenKey);
       },
-      onEntryReplaced: (tokenKey) => responseCache.dropToken(tokenKey),
+      onFreshEntryGone: (tokenKey) => responseCache.dropToken(tokenKey),
     },
   });
   const queue = createRequestQueue({

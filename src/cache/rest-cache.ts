@@ -134,6 +134,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       sizeChanged = true;
       const why = reason === 'evict' ? 'size' : reason === 'expire' ? 'expired' : reason === 'delete' ? deleteReason : undefined;
       if (why) safely(() => hooks.onEvict?.(entry.charge, why));
+      // Replacements tell this in `supersede`, and a purge has its own hook.
+      if ((why === 'size' || why === 'token-share') && entry.freshUntil > clock.now()) safely(() => hooks.onFreshEntryGone?.(entry.tokenKey));
     },
   });
 
@@ -184,7 +186,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const replaced = store.peek(storeKey);
     // The same bytes again (a refresh that found nothing changed) leave what was built from them as it was.
     const same = replaced?.type === 'value' && by?.type === 'value' && replaced.raw !== null && by.raw !== null && replaced.raw.equals(by.raw);
-    if (replaced && !same && replaced.freshUntil > clock.now()) safely(() => hooks.onEntryReplaced?.(tokenKey));
+    if (replaced && !same && replaced.freshUntil > clock.now()) safely(() => hooks.onFreshEntryGone?.(tokenKey));
     return replaced;
   };
 

@@ -11,11 +11,12 @@ export interface RestCacheHooks {
   /** Every entry of a token was dropped (by `purgeToken` or a refusal of the token itself, such as `invalid_api_token`). */
   onPurgeToken?(tokenKey: string): void;
   /**
-   * A newer answer took the place of one of the token's entries while it was still fresh (a
-   * `no-cache` refresh): what was built from the token's entries (finished responses) is out
-   * of date. Not told of evictions: an evicted entry's data is still as fresh as it was.
+   * One of the token's entries went while still fresh: a newer answer took its place (a
+   * `no-cache` refresh), or it was evicted (for room, or out of the token's share). What was
+   * built from the token's entries (finished responses) must go too: it may be out of date, and
+   * it must not outlive what it was built from.
    */
-  onEntryReplaced?(tokenKey: string): void;
+  onFreshEntryGone?(tokenKey: string): void;
   /** A background refresh failed; the stale entry stays. */
   onRefreshError?(error: unknown, kind: ResourceKind): void;
 }

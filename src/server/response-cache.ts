@@ -16,9 +16,10 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  *   there, a token has a share of the bytes, so one token cannot push out everyone's answers.
  * - An entry lives no longer than the earliest-expiring REST entry it was built from
  *   (`scope.stats.freshUntil`), and is dropped when that token is purged (revoked token) or
- *   when a newer answer replaces one of the token's REST entries while it is still fresh; an
- *   answer whose REST data was not kept at all (or was a failed read turned into a value) is
- *   not stored. An eviction drops nothing: the evicted data was as fresh as the answer says.
+ *   when one of the token's REST entries goes while still fresh: replaced by a newer answer,
+ *   or evicted (the answer would otherwise outlive it, and a later read of that URL, finding
+ *   nothing to compare, could show newer data than the replay). An answer whose REST data was
+ *   not kept at all (or was a failed read turned into a value) is not stored.
  * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
  * - `Cache-Control: no-cache` requests skip it. Their fresh REST answers replace the token's
  *   entries, which drops its stored answers; the next request stores the fresh one.
@@ -86,8 +87,9 @@ export interface ResponseCache {
   lookup(request: GraphQLRequestShape, scope: RequestScope): CachedResponse | undefined;
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
   store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
+  /** The token's REST entries were all dropped (a revoked token): its stored answers go, and answers being built now are not stored. */
   purgeToken(tokenKey: string): void;
-  /** A newer answer replaced one of the token's fresh REST entries: its stored answers go, and answers being built now are not stored. */
+  /** One of the token's fresh REST entries went early (replaced, or evicted): as `purgeToken`. */
   dropToken(tokenKey: string): void;
   /** `tokens`: tokens with at least one stored answer. */
   stats(): { entries: number; bytes: number; tokens: number };
@@ -231,9 +233,8 @@ type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined;
 /** Bodies up to this size have their key derivation remembered (larger ones are rare and derived each time). */
 const MAX_REMEMBERED_BODY = 16 * 1024;
 const KEY = Symbol('response-cache key');
-const PURGES = Symbol('purges when the request began');
 const DROPS = Symbol('drops when the request began');
-type ScopeNotes = RequestScope & { [KEY]?: string | null; [PURGES]?: number; [DROPS]?: number };
+type ScopeNotes = RequestScope & { [KEY]?: string | null; [DROPS]?: number };
 
 /** How long a token's last drop is remembered: longer than any request runs (REQUEST_DEADLINE_MS is at most 5 minutes). */
 const DROP_MEMORY_MS = 10 * 60 * 1000;
@@ -271,16 +272,28 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // Each token's answers, least recently stored or replayed first, and their bytes: its share
   // is enforced by dropping the answers it has used least recently, as the REST cache does.
   const ledger = createTokenLedger();
-  // An answer computed by a request that began before its token was purged (revoked) must not
-  // be stored after the purge. Purges are rare, so one counter for all tokens is enough (and
-  // stays bounded whatever a flood of revoked tokens does): a purge anywhere during a request
-  // only costs that request its chance to be stored.
-  let purges = 0;
-  // A REST entry replaced by a newer answer may have fed an answer being built right now: the
-  // answer of a request that began before its token's last drop is not stored. Per token,
-  // unlike purges: one user's refresh must not stop every other token's answers.
+  // An answer being built may have read a REST entry of its token's that has gone since (replaced
+  // by a newer answer, evicted while fresh, or purged with a revoked token): the answer of a
+  // request that began before its token's last drop is not stored. Marked per token: any client
+  // can have a made-up token refused and purged, and that must not stop everyone's answers.
   let drops = 0;
-  const droppedAt = new LRUCache<string, number>({ max: 200_000, ttl: DROP_MEMORY_MS, perf: clock, ttlResolution: 0 });
+  // A mark pushed out by newer ones (only a flood of drops does that) may be one a request in
+  // flight needs: every request begun before the newest mark pushed out is then treated as dropped.
+  let forgottenUpTo = 0;
+  const droppedAt = new LRUCache<string, number>({
+    max: 200_000,
+    ttl: DROP_MEMORY_MS,
+    perf: clock,
+    ttlResolution: 0,
+    dispose(mark, _tokenKey, reason) {
+      if (reason === 'evict') forgottenUpTo = Math.max(forgottenUpTo, mark);
+    },
+  });
+  const dropAnswersOf = (tokenKey: string) => {
+    if (!enabled) return;
+    droppedAt.set(tokenKey, ++drops);
+    forgetAnswersOf(tokenKey);
+  };
 
   // Deriving the operation part of a key parses the body and sorts the variables; clients send
   // the same few bodies over and over, so the derivation is remembered per exact request text,
@@ -335,7 +348,6 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     enabled,
     lookup(request, scope) {
       if (!enabled || !scope.token) return undefined;
-      (scope as ScopeNotes)[PURGES] = purges;
       (scope as ScopeNotes)[DROPS] = drops;
       if (scope.noCache) return undefined;
       const key = keyOf(request, scope);
@@ -355,8 +367,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const stats = scope.stats;
       const ttl = stats.freshUntil - clock.now();
       if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
-      if (purges !== ((scope as ScopeNotes)[PURGES] ?? purges)) return;
-      if ((droppedAt.get(scope.tokenKey) ?? 0) > ((scope as ScopeNotes)[DROPS] ?? drops)) return;
+      const began = (scope as ScopeNotes)[DROPS] ?? drops;
+      if (forgottenUpTo > began || (droppedAt.get(scope.tokenKey) ?? 0) > began) return;
       const key = keyOf(request, scope);
       if (key === null) return;
       // A response with errors is never replayed; the check is on the bytes we would replay.
@@ -378,15 +390,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       entries.set(key, stored, { ttl });
       if (entries.peek(key)?.tokenKey === scope.tokenKey) ledger.add(scope.tokenKey, key, size);
     },
-    purgeToken(tokenKey) {
-      purges++;
-      forgetAnswersOf(tokenKey);
-    },
-    dropToken(tokenKey) {
-      if (!enabled) return;
-      droppedAt.set(tokenKey, ++drops);
-      forgetAnswersOf(tokenKey);
-    },
+    purgeToken: dropAnswersOf,
+    dropToken: dropAnswersOf,
     stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: ledger.tokens }),
   };
 }

@@ -39,43 +39,55 @@ describe('eviction by bytes', () => {
     expect(huge).toHaveBeenCalledTimes(2);
   });
 
-  it('says whose fresh entry a newer answer replaced, and nothing on evictions, expiry or the refresh of a stale entry', async () => {
+  it('says whose fresh entry went early, evicted or replaced, and nothing for a stale entry evicted, expired or refreshed', async () => {
     const clock = createFakeClock();
-    const onEntryReplaced = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { maxBytes: 4 * CHARGE, perTokenMaxBytes: 2 * CHARGE, staleWhileRevalidateMs: 60_000, hooks: { onEntryReplaced } }));
+    const onFreshEntryGone = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { maxBytes: 4 * CHARGE, perTokenMaxBytes: 2 * CHARGE, staleWhileRevalidateMs: 60_000, hooks: { onFreshEntryGone } }));
     for (const name of ['a', 'b', 'c', 'd']) await cache.fetch(keyOf(name, '/x'), { load: body(name) });
-    // Evicted by size, and out of a token's own share: the data was as fresh as anything built from it says.
+    expect(onFreshEntryGone).not.toHaveBeenCalled();
+    // Evicted for room while fresh: what was built from it must not outlive it.
     await cache.fetch(keyOf('e', '/x'), { load: body('e') });
+    expect(onFreshEntryGone.mock.calls).toEqual([['a']]);
     await cache.fetch(keyOf('e', '/y'), { load: body('e') });
+    expect(onFreshEntryGone.mock.calls).toEqual([['a'], ['b']]);
+    // Out of its token's own share while fresh.
     await cache.fetch(keyOf('e', '/z'), { load: body('e') });
-    expect(onEntryReplaced).not.toHaveBeenCalled();
+    expect(onFreshEntryGone.mock.calls).toEqual([['a'], ['b'], ['e']]);
+    expect(cache.peek(keyOf('e', '/x'))).toBeUndefined();
     // A refresh the client asked for, while the entry is fresh.
+    onFreshEntryGone.mockClear();
     await cache.fetch(keyOf('e', '/z'), { load: body('e2'), noCache: true });
-    expect(onEntryReplaced.mock.calls).toEqual([['e']]);
+    expect(onFreshEntryGone.mock.calls).toEqual([['e']]);
     // A newer answer too large to keep still supersedes the fresh one.
     await cache.fetch(keyOf('e', '/z'), { load: answering({ huge: true }, 3 * CHARGE), noCache: true });
-    expect(onEntryReplaced.mock.calls).toEqual([['e'], ['e']]);
+    expect(onFreshEntryGone.mock.calls).toEqual([['e'], ['e']]);
     expect(cache.peek(keyOf('e', '/z'))).toBeUndefined();
     // Past its freshness, in the stale window: served stale, refreshed in the background.
     await clock.advance(DEFAULT_TTL_MS.vm + 1);
+    onFreshEntryGone.mockClear();
     const refresh = body('e3');
     expect((await cache.fetch(keyOf('e', '/y'), { load: refresh })).status).toBe('stale');
     await vi.waitFor(() => expect(refresh).toHaveBeenCalled());
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(cache.peek(keyOf('e', '/y'))?.value).toEqual({ name: 'e3' });
-    expect(onEntryReplaced).toHaveBeenCalledTimes(2);
+    // Stale entries evicted for room (c, d), and stale ones expiring: nothing built from them is still fresh.
+    for (const name of ['f', 'g', 'h']) await cache.fetch(keyOf(name, '/x'), { load: body(name) });
+    expect(cache.peek(keyOf('c', '/x'))).toBeUndefined();
+    await clock.advance(DEFAULT_TTL_MS.vm + 60_001);
+    expect(cache.peek(keyOf('f', '/x'))).toBeUndefined();
+    expect(onFreshEntryGone).not.toHaveBeenCalled();
   });
 
   it('drops the kept copy when Katapult refuses the resource on a refresh, and tells whose fresh entry it was', async () => {
     const clock = createFakeClock();
-    const onEntryReplaced = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 300_000, hooks: { onEntryReplaced } }));
+    const onFreshEntryGone = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { staleWhileRevalidateMs: 60_000, staleIfErrorMs: 300_000, hooks: { onFreshEntryGone } }));
     const refused = () => Promise.reject(new UpstreamApiError(403, 'scope_not_granted', 'no', {}));
     // A refresh the client asked for, refused while the entry is fresh.
     await cache.fetch(keyOf('t1', '/x'), { load: body('x') });
     await expect(cache.fetch(keyOf('t1', '/x'), { load: refused, noCache: true })).rejects.toThrow(UpstreamApiError);
     expect(cache.peek(keyOf('t1', '/x'))).toBeUndefined();
-    expect(onEntryReplaced.mock.calls).toEqual([['t1']]);
+    expect(onFreshEntryGone.mock.calls).toEqual([['t1']]);
     // A background refresh of a stale entry, refused: not served stale again.
     await cache.fetch(keyOf('t1', '/y'), { load: body('y') });
     await clock.advance(DEFAULT_TTL_MS.vm + 1);
@@ -87,7 +99,7 @@ describe('eviction by bytes', () => {
     await clock.advance(DEFAULT_TTL_MS.vm + 61_000);
     const down = () => Promise.reject(new UpstreamApiError(503, 'service_unavailable', 'down', {}));
     expect((await cache.fetch(keyOf('t1', '/z'), { load: down })).status).toBe('stale-if-error');
-    expect(onEntryReplaced).toHaveBeenCalledTimes(1);
+    expect(onFreshEntryGone).toHaveBeenCalledTimes(1);
   });
 
   it('gives an answer it could not keep no freshness beyond its own request', async () => {

@@ -24,8 +24,8 @@ async function dueForACheck(hooks: RestCacheHooks = {}) {
 describe('a token answered from fresh entries', () => {
   it('is checked with Katapult once tokenRecheckMs has passed since it last accepted the token, by a background refresh', async () => {
     const clock = createFakeClock();
-    const onEntryReplaced = vi.fn();
-    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onEntryReplaced } }));
+    const onFreshEntryGone = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onFreshEntryGone } }));
     await cache.fetch(CATALOGUE('/data_centers'), { load: answeringBytes({ d: 1 }) });
     await cache.fetch(CATALOGUE('/zones'), { load: answeringBytes({ z: 1 }) });
 
@@ -48,7 +48,7 @@ describe('a token answered from fresh entries', () => {
     expect(other).not.toHaveBeenCalled();
     await clock.flush();
     // The same bytes came back: nothing built from the entry is out of date.
-    expect(onEntryReplaced).not.toHaveBeenCalled();
+    expect(onFreshEntryGone).not.toHaveBeenCalled();
 
     await clock.advance(60_000);
     expect(cache.tokenCheckDue('t1')).toBe(true);

@@ -214,6 +214,49 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(gateway.simulator.requests.length).toBe(calls);
   });
 
+  it('drops a token’s stored answers when a REST entry they were built from is evicted while fresh, so a later read of new data is not contradicted', async () => {
+    // A share that holds the dashboard's REST entries, and not those and five VM records more.
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info', CACHE_TOKEN_MAX_BYTES: '20000' } });
+    const auth = bearer(DEMO_TOKENS.globex);
+    const NAMES = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { name } } } } }';
+    const vms = gateway.simulator.visibleVirtualMachines(DEMO_TOKENS.globex, 'globex');
+    const stored = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(gateway.app.responseCache.stats().entries).toBe(1);
+    for (const vm of vms.slice(6, 11)) await post(gateway.endpoint, { query: `{ virtualMachine(id: "${vm.id}") { name } }` }, auth);
+    const first = vms[0]!;
+    expect(stored.text).toContain(first.name);
+    (gateway.simulator.dataset.virtualMachines.find((vm) => vm.virtualMachine.id === first.id)!.virtualMachine as { name: string }).name = 'renamed-after-eviction';
+    // The VM list is read again from Katapult (it went for the token's share), with the new name ...
+    const calls = gateway.simulator.requests.length;
+    expect((await post(gateway.endpoint, { query: NAMES }, auth)).text).toContain('renamed-after-eviction');
+    expect(gateway.simulator.requests.length).toBeGreaterThan(calls);
+    // ... and the dashboard says the same, instead of replaying the name from before.
+    const again = await post(gateway.endpoint, { query: DASHBOARD }, auth);
+    expect(again.text).toContain('renamed-after-eviction');
+    expect(summaries(gateway).at(-1)?.fastPath).toBe(false);
+  });
+
+  it('goes on storing a token’s answers while a stranger’s made-up token is refused and purged', async () => {
+    const simulator = createSimulator();
+    // The globex token's Katapult calls take a while, so the stranger's refusal lands mid-request.
+    const slow = new Proxy(simulator, {
+      get: (target, name) =>
+        name === 'fetch'
+          ? async (input: RequestInfo | URL, init?: RequestInit) => {
+              if ((new Headers(init?.headers).get('authorization') ?? '').includes(DEMO_TOKENS.globex)) await new Promise((resolve) => setTimeout(resolve, 100));
+              return target.fetch(input, init);
+            }
+          : Reflect.get(target, name),
+    });
+    gateway = await startGateway({ simulator: slow });
+    const pending = post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const stranger = await post(gateway.endpoint, { query: '{ zones { id } }' }, bearer('kp_made_up_token_1'));
+    expect(stranger.status).toBe(401);
+    expect((await pending).status).toBe(200);
+    expect(gateway.app.responseCache.stats().entries).toBe(1);
+  });
+
   it('refuses, as the full pipeline does, a JSON body whose Content-Type yoga does not read, even when its answer is stored', async () => {
     gateway = await startGateway();
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));

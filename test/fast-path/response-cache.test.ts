@@ -217,6 +217,33 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.stats().entries).toBe(0);
   });
 
+  it('stores an answer computed while another token was purged: any client can have a made-up token purged', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const scope = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(request, scope)).toBeUndefined();
+    cache.purgeToken('key-stranger');
+    cache.store(request, scope, ok('{"data":{"a":1}}'));
+    expect(cache.stats().entries).toBe(1);
+  });
+
+  it('stores nothing begun before a flood of drops pushed out the marks it may need, and goes on storing after', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const during = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(request, during)).toBeUndefined();
+    // More tokens dropped than marks are kept: t1's own might have been among those forgotten.
+    for (let i = 0; i <= 200_000; i++) cache.dropToken(`key-flood-${i}`);
+    cache.store(request, during, ok('{"data":{"a":1}}'));
+    expect(cache.stats().entries).toBe(0);
+    const after = scopeFor('t1', 5000, clock.now());
+    expect(cache.lookup(request, after)).toBeUndefined();
+    cache.store(request, after, ok('{"data":{"a":1}}'));
+    expect(cache.stats().entries).toBe(1);
+  });
+
   it('drops a token’s answers when one of its REST entries goes early, and stores none begun before that', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
