@@ -220,7 +220,9 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
     // A value JSON cannot say again (Infinity), or nesting too deep to walk: yoga answers it.
     return null;
   }
-  return { key: `${identity}\u0000${operationName}\u0000${variables}\u0000${extensions}\u0000${request.accept ?? ''}`, hash: encodedHash };
+  // As JSON, so no part can end early: a document or operation name may hold any character,
+  // NUL included (in a string literal), and a key joined with separators could be two requests'.
+  return { key: JSON.stringify([identity, operationName, variables, extensions, request.accept ?? '']), hash: encodedHash };
 }
 
 /**
