@@ -379,6 +379,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (!JSON_MEDIA_TYPE.test(response.contentType)) return;
       const byHash = key.indexOf('\u0000#');
       const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
+      // Replayed only while the hash finds its document (see lookup): one that does not now (no
+      // APQ, or a document allowed by its text only) would hold the token's share for nothing.
+      if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return;
       const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
       const size = sizeOf(stored, key);
       if (size > maxTokenBytes) return;

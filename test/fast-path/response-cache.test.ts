@@ -297,6 +297,10 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeDefined();
     known.delete(hash);
     expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    // Nor is one stored while its hash finds nothing: it could never be replayed.
+    const entries = cache.stats().entries;
+    cache.store(post({ query: '{ b }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"b":1}}'));
+    expect(cache.stats().entries).toBe(entries);
   });
 
   it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters right after it', () => {
