@@ -87,16 +87,30 @@ function readInteger(headers: Headers, name: string): number | null {
 export function readRateLimit(headers: Headers, now: number = Date.now()): RateLimitInfo {
   const permitted = readInteger(headers, 'x-ratelimit-permitted');
   const remaining = readInteger(headers, 'x-ratelimit-remaining');
-  let retryAfterMs: number | null = null;
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter !== null) {
-    const seconds = Number(retryAfter.trim());
-    if (Number.isFinite(seconds) && seconds >= 0) retryAfterMs = seconds * 1000;
-    else {
-      const date = Date.parse(retryAfter);
-      if (Number.isFinite(date)) retryAfterMs = Math.max(0, date - now);
-    }
+  return withRetryAfter(permitted, remaining, readRetryAfter(headers, now));
+}
+
+/**
+ * A Retry-After as a wait in ms: seconds, or an HTTP date read against the response's own
+ * `Date` when it has one (the two clocks are the sender's; ours may differ from it by seconds).
+ * A wait of nothing (0, empty, a date already past) is no advice: read as one, it would send
+ * calls straight back into the limit, so it is left to the caller's own rule.
+ */
+function readRetryAfter(headers: Headers, now: number): number | null {
+  const raw = headers.get('retry-after')?.trim();
+  if (!raw) return null;
+  if (/^\d+(\.\d+)?$/.test(raw)) {
+    const ms = Number(raw) * 1000;
+    return ms > 0 ? ms : null;
   }
+  const date = Date.parse(raw);
+  if (!Number.isFinite(date)) return null;
+  const sent = Date.parse(headers.get('date') ?? '');
+  const ms = date - (Number.isFinite(sent) ? sent : now);
+  return ms > 0 ? ms : null;
+}
+
+function withRetryAfter(permitted: number | null, remaining: number | null, retryAfterMs: number | null): RateLimitInfo {
   if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
   return { permitted, remaining, retryAfterMs };
 }

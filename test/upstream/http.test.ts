@@ -102,6 +102,22 @@ describe('the Katapult HTTP client', () => {
     expect(readRateLimit(new Headers({ 'X-Ratelimit-Remaining': 'lots' }), now)).toEqual({ permitted: null, remaining: null, retryAfterMs: null });
   });
 
+  it('reads a Retry-After of no wait (0, empty, a date already past) as no advice, so a 429 pauses its lane by the window instead', () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    for (const value of ['0', '', '  ', 'soon', new Date(now - 5000).toUTCString()]) {
+      expect(readRateLimit(new Headers({ 'retry-after': value, 'x-ratelimit-remaining': '0' }), now).retryAfterMs, JSON.stringify(value)).toBeNull();
+    }
+    expect(readRateLimit(new Headers({ 'retry-after': '1.5' }), now).retryAfterMs).toBe(1500);
+  });
+
+  it('reads a Retry-After date against the response’s own Date, whatever this machine’s clock says', () => {
+    const ours = Date.UTC(2026, 0, 1, 12, 0, 0);
+    // The sender's clock is 20 s behind ours: its "30 s from now" is 10 s ago here.
+    const theirs = ours - 20_000;
+    const headers = new Headers({ date: new Date(theirs).toUTCString(), 'retry-after': new Date(theirs + 30_000).toUTCString() });
+    expect(readRateLimit(headers, ours).retryAfterMs).toBe(30_000);
+  });
+
   it('turns Katapult’s error envelope into an UpstreamApiError with status, code, description and detail', async () => {
     const { fetch } = cannedFetch(() =>
       json(403, envelope('scope_not_granted', 'The scope required for this endpoint has not been granted', { scopes: ['virtual_machines:read'] }), { 'X-RateLimit-Remaining': '10' }),
