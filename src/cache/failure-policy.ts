@@ -36,13 +36,14 @@ export function isInvalidTokenError(error: unknown): error is UpstreamApiError {
 }
 
 /**
- * A lookup that found nothing (`vm_not_found`, …) is worth remembering briefly, so a client
- * polling a deleted VM does not spend the token's budget; `route_not_found` is a
+ * A lookup that found nothing (`vm_not_found`, …, and `object_in_trash`, which the schema reads
+ * as not found too) is worth remembering briefly, so a client polling a deleted or trashed VM
+ * does not spend the token's budget; `route_not_found` is a
  * misconfiguration and must not be. An organization-level token's current user
  * (`no_user_associated_with_identity`, which `viewer` answers as null) is such a lookup too:
  * a stored answer cannot stand in for it (nothing cached backs the null), so without this a
  * client asking for `viewer` would call Katapult on every request.
  */
 export function isRememberedNotFound(error: unknown): error is UpstreamApiError {
-  return error instanceof UpstreamApiError && (isNotFoundCode(error.code) || error.code === 'no_user_associated_with_identity');
+  return error instanceof UpstreamApiError && (isNotFoundCode(error.code) || error.code === 'object_in_trash' || error.code === 'no_user_associated_with_identity');
 }
