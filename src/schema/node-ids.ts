@@ -13,8 +13,8 @@ export const NODE_PREFIXES: ReadonlyArray<readonly [prefix: string, typename: st
   ['gput_', 'GpuType'],
 ];
 
-/** Prefixes Katapult uses for objects that are not nodes here (IP addresses, networks, package groups, currencies). */
-const OTHER_PREFIXES = ['ip_', 'netw_', 'vmpkgrp_', 'cur_'];
+/** Prefixes Katapult uses for objects that are not nodes here (IP addresses, networks, subnets, package groups, currencies). */
+const OTHER_PREFIXES = ['ip_', 'netw_', 'sbnt_', 'vmpkgrp_', 'cur_'];
 
 /** The shape of a Katapult id (`prefix_` and letters and digits). */
 const KATAPULT_ID = /^[a-z]+_[A-Za-z0-9]+$/;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mayBeGpuTypeId } from '../../src/schema/node-ids.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createTestGateway, errorCodes, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 import { cannedError } from './error-contract.js';
@@ -92,7 +93,7 @@ describe('node(id:) and nodes(ids:)', () => {
 
   it('answers an id that is not a Katapult id, or names no node, with null, calling Katapult not at all (even without a token)', async () => {
     gateway.sim.clearRequests();
-    for (const id of ['ip_aaaaaaaaaaaaaaaa', 'vmpkgrp_aaaaaaaaaaaaaaaa', 'netw_aaaaaaaa', '', 'VM_abc', 'abc-123', 'x'.repeat(300)]) {
+    for (const id of ['ip_aaaaaaaaaaaaaaaa', 'vmpkgrp_aaaaaaaaaaaaaaaa', 'netw_aaaaaaaa', 'sbnt_aaaaaaaaaaaaaaaa', 'cur_aaaaaaaaaaaaaaaa', '', 'VM_abc', 'abc-123', 'x'.repeat(300)]) {
       for (const withToken of [true, false]) {
         const { status, body } = await gateway.query(NODE, { token: withToken ? token : undefined, variables: { id } });
         expect(status).toBe(200);
@@ -100,6 +101,9 @@ describe('node(id:) and nodes(ids:)', () => {
       }
     }
     expect(gateway.sim.requests).toHaveLength(0);
+    // Not even the GPU type list (which an earlier read may have cached here): these prefixes are Katapult's own for other objects.
+    for (const prefix of ['ip_', 'netw_', 'sbnt_', 'vmpkgrp_', 'cur_']) expect(mayBeGpuTypeId(`${prefix}aaaaaaaaaaaaaaaa`), prefix).toBe(false);
+    expect(mayBeGpuTypeId('gpux_aaaaaaaaaaaaaaaa')).toBe(true);
   });
 
   it('looks an id of an unknown prefix up in the GPU type list (whose prefix is a guess): null when absent, from one cached read', async () => {
