@@ -158,11 +158,18 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         } else if (info.errorCode === 'per_page_not_honoured') {
           // Every list would come back cut short, so it is refused: say so where an operator looks.
           const { asked, answered } = info.pageSize ?? { asked: config.pagination.upstreamPerPage, answered: NaN };
-          const advice =
-            answered < asked
-              ? `set UPSTREAM_PER_PAGE to ${answered} or less (and PAGINATION_MAX_SIZE no larger)`
-              : 'this server does not page as Katapult does; check KATAPULT_API_URL';
-          logger.error({ path: info.path, requestId: info.requestId, asked, answered }, `configuration error: Katapult answered pages of ${answered} items where UPSTREAM_PER_PAGE asks for ${asked}; ${advice}`);
+          if (answered === null) {
+            logger.error(
+              { path: info.path, requestId: info.requestId, asked },
+              `configuration error: Katapult refused per_page=${asked} (UPSTREAM_PER_PAGE) for this list; set UPSTREAM_PER_PAGE lower, e.g. 100 (and PAGINATION_MAX_SIZE no larger)`,
+            );
+          } else {
+            const advice =
+              answered < asked
+                ? `set UPSTREAM_PER_PAGE to ${answered} or less (and PAGINATION_MAX_SIZE no larger)`
+                : 'this server does not page as Katapult does; check KATAPULT_API_URL';
+            logger.error({ path: info.path, requestId: info.requestId, asked, answered }, `configuration error: Katapult answered pages of ${answered} items where UPSTREAM_PER_PAGE asks for ${asked}; ${advice}`);
+          }
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           readiness.set('upstream-route', null);
         }

@@ -27,7 +27,8 @@ export interface UpstreamCallInfo {
   requestId: string;
   errorCode: string | null;
   /** For a list answered in pages of another size than asked (`per_page_not_honoured`): both sizes. */
-  pageSize?: { asked: number; answered: number };
+  /** A page size Katapult did not serve: `answered` is the size it served, or null when it refused the one asked for. */
+  pageSize?: { asked: number; answered: number | null };
 }
 
 export interface KatapultSourceHooks {

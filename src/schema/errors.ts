@@ -130,7 +130,8 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
   }
   if (error instanceof UpstreamCancelledError) return { code: 'UPSTREAM_UNAVAILABLE', message: 'The request was cancelled' };
   if (error instanceof UpstreamPageSizeError) {
-    return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult answers in pages of another size than the gateway is set to read (UPSTREAM_PER_PAGE): the gateway needs its operator' };
+    const what = error.answered === null ? 'refuses the page size' : 'answers in pages of another size than';
+    return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${what} the gateway is set to read (UPSTREAM_PER_PAGE): the gateway needs its operator` };
   }
   const reason = error.kind === 'timeout' ? 'did not answer in time' : error.kind === 'malformed' ? 'sent an unreadable answer' : 'could not be reached';
   return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${reason}; try again shortly` };

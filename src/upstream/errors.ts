@@ -105,12 +105,13 @@ export class UpstreamPageSizeError extends UpstreamError {
   readonly kind = 'malformed' as const;
   readonly retryable = false;
   readonly code = 'per_page_not_honoured';
+  /** `answered` is the page size served, or null when Katapult refused the size asked for (400 `invalid_argument` on `per_page`). */
   constructor(
     readonly status: number,
     readonly asked: number,
-    readonly answered: number,
+    readonly answered: number | null,
   ) {
-    super(`Katapult answered pages of ${answered} items where ${asked} were asked for`);
+    super(answered === null ? `Katapult refused per_page=${asked}` : `Katapult answered pages of ${answered} items where ${asked} were asked for`);
     this.name = 'UpstreamPageSizeError';
   }
 }

@@ -131,6 +131,13 @@ export function parseJson(raw: Buffer): unknown {
   return JSON.parse(raw.toString('utf8', bom ? 3 : 0));
 }
 
+/** Whether an `invalid_argument` detail is about the argument `name` (its `argument.name`, or the head of its `path`). */
+function namesArgument(detail: unknown, name: string): boolean {
+  if (!isObject(detail)) return false;
+  const argument = isObject(detail.argument) ? detail.argument.name : undefined;
+  return argument === name || (Array.isArray(detail.path) && detail.path[0] === name);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -195,10 +202,17 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
       return fail(new UpstreamMalformedError(response.status, 'body is not JSON'));
     }
 
+    const asked = Number(request.params?.find(([name]) => name === 'per_page')?.[1]);
     if (response.status < 200 || response.status >= 300) {
       const envelope = isObject(body) ? body.error : undefined;
       if (!isObject(envelope) || typeof envelope.code !== 'string') {
         return fail(new UpstreamMalformedError(response.status, 'error body has no error.code'));
+      }
+      // Katapult refuses a page size over a list's maximum (200, unless that list has its own).
+      // The size is the gateway's setting, never the client's: an operator's problem, as a
+      // server that serves smaller pages is.
+      if (envelope.code === 'invalid_argument' && Number.isInteger(asked) && namesArgument(envelope.detail, 'per_page')) {
+        return fail(new UpstreamPageSizeError(response.status, asked, null));
       }
       return fail(
         new UpstreamApiError(
@@ -212,7 +226,6 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     if (!isObject(body)) return fail(new UpstreamMalformedError(response.status, 'body is not a JSON object'));
     // A list answered in pages of another size than asked would be read wrong (its short pages
     // as its end): whether it says so (per_page) or shows it (a short page that is not the last).
-    const asked = Number(request.params?.find(([name]) => name === 'per_page')?.[1]);
     const pagination = isObject(body.pagination) ? body.pagination : null;
     if (Number.isInteger(asked) && pagination) {
       const stated = pagination.per_page === null || pagination.per_page === undefined ? NaN : Number(pagination.per_page);

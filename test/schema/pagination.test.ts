@@ -164,6 +164,36 @@ describe('a Katapult-compatible server that answers smaller pages than asked for
   });
 });
 
+describe('a Katapult-compatible server whose list refuses the gateway\'s page size', () => {
+  it('answers UPSTREAM_UNAVAILABLE, not the client\'s mistake, and tells the operator which setting to lower', async () => {
+    const lines: string[] = [];
+    // Katapult's own refusal of a per_page over a list's maximum (its reference: a 400 invalid_argument naming the argument).
+    const refusing = createTestGateway({
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } }),
+      wrapFetch: (simulatorFetch) => (input, init) => {
+        const url = new URL(String(input));
+        if (url.pathname.endsWith(VM_LIST) && Number(url.searchParams.get('per_page')) > 100) {
+          const detail = { path: ['per_page'], index: null, issue: 'validation_errors', issue_description: null, errors: ['less_than_or_equal_to_one_hundred'], argument: { id: 'arg_1', name: 'per_page', description: null } };
+          return Promise.resolve(new Response(JSON.stringify({ error: { code: 'invalid_argument', description: "The 'per_page' argument is invalid", detail } }), { status: 400, headers: { 'content-type': 'application/json' } }));
+        }
+        return simulatorFetch(input, init);
+      },
+    });
+    try {
+      const { body } = await refusing.query(WINDOW, { token: orgs.acme.token, variables: { sub: 'acme', first: 10 } });
+      expect(body.data).toEqual({ organization: { virtualMachines: null } });
+      expect(errorCodes(body)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(body.errors![0]!.message).toMatch(/refuses the page size the gateway is set to read \(UPSTREAM_PER_PAGE\)/);
+      const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+      expect(records.some((r) => r.level === 50 && /configuration error: Katapult refused per_page=200 \(UPSTREAM_PER_PAGE\) for this list; set UPSTREAM_PER_PAGE lower/.test(r.msg))).toBe(true);
+      // One refused call, one error line: the request did not retry it.
+      expect(records.filter((r) => r.level === 50)).toHaveLength(1);
+    } finally {
+      await refusing.close();
+    }
+  });
+});
+
 describe('window arguments the gateway refuses', () => {
   async function refused(args: Record<string, unknown>, sub: 'globex' | 'acme' = 'globex') {
     const org = orgs[sub];

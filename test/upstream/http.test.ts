@@ -164,6 +164,17 @@ describe('the Katapult HTTP client', () => {
     });
   }
 
+  it('reads Katapult\'s refusal of the page size asked for as the page-size error, and any other invalid argument as Katapult\'s error', async () => {
+    const refusal = (name: string) =>
+      cannedFetch(() => json(400, { error: { code: 'invalid_argument', description: `The '${name}' argument is invalid`, detail: { path: [name], index: null, issue: 'validation_errors', issue_description: null, errors: ['less_than_or_equal_to_one_hundred'], argument: { id: 'arg_1', name, description: null } } } }));
+    const perPage = await failure(createKatapultHttp({ baseUrl: BASE, fetch: refusal('per_page').fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) }));
+    expect(perPage).toBeInstanceOf(UpstreamPageSizeError);
+    expect(perPage).toMatchObject({ asked: 200, answered: null, status: 400, retryable: false });
+    const other = await failure(createKatapultHttp({ baseUrl: BASE, fetch: refusal('organization').fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(1, 200) }));
+    expect(other).toBeInstanceOf(UpstreamApiError);
+    expect(other).toMatchObject({ code: 'invalid_argument' });
+  });
+
   it('refuses a list answered in pages of another size than asked (a server that clamps per_page), without retrying', async () => {
     const page = (perPage: number) => ({ zones: [], pagination: { current_page: 1, total_pages: 1, total: 0, per_page: perPage, large_set: false } });
     const clamped = cannedFetch(() => json(200, page(100)));
