@@ -99,6 +99,7 @@ const specs = {
   QUEUE_MAX_PER_TOKEN: int(500, 1),
   QUEUE_MAX_GLOBAL: int(10_000, 1),
   QUEUE_BUDGET_RESERVE: int(2, 0),
+  QUEUE_REPLICAS: int(1, 1, 64),
   QUEUE_WINDOW_MS: int(60_000, 1000),
   QUEUE_RETRY_MAX_ATTEMPTS: int(3, 1, 10),
   QUEUE_RETRY_BASE_DELAY_MS: int(100, 1),
@@ -196,6 +197,8 @@ export interface GatewayConfig {
     maxQueuedPerToken: number;
     maxQueuedGlobal: number;
     budgetReserve: number;
+    /** QUEUE_REPLICAS: gateways spending the same tokens. */
+    replicas: number;
     windowMs: number;
     retryMaxAttempts: number;
     retryBaseDelayMs: number;
@@ -354,6 +357,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       maxQueuedPerToken: v.QUEUE_MAX_PER_TOKEN,
       maxQueuedGlobal: v.QUEUE_MAX_GLOBAL,
       budgetReserve: v.QUEUE_BUDGET_RESERVE,
+      replicas: v.QUEUE_REPLICAS,
       windowMs: v.QUEUE_WINDOW_MS,
       retryMaxAttempts: v.QUEUE_RETRY_MAX_ATTEMPTS,
       retryBaseDelayMs: v.QUEUE_RETRY_BASE_DELAY_MS,

@@ -260,7 +260,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
   };
 
-  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number): InFlight => {
+  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number, tokenCheck = false): InFlight => {
     const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline), background, onForeground: new Set() } as InFlight;
     const onForeground = (listener: () => void) => {
       inFlight.onForeground.add(listener);
@@ -276,7 +276,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         try {
           let result: UpstreamResult<unknown>;
           try {
-            result = await load({ signal, background, deadline: inFlight.deadline, onForeground });
+            result = await load({ signal, background, tokenCheck, deadline: inFlight.deadline, onForeground });
           } catch (error) {
             remember(key, storeKey, inFlight, error);
             throw error;
@@ -298,9 +298,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return inFlight;
   };
 
-  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], onSettled?: () => void) => {
+  const revalidate = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], onSettled?: () => void, tokenCheck = false) => {
     if (flights.has(storeKey)) return;
-    const { flight } = launch(key, storeKey, load, true);
+    const { flight } = launch(key, storeKey, load, true, undefined, tokenCheck);
     void flight.outcome.then((outcome) => {
       onSettled?.();
       if (!outcome.ok) safely(() => hooks.onRefreshError?.(outcome.error, key.kind));
@@ -348,7 +348,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
           // vouches for nothing: the token is due again.
           const tokenKey = key.tokenKey;
           checking.add(tokenKey);
-          revalidate(key, storeKey, load, () => checking.delete(tokenKey));
+          revalidate(key, storeKey, load, () => checking.delete(tokenKey), true);
         }
         report('hit');
         return readOf(storeKey, entry, 'hit');

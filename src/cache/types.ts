@@ -56,6 +56,8 @@ export interface LoadContext {
   signal: AbortSignal;
   /** True for a stale-while-revalidate refresh nobody is waiting for. */
   background: boolean;
+  /** A background load that checks whether Katapult still accepts the token: it must not wait for the next window. */
+  tokenCheck?: boolean;
   /** The latest deadline among the callers waiting for this load. */
   deadline: SharedDeadline;
   /**

@@ -26,7 +26,6 @@ export interface UpstreamCallInfo {
   upstreamRequestId: string | null;
   requestId: string;
   errorCode: string | null;
-  /** For a list answered in pages of another size than asked (`per_page_not_honoured`): both sizes. */
   /** A page size Katapult did not serve: `answered` is the size it served, or null when it refused the one asked for. */
   pageSize?: { asked: number; answered: number | null };
 }
@@ -121,7 +120,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       }
 
       const callKey = `${key.tokenKey}\n${key.url}`;
-      const load = ({ signal, background, deadline, onForeground }: LoadContext) => {
+      const load = ({ signal, background, tokenCheck, deadline, onForeground }: LoadContext) => {
         const enqueuedAt = clock.now();
         if (!background) scope.stats.upstreamCalls++;
         const pending = {};
@@ -181,6 +180,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             // background refresh has none until a caller joins it).
             onLaterDeadline: deadline.onLater,
             priority: background ? 'background' : 'foreground',
+            // A token's check bounds how long a revoked token is answered from cache: it does not wait for the next window.
+            spendsHeldBack: tokenCheck === true,
             onForeground: background ? onForeground : undefined,
             signal,
           },

@@ -16,6 +16,8 @@ export interface Entry {
   deadline: number;
   /** Background until a caller who waits for the call joins it (see `onForeground`). */
   priority: QueuePriority;
+  /** May spend what is held back from background work (see `QueueAddOptions.spendsHeldBack`). */
+  readonly spendsHeldBack: boolean;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (result: UpstreamResult<unknown>) => void;
   readonly reject: (error: unknown) => void;

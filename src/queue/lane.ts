@@ -5,6 +5,11 @@ export interface LaneOptions {
   windowMs: number;
   /** Calls kept back in each window. */
   budgetReserve: number;
+  /**
+   * Gateways sharing tokens (replicas behind one balancer). Each sees only its own calls, and the
+   * others' only through Katapult's count in each answer. @default 1
+   */
+  replicas?: number;
 }
 
 /** Identifies one sent call so its response can be matched to the window it was counted in. */
@@ -46,6 +51,10 @@ export interface Lane<E> {
   cancelResume: (() => void) | null;
   /** Window of the last send, for evicting lanes nobody uses. */
   lastActiveWindow: number;
+  /** Background calls of this lane in flight. */
+  backgroundInFlight: number;
+  /** Calls Katapult permits per window, as last learned; null while unknown. */
+  readonly permittedPerWindow: number | null;
   readonly inFlight: number;
   readonly waiting: number;
   nextBoundary(now: number): number;
@@ -92,6 +101,7 @@ class TokenLane<E> implements Lane<E> {
   pausedUntil = 0;
   cancelResume: (() => void) | null = null;
   lastActiveWindow = -1;
+  backgroundInFlight = 0;
   /** Sequence numbers of calls sent and not yet answered (at most the per-token concurrency). */
   private readonly inFlightSeqs: number[] = [];
   private window = -1;
@@ -115,17 +125,23 @@ class TokenLane<E> implements Lane<E> {
   private permitted: number | null = null;
   private readonly windowMs: number;
   private readonly budgetReserve: number;
+  private readonly replicas: number;
 
   constructor(
     readonly key: string,
     options: LaneOptions,
   ) {
     this.windowMs = options.windowMs;
-    this.budgetReserve = options.budgetReserve;
+    this.replicas = options.replicas ?? 1;
+    this.budgetReserve = Math.max(options.budgetReserve, this.replicas - 1);
   }
 
   get inFlight(): number {
     return this.inFlightSeqs.length;
+  }
+
+  get permittedPerWindow(): number | null {
+    return this.permitted;
   }
 
   get waiting(): number {
@@ -147,6 +163,10 @@ class TokenLane<E> implements Lane<E> {
     const left = this.usable(now);
     if (left !== null && left <= 0) return inFlight === 0 ? 'exhausted' : 'busy';
     if (!this.confirmed || left === null) return inFlight === 0 ? 'open' : 'busy';
+    // With other replicas spending the same token, up to (replicas − 1) × concurrency of their calls
+    // may be on their way unseen by any reading. Below that, one call at a time, each sent on the
+    // answer to the one before; the reserve (at least replicas − 1) then covers the others' one each.
+    if (this.replicas > 1 && inFlight > 0 && left < (this.replicas - 1) * perTokenConcurrency) return 'busy';
     return 'open';
   }
 

@@ -16,6 +16,8 @@ export interface RequestQueueOptions {
   maxQueuedGlobal?: number;
   /** Budget kept back in each window. @default 2 */
   budgetReserve?: number;
+  /** Gateways spending the same tokens (see `LaneOptions.replicas`). @default 1 */
+  replicas?: number;
   /** Inferred window length, aligned to multiples since the epoch. @default 60000 */
   windowMs?: number;
   /** Spread of restarts after a pause/window boundary. @default 1000 */
@@ -42,6 +44,7 @@ const DEFAULTS = {
   maxQueuedPerToken: 500,
   maxQueuedGlobal: 10_000,
   budgetReserve: 2,
+  replicas: 1,
   windowMs: 60_000,
   restartJitterMs: 1000,
   retryMaxAttempts: 3,
@@ -58,6 +61,7 @@ const AT_LEAST_ONE = new Set<keyof typeof DEFAULTS>([
   'maxQueuedPerToken',
   'maxQueuedGlobal',
   'windowMs',
+  'replicas',
   'retryMaxAttempts',
   'circuitFailureThreshold',
 ]);

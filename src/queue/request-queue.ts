@@ -22,6 +22,17 @@ const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - no
 export const FOREIGN_RATE_LIMIT_PAUSE_MS = 1000;
 
 /**
+ * The share of a window's budget background work (refreshing stale entries) leaves to
+ * foreground requests: refreshes nobody waits for must not spend what a user's next request
+ * needs. Held back, they wait for the next window (or their deadline). A token's check is not
+ * held back (see `QueueAddOptions.spendsHeldBack`).
+ */
+export const BACKGROUND_HOLDS_BACK = 0.25;
+
+/** Background calls in flight per token, at most: a burst of refreshes must not take every slot. */
+export const BACKGROUND_PER_TOKEN = 2;
+
+/**
  * Every upstream call goes through here. Scheduling policy, in order of precedence: an
  * open circuit stops everything; a lane (token) starts nothing while paused or out of
  * budget (lane.ts decides); foreground calls go before background calls gateway-wide; among
@@ -42,6 +53,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const lanes = createLaneSet<Entry>({
     windowMs: config.windowMs,
     budgetReserve: config.budgetReserve,
+    replicas: config.replicas,
     clock,
     random,
     restartJitterMs: config.restartJitterMs,
@@ -54,6 +66,8 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   let closed = false;
   let pumping = false;
   let pumpAgain = false;
+  /** Wakes the scheduler when a window begins, for background work held back until then. */
+  let boundaryWake: { at: number; cancel: () => void } | null = null;
 
   // A metrics hook that throws must not corrupt the scheduler's bookkeeping.
   function emit(fn: () => void): void {
@@ -142,11 +156,34 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
   }
 
+  /** Every lane's windows end together (they are aligned to the epoch): one timer serves them all. */
+  function wakeAt(at: number): void {
+    if (boundaryWake && boundaryWake.at <= at) return;
+    boundaryWake?.cancel();
+    const cancel = clock.setTimeout(() => {
+      boundaryWake = null;
+      pump();
+    }, at - clock.now());
+    boundaryWake = { at, cancel };
+  }
+
+  /** Whether the background call at the head of this lane's line may start (see BACKGROUND_HOLDS_BACK). */
+  function backgroundMayStart(lane: Lane<Entry>, now: number): boolean {
+    const head = lane.background[0]!;
+    if (head.spendsHeldBack) return true;
+    if (lane.backgroundInFlight >= BACKGROUND_PER_TOKEN) return false;
+    const permitted = lane.permittedPerWindow;
+    const left = lane.remainingEstimate(now);
+    if (permitted === null || left === null || left > Math.ceil(permitted * BACKGROUND_HOLDS_BACK) + config.budgetReserve) return true;
+    wakeAt(lane.nextBoundary(now) + 1);
+    return false;
+  }
+
   function nextLane(priority: QueuePriority): Lane<Entry> | undefined {
     const now = clock.now();
     for (const lane of lanes.turns()) {
       const line = priority === 'foreground' ? lane.foreground : lane.background;
-      if (line.length === 0 || (priority === 'background' && lane.foreground.length > 0)) continue;
+      if (line.length === 0 || (priority === 'background' && (lane.foreground.length > 0 || !backgroundMayStart(lane, now)))) continue;
       const gate = lane.gate(now, config.perTokenConcurrency);
       if (gate === 'open') return lane;
       if (gate === 'exhausted') {
@@ -188,6 +225,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     entry.attempts++;
     inFlight++;
     const ticket = lane.sent(now);
+    if (priority === 'background') lane.backgroundInFlight++;
     const probe = circuit.started();
     const controller = new AbortController();
     entry.controller = controller;
@@ -199,15 +237,16 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       attempt = Promise.reject(error);
     }
     attempt.then(
-      (value) => attemptDone(entry, ticket, probe, { value }),
-      (error: unknown) => attemptDone(entry, ticket, probe, { error }),
+      (value) => attemptDone(entry, ticket, probe, priority, { value }),
+      (error: unknown) => attemptDone(entry, ticket, probe, priority, { error }),
     );
   }
 
-  function attemptDone(entry: Entry, ticket: SendTicket, probe: boolean, outcome: Outcome): void {
+  function attemptDone(entry: Entry, ticket: SendTicket, probe: boolean, startedAs: QueuePriority, outcome: Outcome): void {
     const { lane } = entry;
     const now = clock.now();
     inFlight--;
+    if (startedAs === 'background') lane.backgroundInFlight--;
     entry.controller = null;
     if (entry.state === 'running') entry.state = 'between';
     const { rateLimited, foreignRateLimit, lesson, health } = readOutcome(outcome);
@@ -294,7 +333,9 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     if (circuit.state() === 'open') return refuse(circuitOpenError(), 'circuit_open');
     lanes.sweep(now);
     const lane = lanes.get(addOptions.laneKey);
-    const position = priority === 'foreground' ? lane.foreground.length : lineLength(lane);
+    // A call that may spend what is held back (a token's check) goes before the other background work.
+    const urgent = priority === 'background' && addOptions.spendsHeldBack === true;
+    const position = priority === 'foreground' || urgent ? lane.foreground.length : lineLength(lane);
     const sendAt = lane.estimateSendAt(position, now);
     if (deadline <= now) return refuse(rateLimitedError(sendAt, now), 'deadline');
     if (lane.waiting >= config.maxQueuedPerToken) {
@@ -309,6 +350,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
         lane,
         deadline,
         priority,
+        spendsHeldBack: addOptions.spendsHeldBack ?? false,
         signal,
         resolve: resolve as (result: UpstreamResult<unknown>) => void,
         reject,
@@ -335,7 +377,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       };
       signal?.addEventListener('abort', entry.onAbort, { once: true });
       live.add(entry);
-      enqueue(entry, false);
+      enqueue(entry, urgent);
       emit(() => hooks.onEnqueued?.(depth()));
       pump();
     });
@@ -364,6 +406,8 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     },
     close() {
       closed = true;
+      boundaryWake?.cancel();
+      boundaryWake = null;
       rejectWaiting(() => new UpstreamCancelledError(), 'cancelled');
     },
   };

@@ -50,6 +50,11 @@ export interface QueueAddOptions {
   /** @default 'foreground' */
   priority?: QueuePriority;
   /**
+   * A background call that may spend the part of a window's budget held back from background
+   * work (see BACKGROUND_HOLDS_BACK): one that must not wait for the next window. @default false
+   */
+  spendsHeldBack?: boolean;
+  /**
    * For a background call several callers share: hands the queue a way to hear that a caller
    * who is waiting for it joined (a refresh the client asked for, a read past the stale
    * window), so the call moves to the foreground and stops waiting behind every other token's

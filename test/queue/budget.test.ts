@@ -277,6 +277,30 @@ describe('budget learning', () => {
   });
 });
 
+describe('replicas of the gateway sharing a token', () => {
+  /** Two gateways' queues spending one token on one Katapult, each sending 30 calls. */
+  async function twoReplicas(replicas: number) {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 20 });
+    const [a, b] = [createRequestQueue({ clock, random: () => 0, replicas }), createRequestQueue({ clock, random: () => 0, replicas })];
+    const calls = Array.from({ length: 30 }, () => [a!, b!].map((queue) => queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 5 * MINUTE }))).flat();
+    await clock.advance(5 * MINUTE);
+    return { katapult, settled: await Promise.allSettled(calls) };
+  }
+
+  it('overrun Katapult\'s count when each takes itself for the only one: each sees only its own calls', async () => {
+    const { katapult } = await twoReplicas(1);
+    expect(katapult.calls.filter((c) => c.status === 429).length).toBeGreaterThan(0);
+  });
+
+  it('get no 429 told how many they are: near the end of the budget each sends one call at a time, on the answer to the one before', async () => {
+    const { katapult, settled } = await twoReplicas(2);
+    expect(settled.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(katapult.perWindow('t').every((w) => w.rateLimited === 0 && w.sent <= 20)).toBe(true);
+    expect(katapult.calls.filter((c) => c.status === 429)).toHaveLength(0);
+  });
+});
+
 describe('reading an attempt that got no answer', () => {
   const refusal = new UpstreamApiError(403, 'invalid_api_token', '', {});
   it('counts it against the budget when it may have reached Katapult, and tells the circuit nothing', () => {

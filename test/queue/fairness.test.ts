@@ -106,6 +106,36 @@ describe('fairness and priority', () => {
     expect(listeners.size).toBe(0);
   });
 
+  it('leaves the last quarter of a window\'s budget to foreground calls, and sends at most two background calls of a token at once', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 20, latencyMs: 100 });
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const windowStart = Math.floor(clock.now() / 60_000) * 60_000;
+    const refreshes = Array.from({ length: 30 }, () => queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 120_000, priority: 'background' }));
+    for (const refresh of refreshes) refresh.catch(() => undefined);
+    let mostAtOnce = 0;
+    for (let step = 0; step < 100; step++) {
+      await clock.advance(10);
+      mostAtOnce = Math.max(mostAtOnce, queue.stats().inFlight);
+    }
+    expect(mostAtOnce).toBeLessThanOrEqual(2);
+    // Five (a quarter of 20) and the reserve of two are left: background work stopped short of them.
+    const sent = katapult.calls.length;
+    expect(sent).toBe(20 - 5 - 2);
+    // A user's request later in the window gets its call at once.
+    const foreground = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000 });
+    await clock.advance(200);
+    await expect(foreground).resolves.toMatchObject({ status: 200 });
+    // A token's check may spend what is held back: it bounds how long a revoked token is served from cache.
+    const check = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background', spendsHeldBack: true });
+    await clock.advance(200);
+    await expect(check).resolves.toMatchObject({ status: 200 });
+    // The refreshes held back go on in the next window, with nothing else to wake the queue.
+    await clock.advanceTo(windowStart + 60_000 + 500);
+    expect(katapult.calls.filter((c) => c.at >= windowStart + 60_000).length).toBeGreaterThan(0);
+    expect(katapult.calls.every((c) => c.status === 200)).toBe(true);
+  });
+
   it('keeps to the global and per-token concurrency limits', async () => {
     const clock = createFakeClock();
     const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 10 });

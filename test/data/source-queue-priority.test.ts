@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createRestCache } from '../../src/cache/index.js';
+import { createKatapultSource } from '../../src/data/katapult-source.js';
+import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
+import { createRequestQueue, type QueueAddOptions } from '../../src/queue/index.js';
+import type { KatapultHttp } from '../../src/upstream/http.js';
+import { NO_RATE_LIMIT_INFO } from '../../src/upstream/errors.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { strictOptions } from '../cache/fixtures.js';
+
+describe('the queue options of a Katapult call', () => {
+  it('mark a token check as background work that may spend what is held back, and a refresh as background work that may not', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, staleWhileRevalidateMs: 600_000 }));
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const added: QueueAddOptions[] = [];
+    const recording = { ...queue, add: (task: Parameters<typeof queue.add>[0], options: QueueAddOptions) => (added.push(options), queue.add(task, options)) } as typeof queue;
+    const raw = Buffer.from('{"zones":[]}');
+    const http: KatapultHttp = { baseUrl: 'http://katapult/core/v1', get: async () => ({ status: 200, body: { zones: [] } as never, bytes: raw.length, raw, rateLimit: NO_RATE_LIMIT_INFO, upstreamRequestId: null }) };
+    const source = createKatapultSource({ http, cache, queue: recording, clock });
+    const scope = (): RequestScope => ({ token: 'kp_t', tokenKey: 'key-t', requestId: 'r', deadline: clock.now() + 10_000, noCache: false, stats: createRequestStats() });
+    const read = () => source.get(scope(), { path: '/zones', kind: 'zones' });
+
+    await read();
+    expect(added.at(-1)).toMatchObject({ priority: 'foreground', spendsHeldBack: false });
+    // Past the token's re-check time, the entry still fresh: the read starts the token's check.
+    await clock.advance(60_000);
+    await read();
+    await clock.flush();
+    expect(added).toHaveLength(2);
+    expect(added.at(-1)).toMatchObject({ priority: 'background', spendsHeldBack: true });
+    // Past the entry's freshness, within the stale window: a refresh nobody waits for.
+    await clock.advance(10 * 60_000);
+    await read();
+    await clock.flush();
+    expect(added).toHaveLength(3);
+    expect(added.at(-1)).toMatchObject({ priority: 'background', spendsHeldBack: false });
+  });
+});
