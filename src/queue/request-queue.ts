@@ -33,6 +33,13 @@ export const BACKGROUND_HOLDS_BACK = 0.25;
 export const BACKGROUND_PER_TOKEN = 2;
 
 /**
+ * How long after a window's boundary (by this machine's clock) a lane held for that boundary
+ * starts again, before its jitter. Katapult's clock may be behind ours: a first call that lands
+ * in Katapult's old window finds its budget spent and holds the lane for a whole window more.
+ */
+export const BOUNDARY_ALLOWANCE_MS = 250;
+
+/**
  * Every upstream call goes through here. Scheduling policy, in order of precedence: an
  * open circuit stops everything; a lane (token) starts nothing while paused or out of
  * budget (lane.ts decides); foreground calls go before background calls gateway-wide; among
@@ -175,7 +182,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     const permitted = lane.permittedPerWindow;
     const left = lane.remainingEstimate(now);
     if (permitted === null || left === null || left > Math.ceil(permitted * BACKGROUND_HOLDS_BACK) + config.budgetReserve) return true;
-    wakeAt(lane.nextBoundary(now) + 1);
+    wakeAt(lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS);
     return false;
   }
 
@@ -187,7 +194,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       const gate = lane.gate(now, config.perTokenConcurrency);
       if (gate === 'open') return lane;
       if (gate === 'exhausted') {
-        lanes.pause(lane, lane.nextBoundary(now));
+        lanes.pause(lane, lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS);
         failFast(lane);
       } else if (gate === 'paused') lanes.armResume(lane);
     }
@@ -266,7 +273,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       // pauses nothing, and the new window starts with its probe.
       const retryAfterMs = rateLimit?.retryAfterMs;
       const until =
-        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket);
+        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket) + BOUNDARY_ALLOWANCE_MS;
       lanes.pause(lane, until);
       // Spending budget we were not told about is not the call's fault: it goes back to the
       // front of its line and keeps its attempt.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
-import { FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
+import { BOUNDARY_ALLOWANCE_MS, FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
 import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamNetworkError, UpstreamNotSentError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 import { readOutcome } from '../../src/queue/outcome.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
@@ -122,18 +122,19 @@ describe('budget learning', () => {
     }
   });
 
-  it('an exhausted lane waits for the window boundary plus jitter, then sends one call before the rest', async () => {
+  it('an exhausted lane waits for the window boundary, an allowance for Katapult\'s clock and jitter, then sends one call before the rest', async () => {
     const { clock, katapult, queue } = setup({ permitted: 5, random: () => 0.5 });
     const start = clock.now();
     const results = Array.from({ length: 8 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: start + 5 * MINUTE }));
     await clock.advance(1000);
     expect(katapult.calls).toHaveLength(3);
     const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
-    await clock.advanceTo(boundary + 499);
+    const restart = boundary + BOUNDARY_ALLOWANCE_MS + 500;
+    await clock.advanceTo(restart - 1);
     expect(katapult.calls).toHaveLength(3);
-    await clock.advanceTo(boundary + 500);
+    await clock.advanceTo(restart);
     expect(katapult.calls).toHaveLength(4);
-    expect(katapult.calls[3]!.at).toBe(boundary + 500);
+    expect(katapult.calls[3]!.at).toBe(restart);
     await clock.advance(10);
     expect(katapult.calls).toHaveLength(6);
     await clock.advance(2 * MINUTE);
@@ -274,6 +275,31 @@ describe('budget learning', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
     expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((boundary - clock.now()) / 1000));
+  });
+});
+
+describe('Katapult\'s clock a little behind the gateway\'s', () => {
+  it('costs no window: a lane held for a boundary starts late enough that its first call counts in Katapult\'s new window', async () => {
+    const clock = createFakeClock();
+    // Katapult's windows begin 200 ms after ours.
+    const behind = { ...clock, now: () => clock.now() - 200, setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms) } as typeof clock;
+    const katapult = createFakeKatapult(behind, { permitted: 20 });
+    // No jitter: each restart comes as early as the queue allows.
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const calls = Array.from({ length: 200 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10 * MINUTE }));
+    for (const call of calls) call.catch(() => undefined);
+    const firstBoundary = (Math.floor(clock.now() / MINUTE) + 1) * MINUTE;
+    for (let window = 0; window < 5; window++) {
+      // Another client of the token spends what the lane keeps back, just before each boundary.
+      await clock.advanceTo(firstBoundary + window * MINUTE - 1000);
+      // (Logged as attempt 0, to tell them apart.)
+      for (let i = 0; i < 2; i++) void katapult.task('a')({ attempt: 0, signal: new AbortController().signal }).catch(() => undefined);
+    }
+    await clock.advanceTo(firstBoundary + 5 * MINUTE - 1000);
+    // Each of the five windows after the first serves the lane its 18 (the reserve kept), none lost to a first call in Katapult's old window.
+    // (Katapult logs its own time, 200 ms behind ours.)
+    const ours = katapult.calls.filter((c) => c.attempt > 0 && c.status === 200 && c.at >= firstBoundary - 200).length;
+    expect(ours).toBeGreaterThanOrEqual(4 * 18);
   });
 });
 
