@@ -290,8 +290,11 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     createScope,
     async close() {
       readiness.set('shutdown', 'shutting down');
-      await queue.onIdle();
+      // Calls still in line are no one's answer by now (the HTTP edge has finished or cut off its
+      // requests): background refreshes, some held until the next window. They are dropped; the
+      // calls on their way are let finish.
       queue.close();
+      await queue.onIdle();
       await pool?.close();
     },
   };

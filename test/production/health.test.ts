@@ -209,3 +209,22 @@ describe('request targets', () => {
     expect(gateway.logs.some((line) => line.includes('unhandled error in HTTP handler') && line.includes('fault-1'))).toBe(true);
   });
 });
+
+describe('closing the app', () => {
+  it('drops the Katapult calls still waiting in line (background work nobody is answered with) instead of waiting for their window', async () => {
+    const gateway = await startGateway();
+    const now = () => gateway.app.clock.now();
+    const spent = { permitted: 10, remaining: 0, retryAfterMs: null };
+    // The lane's first call says the window is spent: the next waits for the next window, up to a minute.
+    await gateway.app.queue.add(() => Promise.resolve({ status: 200, body: {}, bytes: 2, rateLimit: spent, upstreamRequestId: null }), { laneKey: 'k', deadline: now() + 120_000 });
+    const waiting = gateway.app.queue.add(() => Promise.resolve({ status: 200, body: {}, bytes: 2, rateLimit: spent, upstreamRequestId: null }), { laneKey: 'k', deadline: now() + 120_000, priority: 'background' });
+    const outcome = waiting.then(
+      () => 'sent',
+      (error: Error) => error.name,
+    );
+    const closed = gateway.close().then(() => 'closed');
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000));
+    expect(await Promise.race([closed, timeout])).toBe('closed');
+    expect(await outcome).toBe('UpstreamCancelledError');
+  });
+});
