@@ -120,12 +120,12 @@ describe('docker-compose.yml', () => {
     expect(simulatorService.pull_policy).toBe('never');
   });
 
-  it('gives the gateway time to finish in-flight requests and write its last log lines before it is killed', () => {
+  it('gives the gateway time to finish in-flight requests and Katapult calls and write its last log lines before it is killed', () => {
     const seconds = /^(\d+)s$/.exec(gatewayService.stop_grace_period ?? '')?.[1];
     expect(seconds, 'stop_grace_period in seconds').toBeDefined();
     const config = loadConfig({ ...gatewayEnv });
-    // Logs get up to 2 s after the grace period (see exitAfterLogs).
-    expect(Number(seconds) * 1000).toBeGreaterThan(config.http.shutdownGraceMs + config.http.shutdownDelayMs + 2000);
+    // After the grace period, Katapult calls already sent may take up to their timeout, and logs get up to 2 s (see exitAfterLogs).
+    expect(Number(seconds) * 1000).toBeGreaterThan(config.http.shutdownGraceMs + config.http.shutdownDelayMs + config.upstream.timeoutMs + 2000);
   });
 
   it('sets only variables the gateway reads', () => {
