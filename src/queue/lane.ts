@@ -55,6 +55,8 @@ export interface Lane<E> {
   backgroundInFlight: number;
   /** Calls Katapult permits per window, as last learned; null while unknown. */
   readonly permittedPerWindow: number | null;
+  /** Calls this lane keeps back in each window (the configured reserve, at least replicas − 1, less than the limit). */
+  readonly reserve: number;
   readonly inFlight: number;
   readonly waiting: number;
   nextBoundary(now: number): number;
@@ -142,6 +144,10 @@ class TokenLane<E> implements Lane<E> {
 
   get permittedPerWindow(): number | null {
     return this.permitted;
+  }
+
+  get reserve(): number {
+    return this.reserveOf(this.permitted);
   }
 
   get waiting(): number {

@@ -14,7 +14,7 @@ export interface RequestQueueOptions {
   maxQueuedPerToken?: number;
   /** Max waiting overall. @default 10000 */
   maxQueuedGlobal?: number;
-  /** Budget kept back in each window. @default 2 */
+  /** Budget kept back in each window; at least `replicas − 1` (see `LaneOptions.replicas`). @default 2 */
   budgetReserve?: number;
   /** Gateways spending the same tokens (see `LaneOptions.replicas`). @default 1 */
   replicas?: number;

@@ -24,8 +24,9 @@ export const FOREIGN_RATE_LIMIT_PAUSE_MS = 1000;
 /**
  * The share of a window's budget background work (refreshing stale entries) leaves to
  * foreground requests: refreshes nobody waits for must not spend what a user's next request
- * needs. Held back, they wait for the next window (or their deadline). A token's check is not
- * held back (see `QueueAddOptions.spendsHeldBack`).
+ * needs. Past it, a refresh is refused (RATE_LIMITED) rather than kept waiting, where it would
+ * count against the queue's caps for nothing: the entry stays served stale, and its next read
+ * asks again. A token's check is not held back (see `QueueAddOptions.spendsHeldBack`).
  */
 export const BACKGROUND_HOLDS_BACK = 0.25;
 
@@ -73,8 +74,6 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   let closed = false;
   let pumping = false;
   let pumpAgain = false;
-  /** Wakes the scheduler when a window begins, for background work held back until then. */
-  let boundaryWake: { at: number; cancel: () => void } | null = null;
 
   // A metrics hook that throws must not corrupt the scheduler's bookkeeping.
   function emit(fn: () => void): void {
@@ -163,27 +162,31 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
   }
 
-  /** Every lane's windows end together (they are aligned to the epoch): one timer serves them all. */
-  function wakeAt(at: number): void {
-    if (boundaryWake && boundaryWake.at <= at) return;
-    boundaryWake?.cancel();
-    const cancel = clock.setTimeout(() => {
-      boundaryWake = null;
-      pump();
-    }, at - clock.now());
-    boundaryWake = { at, cancel };
-  }
-
-  /** Whether the background call at the head of this lane's line may start (see BACKGROUND_HOLDS_BACK). */
-  function backgroundMayStart(lane: Lane<Entry>, now: number): boolean {
-    const head = lane.background[0]!;
-    if (head.spendsHeldBack) return true;
-    if (lane.backgroundInFlight >= BACKGROUND_PER_TOKEN) return false;
+  /** Whether background work of this lane would spend what is held back for foreground calls (see BACKGROUND_HOLDS_BACK). */
+  function holdsBack(lane: Lane<Entry>, now: number): boolean {
     const permitted = lane.permittedPerWindow;
     const left = lane.remainingEstimate(now);
-    if (permitted === null || left === null || left > Math.ceil(permitted * BACKGROUND_HOLDS_BACK) + config.budgetReserve) return true;
-    wakeAt(lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS);
-    return false;
+    if (permitted === null || left === null) return false;
+    // At least one background call a window, whatever the reserve.
+    return left <= Math.min(Math.ceil(permitted * BACKGROUND_HOLDS_BACK) + lane.reserve, permitted - 1);
+  }
+
+  /**
+   * Whether this lane's background line may start its head now. A call that may spend what is
+   * held back (a token's check) goes first, whatever came back to the front of the line before
+   * it (a retry, a call a 429 put back); refreshes the budget now holds back are refused.
+   */
+  function backgroundMayStart(lane: Lane<Entry>, now: number): boolean {
+    const line = lane.background;
+    const urgent = line.findIndex((entry) => entry.spendsHeldBack);
+    if (urgent > 0) line.unshift(...line.splice(urgent, 1));
+    if (line[0]!.spendsHeldBack) return true;
+    if (holdsBack(lane, now)) {
+      const sendAt = lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS;
+      for (const entry of [...line]) settle(entry, { error: rateLimitedError(sendAt, now) }, 'rate_limited');
+      return false;
+    }
+    return lane.backgroundInFlight < BACKGROUND_PER_TOKEN;
   }
 
   function nextLane(priority: QueuePriority): Lane<Entry> | undefined {
@@ -270,7 +273,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       // token for an hour); a proxy's 429 without one pauses briefly, since its limits are
       // often per second and Katapult's window says nothing about them. Katapult's own 429 is
       // about the window the call was sent in: an answer arriving after that window ended
-      // pauses nothing, and the new window starts with its probe.
+      // pauses no longer than the boundary's allowance, and the new window starts with its probe.
       const retryAfterMs = rateLimit?.retryAfterMs;
       const until =
         retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket) + BOUNDARY_ALLOWANCE_MS;
@@ -350,6 +353,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
     if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
+    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(rateLimitedError(lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS, now), 'rate_limited');
 
     return new Promise<UpstreamResult<T>>((resolve, reject) => {
       const entry: Entry = {
@@ -413,8 +417,6 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     },
     close() {
       closed = true;
-      boundaryWake?.cancel();
-      boundaryWake = null;
       rejectWaiting(() => new UpstreamCancelledError(), 'cancelled');
     },
   };

@@ -211,13 +211,13 @@ describe('request targets', () => {
 });
 
 describe('closing the app', () => {
-  it('drops the Katapult calls still waiting in line (background work nobody is answered with) instead of waiting for their window', async () => {
+  it('drops the Katapult calls still waiting in line (no request is left to answer) instead of waiting for their window', async () => {
     const gateway = await startGateway();
     const now = () => gateway.app.clock.now();
     const spent = { permitted: 10, remaining: 0, retryAfterMs: null };
     // The lane's first call says the window is spent: the next waits for the next window, up to a minute.
     await gateway.app.queue.add(() => Promise.resolve({ status: 200, body: {}, bytes: 2, rateLimit: spent, upstreamRequestId: null }), { laneKey: 'k', deadline: now() + 120_000 });
-    const waiting = gateway.app.queue.add(() => Promise.resolve({ status: 200, body: {}, bytes: 2, rateLimit: spent, upstreamRequestId: null }), { laneKey: 'k', deadline: now() + 120_000, priority: 'background' });
+    const waiting = gateway.app.queue.add(() => Promise.resolve({ status: 200, body: {}, bytes: 2, rateLimit: spent, upstreamRequestId: null }), { laneKey: 'k', deadline: now() + 120_000 });
     const outcome = waiting.then(
       () => 'sent',
       (error: Error) => error.name,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue, type QueuePriority } from '../../src/queue/index.js';
+import { RateLimitedError } from '../../src/upstream/errors.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
@@ -109,19 +110,27 @@ describe('fairness and priority', () => {
   it('leaves the last quarter of a window\'s budget to foreground calls, and sends at most two background calls of a token at once', async () => {
     const clock = createFakeClock();
     const katapult = createFakeKatapult(clock, { permitted: 20, latencyMs: 100 });
-    const queue = createRequestQueue({ clock, random: () => 0 });
-    const windowStart = Math.floor(clock.now() / 60_000) * 60_000;
-    const refreshes = Array.from({ length: 30 }, () => queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 120_000, priority: 'background' }));
-    for (const refresh of refreshes) refresh.catch(() => undefined);
+    const rejected: string[] = [];
+    // A small line per token: refreshes refused past the quarter must not take its room.
+    const queue = createRequestQueue({ clock, random: () => 0, maxQueuedPerToken: 20, hooks: { onRejected: (reason) => void rejected.push(reason) } });
+    const refreshes = Array.from({ length: 20 }, () => queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background' }));
+    const outcomes = refreshes.map((refresh) => refresh.then(() => 'sent', (error: Error) => error.name));
     let mostAtOnce = 0;
     for (let step = 0; step < 100; step++) {
       await clock.advance(10);
       mostAtOnce = Math.max(mostAtOnce, queue.stats().inFlight);
     }
     expect(mostAtOnce).toBeLessThanOrEqual(2);
-    // Five (a quarter of 20) and the reserve of two are left: background work stopped short of them.
-    const sent = katapult.calls.length;
-    expect(sent).toBe(20 - 5 - 2);
+    // Five (a quarter of 20) and the reserve of two are left: background work stopped short of them,
+    // and the refreshes it could not send were refused, not kept in line.
+    expect(katapult.calls).toHaveLength(20 - 5 - 2);
+    const settled = await Promise.all(outcomes);
+    expect(settled.filter((o) => o === 'sent')).toHaveLength(13);
+    expect(settled.filter((o) => o === 'RateLimitedError')).toHaveLength(7);
+    expect(queue.stats().waiting).toBe(0);
+    // A refresh asked for now is refused at once.
+    await expect(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background' })).rejects.toBeInstanceOf(RateLimitedError);
+    expect(rejected.every((reason) => reason === 'rate_limited')).toBe(true);
     // A user's request later in the window gets its call at once.
     const foreground = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000 });
     await clock.advance(200);
@@ -130,10 +139,27 @@ describe('fairness and priority', () => {
     const check = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background', spendsHeldBack: true });
     await clock.advance(200);
     await expect(check).resolves.toMatchObject({ status: 200 });
-    // The refreshes held back go on in the next window, with nothing else to wake the queue.
-    await clock.advanceTo(windowStart + 60_000 + 500);
-    expect(katapult.calls.filter((c) => c.at >= windowStart + 60_000).length).toBeGreaterThan(0);
+    // In the next window, refreshes go again.
+    await clock.advanceTo((Math.floor(clock.now() / 60_000) + 1) * 60_000 + 2_000);
+    const next = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background' });
+    await clock.advance(200);
+    await expect(next).resolves.toMatchObject({ status: 200 });
     expect(katapult.calls.every((c) => c.status === 200)).toBe(true);
+  });
+
+  it('always lets one background call a window through, whatever the reserve', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 3, latencyMs: 10 });
+    const queue = createRequestQueue({ clock, random: () => 0, budgetReserve: 2 });
+    // A quarter of 3 (1) and the reserve (2) would hold back all three calls of each window.
+    await clock.advanceTo((Math.floor(clock.now() / 60_000) + 1) * 60_000);
+    const first = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000 });
+    await clock.advance(100);
+    await first;
+    await clock.advanceTo((Math.floor(clock.now() / 60_000) + 1) * 60_000 + 2_000);
+    const refresh = queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000, priority: 'background' });
+    await clock.advance(100);
+    await expect(refresh).resolves.toMatchObject({ status: 200 });
   });
 
   it('keeps to the global and per-token concurrency limits', async () => {
