@@ -161,7 +161,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
           if (answered === null) {
             logger.error(
               { path: info.path, requestId: info.requestId, asked },
-              `configuration error: Katapult refused per_page=${asked} (UPSTREAM_PER_PAGE) for this list; set UPSTREAM_PER_PAGE lower, e.g. 100 (and PAGINATION_MAX_SIZE no larger)`,
+              `configuration error: Katapult refused per_page=${asked} (UPSTREAM_PER_PAGE) for this list; set UPSTREAM_PER_PAGE below ${asked} (and PAGINATION_MAX_SIZE no larger)`,
             );
           } else {
             const advice =

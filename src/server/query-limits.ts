@@ -291,11 +291,12 @@ const valuesKey = (reads: readonly VariableRead[], variables: Variables) => read
  * Documents are held weakly: they come from the parse cache, one object per text, and go with it.
  */
 export function createOperationMeasurer(pageSizes: PageSizes): (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables) => OperationMeasure {
-  const documents = new WeakMap<DocumentNode, Map<string, OperationMeasures>>();
+  // By operation name as given: no name (null) picks a lone operation, '' names none.
+  const documents = new WeakMap<DocumentNode, Map<string | null, OperationMeasures>>();
   return (schema, document, operationName, requestVariables) => {
     let operations = documents.get(document);
     if (!operations) documents.set(document, (operations = new Map()));
-    const name = operationName ?? '';
+    const name = operationName ?? null;
     let entry = operations.get(name);
     if (!entry || entry.schema !== schema) {
       entry = { schema, operation: getOperationAST(document, operationName) ?? null, groups: [], size: 0 };

@@ -326,7 +326,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return id === NOT_REPLAYABLE ? null : id;
   };
 
-  // A request reaches lookup and then (on a miss) store: its key and the purge count it began
+  // A request reaches lookup and then (on a miss) store: its key and the drop count it began
   // with ride on its scope rather than in a WeakMap, which costs more per request.
   const keyOf = (request: GraphQLRequestShape, scope: RequestScope): string | null => {
     const memo = scope as ScopeNotes;

@@ -185,7 +185,7 @@ describe('a Katapult-compatible server whose list refuses the gateway\'s page si
       expect(errorCodes(body)).toEqual(['UPSTREAM_UNAVAILABLE']);
       expect(body.errors![0]!.message).toMatch(/refuses the page size the gateway is set to read \(UPSTREAM_PER_PAGE\)/);
       const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
-      expect(records.some((r) => r.level === 50 && /configuration error: Katapult refused per_page=200 \(UPSTREAM_PER_PAGE\) for this list; set UPSTREAM_PER_PAGE lower/.test(r.msg))).toBe(true);
+      expect(records.some((r) => r.level === 50 && /configuration error: Katapult refused per_page=200 \(UPSTREAM_PER_PAGE\) for this list; set UPSTREAM_PER_PAGE below 200/.test(r.msg))).toBe(true);
       // One refused call, one error line: the request did not retry it.
       expect(records.filter((r) => r.level === 50)).toHaveLength(1);
     } finally {

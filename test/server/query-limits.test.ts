@@ -150,6 +150,14 @@ describe('the remembered measure', () => {
     }
   });
 
+  it('tells no operation name from an empty one: the first picks a lone operation, the second names none', () => {
+    const measure = createOperationMeasurer(pageSizes);
+    const lone = parse('{ zones(first: 5) { edges { node { name } } } }');
+    expect(measure(schema, lone, '', {})).toEqual({ depth: 0, cost: 0, aliases: 0, schemaReads: 0 });
+    expect(measure(schema, lone, null, {})).toEqual(measureOperation(schema, lone, null, {}, pageSizes));
+    expect(measure(schema, lone, undefined, {}).cost).toBeGreaterThan(0);
+  });
+
   it('walks an operation again only for variables that change its price', () => {
     const measure = createOperationMeasurer(pageSizes);
     const first = measure(schema, document, 'Window', { last: 3, before: 'c1' });
