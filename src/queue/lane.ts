@@ -1,8 +1,14 @@
 import type { RateLimitInfo } from '../upstream/errors.js';
 
 export interface LaneOptions {
-  /** Length of the inferred rate-limit window; windows start at multiples of it since the epoch. */
+  /** Length of the inferred rate-limit window; windows start at multiples of it since the epoch (plus `boundaryAllowanceMs`). */
   windowMs: number;
+  /**
+   * How long after each boundary by this machine's clock the lane still counts in the window
+   * before. Katapult's clock may be a little behind ours: calls sent just after our boundary
+   * can land in its old window, and their answers must not be read as the new one's. @default 0
+   */
+  boundaryAllowanceMs?: number;
   /** Calls kept back in each window. */
   budgetReserve: number;
   /**
@@ -126,6 +132,7 @@ class TokenLane<E> implements Lane<E> {
   private confirmed = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
+  private readonly allowanceMs: number;
   private readonly budgetReserve: number;
   private readonly replicas: number;
 
@@ -134,6 +141,7 @@ class TokenLane<E> implements Lane<E> {
     options: LaneOptions,
   ) {
     this.windowMs = options.windowMs;
+    this.allowanceMs = options.boundaryAllowanceMs ?? 0;
     this.replicas = options.replicas ?? 1;
     this.budgetReserve = Math.max(options.budgetReserve, this.replicas - 1);
   }
@@ -155,11 +163,11 @@ class TokenLane<E> implements Lane<E> {
   }
 
   nextBoundary(now: number): number {
-    return (this.windowOf(now) + 1) * this.windowMs;
+    return (this.windowOf(now) + 1) * this.windowMs + this.allowanceMs;
   }
 
   windowEndOf(ticket: SendTicket): number {
-    return (ticket.window + 1) * this.windowMs;
+    return (ticket.window + 1) * this.windowMs + this.allowanceMs;
   }
 
   gate(now: number, perTokenConcurrency: number): LaneGate {
@@ -228,7 +236,7 @@ class TokenLane<E> implements Lane<E> {
     const available = Math.max(0, left);
     if (position < available) return start;
     const windowsLater = per === null || per <= 0 ? 1 : Math.floor((position - available) / per) + 1;
-    return (this.windowOf(start) + windowsLater) * this.windowMs;
+    return (this.windowOf(start) + windowsLater) * this.windowMs + this.allowanceMs;
   }
 
   remainingEstimate(now: number): number | null {
@@ -237,7 +245,7 @@ class TokenLane<E> implements Lane<E> {
   }
 
   private windowOf(now: number): number {
-    return Math.floor(now / this.windowMs);
+    return Math.floor((now - this.allowanceMs) / this.windowMs);
   }
 
   private roll(now: number): void {

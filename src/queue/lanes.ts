@@ -57,7 +57,7 @@ export function createLaneSet<E>(options: LaneSetOptions): LaneSet<E> {
     get(key) {
       let lane = lanes.get(key);
       if (!lane) {
-        lane = createLane<E>(key, { windowMs: options.windowMs, budgetReserve: options.budgetReserve, replicas: options.replicas });
+        lane = createLane<E>(key, { windowMs: options.windowMs, boundaryAllowanceMs: options.boundaryAllowanceMs, budgetReserve: options.budgetReserve, replicas: options.replicas });
         lanes.set(key, lane);
       }
       return lane;

@@ -34,9 +34,10 @@ export const BACKGROUND_HOLDS_BACK = 0.25;
 export const BACKGROUND_PER_TOKEN = 2;
 
 /**
- * How long after a window's boundary (by this machine's clock) a lane held for that boundary
- * starts again, before its jitter. Katapult's clock may be behind ours: a first call that lands
- * in Katapult's old window finds its budget spent and holds the lane for a whole window more.
+ * How long after a window's boundary (by this machine's clock) lanes still count in the window
+ * before, and a lane held for the boundary starts again (before its jitter). Katapult's clock may
+ * be behind ours: a call landing in its old window finds the budget spent, and read as the new
+ * window's, held the lane for a whole window more. Covers skews up to this much.
  */
 export const BOUNDARY_ALLOWANCE_MS = 250;
 
@@ -62,6 +63,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     windowMs: config.windowMs,
     budgetReserve: config.budgetReserve,
     replicas: config.replicas,
+    boundaryAllowanceMs: BOUNDARY_ALLOWANCE_MS,
     clock,
     random,
     restartJitterMs: config.restartJitterMs,
@@ -182,7 +184,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     if (urgent > 0) line.unshift(...line.splice(urgent, 1));
     if (line[0]!.spendsHeldBack) return true;
     if (holdsBack(lane, now)) {
-      const sendAt = lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS;
+      const sendAt = lane.nextBoundary(now);
       for (const entry of [...line]) settle(entry, { error: rateLimitedError(sendAt, now) }, 'rate_limited');
       return false;
     }
@@ -197,7 +199,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       const gate = lane.gate(now, config.perTokenConcurrency);
       if (gate === 'open') return lane;
       if (gate === 'exhausted') {
-        lanes.pause(lane, lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS);
+        lanes.pause(lane, lane.nextBoundary(now));
         failFast(lane);
       } else if (gate === 'paused') lanes.armResume(lane);
     }
@@ -276,7 +278,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       // pauses no longer than the boundary's allowance, and the new window starts with its probe.
       const retryAfterMs = rateLimit?.retryAfterMs;
       const until =
-        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket) + BOUNDARY_ALLOWANCE_MS;
+        retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket);
       lanes.pause(lane, until);
       // Spending budget we were not told about is not the call's fault: it goes back to the
       // front of its line and keeps its attempt.
@@ -353,7 +355,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
     if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
-    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(rateLimitedError(lane.nextBoundary(now) + BOUNDARY_ALLOWANCE_MS, now), 'rate_limited');
+    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(rateLimitedError(lane.nextBoundary(now), now), 'rate_limited');
 
     return new Promise<UpstreamResult<T>>((resolve, reject) => {
       const entry: Entry = {
