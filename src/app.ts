@@ -291,8 +291,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     async close() {
       readiness.set('shutdown', 'shutting down');
       // Calls still in line are no one's answer by now (the HTTP edge has finished or cut off its
-      // requests): background refreshes, some held until the next window. They are dropped; the
-      // calls on their way are let finish.
+      // requests): background refreshes, and calls waiting for a token's budget. They are dropped;
+      // the calls on their way are let finish.
       queue.close();
       await queue.onIdle();
       await pool?.close();

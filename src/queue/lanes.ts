@@ -87,7 +87,8 @@ export function createLaneSet<E>(options: LaneSetOptions): LaneSet<E> {
       }, lane.pausedUntil - clock.now());
     },
     sweep(now) {
-      const window = Math.floor(now / options.windowMs);
+      // The lanes' own windows (see LaneOptions.boundaryAllowanceMs): "idle for a whole window" in their terms.
+      const window = Math.floor((now - (options.boundaryAllowanceMs ?? 0)) / options.windowMs);
       if (window === sweptWindow) return;
       sweptWindow = window;
       for (const [key, lane] of lanes) {

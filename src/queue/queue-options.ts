@@ -18,7 +18,7 @@ export interface RequestQueueOptions {
   budgetReserve?: number;
   /** Gateways spending the same tokens (see `LaneOptions.replicas`). @default 1 */
   replicas?: number;
-  /** Inferred window length, aligned to multiples since the epoch. @default 60000 */
+  /** Inferred window length; windows begin at multiples of it since the epoch, plus the boundary allowance (see request-queue.ts). @default 60000 */
   windowMs?: number;
   /** Spread of restarts after a pause/window boundary. @default 1000 */
   restartJitterMs?: number;

@@ -90,6 +90,8 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const circuitOpenError = () => new CircuitOpenError(secondsUntil(clock.now() + circuit.retryInMs(), clock.now()));
   const rateLimitedError = (sendAt: number, now: number) =>
     new RateLimitedError(secondsUntil(sendAt, now), "The token's Katapult budget does not allow this call before its deadline");
+  const heldBackError = (sendAt: number, now: number) =>
+    new RateLimitedError(secondsUntil(sendAt, now), "The token's Katapult budget left this window is kept for requests, not background refreshes");
 
   function leaveLine(entry: Entry): void {
     const line = lineOf(entry);
@@ -185,7 +187,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     if (line[0]!.spendsHeldBack) return true;
     if (holdsBack(lane, now)) {
       const sendAt = lane.nextBoundary(now);
-      for (const entry of [...line]) settle(entry, { error: rateLimitedError(sendAt, now) }, 'rate_limited');
+      for (const entry of [...line]) settle(entry, { error: heldBackError(sendAt, now) }, 'rate_limited');
       return false;
     }
     return lane.backgroundInFlight < BACKGROUND_PER_TOKEN;
@@ -275,7 +277,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       // token for an hour); a proxy's 429 without one pauses briefly, since its limits are
       // often per second and Katapult's window says nothing about them. Katapult's own 429 is
       // about the window the call was sent in: an answer arriving after that window ended
-      // pauses no longer than the boundary's allowance, and the new window starts with its probe.
+      // pauses for no more than the restart jitter, and the new window starts with its probe.
       const retryAfterMs = rateLimit?.retryAfterMs;
       const until =
         retryAfterMs != null ? now + Math.min(retryAfterMs, config.windowMs) : foreignRateLimit ? now + FOREIGN_RATE_LIMIT_PAUSE_MS : lane.windowEndOf(ticket);
@@ -355,7 +357,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
     if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
-    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(rateLimitedError(lane.nextBoundary(now), now), 'rate_limited');
+    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(heldBackError(lane.nextBoundary(now), now), 'rate_limited');
 
     return new Promise<UpstreamResult<T>>((resolve, reject) => {
       const entry: Entry = {

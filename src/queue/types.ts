@@ -5,7 +5,8 @@ export type QueuePriority = 'foreground' | 'background';
 
 /**
  * Why the queue itself turned a call away (as opposed to Katapult failing it). `rate_limited`:
- * the token's budget could not reach the call before its deadline, known in advance;
+ * the token's budget could not reach the call before its deadline, known in advance, or a
+ * background refresh would spend what the budget holds back for foreground calls;
  * `deadline`: the deadline passed while the call waited (or before it was added). Both
  * reject with `RateLimitedError`.
  */

@@ -130,6 +130,30 @@ describe('queue limits, cancellation and shutdown', () => {
     expect(queue.stats()).toEqual({ lanes: 2, waiting: 0, inFlight: 0, pausedLanes: 0, minRemaining: 48, avgRemaining: 48.5, circuit: 'closed' });
   });
 
+  it('forgets a token\'s lane once it has been idle a whole window of its own, and not before', async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000 });
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const minute = (Math.floor(clock.now() / 60_000) + 1) * 60_000;
+    // Sent 100 ms into a minute: that is still the lane's window before (they begin 250 ms in).
+    await clock.advanceTo(minute + 100);
+    const a = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 });
+    await clock.advance(50);
+    await a;
+    // 50 ms into the next minute, the lane has been idle for part of one window only: it is kept.
+    await clock.advanceTo(minute + 60_050);
+    const b = queue.add(katapult.task('b'), { laneKey: 'b', deadline: clock.now() + 10_000 });
+    expect(queue.stats().lanes).toBe(2);
+    await clock.advance(50);
+    await b;
+    // Two windows on, it goes.
+    await clock.advanceTo(minute + 3 * 60_000 + 300);
+    const c = queue.add(katapult.task('c'), { laneKey: 'c', deadline: clock.now() + 10_000 });
+    expect(queue.stats().lanes).toBe(1);
+    await clock.advance(50);
+    await c;
+  });
+
   it('rejects invalid options with one error naming every bad value', () => {
     const clock = createFakeClock();
     expect(() => createRequestQueue({ clock, globalConcurrency: 0, budgetReserve: -1, windowMs: 1.5 })).toThrow(
