@@ -305,7 +305,9 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     if (!isUpstreamError(error) || !error.retryable || entry.attempts >= config.retryMaxAttempts || closed) {
       return settle(entry, outcome);
     }
-    const delayMs = fullJitterDelay(entry.attempts, backoff);
+    // A failing Katapult (a 503) that says when to come back is not asked again before then.
+    const asked = error.rateLimit?.retryAfterMs ?? 0;
+    const delayMs = Math.max(fullJitterDelay(entry.attempts, backoff), Math.min(asked, config.windowMs));
     if (now + delayMs >= entry.deadline) return settle(entry, outcome);
     if (circuit.state() === 'open') return settle(entry, { error: circuitOpenError() }, 'circuit_open');
     emit(() => hooks.onRetry?.({ attempt: entry.attempts + 1, delayMs }));

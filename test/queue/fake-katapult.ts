@@ -49,7 +49,8 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
         total_permitted: permitted,
       });
     } else outcome = { status: 200, body: { ok: true }, bytes: 11, rateLimit, upstreamRequestId: null };
-    if (outcome instanceof UpstreamApiError) outcome.rateLimit = rateLimit;
+    // The budget's headers, and a Retry-After a scripted failure brings of its own.
+    if (outcome instanceof UpstreamApiError) outcome.rateLimit = { ...rateLimit, retryAfterMs: outcome.rateLimit?.retryAfterMs ?? rateLimit.retryAfterMs };
     calls.push({ token, at: clock.now(), status: 'body' in outcome ? 200 : ((outcome as { status?: number }).status ?? 0), attempt });
     return new Promise((resolve, reject) => {
       const cancel = clock.setTimeout(() => ('body' in outcome ? resolve(outcome) : reject(outcome)), latencyMs);

@@ -67,6 +67,24 @@ describe('retries', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('waits at least the Retry-After a failing Katapult gives, and gives up when that passes the deadline', async () => {
+    const { clock, katapult, queue, retries } = setup([0.5, 0.5]);
+    const withRetryAfter = (ms: number) => () => Object.assign(unavailable(), { rateLimit: { permitted: null, remaining: null, retryAfterMs: ms } });
+    katapult.failNext(1, withRetryAfter(3_000));
+    const result = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 });
+    await clock.advance(2_000);
+    expect(katapult.calls).toHaveLength(1);
+    await clock.advance(1_100);
+    await expect(result).resolves.toMatchObject({ status: 200 });
+    expect(retries).toEqual([{ attempt: 2, delayMs: 3_000 }]);
+    // A wait past the deadline: the error now, rather than a retry nobody is left for.
+    katapult.failNext(1, withRetryAfter(30_000));
+    const late = queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 });
+    await clock.advance(100);
+    await expect(late).rejects.toMatchObject({ status: 503 });
+    expect(katapult.calls).toHaveLength(3);
+  });
+
   it('gives up with the last error instead of retrying past the deadline', async () => {
     const { clock, katapult, queue, retries } = setup([0.5, 0.99], { retryMaxAttempts: 5, retryBaseDelayMs: 100 });
     katapult.failNext(5, unavailable);
