@@ -187,7 +187,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     if (line[0]!.spendsHeldBack) return true;
     if (holdsBack(lane, now)) {
       const sendAt = lane.nextBoundary(now);
-      for (const entry of [...line]) settle(entry, { error: heldBackError(sendAt, now) }, 'rate_limited');
+      for (const entry of [...line]) settle(entry, { error: heldBackError(sendAt, now) }, 'held_back');
       return false;
     }
     return lane.backgroundInFlight < BACKGROUND_PER_TOKEN;
@@ -359,7 +359,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
     if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
-    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(heldBackError(lane.nextBoundary(now), now), 'rate_limited');
+    if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(heldBackError(lane.nextBoundary(now), now), 'held_back');
 
     return new Promise<UpstreamResult<T>>((resolve, reject) => {
       const entry: Entry = {

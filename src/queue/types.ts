@@ -5,12 +5,12 @@ export type QueuePriority = 'foreground' | 'background';
 
 /**
  * Why the queue itself turned a call away (as opposed to Katapult failing it). `rate_limited`:
- * the token's budget could not reach the call before its deadline, known in advance, or a
- * background refresh would spend what the budget holds back for foreground calls;
+ * the token's budget could not reach the call before its deadline, known in advance;
+ * `held_back`: a background refresh would spend what the budget keeps for foreground calls;
  * `deadline`: the deadline passed while the call waited (or before it was added). Both
  * reject with `RateLimitedError`.
  */
-export type QueueRejectReason = 'rate_limited' | 'queue_full' | 'circuit_open' | 'cancelled' | 'deadline';
+export type QueueRejectReason = 'rate_limited' | 'held_back' | 'queue_full' | 'circuit_open' | 'cancelled' | 'deadline';
 
 /**
  * Observation points for metrics. All optional; they receive aggregates only, never a
