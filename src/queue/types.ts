@@ -7,7 +7,7 @@ export type QueuePriority = 'foreground' | 'background';
  * Why the queue itself turned a call away (as opposed to Katapult failing it). `rate_limited`:
  * the token's budget could not reach the call before its deadline, known in advance;
  * `held_back`: a background refresh would spend what the budget keeps for foreground calls;
- * `deadline`: the deadline passed while the call waited (or before it was added). Both
+ * `deadline`: the deadline passed while the call waited (or before it was added). All three
  * reject with `RateLimitedError`.
  */
 export type QueueRejectReason = 'rate_limited' | 'held_back' | 'queue_full' | 'circuit_open' | 'cancelled' | 'deadline';
