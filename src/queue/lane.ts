@@ -18,6 +18,11 @@ export interface LaneOptions {
   replicas?: number;
 }
 
+/** The window `now` (epoch ms) falls in: windows start at multiples of `windowMs` since the epoch, plus `allowanceMs`. */
+export function windowIndex(now: number, windowMs: number, allowanceMs = 0): number {
+  return Math.floor((now - allowanceMs) / windowMs);
+}
+
 /** Identifies one sent call so its response can be matched to the window it was counted in. */
 export interface SendTicket {
   readonly seq: number;
@@ -163,11 +168,11 @@ class TokenLane<E> implements Lane<E> {
   }
 
   nextBoundary(now: number): number {
-    return (this.windowOf(now) + 1) * this.windowMs + this.allowanceMs;
+    return this.startOf(this.windowOf(now) + 1);
   }
 
   windowEndOf(ticket: SendTicket): number {
-    return (ticket.window + 1) * this.windowMs + this.allowanceMs;
+    return this.startOf(ticket.window + 1);
   }
 
   gate(now: number, perTokenConcurrency: number): LaneGate {
@@ -236,7 +241,7 @@ class TokenLane<E> implements Lane<E> {
     const available = Math.max(0, left);
     if (position < available) return start;
     const windowsLater = per === null || per <= 0 ? 1 : Math.floor((position - available) / per) + 1;
-    return (this.windowOf(start) + windowsLater) * this.windowMs + this.allowanceMs;
+    return this.startOf(this.windowOf(start) + windowsLater);
   }
 
   remainingEstimate(now: number): number | null {
@@ -245,7 +250,12 @@ class TokenLane<E> implements Lane<E> {
   }
 
   private windowOf(now: number): number {
-    return Math.floor((now - this.allowanceMs) / this.windowMs);
+    return windowIndex(now, this.windowMs, this.allowanceMs);
+  }
+
+  /** Epoch ms at which `window` begins. */
+  private startOf(window: number): number {
+    return window * this.windowMs + this.allowanceMs;
   }
 
   private roll(now: number): void {

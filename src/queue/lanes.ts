@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { createLane, type Lane, type LaneOptions } from './lane.js';
+import { createLane, windowIndex, type Lane, type LaneOptions } from './lane.js';
 
 export interface LaneSetOptions extends LaneOptions {
   clock: Clock;
@@ -87,8 +87,8 @@ export function createLaneSet<E>(options: LaneSetOptions): LaneSet<E> {
       }, lane.pausedUntil - clock.now());
     },
     sweep(now) {
-      // The lanes' own windows (see LaneOptions.boundaryAllowanceMs): "idle for a whole window" in their terms.
-      const window = Math.floor((now - (options.boundaryAllowanceMs ?? 0)) / options.windowMs);
+      // The lanes' own windows: "idle for a whole window" in their terms.
+      const window = windowIndex(now, options.windowMs, options.boundaryAllowanceMs);
       if (window === sweptWindow) return;
       sweptWindow = window;
       for (const [key, lane] of lanes) {
