@@ -280,13 +280,15 @@ describe('budget learning', () => {
 });
 
 describe('Katapult\'s clock a little behind the gateway\'s', () => {
-  it('costs no window: a lane held for a boundary starts late enough that its first call counts in Katapult\'s new window', async () => {
+  /** A queue without restart jitter (each restart as early as it allows) before a Katapult of 20 calls a window whose clock is 200 ms behind. */
+  function behindBy200Ms() {
     const clock = createFakeClock();
-    // Katapult's windows begin 200 ms after ours.
     const behind = { ...clock, now: () => clock.now() - 200, setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms) } as typeof clock;
-    const katapult = createFakeKatapult(behind, { permitted: 20 });
-    // No jitter: each restart comes as early as the queue allows.
-    const queue = createRequestQueue({ clock, random: () => 0 });
+    return { clock, katapult: createFakeKatapult(behind, { permitted: 20 }), queue: createRequestQueue({ clock, random: () => 0 }) };
+  }
+
+  it('costs no window: a lane held for a boundary starts late enough that its first call counts in Katapult\'s new window', async () => {
+    const { clock, katapult, queue } = behindBy200Ms();
     const calls = Array.from({ length: 200 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10 * MINUTE }));
     for (const call of calls) call.catch(() => undefined);
     const firstBoundary = (Math.floor(clock.now() / MINUTE) + 1) * MINUTE;
@@ -302,14 +304,9 @@ describe('Katapult\'s clock a little behind the gateway\'s', () => {
     const ours = katapult.calls.filter((c) => c.attempt > 0 && c.status === 200 && c.at >= firstBoundary - 200).length;
     expect(ours).toBeGreaterThanOrEqual(4 * 18);
   });
-});
 
-describe('Katapult\'s clock a little behind, and a lane still sending across the boundary', () => {
-  it('reads the answers to calls sent just after our boundary as the old window\'s, so the new one is not lost', async () => {
-    const clock = createFakeClock();
-    const behind = { ...clock, now: () => clock.now() - 200, setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms) } as typeof clock;
-    const katapult = createFakeKatapult(behind, { permitted: 20 });
-    const queue = createRequestQueue({ clock, random: () => 0 });
+  it('reads the answers to calls a lane still sending sent just after our boundary as the old window\'s, so the new one is not lost', async () => {
+    const { clock, katapult, queue } = behindBy200Ms();
     const boundary = (Math.floor(clock.now() / MINUTE) + 1) * MINUTE;
     // 15 of the window's 20 spent through the lane, then more asked for 10 ms after our boundary.
     const spent = Array.from({ length: 15 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));
