@@ -57,6 +57,9 @@ export const MAX_SCHEMA_READS = 1;
 
 type Variables = Record<string, unknown> | null | undefined;
 
+/** The measure of an operation that will not run (none chosen, or a type the schema lacks). */
+const NO_OPERATION: OperationMeasure = Object.freeze({ depth: 0, cost: 0, aliases: 0, schemaReads: 0 });
+
 /** Page sizes of connection fields: assumed when neither `first` nor `last` is given, and the largest allowed. */
 export interface PageSizes {
   defaultSize: number;
@@ -191,13 +194,13 @@ type SetMeasure = Omit<OperationMeasure, 'schemaReads'> & { callPerObject: boole
  */
 export function measureOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, requestVariables: Variables, pageSizes: PageSizes): OperationMeasure {
   const operation = getOperationAST(document, operationName);
-  if (!operation) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
+  if (!operation) return NO_OPERATION;
   return measureWith(schema, document, operation, new VariableReader(withDefaults(operation, requestVariables)), pageSizes);
 }
 
 function measureWith(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: VariableReader, pageSizes: PageSizes): OperationMeasure {
   const root = schema.getRootType(operation.operation);
-  if (!root) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
+  if (!root) return NO_OPERATION;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   const memo = new Map<string, SetMeasure>();
@@ -303,7 +306,7 @@ export function createOperationMeasurer(pageSizes: PageSizes): (schema: GraphQLS
       operations.set(name, entry);
     }
     const { operation } = entry;
-    if (!operation) return { depth: 0, cost: 0, aliases: 0, schemaReads: 0 };
+    if (!operation) return NO_OPERATION;
     const variables = withDefaults(operation, requestVariables);
     for (const group of entry.groups) {
       const measure = group.measures.get(valuesKey(group.reads, variables));
