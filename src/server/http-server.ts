@@ -64,16 +64,18 @@ function refuseOnSocket(socket: Duplex, status: number, message: string, extraHe
   socket.end(body, () => socket.destroy());
 }
 
+/** A request target in origin form split at its first `?`: the path, and the query string without the `?` ('' when none). */
+function splitTarget(target: string): { pathname: string; search: string } {
+  const question = target.indexOf('?');
+  return question < 0 ? { pathname: target, search: '' } : { pathname: target.slice(0, question), search: target.slice(question + 1) };
+}
+
 /** Requests for the operational endpoints, as orchestrators and scrapers send them. */
 const PROBES = new Set(['/health', '/ready', '/metrics']);
 /** Whether a request target is a probe's: its path, whatever its query string, in origin or absolute form. */
 function isProbe(target: string): boolean {
-  const question = target.indexOf('?');
-  const path = question < 0 ? target : target.slice(0, question);
-  if (PROBES.has(path)) return true;
-  if (path.startsWith('/')) return false;
   try {
-    return PROBES.has(new URL(path).pathname);
+    return PROBES.has(splitTarget(originForm(target)).pathname);
   } catch {
     return false;
   }
@@ -115,9 +117,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     if (target.includes('#')) {
       return sendJson(res, 400, errorBody('The request target carries a fragment (#), which HTTP requests never include', 'BAD_REQUEST', requestId), idHeader);
     }
-    const question = target.indexOf('?');
-    const pathname = question < 0 ? target : target.slice(0, question);
-    const search = question < 0 ? '' : target.slice(question + 1);
+    const { pathname, search } = splitTarget(target);
     switch (pathname) {
       case '/graphql':
         return handleGraphQL(req, res, target, search, requestId, startedAt);
