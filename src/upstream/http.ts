@@ -87,7 +87,9 @@ function readInteger(headers: Headers, name: string): number | null {
 export function readRateLimit(headers: Headers, now: number = Date.now()): RateLimitInfo {
   const permitted = readInteger(headers, 'x-ratelimit-permitted');
   const remaining = readInteger(headers, 'x-ratelimit-remaining');
-  return withRetryAfter(permitted, remaining, readRetryAfter(headers, now));
+  const retryAfterMs = readRetryAfter(headers, now);
+  if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
+  return { permitted, remaining, retryAfterMs };
 }
 
 /**
@@ -108,11 +110,6 @@ function readRetryAfter(headers: Headers, now: number): number | null {
   const sent = Date.parse(headers.get('date') ?? '');
   const ms = date - (Number.isFinite(sent) ? sent : now);
   return ms > 0 ? ms : null;
-}
-
-function withRetryAfter(permitted: number | null, remaining: number | null, retryAfterMs: number | null): RateLimitInfo {
-  if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
-  return { permitted, remaining, retryAfterMs };
 }
 
 function networkCode(error: unknown): string | null {
