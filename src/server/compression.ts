@@ -15,22 +15,39 @@ export const SYNC_COMPRESS_MAX_BYTES = 64 * 1024;
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
 
+export interface EncodingChoice {
+  encoding: Encoding | null;
+  /**
+   * The smallest body worth compressing: MIN_COMPRESS_BYTES, or 0 when the client refused an
+   * unencoded answer (`identity;q=0`, or `*;q=0` without identity listed) and takes one we have.
+   */
+  minBytes: number;
+}
+
+/** RFC 9110's qvalue: 0 to 1 with at most three decimals. */
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+
 /**
  * The encoding to answer with, from an `Accept-Encoding` header: brotli when the client takes
- * it (smaller JSON), else gzip, else none. `q=0` refuses an encoding; `*` stands for both.
+ * it (smaller JSON), else gzip, else none. `q=0` refuses an encoding; `*` stands for every
+ * encoding not listed. A member whose weight is not a valid qvalue (`q=-1`, `q=abc`) is
+ * ignored, not read as the default weight of 1.
  */
-export function negotiateEncoding(acceptEncoding: string | undefined): Encoding | null {
-  if (!acceptEncoding) return null;
+export function negotiateEncoding(acceptEncoding: string | undefined): EncodingChoice {
+  if (!acceptEncoding) return { encoding: null, minBytes: MIN_COMPRESS_BYTES };
   const accepted = new Map<string, number>();
   for (const part of acceptEncoding.split(',')) {
     const [name, ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
-    if (name) accepted.set(name, q === undefined ? 1 : Number(q));
+    let q = 1;
+    for (const param of params) {
+      const [key, value] = param.split('=').map((piece) => piece.trim());
+      if (key === 'q') q = value !== undefined && QVALUE.test(value) ? Number(value) : Number.NaN;
+    }
+    if (name && !Number.isNaN(q)) accepted.set(name, q);
   }
-  const weight = (name: Encoding) => accepted.get(name) ?? accepted.get('*') ?? 0;
-  if (weight('br') > 0 && weight('br') >= weight('gzip')) return 'br';
-  if (weight('gzip') > 0) return 'gzip';
-  return null;
+  const weight = (name: string) => accepted.get(name) ?? accepted.get('*') ?? (name === 'identity' ? 1 : 0);
+  const encoding = weight('br') > 0 && weight('br') >= weight('gzip') ? 'br' : weight('gzip') > 0 ? 'gzip' : null;
+  return { encoding, minBytes: encoding && weight('identity') === 0 ? 0 : MIN_COMPRESS_BYTES };
 }
 
 /**

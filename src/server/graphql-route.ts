@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { GatewayApp } from '../app.js';
 import { DEADLINE_HEADER } from '../app.js';
 import type { RequestScope } from '../data/request-scope.js';
-import { compress, compressSync, MIN_COMPRESS_BYTES, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
+import { compress, compressSync, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
 import { acceptByPreference, acceptsHtml, needsNegotiation } from './accept.js';
 import { createCors } from './cors.js';
 import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
@@ -192,7 +192,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       res.end();
       return;
     }
-    const encoding = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
+    const { encoding, minBytes: minCompressBytes } = negotiateEncoding(header(req, 'accept-encoding') ?? undefined);
     const isGet = method === 'GET' || method === 'HEAD';
     const baseHeaders = { ...cors.headersFor(origin) };
     // A GET answer depends on the token and on the media type asked for, so caches must key on both.
@@ -235,7 +235,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         res.end(method === 'HEAD' ? undefined : payload);
         log({ scope, method, status, startedAt, operationName: out.operationName ?? notes.operationName, fastPath: fromFastPath });
       };
-      if (body && encoding && body.length >= MIN_COMPRESS_BYTES && !headers['content-encoding']) {
+      if (body && encoding && body.length >= minCompressBytes && !headers['content-encoding']) {
         headers['content-encoding'] = encoding;
         if (body.length > SYNC_COMPRESS_MAX_BYTES) return compress(body, encoding).then(write);
         body = compressSync(body, encoding);

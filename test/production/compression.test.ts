@@ -52,6 +52,12 @@ describe('response compression', () => {
     }
   });
 
+  it('compresses an answer under 1 KiB when the client refuses an unencoded one', async () => {
+    const small = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, { ...bearer(DEMO_TOKENS.globex), 'accept-encoding': 'gzip, identity;q=0' });
+    expect(small.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(small.body).toString('utf8')).data.organization.name).toBe('Globex Corporation');
+  });
+
   it('leaves an answer under 1 KiB uncompressed', async () => {
     const small = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, { ...bearer(DEMO_TOKENS.globex), 'accept-encoding': 'gzip, br' });
     expect(small.body.length).toBeLessThan(1024);
@@ -70,8 +76,31 @@ describe('negotiateEncoding', () => {
     ['gzip;q=1.0, br;q=0.5', 'gzip'],
     ['*', 'br'],
     ['*;q=0', null],
+    ['gzip;q=0.001, br;q=0', 'gzip'],
+    ['br; q=0.5 , gzip;q=0.4', 'br'],
+    // A weight that is not a qvalue drops its member instead of counting as q=1.
+    ['br;q=-1, gzip', 'gzip'],
+    ['br;q=abc, gzip;q=0.5', 'gzip'],
+    ['br;q=1e-3', null],
+    ['br;q=1.5', null],
+    ['br;q=', null],
   ] as const)('picks %s → %s', (header, expected) => {
-    expect(negotiateEncoding(header)).toBe(expected);
+    expect(negotiateEncoding(header).encoding).toBe(expected);
+  });
+
+  it.each([
+    [undefined, 1024],
+    ['gzip', 1024],
+    ['gzip, identity;q=0.5', 1024],
+    // identity refused, and an encoding on offer: every body is compressed.
+    ['gzip, identity;q=0', 0],
+    ['br, *;q=0', 0],
+    // identity listed keeps its own weight over `*`.
+    ['br, identity, *;q=0', 1024],
+    // Nothing else on offer: an unencoded answer is still better than none.
+    ['identity;q=0', 1024],
+  ] as const)('compresses from %s bytes up for %s', (header, expected) => {
+    expect(negotiateEncoding(header).minBytes).toBe(expected);
   });
 });
 
