@@ -123,6 +123,13 @@ function lowerMediaType(value: string): string {
 }
 
 /**
+ * The schema takes no uploads, so the GraphQL multipart request format has nothing to carry
+ * here; yoga's reading of it failed with internal errors on malformed parts. As yoga reads a
+ * Content-Type: its first type.
+ */
+const isMultipartForm = (contentType: string | null) => /^\s*multipart\/form-data\s*(;|$)/i.test((contentType ?? '').split(',')[0]!);
+
+/**
  * yoga's answer as a Buffer that owns its memory. yoga's Response hands back the Buffer it
  * encoded its text into (typed as an ArrayBuffer), and `Buffer.from` of a Buffer copies it: a
  * second pass over every answer's bytes. A small answer is a slice of Node's shared 8 KiB pool;
@@ -287,6 +294,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         // Closing the connection stops the client from sending (and us from reading) the rest.
         return refuse(413, `The request body is larger than the ${limits.bodyBytes}-byte limit`, 'BAD_USER_INPUT', { connection: 'close' });
       }
+    }
+    if (!isGet && isMultipartForm(header(req, 'content-type'))) {
+      return refuse(415, 'This endpoint takes no file uploads and does not read multipart bodies: send the operation as application/json', 'BAD_REQUEST');
     }
     // yoga reports unparseable parameters of a GET, or of a form-encoded POST, as an unexpected
     // error; they are the client's.

@@ -74,6 +74,27 @@ describe('error codes', () => {
     expect(shouted.json.data.zones.length).toBeGreaterThan(0);
   });
 
+  it('refuses a multipart body with 415, malformed or not: the schema takes no uploads', async () => {
+    const gateway = await start();
+    const part = (name: string, value: string) => `--zz\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const bodies = [
+      // What yoga's multipart reading failed on with internal errors (and a stack in the log).
+      part('operations', 'null'),
+      part('operations', '{"query": "{ zones { id } }"}') + part('map', '{"0": null}'),
+      part('operations', '{"query": "{ zones { id } }"}') + part('map', '{"0": [5]}'),
+      // And a well-formed one.
+      part('operations', '{"query": "{ zones { id } }"}') + part('map', '{}'),
+    ];
+    for (const body of bodies) {
+      for (const contentType of ['multipart/form-data; boundary=zz', 'Multipart/Form-Data ;boundary=zz']) {
+        const refused = await raw(gateway.endpoint, { method: 'POST', headers: { ...bearer(DEMO_TOKENS.globex), 'content-type': contentType, 'x-graphql-csrf': '1' }, body: `${body}--zz--\r\n` });
+        expect(refused.status, body).toBe(415);
+        expect(refused.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+        expect(refused.json.errors[0].message).toMatch(/application\/json/);
+      }
+    }
+  });
+
   it('reads quality values in Accept: a type refused with q=0 is never chosen, and the preferred one is', async () => {
     const gateway = await start();
     const body = '{"query": "{ zones { id } }"}';
