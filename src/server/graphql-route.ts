@@ -116,10 +116,14 @@ const EMPTY_REFUSALS: Record<number, string> = {
   415: 'The request body is not in a media type this endpoint reads: send application/json (or use GET with query parameters)',
 };
 
-/** The type/subtype of a Content-Type in lower case; its parameters as sent (a multipart boundary is case-sensitive). */
+/**
+ * The type/subtype of a Content-Type in lower case and without the spaces RFC 9110 allows
+ * before its parameters (yoga compares it as written, and refused `application/json ;…`);
+ * the parameters as sent.
+ */
 function lowerMediaType(value: string): string {
   const semicolon = value.indexOf(';');
-  return semicolon === -1 ? value.toLowerCase() : value.slice(0, semicolon).toLowerCase() + value.slice(semicolon);
+  return semicolon === -1 ? value.trim().toLowerCase() : value.slice(0, semicolon).trim().toLowerCase() + value.slice(semicolon);
 }
 
 /**

@@ -123,13 +123,13 @@ interface Params {
 
 /**
  * Whether yoga reads this POST body as JSON: it takes the first type of a list and wants
- * `application/json` exactly or with its parameters right after it (`application/json ;…` is
- * refused with a 415). The edge hands yoga the type in lower case.
+ * `application/json`, with or without parameters. The edge hands yoga the type in lower case
+ * and without spaces before its parameters.
  */
 function isYogaJsonBody(contentType: string | null | undefined): boolean {
-  const first = (contentType ?? '').trim().split(',')[0]!;
+  const first = (contentType ?? '').split(',')[0]!;
   const semicolon = first.indexOf(';');
-  return (semicolon === -1 ? first : first.slice(0, semicolon)).toLowerCase() === 'application/json';
+  return (semicolon === -1 ? first : first.slice(0, semicolon)).trim().toLowerCase() === 'application/json';
 }
 
 function readParams(request: GraphQLRequestShape): Params | null {

@@ -301,14 +301,15 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.stats().entries).toBe(entries);
   });
 
-  it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters right after it', () => {
+  it('keys only a body yoga reads as JSON: `application/json`, alone or with parameters', () => {
     const body = Buffer.from(JSON.stringify({ query: '{ a }' }));
     const shape = (contentType: string): GraphQLRequestShape => ({ method: 'POST', search: '', body, accept: null, contentType });
     expect(operationKey(shape('application/json'))).not.toBeNull();
     expect(operationKey(shape('Application/JSON;charset=utf-8'))).not.toBeNull();
     expect(operationKey(shape('application/json, text/plain'))).not.toBeNull();
+    // The edge takes out the space before the parameters before yoga reads the type.
+    expect(operationKey(shape('application/json ;charset=utf-8'))).not.toBeNull();
     // yoga answers these 415: no stored answer may stand in for that.
-    expect(operationKey(shape('application/json ;charset=utf-8'))).toBeNull();
     expect(operationKey(shape('text/plain, application/json'))).toBeNull();
     expect(operationKey(shape('application/jsonx'))).toBeNull();
   });
