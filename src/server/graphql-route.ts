@@ -153,6 +153,8 @@ function ownBytes(bytes: ArrayBuffer | Uint8Array): Buffer {
 const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 /** What yoga's event stream says instead of leaving the header out. */
 const NO_ENCODING = new Set(['none', 'identity']);
+/** What `/graphql` answers: HEAD as a GET without the body, OPTIONS as a CORS preflight. */
+const ALLOWED_METHODS = 'GET, HEAD, POST, OPTIONS';
 const VARY_POST = 'Origin, Accept-Encoding';
 const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 
@@ -160,9 +162,9 @@ const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 const CLIENT_CLOSED_REQUEST = 499;
 
 /**
- * The `/graphql` pipeline, in order: CORS preflight; the GraphiQL page; the per-client
- * inbound rate limit; CSRF prevention; the body size limit; then the fast path, and yoga
- * for everything it does not answer. Every answer then gets HTTP caching headers (GET),
+ * The `/graphql` pipeline, in order: CORS preflight; the method; the per-client inbound
+ * rate limit; the GraphiQL page; CSRF prevention; the body size limit; then the fast path,
+ * and yoga for everything it does not answer. Every answer then gets HTTP caching headers (GET),
  * compression, the request id, and one summary line with metrics.
  */
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
@@ -171,14 +173,15 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
   const cors = createCors({ origins: http.corsOrigins });
   const limiter = createInboundRateLimit({ clock: app.clock, perMinute: limits.inboundPerMinute });
   const log = createRequestLog({ logger: app.logger, metrics: app.metrics, tokens: app.tokens });
-  const graphiql = new Map<Encoding | null, Promise<Buffer>>();
+  const graphiql = new Map<Encoding | null, Promise<{ body: Buffer; etag: string }>>();
 
-  const graphiqlPage = (encoding: Encoding | null): Promise<Buffer> => {
-    // The page is large and depends only on configuration: render (and compress) it once.
+  const graphiqlPage = (encoding: Encoding | null): Promise<{ body: Buffer; etag: string }> => {
+    // The page is large (megabytes) and depends only on configuration: render (and compress)
+    // it once, with an ETag so that a browser's revalidation does not download it again.
     let page = graphiql.get(encoding);
     if (!page) {
       const html = renderGraphiQL({ endpoint: '/graphql', demoToken: app.graphiqlDemoToken }).then((text) => Buffer.from(text));
-      page = encoding ? html.then((bytes) => compress(bytes, encoding)) : html;
+      page = (encoding ? html.then((bytes) => compress(bytes, encoding)) : html).then((body) => ({ body, etag: etagFor(body) }));
       // A failed render is retried by the next request instead of being served forever.
       page.catch(() => graphiql.delete(encoding));
       graphiql.set(encoding, page);
@@ -199,7 +202,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const method = req.method ?? 'GET';
     const origin = header(req, 'origin') ?? undefined;
     if (method === 'OPTIONS') {
-      res.writeHead(204, { ...cors.preflightFor(origin), 'x-request-id': requestId, 'content-length': '0' });
+      res.writeHead(204, { ...cors.preflightFor(origin), allow: ALLOWED_METHODS, 'x-request-id': requestId, 'content-length': '0' });
       res.end();
       return;
     }
@@ -256,19 +259,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
       send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
 
-    const hasOperation = search !== '' && (getParams().has('query') || getParams().has('extensions'));
-    if (isGet && !hasOperation && http.graphiql && acceptsHtml(header(req, 'accept'))) {
-      const body = await graphiqlPage(encoding);
-      const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
-      if (encoding) headers['content-encoding'] = encoding;
-      res.writeHead(200, headers);
-      res.end(method === 'HEAD' ? undefined : body);
-      return;
-    }
-
     // Before CSRF prevention, which would otherwise refuse a bodiless DELETE as forged (403).
     if (!isGet && method !== 'POST') {
-      return refuse(405, 'GraphQL only supports GET and POST requests.', 'BAD_REQUEST', { allow: 'GET, POST' });
+      return refuse(405, 'GraphQL only supports GET and POST requests.', 'BAD_REQUEST', { allow: ALLOWED_METHODS });
     }
     const decision = limiter.take(clientAddress(req, http.trustProxy));
     if (!decision.allowed) {
@@ -276,6 +269,23 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       const seconds = decision.retryAfterSeconds;
       return refuse(429, `Too many requests from this address; retry in ${seconds} s`, 'TOO_MANY_REQUESTS', { 'retry-after': String(seconds) }, { retryAfterSeconds: seconds });
     }
+    const hasOperation = search !== '' && (getParams().has('query') || getParams().has('extensions'));
+    if (isGet && !hasOperation && http.graphiql && acceptsHtml(header(req, 'accept'))) {
+      const page = await graphiqlPage(encoding);
+      const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', etag: page.etag };
+      if (encoding) headers['content-encoding'] = encoding;
+      if (matchesEtag(header(req, 'if-none-match') ?? undefined, page.etag)) {
+        delete headers['content-type'];
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      headers['content-length'] = String(page.body.length);
+      res.writeHead(200, headers);
+      res.end(method === 'HEAD' ? undefined : page.body);
+      return;
+    }
+
     // A GET without an operation only gets an error (or the GraphiQL page): nothing to forge.
     if ((isGet ? hasOperation : true) && !isCsrfSafe(req.headers)) {
       app.metrics.inboundRejected('csrf');

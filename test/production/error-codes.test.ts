@@ -52,7 +52,7 @@ describe('error codes', () => {
       for (const headers of [json, bearer(DEMO_TOKENS.globex)]) {
         const response = await raw(gateway.endpoint, { method, headers, ...(method === 'DELETE' ? {} : { body: '{"query": "{ zones { id } }"}' }) });
         expect(response.status, method).toBe(405);
-        expect(response.headers.allow, method).toBe('GET, POST');
+        expect(response.headers.allow, method).toBe('GET, HEAD, POST, OPTIONS');
         expect(response.json.errors[0].extensions.code, method).toBe('BAD_REQUEST');
       }
     }
@@ -131,6 +131,38 @@ describe('error codes', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     const refused = await raw(gateway.endpoint, { headers: { accept: 'text/html;q=0, */*' } });
     expect(refused.headers['content-type']).not.toMatch(/text\/html/);
+  });
+
+  it('lets a browser revalidate the GraphiQL page by its ETag instead of downloading it again', async () => {
+    const gateway = await start();
+    for (const encoding of [undefined, 'gzip', 'br']) {
+      const headers: Record<string, string> = { accept: 'text/html', ...(encoding ? { 'accept-encoding': encoding } : {}) };
+      const page = await raw(gateway.endpoint, { headers });
+      expect(page.status).toBe(200);
+      expect(page.headers.etag).toMatch(/^(W\/)?"[^"]+"$/);
+      expect(page.headers['content-encoding']).toBe(encoding);
+      const again = await raw(gateway.endpoint, { headers: { ...headers, 'if-none-match': page.headers.etag! } });
+      expect(again.status).toBe(304);
+      expect(again.body.length).toBe(0);
+      expect(again.headers.etag).toBe(page.headers.etag);
+    }
+    // Each encoding is a representation of its own, with its own tag.
+    const tags = await Promise.all(['identity', 'gzip'].map(async (encoding) => (await raw(gateway.endpoint, { headers: { accept: 'text/html', 'accept-encoding': encoding } })).headers.etag));
+    expect(tags[0]).not.toBe(tags[1]);
+  });
+
+  it('counts the GraphiQL page against the per-address request limit', async () => {
+    const gateway = await start({ env: { INBOUND_RATE_LIMIT_PER_MINUTE: '2' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await raw(gateway.endpoint, { headers: { accept: 'text/html' } })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('names every method /graphql answers in Allow, on a 405 and on a preflight', async () => {
+    const gateway = await start();
+    const preflight = await raw(gateway.endpoint, { method: 'OPTIONS' });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
   });
 
   it('answers a request it cannot read with 400 under either media type, and a readable one that fails under application/json with 200', async () => {
