@@ -118,9 +118,13 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
       return sendJson(res, 400, errorBody('The request target carries a fragment (#), which HTTP requests never include', 'BAD_REQUEST', requestId), idHeader);
     }
     const { pathname, search } = splitTarget(target);
+    if (pathname === '/graphql') return handleGraphQL(req, res, target, search, requestId, startedAt);
+    const operational = pathname === '/health' || pathname === '/ready' || (pathname === '/metrics' && app.config.http.metrics);
+    // Probes and scrapes only read; anything else sent to them is a client's mistake to hear about.
+    if (operational && req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendJson(res, 405, errorBody(`${pathname} answers GET and HEAD only`, 'BAD_REQUEST', requestId), { ...idHeader, allow: 'GET, HEAD' });
+    }
     switch (pathname) {
-      case '/graphql':
-        return handleGraphQL(req, res, target, search, requestId, startedAt);
       case '/health':
         return sendJson(res, 200, { status: 'ok' }, idHeader);
       case '/ready': {
@@ -135,7 +139,9 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           return;
         }
     }
-    return sendJson(res, 404, errorBody(`Nothing at ${new URL(`http://gateway${pathname}`).pathname}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
+    // The path as routed, not a URL parser's normalised reading (`/x/../graphql` is not `/graphql` here).
+    const shown = pathname.length > 200 ? `${pathname.slice(0, 200)}…` : pathname;
+    return sendJson(res, 404, errorBody(`Nothing at ${shown}; the GraphQL endpoint is /graphql`, 'NOT_FOUND', requestId), idHeader);
   }
 
   // A request without a Host header reaches the handler, which answers it in the error contract.

@@ -192,6 +192,33 @@ describe('request targets', () => {
     const doubled = await raw(`${gateway.url}//graphql`);
     expect(doubled.status).toBe(404);
     expect(doubled.json.errors[0].message).toBe('Nothing at //graphql; the GraphQL endpoint is /graphql');
+    // Dot segments are not resolved, in routing or in the message.
+    const dotted = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/x/../graphql' }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(dotted.status).toBe(404);
+    expect(JSON.parse(dotted.text).errors[0].message).toBe('Nothing at /x/../graphql; the GraphQL endpoint is /graphql');
+  });
+
+  it('answers only GET and HEAD on the probes and the metrics page', async () => {
+    const gateway = await started(startGateway());
+    for (const path of ['/health', '/ready', '/metrics']) {
+      for (const method of ['POST', 'DELETE', 'PUT', 'OPTIONS']) {
+        const refused = await raw(`${gateway.url}${path}`, { method, headers: { 'x-request-id': 'probe-1' } });
+        expect(refused.status, `${method} ${path}`).toBe(405);
+        expect(refused.headers.allow).toBe('GET, HEAD');
+        expect(refused.json.errors[0].extensions).toEqual({ code: 'BAD_REQUEST', requestId: 'probe-1' });
+      }
+      const head = await raw(`${gateway.url}${path}`, { method: 'HEAD' });
+      expect(head.status, `HEAD ${path}`).toBe(200);
+      expect(head.body.length).toBe(0);
+    }
   });
 
   it('answers a fault in its own code with a 500 in the same error shape, never a stack', async () => {
