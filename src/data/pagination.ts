@@ -25,6 +25,8 @@ export interface ConnectionArgs {
 export interface UpstreamPage<T> {
   items: readonly T[];
   pagination: PaginationDto;
+  /** When Katapult sent the page (epoch ms), when known: a cached page may be much older than its neighbour. */
+  fetchedAt?: number;
 }
 
 export interface Edge<T> {
@@ -117,6 +119,14 @@ export interface ResolveConnectionOptions<T> {
   idOf(item: T): string;
 }
 
+/**
+ * Neighbouring pages Katapult sent further apart than this are read again, together. A row
+ * deleted between the two reads, or added (walking backwards), can fall out at the boundary
+ * with nothing on either page to show it; a count that changed, or a row on both pages, shows
+ * only the other cases. Apart by less, the list would have had to change in that second.
+ */
+export const READ_APART_MS = 1000;
+
 /** Katapult sets `large_set` only after counting more than this many rows (Apia counts up to 1,001). */
 export const LARGE_SET_COUNTED = 1000;
 
@@ -203,11 +213,12 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
 
   /**
-   * Whether the pages read cannot all be from one state of the list. Pages are cached one by
+   * Whether the pages read may not all be from one state of the list. Pages are cached one by
    * one, so a window (with its cursor's row) can take one page as it was a while ago and the
    * next as it is now; rows added or deleted in between would then be repeated or skipped at
    * the page boundary, and the cursor's row would look in place on the old page. It shows as
-   * different counts, or as a row on two pages next to each other.
+   * different counts, or as a row on two pages next to each other; neighbouring pages sent
+   * more than READ_APART_MS apart are not trusted either.
    */
   const pagesDisagree = (): boolean => {
     if (pages.size < 2) return false;
@@ -218,7 +229,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     }
     for (const [number, page] of pages) {
       const next = pages.get(number + 1);
-      if (!next || page.items.length === 0 || next.items.length === 0) continue;
+      if (!next) continue;
+      if (page.fetchedAt !== undefined && next.fetchedAt !== undefined && Math.abs(page.fetchedAt - next.fetchedAt) > READ_APART_MS) return true;
+      if (page.items.length === 0 || next.items.length === 0) continue;
       const firstOfNext = idOf(next.items[0]!);
       const lastOfPage = idOf(page.items[page.items.length - 1]!);
       if (page.items.some((item) => idOf(item) === firstOfNext) || next.items.some((item) => idOf(item) === lastOfPage)) return true;
@@ -327,15 +340,22 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   /** `low` and `high` are the cursors' rows as found now (see `realign`), which the flags are about. */
   const build = (window: Window, low: number, high: number): MaybePromise<ConnectionResult<T>> => {
     const edges: Edge<T>[] = [];
-    for (let offset = window.start; offset < window.end; offset++) {
-      const node = itemAt(offset);
+    // Pages read again can still disagree if the list changed while they were read: one item
+    // twice in one page would break a client's store (Relay keys edges by node), so a repeat
+    // is left out.
+    const seen = new Set<string>();
+    let end = window.start;
+    for (; end < window.end; end++) {
+      const node = itemAt(end);
       if (node === undefined) break;
-      edges.push(new LazyEdge(codec, binding, offset, idOf(node), node));
+      const id = idOf(node);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      edges.push(new LazyEdge(codec, binding, end, id, node));
     }
     // The connection spec's flags: paging forward, a next page exists only short of `before`;
     // paging backward (`last`), a previous page only past `after`. The other direction reports
     // whether rows exist beyond the cursors at all, which the spec allows when it is cheap.
-    const end = window.start + edges.length;
     const hasPreviousPage = last !== null ? window.start > low : window.start > 0;
     const hasNextPage = last === null && end >= high ? false : hasRowAt(end);
     return chain(hasNextPage, (next) => ({
@@ -382,11 +402,18 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         const size = found === null ? sizeSeen() : null;
         if (size !== null && high > size) high = size;
       }
-      if (low === lowerBound && high === upperBound) return build(window, low, high);
+      if (low === lowerBound && high === upperBound) return checked(() => build(window, low, high));
       const moved = windowFor(low, high, knownSize());
-      return chain(loadRange(moved.start, moved.end), () => build(moved, low, high));
+      return chain(loadRange(moved.start, moved.end), () => checked(() => build(moved, low, high)));
     });
   };
+
+  /**
+   * `next`, unless the pages read since the first check (a cursor's neighbours, the window
+   * where rows moved to) disagree with the others: then all once more, from pages read again.
+   */
+  const checked = (next: () => MaybePromise<ConnectionResult<T>>): MaybePromise<ConnectionResult<T>> =>
+    reread || !pagesDisagree() ? next() : chain(rereadPages(), resolve);
 
   const samePage = (a: number, b: number) => pageOf(a) === pageOf(b);
 
