@@ -66,8 +66,13 @@ export const builder = new SchemaBuilder<{
     idFieldOptions: { description: 'The Katapult id, e.g. `vm_…`; pass it to `node(id:)` to fetch this object again.' },
     cursorFieldOptions: { description: 'Opaque position of this item; pass it as `after` or `before`.' },
     pageInfoFieldOptions: { description: 'Where this page sits in the whole list.' },
-    hasNextPageFieldOptions: { description: 'Whether items follow this page.' },
-    hasPreviousPageFieldOptions: { description: 'Whether items precede this page.' },
+    // The connection spec's reading: each flag is bounded by the cursor in its own direction of paging.
+    hasNextPageFieldOptions: {
+      description: 'Paging forwards (`first`, or neither): whether more items follow this page, up to `before` when it is given (false at its row). Paging backwards (`last`): whether any item follows this page.',
+    },
+    hasPreviousPageFieldOptions: {
+      description: 'Paging backwards (`last`): whether more items precede this page, back to `after` when it is given (false at its row). Paging forwards (`first`, or neither): whether any item precedes this page.',
+    },
     startCursorFieldOptions: { description: 'Cursor of the first item of this page.' },
     endCursorFieldOptions: { description: 'Cursor of the last item of this page.' },
     firstArgOptions: { description: 'Return at most this many items from the start (or from `after`).' },
