@@ -90,6 +90,8 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const circuitOpenError = () => new CircuitOpenError(secondsUntil(clock.now() + circuit.retryInMs(), clock.now()));
   const rateLimitedError = (sendAt: number, now: number) =>
     new RateLimitedError(secondsUntil(sendAt, now), "The token's Katapult budget does not allow this call before its deadline");
+  const deadlineError = (sendAt: number, now: number) =>
+    new RateLimitedError(secondsUntil(sendAt, now), "The request's deadline passed before this call could be sent", 'deadline');
   const heldBackError = (sendAt: number, now: number) =>
     new RateLimitedError(secondsUntil(sendAt, now), "The token's Katapult budget left this window is kept for requests, not background refreshes");
 
@@ -327,7 +329,9 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   function onDeadline(entry: Entry): void {
     if (entry.state !== 'waiting') return;
     const now = clock.now();
-    settle(entry, { error: rateLimitedError(entry.lane.estimateSendAt(positionOf(entry), now), now) }, 'deadline');
+    const sendAt = entry.lane.estimateSendAt(positionOf(entry), now);
+    // Past the deadline, with the budget allowing the call by now: the token's own calls held its slots.
+    settle(entry, { error: sendAt > now ? rateLimitedError(sendAt, now) : deadlineError(sendAt, now) }, 'deadline');
   }
 
   function checkIdle(): void {
@@ -353,7 +357,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     const urgent = priority === 'background' && addOptions.spendsHeldBack === true;
     const position = priority === 'foreground' || urgent ? lane.foreground.length : lineLength(lane);
     const sendAt = lane.estimateSendAt(position, now);
-    if (deadline <= now) return refuse(rateLimitedError(sendAt, now), 'deadline');
+    if (deadline <= now) return refuse(deadlineError(sendAt, now), 'deadline');
     if (lane.waiting >= config.maxQueuedPerToken) {
       return refuse(new QueueFullError('token', secondsUntil(lane.estimateSendAt(lane.waiting, now), now)), 'queue_full');
     }

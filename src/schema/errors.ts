@@ -121,7 +121,9 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
       message:
         error instanceof QueueFullError
           ? `The gateway is holding too many Katapult calls for this token; retry in ${error.retryAfterSeconds} s`
-          : `This token's Katapult budget does not allow the call within the request's deadline (spent, or pacing a new token); retry in ${error.retryAfterSeconds} s`,
+          : error.heldBy === 'deadline'
+            ? `The request's deadline passed before this token's Katapult call could be sent (the deadline was too short, or the token's earlier calls held every slot); retry in ${error.retryAfterSeconds} s`
+            : `This token's Katapult budget does not allow the call within the request's deadline (spent, or pacing a new token); retry in ${error.retryAfterSeconds} s`,
       extensions: { retryAfterSeconds: error.retryAfterSeconds },
     };
   }

@@ -123,6 +123,12 @@ export class RateLimitedError extends UpstreamError {
   constructor(
     readonly retryAfterSeconds: number,
     reason: string,
+    /**
+     * What held the call: the token's budget, or the request's deadline itself (it passed before
+     * the call could be sent for another reason: it was over on arrival, or the token's earlier
+     * calls held every slot). Said apart in the message; the code is RATE_LIMITED either way.
+     */
+    readonly heldBy: 'budget' | 'deadline' = 'budget',
   ) {
     super(reason);
     this.name = 'RateLimitedError';

@@ -31,6 +31,7 @@ describe('deadlines', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((nextBoundary() - clock.now()) / 1000));
     expect((error as RateLimitedError).retryAfterSeconds).toBe(60);
+    expect((error as RateLimitedError).heldBy).toBe('budget');
     expect(rejected).toEqual(['rate_limited']);
     expect(katapult.calls).toHaveLength(1);
   });
@@ -67,6 +68,8 @@ describe('deadlines', () => {
     const error = await outcome;
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    // Not the budget: the lane's first call held it (a new token's calls wait for its answer).
+    expect((error as RateLimitedError).heldBy).toBe('deadline');
     expect(rejected).toEqual(['deadline']);
     await clock.advance(3000);
     await probe;
@@ -125,7 +128,9 @@ describe('deadlines', () => {
 
   it('rejects a call whose deadline has already passed without sending it', async () => {
     const { clock, katapult, queue, rejected } = setup();
-    await expect(queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() })).rejects.toBeInstanceOf(RateLimitedError);
+    const error = await queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).heldBy).toBe('deadline');
     expect(rejected).toEqual(['deadline']);
     expect(katapult.calls).toHaveLength(0);
     expect(clock.pendingTimers()).toBe(0);

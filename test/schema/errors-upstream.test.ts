@@ -19,6 +19,22 @@ describe('rate limits', () => {
   const limited = () => start({ clock: createFakeClock(), simulatorOptions: { rateLimitPerMinute: 1 } });
   const tinyDeadline = { 'x-request-timeout-ms': '50' };
 
+  it('says so when the request\'s own deadline, not the budget, kept a call from being sent', async () => {
+    const clock = createFakeClock();
+    const gateway = start({ clock, simulatorOptions: { latencyMs: 3000 } });
+    const token = DEMO_TOKENS.globex;
+    // A new token's first call goes alone; this request waits for its answer, and its deadline comes first.
+    const first = gateway.query('{ dataCenters { id } }', { token });
+    await clock.advance(10);
+    const waiting = gateway.query(`{ ${UNKNOWN_VM} }`, { token, headers: { 'x-request-timeout-ms': '1000' } });
+    await clock.advance(1000);
+    const response = await waiting;
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+    expect(response.body.errors![0]!.message).toMatch(/^The request's deadline passed before this token's Katapult call could be sent/);
+    await clock.advance(3000);
+    expect((await first).body.errors).toBeUndefined();
+  });
+
   it('a request whose every root field hit the budget gets RATE_LIMITED, HTTP 429 and Retry-After', async () => {
     const gateway = limited();
     const token = DEMO_TOKENS.globex;
