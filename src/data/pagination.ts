@@ -342,15 +342,17 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const edges: Edge<T>[] = [];
     // Pages read again can still disagree if the list changed while they were read: one item
     // twice in one page would break a client's store (Relay keys edges by node), so a repeat
-    // is left out.
-    const seen = new Set<string>();
+    // is left out. (Pages not read again were checked to agree before this.)
+    const seen = reread ? new Set<string>() : null;
     let end = window.start;
     for (; end < window.end; end++) {
       const node = itemAt(end);
       if (node === undefined) break;
       const id = idOf(node);
-      if (seen.has(id)) continue;
-      seen.add(id);
+      if (seen) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
       edges.push(new LazyEdge(codec, binding, end, id, node));
     }
     // The connection spec's flags: paging forward, a next page exists only short of `before`;

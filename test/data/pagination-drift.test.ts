@@ -276,6 +276,23 @@ describe('pages cached at different times, of a list that changed in between', (
     expect(result.edges.map((edge) => edge.node.id)).toEqual(idsAfter(list.rows, 'row_5', 4));
   });
 
+  it('never puts one row twice in a page even when the pages read again still disagree', async () => {
+    const rows = rowsOf(30);
+    const cursor = cursorFor(rows, 4);
+    const list = createFakeList(rows, PER_PAGE);
+    let added = 0;
+    // A row is created at the front after every read: no two reads are of one state of the list.
+    const fetchPage = (page: number) => {
+      const read = list.fetchPage(page);
+      list.rows.unshift({ id: `busy_${added++}` });
+      return read;
+    };
+    const result = await resolveConnection({ args: { first: 3, after: cursor }, binding: BINDING, codec, sizes, fetchPage, idOf });
+    const ids = result.edges.map((edge) => edge.node.id);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('reads pages again only when they disagree, or were read apart', async () => {
     const rows = rowsOf(40);
     const still = await walk(createFakeList(rows.slice(), PER_PAGE), 3, 1, () => undefined);
