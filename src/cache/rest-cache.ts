@@ -41,7 +41,7 @@ type EvictReason = 'size' | 'token-share' | 'purge' | 'expired';
  * bytes to give), `value` is the answer itself and `charge` is what the loader said it weighs.
  */
 type Entry =
-  | { type: 'value'; tokenKey: string; raw: Buffer | null; value: unknown; bytes: number; freshUntil: number; fetchedAt: number; charge: number }
+  | { type: 'value'; tokenKey: string; raw: Buffer | null; value: unknown; bytes: number; freshUntil: number; charge: number }
   | { type: 'not-found'; tokenKey: string; error: UpstreamApiError; freshUntil: number; charge: number };
 
 type Loaded = Omit<CacheRead<unknown>, 'status'>;
@@ -120,7 +120,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         if (store.peek(storeKey) === entry) keepParsed(storeKey, entry.raw, value);
       }
     }
-    return { value: value as T, status, freshUntil: entry.freshUntil, fetchedAt: entry.fetchedAt, bytes: entry.bytes };
+    return { value: value as T, status, freshUntil: entry.freshUntil, bytes: entry.bytes };
   };
 
   const store = new LRUCache<string, Entry>({
@@ -224,14 +224,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   const keep = (key: CacheKey, storeKey: string, inFlight: InFlight, result: UpstreamResult<unknown>): Loaded => {
     const bytes = Number.isFinite(result.bytes) && result.bytes > 0 ? Math.ceil(result.bytes) : 0;
     const ttlMs = settings.ttlMs[key.kind];
-    const fetchedAt = clock.now();
-    const freshUntil = fetchedAt + ttlMs;
+    const freshUntil = clock.now() + ttlMs;
     let kept = false;
     if (inFlight.storable && !invalidTokenError(key.tokenKey)) {
       const raw = result.raw ?? null;
       const entry: Entry = raw
-        ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, fetchedAt, charge: raw.length + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }
-        : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, fetchedAt, charge: bytes + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) };
+        ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }
+        : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) };
       put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
       kept = store.peek(storeKey) === entry;
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
@@ -239,7 +238,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
     // An answer nothing keeps (larger than the token's share, or loaded for a token purged
     // meanwhile) is fresh for this request only: what is built from it must not be kept longer.
-    return { value: result.body, freshUntil: kept ? freshUntil : fetchedAt, fetchedAt, bytes };
+    return { value: result.body, freshUntil: kept ? freshUntil : clock.now(), bytes };
   };
 
   const remember = (key: CacheKey, storeKey: string, inFlight: InFlight, error: unknown) => {

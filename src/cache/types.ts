@@ -36,8 +36,6 @@ export interface CacheRead<T> {
   status: CacheStatus;
   /** epoch ms when it stops being fresh (for a stale read: the time it was already due) */
   freshUntil: number;
-  /** epoch ms when Katapult's answer arrived: pages of one list read far apart may be of different states of it. */
-  fetchedAt: number;
   bytes: number;
 }
 

@@ -37,8 +37,6 @@ export type OrganizationLookup = { id: string } | { sub_domain: string };
  */
 export interface KatapultData {
   readonly perPage: number;
-  /** When Katapult sent a body read through this layer (epoch ms), for pages of one list read apart. */
-  fetchedAt(body: object): number | undefined;
   /** A page of a list; with `refresh`, read from Katapult even when the cache holds it fresh (as for `Cache-Control: no-cache`). */
   virtualMachinesPage(organization: OrganizationLookup, annotations: readonly AnnotationFilterParam[], page: number, refresh?: boolean): MaybePromise<VirtualMachinesListResponseDto>;
   virtualMachine(lookup: { id: string } | { fqdn: string }): MaybePromise<VirtualMachineResponseDto>;
@@ -135,7 +133,6 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
 
   const data: KatapultData = {
     perPage,
-    fetchedAt: (body) => source.fetchedAt(body),
     virtualMachinesPage: (organization, annotations, page, refresh) =>
       get(
         '/organizations/organization/virtual_machines',

@@ -54,8 +54,6 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface KatapultSource {
   get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T>;
-  /** When Katapult sent a body `get` returned (epoch ms); undefined for anything else. */
-  fetchedAt(body: object): number | undefined;
 }
 
 function errorCode(error: unknown): string | null {
@@ -70,11 +68,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
   const { http, cache, queue, clock, hooks } = options;
   const revalidationDeadlineMs = options.revalidationDeadlineMs ?? 30_000;
 
-  // Bodies as returned (a cached body is one object until its entry goes), so held weakly.
-  const arrivals = new WeakMap<object, number>();
-
   function record<T>(scope: RequestScope, read: CacheRead<T>): T {
-    if (typeof read.value === 'object' && read.value !== null) arrivals.set(read.value, read.fetchedAt);
     const stats = scope.stats;
     switch (read.status) {
       case 'hit':
@@ -109,7 +103,6 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
   const unsentCalls = new Map<string, object>();
 
   const source: KatapultSource = {
-    fetchedAt: (body) => arrivals.get(body),
     get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T> {
       const token = scope.token;
       if (!token) throw new MissingTokenError();

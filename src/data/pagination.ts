@@ -25,8 +25,6 @@ export interface ConnectionArgs {
 export interface UpstreamPage<T> {
   items: readonly T[];
   pagination: PaginationDto;
-  /** When Katapult sent the page (epoch ms), when known: a cached page may be much older than its neighbour. */
-  fetchedAt?: number;
 }
 
 export interface Edge<T> {
@@ -119,14 +117,6 @@ export interface ResolveConnectionOptions<T> {
   idOf(item: T): string;
 }
 
-/**
- * Neighbouring pages Katapult sent further apart than this are read again, together. A row
- * deleted between the two reads, or added (walking backwards), can fall out at the boundary
- * with nothing on either page to show it; a count that changed, or a row on both pages, shows
- * only the other cases. Apart by less, the list would have had to change in that second.
- */
-export const READ_APART_MS = 1000;
-
 /** Katapult sets `large_set` only after counting more than this many rows (Apia counts up to 1,001). */
 export const LARGE_SET_COUNTED = 1000;
 
@@ -217,8 +207,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * one, so a window (with its cursor's row) can take one page as it was a while ago and the
    * next as it is now; rows added or deleted in between would then be repeated or skipped at
    * the page boundary, and the cursor's row would look in place on the old page. It shows as
-   * different counts, or as a row on two pages next to each other; neighbouring pages sent
-   * more than READ_APART_MS apart are not trusted either.
+   * different counts, or as a row on two pages next to each other (see `rereadPages` for
+   * what it cannot show).
    */
   const pagesDisagree = (): boolean => {
     if (pages.size < 2) return false;
@@ -229,9 +219,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     }
     for (const [number, page] of pages) {
       const next = pages.get(number + 1);
-      if (!next) continue;
-      if (page.fetchedAt !== undefined && next.fetchedAt !== undefined && Math.abs(page.fetchedAt - next.fetchedAt) > READ_APART_MS) return true;
-      if (page.items.length === 0 || next.items.length === 0) continue;
+      if (!next || page.items.length === 0 || next.items.length === 0) continue;
       const firstOfNext = idOf(next.items[0]!);
       const lastOfPage = idOf(page.items[page.items.length - 1]!);
       if (page.items.some((item) => idOf(item) === firstOfNext) || next.items.some((item) => idOf(item) === lastOfPage)) return true;
@@ -242,8 +230,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
    * Reads every page held again from Katapult (once: `resolve` asks only while `reread` is
    * unset, and only when they disagree): one state of the list for the window and its cursors'
    * rows, which `realign` can then trust. Costs calls only when the list changed between two
-   * pages' reads. (Rows deleted on a list Katapult does not count leave no trace on the pages
-   * themselves: there the walk can still skip them.)
+   * pages' reads. (Rows deleted before the boundary, or added walking backwards, leave no
+   * trace on the pages when Katapult does not count the list, or when as many rows went the
+   * other way: there the walk can still skip rows.)
    */
   const rereadPages = (): MaybePromise<void> => {
     reread = true;

@@ -13,7 +13,6 @@ const list = (rows: ReturnType<typeof pkg>[]) => ({
 function fakeSource() {
   const calls: SourceCall[] = [];
   const source: KatapultSource = {
-    fetchedAt: () => undefined,
     get<T>(_scope: RequestScope, call: SourceCall): T {
       calls.push(call);
       const org = call.params?.find(([name]) => name.startsWith('organization['))?.[1];

@@ -43,7 +43,7 @@ builder.queryField('countries', (t) =>
           context,
           args,
           'countries',
-          (page, refresh) => chain(context.data.countriesPage(page, refresh), (body) => ({ items: body.countries, pagination: body.pagination, fetchedAt: context.data.fetchedAt(body) })),
+          (page, refresh) => chain(context.data.countriesPage(page, refresh), (body) => ({ items: body.countries, pagination: body.pagination })),
           (item) => item.id,
           countryModel,
         ),

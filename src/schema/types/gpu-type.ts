@@ -52,7 +52,7 @@ builder.queryField('gpuTypes', (t) =>
           context,
           args,
           'gpuTypes',
-          (page, refresh) => chain(context.data.gpuTypesPage(page, refresh), (body) => ({ items: body.gpu_types, pagination: body.pagination, fetchedAt: context.data.fetchedAt(body) })),
+          (page, refresh) => chain(context.data.gpuTypesPage(page, refresh), (body) => ({ items: body.gpu_types, pagination: body.pagination })),
           (item) => item.id,
           gpuTypeModel,
         ),

@@ -145,7 +145,7 @@ export function packagesConnection(context: GraphQLContext, org: OrganizationMod
       context,
       args,
       packagesBinding(organization),
-      (page, refresh) => chain(context.data.packagesPage(organization, page, refresh), (body) => ({ items: body.virtual_machine_packages, pagination: body.pagination, fetchedAt: context.data.fetchedAt(body) })),
+      (page, refresh) => chain(context.data.packagesPage(organization, page, refresh), (body) => ({ items: body.virtual_machine_packages, pagination: body.pagination })),
       (item) => item.id,
       (item) => ({ ...packageModel(item), organization }),
     );
@@ -197,7 +197,7 @@ builder.node(OrganizationRef, {
                 context,
                 args,
                 vmBinding(org.lookup, annotations),
-                (page, refresh) => chain(context.data.virtualMachinesPage(org.lookup, annotations, page, refresh), (body) => ({ items: body.virtual_machines, pagination: body.pagination, fetchedAt: context.data.fetchedAt(body) })),
+                (page, refresh) => chain(context.data.virtualMachinesPage(org.lookup, annotations, page, refresh), (body) => ({ items: body.virtual_machines, pagination: body.pagination })),
                 (item) => item.id,
                 (item) => virtualMachineFromList(item, org.lookup),
               ),
