@@ -118,12 +118,12 @@ const EMPTY_REFUSALS: Record<number, string> = {
 
 /**
  * The type/subtype of a Content-Type in lower case and without the spaces RFC 9110 allows
- * before its parameters (yoga compares it as written, and refused `application/json ;…`);
- * the parameters as sent.
+ * before its parameters (yoga compares it as written, and refused `application/json ;…`, and
+ * `application/json , …` where it reads the first of a list); the rest as sent.
  */
 function lowerMediaType(value: string): string {
-  const semicolon = value.indexOf(';');
-  return semicolon === -1 ? value.trim().toLowerCase() : value.slice(0, semicolon).trim().toLowerCase() + value.slice(semicolon);
+  const end = value.search(/[;,]/);
+  return end === -1 ? value.trim().toLowerCase() : value.slice(0, end).trim().toLowerCase() + value.slice(end);
 }
 
 /**
