@@ -37,7 +37,8 @@ export function negotiateEncoding(acceptEncoding: string | undefined): EncodingC
   if (!acceptEncoding) return { encoding: null, minBytes: MIN_COMPRESS_BYTES };
   const accepted = new Map<string, number>();
   for (const part of acceptEncoding.split(',')) {
-    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const [rawName, ...params] = part.toLowerCase().split(';');
+    const name = rawName!.trim();
     let q = 1;
     for (const param of params) {
       const [key, value] = param.split('=').map((piece) => piece.trim());

@@ -78,6 +78,7 @@ describe('negotiateEncoding', () => {
     ['*;q=0', null],
     ['gzip;q=0.001, br;q=0', 'gzip'],
     ['br; q=0.5 , gzip;q=0.4', 'br'],
+    ['br ;q=0, gzip ; q=0.5', 'gzip'],
     // A weight that is not a qvalue drops its member instead of counting as q=1.
     ['br;q=-1, gzip', 'gzip'],
     ['br;q=abc, gzip;q=0.5', 'gzip'],
