@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isRateLimitAnswer, isUpstreamError, RateLimitedError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isRateLimitAnswer, isUpstreamError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -213,7 +213,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         if (!unsentCalls.has(callKey)) return new UpstreamTimeoutError(budgetMs);
         // Never sent: waiting on the token's budget (others sharing the call can wait longer).
         leave.abort();
-        return new RateLimitedError(queue.retryAfterSeconds(scope.tokenKey), "The token's Katapult budget did not allow this call before the request's deadline");
+        return queue.unsentAtDeadline(scope.tokenKey);
       });
       if (scope.signal) void outcome.then(undefined, () => undefined).then(() => scope.signal!.removeEventListener('abort', follow));
       return outcome;

@@ -413,10 +413,11 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       return inFlight;
     },
     circuitState: () => circuit.state(),
-    retryAfterSeconds(laneKey) {
+    unsentAtDeadline(laneKey) {
       const now = clock.now();
       const lane = lanes.get(laneKey);
-      return secondsUntil(lane.estimateSendAt(lineLength(lane), now), now);
+      const sendAt = lane.estimateSendAt(lineLength(lane), now);
+      return lane.estimateSendAt(0, now) > now ? rateLimitedError(sendAt, now) : deadlineError(sendAt, now);
     },
     stats(): QueueStats {
       return { lanes: lanes.size, waiting: queued, inFlight, ...lanes.summary(clock.now()), circuit: circuit.state() };

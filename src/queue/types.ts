@@ -1,3 +1,4 @@
+import type { RateLimitedError } from '../upstream/errors.js';
 import type { UpstreamResult } from '../upstream/http.js';
 import type { CircuitState } from './circuit.js';
 
@@ -89,8 +90,12 @@ export interface RequestQueue {
   /** Attempts in flight. */
   readonly pending: number;
   circuitState(): CircuitState;
-  /** Seconds until a call added to this token's lane now could be sent (at least 1): a Retry-After. */
-  retryAfterSeconds(laneKey: string): number;
+  /**
+   * The error for a call of this token still unsent at its request's deadline (one shared by
+   * other requests stays in line for them): RATE_LIMITED, with the seconds until a call added
+   * now could be sent, and whether the budget held it or the deadline passed first.
+   */
+  unsentAtDeadline(laneKey: string): RateLimitedError;
   /** Aggregate view for /ready and metrics: lanes, waiting, in flight, paused lanes, min/avg learned remaining. */
   stats(): QueueStats;
   /** Resolves once nothing is waiting or in flight. */

@@ -35,6 +35,24 @@ describe('rate limits', () => {
     expect((await first).body.errors).toBeUndefined();
   });
 
+  it('says the same when the call it waited for is shared with a request that can wait longer', async () => {
+    const clock = createFakeClock();
+    const gateway = start({ clock, simulatorOptions: { latencyMs: 3000 } });
+    const token = DEMO_TOKENS.globex;
+    const first = gateway.query('{ dataCenters { id } }', { token });
+    await clock.advance(10);
+    // The same call for both: it stays in line for the patient one when the short deadline passes.
+    const patient = gateway.query(`{ ${UNKNOWN_VM} }`, { token, headers: { 'x-request-timeout-ms': '20000' } });
+    const hurried = gateway.query(`{ ${UNKNOWN_VM} }`, { token, headers: { 'x-request-timeout-ms': '1000' } });
+    await clock.advance(1100);
+    const response = await hurried;
+    expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+    expect(response.body.errors![0]!.message).toMatch(/^The request's deadline passed before this token's Katapult call could be sent/);
+    await clock.advance(10_000);
+    expect((await first).body.errors).toBeUndefined();
+    expect((await patient).body.data).toEqual({ virtualMachine: null });
+  });
+
   it('a request whose every root field hit the budget gets RATE_LIMITED, HTTP 429 and Retry-After', async () => {
     const gateway = limited();
     const token = DEMO_TOKENS.globex;
