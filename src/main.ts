@@ -5,6 +5,9 @@ import { createLogger, exitAfterLogs } from './logger.js';
 import { createHttpServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
 
+/** Signals this soon after the first are that one delivered again (see `stop`). */
+const DUPLICATE_SIGNAL_MS = 500;
+
 /**
  * The process: reads the environment, starts the embedded Katapult simulator when no
  * KATAPULT_API_URL is set, listens, and shuts down gracefully on SIGTERM/SIGINT.
@@ -55,8 +58,13 @@ async function main(): Promise<void> {
   // Before anything is printed: a supervisor may signal as soon as it sees the banner.
   let stopping = false;
   let accepting = true;
+  let firstSignalAt = 0;
   const skipDelay = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
+    // One Ctrl-C, or a signal to the whole process group (a terminal, systemd's default), arrives
+    // twice under `npm start`: once to this process and once relayed by the tsx wrapper. A person
+    // pressing Ctrl-C again takes longer than this.
+    if (stopping && performance.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
     if (stopping) {
       // A second signal (Ctrl-C again) cuts the delay short; any signal after the delay exits at once.
       if (accepting && !skipDelay.signal.aborted) return skipDelay.abort();
@@ -64,6 +72,7 @@ async function main(): Promise<void> {
       return exitAfterLogs(logger, 1, { timeoutMs: 500 });
     }
     stopping = true;
+    firstSignalAt = performance.now();
     const { shutdownGraceMs: graceMs, shutdownDelayMs: delayMs } = config.http;
     if (delayMs > 0) logger.info({ signal, delayMs }, 'shutting down: /ready fails, serving on until the delay is up');
     const onStopAccepting = () => {

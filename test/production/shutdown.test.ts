@@ -97,9 +97,43 @@ describe('the process on SIGTERM', () => {
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     expect(output.text).not.toMatch(/finishing in-flight requests/);
 
+    // Later than a signal delivered twice (see the next test): a second one, as a person sends it.
+    await new Promise((resolve) => setTimeout(resolve, 600));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output.text).toMatch(/finishing in-flight requests[\s\S]*"msg":"stopped"/);
+  }, 30_000);
+
+  it('finishes the request in flight when Ctrl-C reaches the whole process group under `npm start` (two deliveries, one signal)', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '1500', SHUTDOWN_DELAY_MS: '0' };
+    delete env.KATAPULT_API_URL;
+    const npm = process.env.npm_execpath;
+    const options: SpawnOptions = { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
+    child = npm && npm.endsWith('.js') ? spawn(process.execPath, [npm, 'start'], options) : spawn('npm', ['start'], options);
+    const group = child.pid!;
+    onTestFinished(() => {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // Already gone, as it should be.
+      }
+    });
+    const output = { text: '' };
+    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
+    const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    await waitForOutput(child, output, /Parsing request to extract GraphQL parameters/);
+
+    // What a terminal does on Ctrl-C: the signal to every process in the foreground group.
+    process.kill(-group, 'SIGINT');
+    const answer = await slow;
+    expect(answer.status).toBe(200);
+    expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    await exited;
+    expect(output.text).not.toMatch(/stopping at once/);
+    expect(output.text).toMatch(/"msg":"stopped"/);
   }, 30_000);
 
   it('reaches the gateway through `npm start` too (the script execs, so no shell sits in between)', async () => {
