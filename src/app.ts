@@ -11,7 +11,7 @@ import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
 import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
-import { isForeignRefusal } from './upstream/errors.js';
+import { isForeignRefusal, UpstreamApiError } from './upstream/errors.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
@@ -79,6 +79,10 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** Requests may ask for a shorter deadline than the configured one, never a longer one. */
 export const DEADLINE_HEADER = 'x-request-timeout-ms';
 
+/** How often a failing /ready may check the base URL again, and what it reads (any list: the answer is refused). */
+export const ROUTE_RECHECK_MS = 10_000;
+const ROUTE_CHECK_PATH = '/data_centers';
+
 /**
  * The composition root: builds every long-lived part (cache, queue, upstream client,
  * schema, yoga) from config and injected clock/fetch/logger. Nothing here listens on a port;
@@ -137,6 +141,27 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   });
   // Asked each time: an open circuit's time runs out with no request to notice it.
   readiness.watch('upstream-circuit', () => (queue.circuitState() === 'open' ? 'Katapult calls are failing; circuit open' : null));
+  // A wrong base URL fails /ready until a call gets Katapult's own answer again. A load balancer
+  // then sends no requests, so none would ever find out the address was fixed (a proxy back up):
+  // while it fails, being asked starts a call of the gateway's own, at most every ROUTE_RECHECK_MS.
+  let routeProblem: string | null = null;
+  let routeCheckedAt = Number.NEGATIVE_INFINITY;
+  const recheckRoute = async () => {
+    try {
+      // No token: any answer in Katapult's JSON (here, that a token is missing) shows the address is right.
+      await http.get({ path: ROUTE_CHECK_PATH, token: '' });
+      routeProblem = null;
+    } catch (error) {
+      if (error instanceof UpstreamApiError && error.code !== 'route_not_found') routeProblem = null;
+    }
+  };
+  readiness.watch('upstream-route', () => {
+    if (routeProblem !== null && clock.now() - routeCheckedAt >= ROUTE_RECHECK_MS) {
+      routeCheckedAt = clock.now();
+      void recheckRoute();
+    }
+    return routeProblem;
+  });
   const source = createKatapultSource({
     http,
     cache,
@@ -153,7 +178,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         if (info.errorCode === 'route_not_found' || foreign) {
           // An operator's problem: say it loudly and fail /ready until a call succeeds again.
           const what = foreign ? `an HTTP ${info.status} that is not Katapult's JSON` : 'route_not_found';
-          readiness.set('upstream-route', `KATAPULT_API_URL does not point at the Katapult API (${what})`);
+          routeProblem = `KATAPULT_API_URL does not point at the Katapult API (${what})`;
+          routeCheckedAt = clock.now();
           logger.error({ path: info.path, status: info.status, requestId: info.requestId }, `configuration error: Katapult answered ${what}; check KATAPULT_API_URL`);
         } else if (info.errorCode === 'per_page_not_honoured') {
           // Every list would come back cut short, so it is refused: say so where an operator looks.
@@ -171,7 +197,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
             logger.error({ path: info.path, requestId: info.requestId, asked, answered }, `configuration error: Katapult answered pages of ${answered} items where UPSTREAM_PER_PAGE asks for ${asked}; ${advice}`);
           }
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
-          readiness.set('upstream-route', null);
+          routeProblem = null;
         }
         // A Katapult fault (no answer, a 5xx, an unreadable answer) is an operator's concern; anything else is routine.
         const fault = info.errorCode !== null && (info.status === null || info.status >= 500 || info.errorCode === 'malformed');

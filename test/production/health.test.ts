@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { GatewayApp } from '../../src/app.js';
+import { ROUTE_RECHECK_MS, type GatewayApp } from '../../src/app.js';
 import { createHttpServer } from '../../src/server/http-server.js';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -63,6 +63,49 @@ describe('liveness and readiness', () => {
     expect(ready.json.problems.join(' ')).toMatch(/HTTP 404 that is not Katapult's JSON/);
     const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
+  });
+
+  it('checks the base URL again itself while /ready fails, so it is ready again once the address answers as Katapult', async () => {
+    const simulator = createSimulator();
+    let broken = true;
+    const seen: Array<{ path: string; authorization: string | undefined }> = [];
+    // A proxy in front of Katapult that refuses with its own page, until it is fixed.
+    const proxy = createServer((req, res) => {
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      req.resume();
+      if (broken) {
+        res.writeHead(403, { 'content-type': 'text/html' });
+        res.end('<html><body>Forbidden</body></html>');
+        return;
+      }
+      void simulator.fetch(`http://127.0.0.1${req.url}`, { headers: req.headers as Record<string, string> }).then(async (answer) => {
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const { port } = proxy.address() as AddressInfo;
+    const clock = createFakeClock();
+    const gateway = await started(startGateway({ clock, simulator, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+
+    await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
+    const calls = seen.length;
+    // Probed often while still broken: one check of its own every ROUTE_RECHECK_MS at most.
+    for (let i = 0; i < 5; i++) expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
+    expect(seen.length).toBe(calls);
+    await clock.advance(ROUTE_RECHECK_MS);
+    for (let i = 0; i < 5; i++) await raw(`${gateway.url}/ready`);
+    await vi.waitFor(() => expect(seen.length).toBe(calls + 1));
+    expect(seen.at(-1)!.authorization ?? '').not.toMatch(/kp_/);
+    expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
+
+    // Fixed; no request comes in (a load balancer sends none to an instance that is not ready).
+    broken = false;
+    await clock.advance(ROUTE_RECHECK_MS);
+    await raw(`${gateway.url}/ready`);
+    await vi.waitFor(async () => expect((await raw(`${gateway.url}/ready`)).status).toBe(200));
   });
 
   it('fails /ready while the upstream circuit is open', async () => {
