@@ -10,8 +10,14 @@ import { z } from 'zod';
  * Behaviour is switched by explicit variables only; NODE_ENV affects log formatting alone.
  */
 
-/** `secret`: a rejected value is described by its length, never echoed (errors reach logs). */
-type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T); secret?: boolean };
+/**
+ * `secret`: a rejected value is described by its length, never echoed (errors reach logs);
+ * `shown`: how a rejected value is echoed, when part of it must not be.
+ */
+type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T); secret?: boolean; shown?: (raw: string) => string };
+
+/** A URL's user name and password are replaced, wherever they would be shown. */
+const withoutCredentials = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1(credentials not shown)@');
 
 // Decimal digits only: Number() would also take 0x1F90, 1e3 or 0b11.
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -60,10 +66,12 @@ const specs = {
     schema: z
       .string()
       .url()
-      .refine((v) => /^https?:\/\//.test(v) && /\/core\/v1\/?$/.test(v))
+      // fetch refuses a URL with credentials in it, so every call would fail.
+      .refine((v) => /^https?:\/\//.test(v) && /\/core\/v1\/?$/.test(v) && !/^[^/]*\/\/[^/?#]*@/.test(v))
       .transform((v) => v.replace(/\/+$/, '')),
-    expected: 'an http(s) URL ending in /core/v1, e.g. https://api.katapult.io/core/v1',
+    expected: 'an http(s) URL ending in /core/v1, without a user name or password in it, e.g. https://api.katapult.io/core/v1',
     fallback: undefined,
+    shown: withoutCredentials,
   } as Spec<string | undefined>,
   UPSTREAM_TIMEOUT_MS: int(5000, 100, 120_000),
   UPSTREAM_CONNECTIONS: int(64, 1, 1024),
@@ -267,7 +275,7 @@ function readAll(env: Readonly<Record<string, string | undefined>>): { values: S
     if (parsed.success) values[name] = parsed.data;
     else {
       failed.add(name);
-      problems.push(`${name}: expected ${spec.expected}, got ${spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw)}`);
+      problems.push(`${name}: expected ${spec.expected}, got ${spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(spec.shown ? spec.shown(raw) : raw)}`);
     }
   }
   return { values: values as SpecValues, problems, failed };

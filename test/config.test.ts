@@ -126,7 +126,7 @@ describe('loadConfig', () => {
     expect(error.problems).toEqual([
       'PORT: expected an integer from 0 to 65535, got "eighty"',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
-      'KATAPULT_API_URL: expected an http(s) URL ending in /core/v1, e.g. https://api.katapult.io/core/v1, got "https://api.katapult.io/core/v2"',
+      'KATAPULT_API_URL: expected an http(s) URL ending in /core/v1, without a user name or password in it, e.g. https://api.katapult.io/core/v1, got "https://api.katapult.io/core/v2"',
       'CURSOR_SECRET: expected a comma-separated list of secrets of at least 16 characters, newest first, got a value of 5 characters (not shown)',
       'CACHE_EXTENSIONS: expected true or false (or 1/0, yes/no; any case), got "maybe"',
       'QUEUE_RETRY_MAX_ATTEMPTS: expected an integer from 1 to 10, got "1.5"',
@@ -144,6 +144,16 @@ describe('loadConfig', () => {
     ]);
     expect(error.message).not.toContain('DO-NOT-LEAK');
     expect(error.message).not.toContain('leaky');
+  });
+
+  it('refuses a Katapult URL with credentials in it (fetch would refuse every call), and does not repeat them', () => {
+    for (const url of ['http://user:s3cretpw@127.0.0.1:4717/core/v1', 'https://s3cretpw@api.katapult.io/core/v1', 'https://user:s3cretpw@api.katapult.io/core/v2']) {
+      const error = configError({ KATAPULT_API_URL: url });
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatch(/^KATAPULT_API_URL: expected .*without a user name or password/);
+      expect(error.problems[0]).toContain('(credentials not shown)@');
+      expect(error.message).not.toContain('s3cretpw');
+    }
   });
 
   it('reads integers in decimal only, and booleans in any case', () => {
