@@ -117,8 +117,10 @@ async function main(): Promise<void> {
   } else {
     lines.push(`Upstream: ${config.upstream.baseUrl}`);
   }
-  console.log(lines.join('\n'));
-  logger.info({ url, embeddedSimulator: simulator !== null, v8Flags }, 'gateway started');
+  // For a person: on a terminal, or trying the gateway out on the simulator. Otherwise stdout is a
+  // log collector's, which reads one JSON object per line: the log line below says it all.
+  if (simulator || process.stdout.isTTY) console.log(lines.join('\n'));
+  logger.info({ url, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
 
 }
 

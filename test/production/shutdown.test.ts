@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { DEMO_TOKENS } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { bearer, ORG_NAME_QUERY, post, raw } from './gateway.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,8 +32,9 @@ function waitForOutput(process: ChildProcess, output: { text: string }, pattern:
  * handler) on the built-in simulator, with its output collected and its exit code awaited.
  */
 function startProcess(extra: NodeJS.ProcessEnv): { proc: ChildProcess; output: { text: string }; exited: Promise<number | null> } {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
   delete env.KATAPULT_API_URL;
+  Object.assign(env, extra);
   child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { text: '' };
   child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
@@ -62,6 +63,22 @@ describe('the process at start', () => {
     expect(invalid.output).toContain('PORT: expected an integer from 0 to 65535, got "0x1F90"');
     expect(invalid.output).not.toContain('secret-but-too-short');
     expect(invalid.output).not.toMatch(/\n\s+at /);
+  }, 30_000);
+});
+
+describe('the process\'s output', () => {
+  it('is one JSON object per line when it runs against a real upstream and stdout is not a terminal', async () => {
+    const simulator = createSimulator();
+    const { baseUrl } = await simulator.listen({ port: 0, host: '127.0.0.1' });
+    onTestFinished(() => simulator.close());
+    const { proc, output, exited } = startProcess({ LOG_LEVEL: 'info', KATAPULT_API_URL: baseUrl });
+    const [line] = await waitForOutput(proc, output, /^\{.*"msg":"gateway started".*\}$/m);
+    expect(JSON.parse(line).upstream).toBe(baseUrl);
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const lines = output.text.split('\n').filter((text) => text.trim() !== '');
+    expect(lines.length).toBeGreaterThan(1);
+    for (const text of lines) expect(() => JSON.parse(text), text).not.toThrow();
   }, 30_000);
 });
 
