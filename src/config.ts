@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { Logger } from './logger.js';
 
 /**
  * Every setting the gateway reads, in one place. `loadConfig(env)` is pure: it reads only
@@ -178,7 +179,8 @@ export interface GatewayConfig {
   /** Pretty logs: only when NODE_ENV is not production and stdout is a terminal (decided in main). */
   nodeEnv: string | undefined;
   upstream: { baseUrl: string | undefined; timeoutMs: number; connections: number };
-  secrets: { cacheKey: string; cursor: readonly string[] };
+  /** `generated`: the secrets not set, made up for this process alone. */
+  secrets: { cacheKey: string; cursor: readonly string[]; generated: readonly ('CACHE_KEY_SECRET' | 'CURSOR_SECRET')[] };
   cache: {
     /** Everything cached, together: REST bodies, their parsed copies and finished responses (CACHE_MAX_BYTES). */
     maxBytes: number;
@@ -331,7 +333,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     logLevel: v.LOG_LEVEL,
     nodeEnv: env.NODE_ENV,
     upstream: { baseUrl: v.KATAPULT_API_URL, timeoutMs: v.UPSTREAM_TIMEOUT_MS, connections: v.UPSTREAM_CONNECTIONS },
-    secrets: { cacheKey: v.CACHE_KEY_SECRET, cursor: v.CURSOR_SECRET },
+    secrets: {
+      cacheKey: v.CACHE_KEY_SECRET,
+      cursor: v.CURSOR_SECRET,
+      generated: (['CACHE_KEY_SECRET', 'CURSOR_SECRET'] as const).filter((name) => (env[name] ?? '').trim() === ''),
+    },
     cache: {
       maxBytes: v.CACHE_MAX_BYTES,
       bodyMaxBytes,
@@ -400,4 +406,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     },
     runtime: { heapGrowthPercent: v.HEAP_GROWTH_PERCENT, idleCompactMs: v.HEAP_IDLE_COMPACT_MS },
   });
+}
+
+/** How the compose file's stand-in secrets begin: a deployment must set its own. */
+export const COMPOSE_PLACEHOLDER_PREFIX = 'compose-placeholder-';
+
+/**
+ * Secrets left unset are made up per process: cursors a client holds stop working when the
+ * process restarts, and replicas refuse each other's. Fine for trying the gateway out; said
+ * at warn level otherwise, as are the compose file's stand-ins.
+ */
+export function reportGeneratedSecrets(config: GatewayConfig, logger: Pick<Logger, 'info' | 'warn'>, trying: boolean): void {
+  const { generated, cacheKey, cursor } = config.secrets;
+  if (generated.length > 0) {
+    const replicas = config.queue.replicas > 1 ? `, and the ${config.queue.replicas} replicas (QUEUE_REPLICAS) refuse each other's` : '';
+    logger[trying ? 'info' : 'warn']({ unset: generated }, `${generated.join(' and ')} not set: made up for this process alone, so cursors stop working when it restarts${replicas}`);
+  }
+  const placeholders = [['CACHE_KEY_SECRET', [cacheKey]], ['CURSOR_SECRET', cursor]].filter(([, values]) => (values as readonly string[]).some((value) => value.startsWith(COMPOSE_PLACEHOLDER_PREFIX))).map(([name]) => name);
+  if (placeholders.length > 0) logger.warn({ placeholders }, `${placeholders.join(' and ')} still hold the compose file's placeholder: set secrets of your own`);
 }

@@ -1,5 +1,5 @@
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, reportGeneratedSecrets } from './config.js';
 import { applyHeapTuning, startIdleCompaction } from './heap-tuning.js';
 import { createLogger, exitAfterLogs } from './logger.js';
 import { createHttpServer } from './server/http-server.js';
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
   // For a person: on a terminal, or trying the gateway out on the simulator. Otherwise stdout is a
   // log collector's, which reads one JSON object per line: the log line below says it all.
   if (simulator || process.stdout.isTTY) console.log(lines.join('\n'));
+  reportGeneratedSecrets(config, logger, simulator !== null);
   logger.info({ url, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
 
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, reportGeneratedSecrets } from '../src/config.js';
 
 const MIB = 1024 * 1024;
 const SECRETS = { CACHE_KEY_SECRET: 'a-cache-key-secret-of-32-chars!!', CURSOR_SECRET: 'a-cursor-secret-of-enough-length' };
@@ -154,6 +154,21 @@ describe('loadConfig', () => {
       expect(error.problems[0]).toContain('(credentials not shown)@');
       expect(error.message).not.toContain('s3cretpw');
     }
+  });
+
+  it('says which secrets were made up for this process, and reports them at warn level unless one is trying the gateway out', () => {
+    expect(loadConfig({}).secrets.generated).toEqual(['CACHE_KEY_SECRET', 'CURSOR_SECRET']);
+    expect(loadConfig({ CURSOR_SECRET: 'a-cursor-secret-of-some-length', CACHE_KEY_SECRET: ' ' }).secrets.generated).toEqual(['CACHE_KEY_SECRET']);
+    const lines: Array<[string, string]> = [];
+    const logger = { info: (_f: unknown, message?: string) => void lines.push(['info', String(message)]), warn: (_f: unknown, message?: string) => void lines.push(['warn', String(message)]) };
+    reportGeneratedSecrets(loadConfig({ QUEUE_REPLICAS: '3', CACHE_KEY_SECRET: 'a-cache-key-secret-of-some-length' }), logger as never, false);
+    expect(lines).toEqual([['warn', "CURSOR_SECRET not set: made up for this process alone, so cursors stop working when it restarts, and the 3 replicas (QUEUE_REPLICAS) refuse each other's"]]);
+    lines.length = 0;
+    reportGeneratedSecrets(loadConfig({}), logger as never, true);
+    expect(lines.map(([level]) => level)).toEqual(['info']);
+    lines.length = 0;
+    reportGeneratedSecrets(loadConfig({ CURSOR_SECRET: 'a-cursor-secret-of-some-length', CACHE_KEY_SECRET: 'a-cache-key-secret-of-some-length' }), logger as never, false);
+    expect(lines).toEqual([]);
   });
 
   it('reads integers in decimal only, and booleans in any case', () => {

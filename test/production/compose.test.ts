@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+import { COMPOSE_PLACEHOLDER_PREFIX, CONFIG_VARIABLES, loadConfig, reportGeneratedSecrets } from '../../src/config.js';
 import { simulatorOptionsFromEnv } from '../../src/simulator/index.js';
 import { startLoopbackGateway, type LoopbackGateway } from '../helpers/gateway.js';
 
@@ -142,6 +142,14 @@ describe('docker-compose.yml', () => {
     const config = loadConfig(gatewayEnv);
     expect(config.host).toBe('0.0.0.0');
     expect(config.nodeEnv).toBe('production');
+  });
+
+  it('marks its stand-in secrets as such, so the gateway warns that they are still in use', () => {
+    const env = environment(gatewayService);
+    for (const name of ['CACHE_KEY_SECRET', 'CURSOR_SECRET']) expect(env[name], name).toMatch(new RegExp(`^${COMPOSE_PLACEHOLDER_PREFIX}`));
+    const warnings: string[] = [];
+    reportGeneratedSecrets(loadConfig(env), { info: () => undefined, warn: (_fields: unknown, message?: string) => void warnings.push(String(message)) } as never, false);
+    expect(warnings).toEqual(["CACHE_KEY_SECRET and CURSOR_SECRET still hold the compose file's placeholder: set secrets of your own"]);
   });
 
   it('publishes the port the gateway listens on', () => {
