@@ -204,7 +204,16 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         logger[fault ? 'warn' : 'debug'](
           {
             requestId: info.requestId,
-            upstream: { path: info.path, status: info.status, ms: info.durationMs, attempt: info.attempt, background: info.background, katapultRequestId: info.upstreamRequestId, error: info.errorCode },
+            upstream: {
+              path: info.path,
+              status: info.status,
+              ms: info.durationMs,
+              attempt: info.attempt,
+              background: info.background,
+              katapultRequestId: info.upstreamRequestId,
+              error: info.errorCode,
+              ...(info.networkCause ? { cause: info.networkCause } : {}),
+            },
           },
           'upstream call',
         );

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isRateLimitAnswer, isUpstreamError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isRateLimitAnswer, isUpstreamError, UpstreamNetworkError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -26,6 +26,8 @@ export interface UpstreamCallInfo {
   upstreamRequestId: string | null;
   requestId: string;
   errorCode: string | null;
+  /** What the system said of a connection that failed (ECONNREFUSED, ENOTFOUND, a TLS error's code), when known. */
+  networkCause?: string | null;
   /** A page size Katapult did not serve: `answered` is the size it served, or null when it refused the one asked for. */
   pageSize?: { asked: number; answered: number | null };
 }
@@ -168,6 +170,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 upstreamRequestId: isUpstreamError(error) ? error.upstreamRequestId : null,
                 requestId: scope.requestId,
                 errorCode: errorCode(error),
+                ...(error instanceof UpstreamNetworkError ? { networkCause: error.causeCode } : {}),
                 ...(error instanceof UpstreamPageSizeError ? { pageSize: { asked: error.asked, answered: error.answered } } : {}),
               });
               throw error;

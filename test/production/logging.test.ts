@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -132,6 +134,22 @@ describe('errors yoga reports', () => {
       expect(lines.filter((r) => r.level >= 50)).toEqual([]);
     } finally {
       await failing.close();
+    }
+  });
+
+  it('says at warn level why a connection to Katapult failed (refused, unresolved), not only that it did', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = await startGateway({ env: { LOG_LEVEL: 'warn', QUEUE_RETRY_MAX_ATTEMPTS: '1' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` });
+    try {
+      const response = await post(unreachable.endpoint, { query: '{ zones { id } }' }, bearer(SECRET_TOKEN));
+      expect(response.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      const lines = unreachable.logs.map((line) => JSON.parse(line) as { level: number; msg: string; upstream?: { error: string; cause?: string } });
+      expect(lines.filter((r) => r.msg === 'upstream call').map((r) => [r.level, r.upstream?.error, r.upstream?.cause])).toEqual([[40, 'network', 'ECONNREFUSED']]);
+    } finally {
+      await unreachable.close();
     }
   });
 
