@@ -232,6 +232,8 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           setTimeout(resolve, graceMs).unref();
         });
       }
+      // Their clients see a connection closed with no answer; each is logged as a 499 as well.
+      if (inFlight > 0) app.logger.warn({ inFlight, graceMs }, `shutdown grace period over: ${inFlight} request(s) still in flight cut off`);
       server.closeAllConnections();
       await app.close();
     },

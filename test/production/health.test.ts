@@ -163,6 +163,20 @@ describe('graceful shutdown in process', () => {
   });
 });
 
+describe('shutdown past its grace period', () => {
+  it('cuts off what is still in flight and says so at warn level, with how many', async () => {
+    const simulator = createSimulator({ latencyMs: 2000 });
+    const gateway = await startGateway({ simulator, env: { LOG_LEVEL: 'warn' } });
+    cleanups.push(() => simulator.close());
+    const slow = post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex)).catch((error: Error) => error);
+    await vi.waitFor(() => expect(gateway.http.activity().inFlight).toBe(1));
+    await gateway.http.shutdown(100);
+    expect(await slow).toBeInstanceOf(Error);
+    const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string; inFlight?: number });
+    expect(lines.filter((r) => /grace period over/.test(r.msg)).map((r) => [r.level, r.inFlight])).toEqual([[40, 1]]);
+  });
+});
+
 describe('shutdown with a delay (SHUTDOWN_DELAY_MS)', () => {
   it('fails readiness at once but serves on until the delay is up, then stops accepting', async () => {
     const clock = createFakeClock();
