@@ -124,7 +124,6 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       const callKey = `${key.tokenKey}\n${key.url}`;
       const load = ({ signal, background, tokenCheck, deadline, onForeground }: LoadContext) => {
         const enqueuedAt = clock.now();
-        if (!background) scope.stats.upstreamCalls++;
         const pending = {};
         unsentCalls.set(callKey, pending);
         const forget = () => {
@@ -137,7 +136,11 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             // answers for the hundred queued behind it): it would only be refused again.
             const refused = cache.refusalOf(scope.tokenKey);
             if (refused) throw new UpstreamNotSentError(refused);
-            if (attempt === 1 && !background) scope.stats.queueWaitMs += clock.now() - enqueuedAt;
+            // Counted when sent: a call the queue refused (an open circuit, a spent budget) was never made.
+            if (attempt === 1 && !background) {
+              scope.stats.upstreamCalls++;
+              scope.stats.queueWaitMs += clock.now() - enqueuedAt;
+            }
             const startedAt = clock.now();
             try {
               const result: UpstreamResult<T> = await http.get<T>({

@@ -137,6 +137,24 @@ describe('errors yoga reports', () => {
     }
   });
 
+  it('counts in a summary line only the Katapult calls actually made, not one the open circuit refused', async () => {
+    const failing = await startGateway({
+      env: { LOG_LEVEL: 'info', QUEUE_RETRY_MAX_ATTEMPTS: '1', QUEUE_CIRCUIT_FAILURE_THRESHOLD: '1', QUEUE_CIRCUIT_OPEN_MS: '60000' },
+      simulator: createSimulator({ failureRatio: 1 }),
+    });
+    try {
+      await post(failing.endpoint, { query: '{ zones { id } }' }, { ...bearer(SECRET_TOKEN), 'x-request-id': 'made-1' });
+      await post(failing.endpoint, { query: '{ dataCenters { id } }' }, { ...bearer(SECRET_TOKEN), 'x-request-id': 'refused-1' });
+      const summaries = failing.logs.map((line) => JSON.parse(line) as { msg: string; requestId?: string; upstreamCalls?: number }).filter((r) => r.msg === 'graphql request');
+      expect(summaries.map((r) => [r.requestId, r.upstreamCalls])).toEqual([
+        ['made-1', 1],
+        ['refused-1', 0],
+      ]);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('says at warn level why a connection to Katapult failed (refused, unresolved), not only that it did', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
