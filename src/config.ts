@@ -137,6 +137,7 @@ const specs = {
   PERSISTED_OPERATIONS_FILE: text(undefined),
   PERSISTED_OPERATIONS_ONLY: bool(false),
   METRICS_ENABLED: bool(true),
+  METRICS_PORT: { schema: integer(0, 65535), expected: 'an integer from 0 to 65535, or unset to serve /metrics on PORT', fallback: null } as Spec<number | null>,
   GRAPHQL_JIT: bool(true),
   GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
   DOCUMENT_CACHE_MAX_BYTES: int(32 * MIB, 1 * MIB),
@@ -235,6 +236,11 @@ export interface GatewayConfig {
     persistedOperationsFile: string | undefined;
     persistedOperationsOnly: boolean;
     metrics: boolean;
+    /**
+     * A port of its own for /metrics, on HOST (the GraphQL port then answers 404 there), so it
+     * can stay off what is published; null serves it on PORT.
+     */
+    metricsPort: number | null;
     /** Compile operations to JavaScript (graphql-jit) instead of interpreting them. */
     jit: boolean;
     /** Runs of a document through graphql-js before it is compiled (0: at once). */
@@ -324,6 +330,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
     );
   }
+  if (valid('METRICS_PORT', 'PORT') && v.METRICS_PORT !== null && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    problems.push(`METRICS_PORT: expected a port other than PORT (${v.PORT}), or unset to serve /metrics there, got ${v.METRICS_PORT}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const catalogue = v.CACHE_TTL_CATALOGUE_MS;
@@ -398,6 +407,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       persistedOperationsFile: v.PERSISTED_OPERATIONS_FILE,
       persistedOperationsOnly: v.PERSISTED_OPERATIONS_ONLY,
       metrics: v.METRICS_ENABLED,
+      metricsPort: v.METRICS_PORT,
       jit: v.GRAPHQL_JIT,
       jitAfter: v.GRAPHQL_JIT_AFTER,
       documentCacheMaxBytes: v.DOCUMENT_CACHE_MAX_BYTES,

@@ -2,7 +2,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, reportGeneratedSecrets } from './config.js';
 import { applyHeapTuning, startIdleCompaction } from './heap-tuning.js';
 import { createLogger, exitAfterLogs } from './logger.js';
-import { createHttpServer } from './server/http-server.js';
+import { createHttpServer, createMetricsServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
 
 /** Signals this soon after the first are that one delivered again (see `stop`). */
@@ -44,6 +44,15 @@ async function main(): Promise<void> {
     // EADDRINUSE, EACCES, an unresolvable HOST: say which settings were tried.
     throw new Error(`Could not listen on HOST=${config.host} PORT=${config.port}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  let metricsUrl: string | null = null;
+  const metricsServer = config.http.metrics && config.http.metricsPort !== null ? createMetricsServer(app) : null;
+  if (metricsServer) {
+    try {
+      metricsUrl = `${(await metricsServer.listen(config.http.metricsPort!, config.host)).url}/metrics`;
+    } catch (error) {
+      throw new Error(`Could not listen on HOST=${config.host} METRICS_PORT=${config.http.metricsPort}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   const compaction = startIdleCompaction({
     idleMs: config.runtime.idleCompactMs,
     clock: app.clock,
@@ -83,6 +92,8 @@ async function main(): Promise<void> {
     };
     http
       .shutdown(graceMs, { delayMs, skipDelay: skipDelay.signal, onStopAccepting })
+      // Scraped until the last request is done.
+      .then(() => metricsServer?.close())
       .then(() => simulator?.close())
       .then(
         () => {
@@ -99,6 +110,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   const lines = [`katapult-gateway listening: GraphQL${config.http.graphiql ? ' and GraphiQL' : ''} at ${url}/graphql`];
+  if (metricsUrl) lines.push(`Prometheus metrics at ${metricsUrl}`);
   if (simulator) {
     lines.push(
       `Upstream: the built-in Katapult simulator at ${upstreamBaseUrl} (set KATAPULT_API_URL to use a real one)`,
@@ -121,7 +133,7 @@ async function main(): Promise<void> {
   // log collector's, which reads one JSON object per line: the log line below says it all.
   if (simulator || process.stdout.isTTY) console.log(lines.join('\n'));
   reportGeneratedSecrets(config, logger, simulator !== null);
-  logger.info({ url, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
+  logger.info({ url, metricsUrl, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
 
 }
 

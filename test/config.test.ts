@@ -171,6 +171,13 @@ describe('loadConfig', () => {
     expect(lines).toEqual([]);
   });
 
+  it('serves /metrics on PORT unless METRICS_PORT names another port', () => {
+    expect(loadConfig({}).http.metricsPort).toBeNull();
+    expect(loadConfig({ METRICS_PORT: '9464' }).http.metricsPort).toBe(9464);
+    expect(configError({ PORT: '9464', METRICS_PORT: '9464' }).problems).toEqual(['METRICS_PORT: expected a port other than PORT (9464), or unset to serve /metrics there, got 9464']);
+    expect(configError({ METRICS_PORT: '70000' }).problems).toEqual(['METRICS_PORT: expected an integer from 0 to 65535, or unset to serve /metrics on PORT, got "70000"']);
+  });
+
   it('reads integers in decimal only, and booleans in any case', () => {
     for (const port of ['0x1F90', '1e3', '0b11', '8080.0', '']) {
       if (port === '') continue;

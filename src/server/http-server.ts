@@ -84,8 +84,64 @@ function isProbe(target: string): boolean {
 /** The request id a request asked for, if it is one we keep, else a new one. */
 const requestIdOf = (req: IncomingMessage) => requestIdFrom(typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : null);
 
+async function sendMetrics(app: GatewayApp, res: ServerResponse, headers: Record<string, string>): Promise<void> {
+  const text = await app.metrics.render();
+  res.writeHead(200, { 'content-type': app.metrics.contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+/**
+ * `/metrics` alone, on a port of its own (METRICS_PORT): scrapers reach it, and whatever
+ * publishes the GraphQL port does not. Everything else there is a 404; methods other than GET
+ * and HEAD a 405.
+ */
+export function createMetricsServer(app: GatewayApp): { server: Server; listen(port: number, host: string): Promise<{ port: number; url: string }>; close(): Promise<void> } {
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const idHeader = { 'x-request-id': requestId };
+    let pathname: string;
+    try {
+      pathname = splitTarget(originForm(req.url ?? '/')).pathname;
+    } catch {
+      return sendJson(res, 400, errorBody('The request target is not a valid URL', 'BAD_REQUEST', requestId), idHeader);
+    }
+    if (pathname !== '/metrics') return sendJson(res, 404, errorBody('Only /metrics is served on this port', 'NOT_FOUND', requestId), idHeader);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, errorBody('/metrics answers GET and HEAD only', 'BAD_REQUEST', requestId), { ...idHeader, allow: 'GET, HEAD' });
+    sendMetrics(app, res, idHeader).catch((error: unknown) => {
+      app.logger.error({ err: error, requestId }, 'metrics could not be rendered');
+      if (!res.headersSent) sendJson(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR', requestId), idHeader);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return {
+    server,
+    listen: (port, host) => listenOn(server, port, host),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Listens, and says where: the port given (or the one picked for 0), with a host a client can use. */
+function listenOn(server: Server, port: number, host: string): Promise<{ port: number; url: string }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      const actual = typeof address === 'object' && address ? address.port : port;
+      const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+      resolve({ port: actual, url: `http://${shownHost}:${actual}` });
+    });
+  });
+}
+
 export function createHttpServer(options: HttpServerOptions): GatewayHttpServer {
   const { app } = options;
+  // On the GraphQL port unless it has one of its own.
+  const metricsHere = app.config.http.metrics && app.config.http.metricsPort === null;
   const custom = options.fastPath !== undefined || options.onGraphQLResult !== undefined;
   const hooks = custom ? { fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult } : createFastPathHooks(app.responseCache);
   const handleGraphQL = createGraphQLRoute({ app, ...hooks });
@@ -119,7 +175,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     }
     const { pathname, search } = splitTarget(target);
     if (pathname === '/graphql') return handleGraphQL(req, res, target, search, requestId, startedAt);
-    const operational = pathname === '/health' || pathname === '/ready' || (pathname === '/metrics' && app.config.http.metrics);
+    const operational = pathname === '/health' || pathname === '/ready' || (pathname === '/metrics' && metricsHere);
     // Probes and scrapes only read; anything else sent to them is a client's mistake to hear about.
     if (operational && req.method !== 'GET' && req.method !== 'HEAD') {
       return sendJson(res, 405, errorBody(`${pathname} answers GET and HEAD only`, 'BAD_REQUEST', requestId), { ...idHeader, allow: 'GET, HEAD' });
@@ -132,12 +188,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
         return sendJson(res, problems.length ? 503 : 200, problems.length ? { status: 'not ready', problems } : { status: 'ready' }, idHeader);
       }
       case '/metrics':
-        if (app.config.http.metrics) {
-          const text = await app.metrics.render();
-          res.writeHead(200, { 'content-type': app.metrics.contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...idHeader });
-          res.end(text);
-          return;
-        }
+        if (metricsHere) return sendMetrics(app, res, idHeader);
     }
     // The path as routed, not a URL parser's normalised reading (`/x/../graphql` is not `/graphql` here).
     const shown = pathname.length > 200 ? `${pathname.slice(0, 200)}…` : pathname;
@@ -202,17 +253,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   return {
     server,
     activity: () => ({ inFlight, lastActiveAt }),
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          const address = server.address();
-          const actual = typeof address === 'object' && address ? address.port : port;
-          const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-          resolve({ port: actual, url: `http://${shownHost}:${actual}` });
-        });
-      });
-    },
+    listen: (port, host) => listenOn(server, port, host),
     async shutdown(graceMs, { delayMs = 0, skipDelay, onStopAccepting } = {}) {
       app.readiness.set('shutdown', 'shutting down');
       closing = true;

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROUTE_RECHECK_MS, type GatewayApp } from '../../src/app.js';
-import { createHttpServer } from '../../src/server/http-server.js';
+import { createHttpServer, createMetricsServer } from '../../src/server/http-server.js';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { bearer, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
@@ -160,6 +160,31 @@ describe('graceful shutdown in process', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     await stopping;
+  });
+});
+
+describe('/metrics on a port of its own (METRICS_PORT)', () => {
+  it('serves it there alone, and no longer on the GraphQL port', async () => {
+    const gateway = await started(startGateway({ env: { METRICS_PORT: '0' } }));
+    const metrics = createMetricsServer(gateway.app);
+    const { url } = await metrics.listen(0, '127.0.0.1');
+    cleanups.push(() => metrics.close());
+    await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+
+    const scraped = await raw(`${url}/metrics`, { headers: { 'x-request-id': 'scrape-1' } });
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers['x-request-id']).toBe('scrape-1');
+    expect(scraped.text).toMatch(/^graphql_requests_total\{/m);
+    expect((await raw(`${url}/metrics`, { method: 'HEAD' })).status).toBe(200);
+    const posted = await raw(`${url}/metrics`, { method: 'POST' });
+    expect(posted.status).toBe(405);
+    expect(posted.headers.allow).toBe('GET, HEAD');
+    for (const path of ['/graphql', '/health', '/']) expect((await raw(`${url}${path}`)).status, path).toBe(404);
+
+    const hidden = await raw(`${gateway.url}/metrics`);
+    expect(hidden.status).toBe(404);
+    expect(hidden.json.errors[0].extensions.code).toBe('NOT_FOUND');
+    expect((await raw(`${gateway.url}/health`)).status).toBe(200);
   });
 });
 

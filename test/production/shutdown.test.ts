@@ -82,6 +82,20 @@ describe('the process\'s output', () => {
   }, 30_000);
 });
 
+describe('the process with METRICS_PORT', () => {
+  it('serves /metrics on that port alone, says where at start, and closes it on SIGTERM', async () => {
+    const { proc, output, exited } = startProcess({ LOG_LEVEL: 'info', METRICS_PORT: '0' });
+    const [, metricsUrl] = await waitForOutput(proc, output, /"metricsUrl":"(http:\/\/[\d.]+:\d+\/metrics)"/);
+    const [, url] = await waitForOutput(proc, output, /"url":"(http:\/\/[\d.]+:\d+)"/);
+    expect(output.text).toContain(`Prometheus metrics at ${metricsUrl}`);
+    expect((await raw(metricsUrl!)).text).toMatch(/^# TYPE graphql_requests_total counter$/m);
+    expect((await raw(`${url}/metrics`)).status).toBe(404);
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(raw(metricsUrl!)).rejects.toThrow();
+  }, 30_000);
+});
+
 describe('the process on SIGTERM', () => {
   it('stops accepting, finishes the request in flight, and exits 0', async () => {
     const { proc, output, exited } = startProcess({ LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '10000', HEAP_GROWTH_PERCENT: '25' });
