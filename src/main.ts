@@ -67,13 +67,16 @@ async function main(): Promise<void> {
   // Before anything is printed: a supervisor may signal as soon as it sees the banner.
   let stopping = false;
   let accepting = true;
-  let firstSignalAt = 0;
+  let lastSignalAt = Number.NEGATIVE_INFINITY;
   const skipDelay = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
-    // One Ctrl-C, or a signal to the whole process group (a terminal, systemd's default), arrives
-    // twice under `npm start`: once to this process and once relayed by the tsx wrapper. A person
-    // pressing Ctrl-C again takes longer than this.
-    if (stopping && performance.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+    // A Ctrl-C, or any signal to the whole process group (a terminal, systemd's default), arrives
+    // twice under `npm start`: once to this process and once relayed by npm. A person pressing
+    // Ctrl-C again takes longer than this.
+    const now = performance.now();
+    const repeated = now - lastSignalAt < DUPLICATE_SIGNAL_MS;
+    lastSignalAt = now;
+    if (stopping && repeated) return;
     if (stopping) {
       // A second signal (Ctrl-C again) cuts the delay short; any signal after the delay exits at once.
       if (accepting && !skipDelay.signal.aborted) return skipDelay.abort();
@@ -81,7 +84,6 @@ async function main(): Promise<void> {
       return exitAfterLogs(logger, 1, { timeoutMs: 500 });
     }
     stopping = true;
-    firstSignalAt = performance.now();
     const { shutdownGraceMs: graceMs, shutdownDelayMs: delayMs } = config.http;
     if (delayMs > 0) logger.info({ signal, delayMs }, 'shutting down: /ready fails, serving on until the delay is up');
     const onStopAccepting = () => {

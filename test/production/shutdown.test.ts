@@ -135,13 +135,15 @@ describe('the process on SIGTERM', () => {
     expect(output.text).toMatch(/finishing in-flight requests[\s\S]*"msg":"stopped"/);
   }, 30_000);
 
-  it('finishes the request in flight when Ctrl-C reaches the whole process group under `npm start` (two deliveries, one signal)', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '1500', SHUTDOWN_DELAY_MS: '0' };
+  /** `npm start` as the README runs it, in a process group of its own, as a terminal's foreground job is. */
+  async function npmStart(extra: NodeJS.ProcessEnv) {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', SIMULATOR_LATENCY_MS: '1500', ...extra };
     delete env.KATAPULT_API_URL;
     const npm = process.env.npm_execpath;
     const options: SpawnOptions = { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
     child = npm && npm.endsWith('.js') ? spawn(process.execPath, [npm, 'start'], options) : spawn('npm', ['start'], options);
-    const group = child.pid!;
+    const started = child;
+    const group = started.pid!;
     onTestFinished(() => {
       try {
         process.kill(-group, 'SIGKILL');
@@ -150,21 +152,43 @@ describe('the process on SIGTERM', () => {
       }
     });
     const output = { text: '' };
-    child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-    const [, url] = await waitForOutput(child, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
-    const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
-    await waitForOutput(child, output, /Parsing request to extract GraphQL parameters/);
-
+    started.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    started.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+    const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
+    const [, url] = await waitForOutput(started, output, /GraphQL and GraphiQL at (http:\/\/[\d.]+:\d+)\/graphql/);
     // What a terminal does on Ctrl-C: the signal to every process in the foreground group.
-    process.kill(-group, 'SIGINT');
+    const ctrlC = () => process.kill(-group, 'SIGINT');
+    return { started, output, exited, url: url!, ctrlC };
+  }
+
+  it('finishes the request in flight when Ctrl-C reaches the whole process group under `npm start` (two deliveries, one signal)', async () => {
+    const { started, output, exited, url, ctrlC } = await npmStart({ SHUTDOWN_DELAY_MS: '0' });
+    const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    await waitForOutput(started, output, /Parsing request to extract GraphQL parameters/);
+
+    ctrlC();
     const answer = await slow;
     expect(answer.status).toBe(200);
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     await exited;
     expect(output.text).not.toMatch(/stopping at once/);
     expect(output.text).toMatch(/"msg":"stopped"/);
+  }, 30_000);
+
+  it('under `npm start` with a delay, a second Ctrl-C ends the delay and still lets the request in flight finish', async () => {
+    const { started, output, exited, url, ctrlC } = await npmStart({ SHUTDOWN_DELAY_MS: '60000' });
+    ctrlC();
+    await waitForOutput(started, output, /serving on until the delay is up/);
+    const slow = post(`${url}/graphql`, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    await waitForOutput(started, output, /Parsing request to extract GraphQL parameters/);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    ctrlC();
+    const answer = await slow;
+    expect(answer.status).toBe(200);
+    await exited;
+    expect(output.text).not.toMatch(/stopping at once/);
+    expect(output.text).toMatch(/finishing in-flight requests[\s\S]*"msg":"stopped"/);
   }, 30_000);
 
   it('reaches the gateway through `npm start` too (the script execs, so no shell sits in between)', async () => {
