@@ -17,8 +17,32 @@ import type { Logger } from './logger.js';
  */
 type Spec<T> = { schema: z.ZodType<T>; expected: string; fallback: T | (() => T); secret?: boolean; shown?: (raw: string) => string };
 
-/** A URL's user name and password are replaced, wherever they would be shown. */
-const withoutCredentials = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1(credentials not shown)@');
+/** Whether a value read as a URL (as fetch reads it) carries a user name or password. */
+function hasCredentials(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A URL as shown in an error, its user name and password replaced, read as fetch reads them
+ * (up to the last `@` before the host). A value that is no URL but has an `@` is not shown.
+ */
+function withoutCredentials(raw: string): string {
+  const value = raw.trim();
+  try {
+    const url = new URL(value);
+    if (!hasCredentials(value)) return value;
+    url.username = '';
+    url.password = '';
+    return url.href.replace('//', '//(credentials not shown)@');
+  } catch {
+    return value.includes('@') ? `(${value.length} characters with an @, not shown)` : value;
+  }
+}
 
 // Decimal digits only: Number() would also take 0x1F90, 1e3 or 0b11.
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -68,7 +92,7 @@ const specs = {
       .string()
       .url()
       // fetch refuses a URL with credentials in it, so every call would fail.
-      .refine((v) => /^https?:\/\//.test(v) && /\/core\/v1\/?$/.test(v) && !/^[^/]*\/\/[^/?#]*@/.test(v))
+      .refine((v) => /^https?:\/\//.test(v) && /\/core\/v1\/?$/.test(v) && !hasCredentials(v))
       .transform((v) => v.replace(/\/+$/, '')),
     expected: 'an http(s) URL ending in /core/v1, without a user name or password in it, e.g. https://api.katapult.io/core/v1',
     fallback: undefined,
@@ -329,6 +353,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     problems.push(
       `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
     );
+  }
+  if (valid('METRICS_PORT', 'METRICS_ENABLED') && v.METRICS_PORT !== null && !v.METRICS_ENABLED) {
+    problems.push(`METRICS_PORT: set (${v.METRICS_PORT}) while METRICS_ENABLED is false, so nothing would listen there: unset one of them`);
   }
   if (valid('METRICS_PORT', 'PORT') && v.METRICS_PORT !== null && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
     problems.push(`METRICS_PORT: expected a port other than PORT (${v.PORT}), or unset to serve /metrics there, got ${v.METRICS_PORT}`);
