@@ -124,6 +124,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
       const callKey = `${key.tokenKey}\n${key.url}`;
       const load = ({ signal, background, tokenCheck, deadline, onForeground }: LoadContext) => {
         const enqueuedAt = clock.now();
+        // A 429 puts the call back in line, and it starts again as a first attempt: one call all the same.
+        let sent = false;
         const pending = {};
         unsentCalls.set(callKey, pending);
         const forget = () => {
@@ -137,7 +139,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
             const refused = cache.refusalOf(scope.tokenKey);
             if (refused) throw new UpstreamNotSentError(refused);
             // Counted when sent: a call the queue refused (an open circuit, a spent budget) was never made.
-            if (attempt === 1 && !background) {
+            if (!sent && !background) {
+              sent = true;
               scope.stats.upstreamCalls++;
               scope.stats.queueWaitMs += clock.now() - enqueuedAt;
             }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphQLError } from 'graphql';
+import { createTestGateway } from '../helpers/gateway.js';
 import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createLogger, exitAfterLogs, yogaLogging } from '../../src/logger.js';
@@ -152,6 +153,27 @@ describe('errors yoga reports', () => {
       ]);
     } finally {
       await failing.close();
+    }
+  });
+
+  it('counts a call Katapult answered 429 and the gateway sent again as one call', async () => {
+    let fetches = 0;
+    const gateway = createTestGateway({
+      env: { CACHE_EXTENSIONS: 'true' },
+      wrapFetch: (simulator) => (input, init) => {
+        fetches++;
+        if (fetches > 1) return simulator(input, init);
+        const body = JSON.stringify({ error: { code: 'rate_limit_reached', description: 'Rate limit reached', detail: { total_permitted: 100 } } });
+        return Promise.resolve(new Response(body, { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '0.05' } }));
+      },
+    });
+    try {
+      const answer = await gateway.query('{ zones { id } }', { token: SECRET_TOKEN });
+      expect(answer.body.errors).toBeUndefined();
+      expect(fetches).toBe(2);
+      expect(answer.body.extensions?.cache).toMatchObject({ misses: 1, upstreamCalls: 1 });
+    } finally {
+      await gateway.close();
     }
   });
 
