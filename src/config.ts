@@ -455,10 +455,12 @@ export const COMPOSE_PLACEHOLDER_PREFIX = 'compose-placeholder-';
  */
 export function reportGeneratedSecrets(config: GatewayConfig, logger: Pick<Logger, 'info' | 'warn'>, trying: boolean): void {
   const { generated, cacheKey, cursor } = config.secrets;
-  if (generated.length > 0) {
-    const replicas = config.queue.replicas > 1 ? `, and the ${config.queue.replicas} replicas (QUEUE_REPLICAS) refuse each other's` : '';
-    logger[trying ? 'info' : 'warn']({ unset: generated }, `${generated.join(' and ')} not set: made up for this process alone, so cursors stop working when it restarts${replicas}`);
-  }
+  const replicas = config.queue.replicas;
+  const effects = {
+    CURSOR_SECRET: `cursors handed out stop working when it restarts${replicas > 1 ? `, and the ${replicas} replicas (QUEUE_REPLICAS) refuse each other's` : ''}`,
+    CACHE_KEY_SECRET: `token fingerprints in the logs change when it restarts${replicas > 1 ? `, and differ between the ${replicas} replicas (QUEUE_REPLICAS)` : ''}`,
+  };
+  for (const name of generated) logger[trying ? 'info' : 'warn']({ unset: name }, `${name} not set: made up for this process alone, so ${effects[name]}`);
   const placeholders = [['CACHE_KEY_SECRET', [cacheKey]], ['CURSOR_SECRET', cursor]].filter(([, values]) => (values as readonly string[]).some((value) => value.startsWith(COMPOSE_PLACEHOLDER_PREFIX))).map(([name]) => name);
   if (placeholders.length > 0) logger.warn({ placeholders }, `${placeholders.join(' and ')} still hold the compose file's placeholder: set secrets of your own`);
 }

@@ -172,10 +172,13 @@ describe('loadConfig', () => {
     const lines: Array<[string, string]> = [];
     const logger = { info: (_f: unknown, message?: string) => void lines.push(['info', String(message)]), warn: (_f: unknown, message?: string) => void lines.push(['warn', String(message)]) };
     reportGeneratedSecrets(loadConfig({ QUEUE_REPLICAS: '3', CACHE_KEY_SECRET: 'a-cache-key-secret-of-some-length' }), logger as never, false);
-    expect(lines).toEqual([['warn', "CURSOR_SECRET not set: made up for this process alone, so cursors stop working when it restarts, and the 3 replicas (QUEUE_REPLICAS) refuse each other's"]]);
+    expect(lines).toEqual([['warn', "CURSOR_SECRET not set: made up for this process alone, so cursors handed out stop working when it restarts, and the 3 replicas (QUEUE_REPLICAS) refuse each other's"]]);
+    lines.length = 0;
+    reportGeneratedSecrets(loadConfig({ CURSOR_SECRET: 'a-cursor-secret-of-some-length' }), logger as never, false);
+    expect(lines).toEqual([['warn', 'CACHE_KEY_SECRET not set: made up for this process alone, so token fingerprints in the logs change when it restarts']]);
     lines.length = 0;
     reportGeneratedSecrets(loadConfig({}), logger as never, true);
-    expect(lines.map(([level]) => level)).toEqual(['info']);
+    expect(lines.map(([level]) => level)).toEqual(['info', 'info']);
     lines.length = 0;
     reportGeneratedSecrets(loadConfig({ CURSOR_SECRET: 'a-cursor-secret-of-some-length', CACHE_KEY_SECRET: 'a-cache-key-secret-of-some-length' }), logger as never, false);
     expect(lines).toEqual([]);
