@@ -5,7 +5,7 @@ import { createLogger, exitAfterLogs } from './logger.js';
 import { createHttpServer, createMetricsServer } from './server/http-server.js';
 import { createSimulator, DEMO_TOKENS, simulatorOptionsFromEnv, type Simulator } from './simulator/index.js';
 
-/** Signals this soon after the first are that one delivered again (see `stop`). */
+/** A signal this soon after the one before is that one delivered again (see `stop`). */
 const DUPLICATE_SIGNAL_MS = 500;
 
 /**
