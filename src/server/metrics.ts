@@ -34,12 +34,14 @@ export interface GatewayMetrics {
   /** Called by the app once the queue and cache exist; gauges read them at scrape time. */
   watch(sources: MetricsSources): void;
   /**
-   * `vouched`: the request read Katapult data with its token and was answered 200, so its
-   * operation name may take a label slot of its own. Any other request is counted under a
-   * name that already has one, or under "other": a client with no token, or an invented one,
-   * could otherwise take every slot with made-up names before the real operations ran.
+   * `vouchedBy`: the key of the token with which the request read Katapult data and was answered
+   * 200, so its operation name may take a label slot of its own; null otherwise. Any other
+   * request is counted under a name that already has one, or under "other": a client with no
+   * token, or an invented one, could otherwise take every slot with made-up names before the
+   * real operations ran. One token may take a quarter of the slots at most, so that one user's
+   * made-up names cannot take them all either.
    */
-  graphqlRequest(operationName: string | null, status: number, durationMs: number, vouched: boolean): void;
+  graphqlRequest(operationName: string | null, status: number, durationMs: number, vouchedBy: string | null): void;
   upstreamCall(endpoint: string, status: number | null, durationMs: number): void;
   cacheRead(status: CacheStatus, kind: ResourceKind): void;
   cacheEvicted(reason: string): void;
@@ -72,11 +74,17 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   let sources: MetricsSources | null = null;
   const operations = new Set<string>();
+  const perTokenLabels = Math.max(1, Math.ceil(maxOperationLabels / 4));
+  // Slots taken, by the token that took them: at most one entry per slot.
+  const takenBy = new Map<string, number>();
 
-  const operationLabel = (name: string | null, vouched: boolean): string => {
+  const operationLabel = (name: string | null, vouchedBy: string | null): string => {
     if (!name) return 'anonymous';
     if (operations.has(name)) return name;
-    if (!vouched || operations.size >= maxOperationLabels || !GRAPHQL_NAME.test(name)) return 'other';
+    if (vouchedBy === null || operations.size >= maxOperationLabels || !GRAPHQL_NAME.test(name)) return 'other';
+    const taken = takenBy.get(vouchedBy) ?? 0;
+    if (taken >= perTokenLabels) return 'other';
+    takenBy.set(vouchedBy, taken + 1);
     operations.add(name);
     return name;
   };
@@ -148,8 +156,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     watch(next) {
       sources = next;
     },
-    graphqlRequest(operationName, status, durationMs, vouched) {
-      const operation = operationLabel(operationName, vouched);
+    graphqlRequest(operationName, status, durationMs, vouchedBy) {
+      const operation = operationLabel(operationName, vouchedBy);
       // Label children are looked up once per (operation, status): prom-client otherwise hashes
       // the label object on every increment, which shows on the warm path.
       const key = `${operation}\u0000${status}`;

@@ -55,7 +55,7 @@ export function createRequestLog(options: RequestLogOptions): (summary: RequestS
     const { scope, status } = summary;
     const durationMs = Math.round((performance.now() - summary.startedAt) * 1000) / 1000;
     const s = scope.stats;
-    metrics.graphqlRequest(summary.operationName, status, durationMs, status === 200 && readKatapultData(s));
+    metrics.graphqlRequest(summary.operationName, status, durationMs, status === 200 && readKatapultData(s) ? scope.tokenKey : null);
     if (!logger.isLevelEnabled('info')) return;
     logger.info(
       {

@@ -6,7 +6,7 @@ const operationsIn = (text: string) => new Set([...text.matchAll(/graphql_reques
 describe('createMetrics', () => {
   it('caps distinct operation labels and counts the rest as "other"', async () => {
     const metrics = createMetrics({ maxOperationLabels: 3 });
-    for (const name of ['A', 'B', 'C', 'D', 'E', 'A']) metrics.graphqlRequest(name, 200, 1, true);
+    for (const name of ['A', 'B', 'C', 'D', 'E', 'A']) metrics.graphqlRequest(name, 200, 1, `token-${name}`);
     const text = await metrics.render();
     expect(operationsIn(text)).toEqual(new Set(['A', 'B', 'C', 'other']));
     expect(text).toContain('graphql_requests_total{operation="A",status="200"} 2');
@@ -15,20 +15,29 @@ describe('createMetrics', () => {
 
   it('gives a name a label of its own only for a request that read Katapult data and was answered', async () => {
     const metrics = createMetrics({ maxOperationLabels: 2 });
-    for (const name of ['Junk1', 'Junk2', 'Junk3']) metrics.graphqlRequest(name, 401, 1, false);
-    metrics.graphqlRequest('Dashboard', 200, 1, true);
+    for (const name of ['Junk1', 'Junk2', 'Junk3']) metrics.graphqlRequest(name, 401, 1, null);
+    metrics.graphqlRequest('Dashboard', 200, 1, 't1');
     // Once it has one, every request under that name uses it.
-    metrics.graphqlRequest('Dashboard', 429, 1, false);
+    metrics.graphqlRequest('Dashboard', 429, 1, null);
     const text = await metrics.render();
     expect(operationsIn(text)).toEqual(new Set(['other', 'Dashboard']));
     expect(text).toContain('graphql_requests_total{operation="other",status="401"} 3');
     expect(text).toContain('graphql_requests_total{operation="Dashboard",status="429"} 1');
   });
 
+  it('lets one token take a quarter of the slots at most: one user\'s made-up names cannot take them all', async () => {
+    const metrics = createMetrics({ maxOperationLabels: 8 });
+    for (let i = 0; i < 5; i++) metrics.graphqlRequest(`Junk${i}`, 200, 1, 'greedy');
+    for (const name of ['Dashboard', 'VmPage', 'Zones']) metrics.graphqlRequest(name, 200, 1, `user-${name}`);
+    const text = await metrics.render();
+    expect(operationsIn(text)).toEqual(new Set(['Junk0', 'Junk1', 'other', 'Dashboard', 'VmPage', 'Zones']));
+    expect(text).toContain('graphql_requests_total{operation="other",status="200"} 3');
+  });
+
   it('labels unnamed operations "anonymous" and refuses names that are not GraphQL names', async () => {
     const metrics = createMetrics();
-    metrics.graphqlRequest(null, 400, 1, false);
-    metrics.graphqlRequest('Bearer kp_live_x y', 200, 1, true);
+    metrics.graphqlRequest(null, 400, 1, null);
+    metrics.graphqlRequest('Bearer kp_live_x y', 200, 1, 't1');
     expect(operationsIn(await metrics.render())).toEqual(new Set(['anonymous', 'other']));
   });
 
