@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { UpstreamApiError, UpstreamCancelledError } from '../upstream/errors.js';
+import { keptCopy, keptCopyBytes, UpstreamApiError, UpstreamCancelledError } from '../upstream/errors.js';
 import { parseJson, type UpstreamResult } from '../upstream/http.js';
 import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
 import { createSharedDeadline, startFlight, type Flight } from './flight.js';
@@ -243,11 +243,12 @@ export function createRestCache(options: RestCacheOptions): RestCache {
 
   const remember = (key: CacheKey, storeKey: string, inFlight: InFlight, error: unknown) => {
     if (isInvalidTokenError(error)) {
-      invalidTokens?.set(key.tokenKey, { error, until: clock.now() + settings.invalidTokenTtlMs });
+      invalidTokens?.set(key.tokenKey, { error: keptCopy(error), until: clock.now() + settings.invalidTokenTtlMs });
       purgeToken(key.tokenKey);
     } else if (isRememberedNotFound(error) && inFlight.storable && settings.notFoundTtlMs > 0) {
       const freshUntil = clock.now() + settings.notFoundTtlMs;
-      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }, settings.notFoundTtlMs);
+      const kept = keptCopy(error);
+      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error: kept, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keptCopyBytes(kept) + keyExcess(storeKey) }, settings.notFoundTtlMs);
     } else if (error instanceof UpstreamApiError && !canServeStaleOnError(error)) {
       // Katapult refused the resource itself (a scope, a suspension, the trash): that answer is
       // about the data, so the copy kept from before must not be served again, fresh or stale,

@@ -42,6 +42,30 @@ export class UpstreamApiError extends UpstreamError {
   }
 }
 
+/**
+ * A copy of a Katapult refusal to keep for a while (a remembered not-found, a token found
+ * invalid): the same status, code, description, detail and request id, without the stack trace
+ * the original captured. That trace, async frames included, is several KB; thousands of
+ * remembered answers would hold megabytes of traces nobody reads, and more than they are charged.
+ */
+export function keptCopy(error: UpstreamApiError): UpstreamApiError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const copy = new UpstreamApiError(error.status, error.code, error.description, error.detail);
+    copy.upstreamRequestId = error.upstreamRequestId;
+    copy.rateLimit = error.rateLimit;
+    return copy;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** What a kept copy holds, as charged to the cache: measured at about 0.95 KB with a short description and no detail. */
+export function keptCopyBytes(error: UpstreamApiError): number {
+  return 1024 + 2 * (error.code.length + error.description.length + (error.upstreamRequestId?.length ?? 0) + JSON.stringify(error.detail ?? {}).length);
+}
+
 /** The attempt ran past its per-attempt timeout. */
 export class UpstreamTimeoutError extends UpstreamError {
   readonly kind = 'timeout' as const;

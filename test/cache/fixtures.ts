@@ -1,6 +1,6 @@
 import { vi } from 'vitest';
 import { DEFAULT_TTL_MS, type CacheKey, type LoadContext, type ResourceKind, type RestCacheOptions } from '../../src/cache/index.js';
-import { NO_RATE_LIMIT_INFO } from '../../src/upstream/errors.js';
+import { NO_RATE_LIMIT_INFO, UpstreamApiError } from '../../src/upstream/errors.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import type { FakeClock } from '../helpers/fake-clock.js';
 
@@ -48,3 +48,17 @@ export function controlled<T>() {
     });
   return { load, pending };
 }
+
+/**
+ * Whether `error` is Katapult's `original` refusal as the cache replays it: the same answer,
+ * kept without a stack trace (the original's, several KB, is not kept).
+ */
+export const replayOf =
+  (original: UpstreamApiError) =>
+  (error: unknown): boolean =>
+    error instanceof UpstreamApiError &&
+    error.status === original.status &&
+    error.code === original.code &&
+    error.description === original.description &&
+    JSON.stringify(error.detail) === JSON.stringify(original.detail) &&
+    !/\n\s+at /.test(error.stack ?? '');

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, type CacheStatus } from '../../src/cache/index.js';
-import { UpstreamApiError } from '../../src/upstream/errors.js';
+import { ENTRY_OVERHEAD_BYTES } from '../../src/cache/rest-cache.js';
+import { keptCopyBytes, UpstreamApiError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { answering, controlled, failing, keyOf, resultOf, strictOptions } from './fixtures.js';
+import { answering, controlled, failing, keyOf, replayOf, resultOf, strictOptions } from './fixtures.js';
 
 describe('remembered not-found answers', () => {
   it('replays a *_not_found answer without loading until notFoundTtlMs has passed', async () => {
@@ -15,7 +16,7 @@ describe('remembered not-found answers', () => {
 
     await expect(cache.fetch(key, { load })).rejects.toBe(notFound);
     await clock.advance(4_999);
-    await expect(cache.fetch(key, { load })).rejects.toBe(notFound);
+    await expect(cache.fetch(key, { load })).rejects.toSatisfy(replayOf(notFound));
     expect(load).toHaveBeenCalledTimes(1);
     expect(cache.peek(key)).toBeUndefined();
     expect(statuses).toEqual(['miss', 'negative']);
@@ -54,14 +55,18 @@ describe('remembered not-found answers', () => {
     expect(await cache.fetch(key, { load: answering({ v: 2 }) })).toMatchObject({ status: 'hit', value: { v: 1 } });
   });
 
-  it('charges a remembered not-found as a small entry', async () => {
+  it('charges a remembered not-found for what it keeps: the answer, without the original error\'s stack trace', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));
     await cache.fetch(keyOf('t1', '/a'), { load: answering({ body: 'x'.repeat(10_000) }) });
     const before = cache.stats().bytes;
-    await expect(cache.fetch(keyOf('t1', '/b'), { load: failing(new UpstreamApiError(404, 'virtual_machine_not_found', '', {})) })).rejects.toThrow();
+    const notFound = new UpstreamApiError(404, 'virtual_machine_not_found', 'No virtual machine was found matching any of the criteria provided in the arguments', { id: 'vm_gone' });
+    await expect(cache.fetch(keyOf('t1', '/b'), { load: failing(notFound) })).rejects.toThrow();
     expect(cache.stats().entries).toBe(2);
-    expect(cache.stats().bytes - before).toBeLessThan(1_000);
+    expect(cache.stats().bytes - before).toBe(ENTRY_OVERHEAD_BYTES + keptCopyBytes(notFound));
+    // Measured at about 0.95 KB a kept answer, with its description, against several KB with a stack.
+    expect(keptCopyBytes(notFound)).toBeGreaterThan(1_024);
+    await expect(cache.fetch(keyOf('t1', '/b'), { load: failing(notFound) })).rejects.toSatisfy(replayOf(notFound));
   });
 });
 
@@ -88,8 +93,8 @@ describe('invalid tokens', () => {
     statuses.length = 0;
     const load = answering({ o: 3 });
     await clock.advance(29_999);
-    await expect(cache.fetch(keyOf('revoked', '/anything-else'), { load })).rejects.toBe(invalid);
-    await expect(cache.fetch(keyOf('revoked', '/organizations'), { load, noCache: true })).rejects.toBe(invalid);
+    await expect(cache.fetch(keyOf('revoked', '/anything-else'), { load })).rejects.toSatisfy(replayOf(invalid));
+    await expect(cache.fetch(keyOf('revoked', '/organizations'), { load, noCache: true })).rejects.toSatisfy(replayOf(invalid));
     expect(load).not.toHaveBeenCalled();
     expect(statuses).toEqual(['negative', 'negative']);
 

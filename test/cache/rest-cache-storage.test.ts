@@ -5,7 +5,7 @@ import type { LoadContext } from '../../src/cache/index.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { keyOf, strictOptions } from './fixtures.js';
-import { NO_RATE_LIMIT_INFO, UpstreamApiError } from '../../src/upstream/errors.js';
+import { keptCopyBytes, NO_RATE_LIMIT_INFO, UpstreamApiError } from '../../src/upstream/errors.js';
 
 /** A load answering like the HTTP client does: the parsed body plus the exact bytes it came from. */
 function answeringBytes(body: unknown) {
@@ -43,8 +43,9 @@ describe('bodies kept as bytes, with a bounded tier of parsed copies', () => {
     await cache.fetch(key, { load: answeringBytes(body) });
     expect(cache.stats()).toMatchObject({ entries: 1, bytes: bytes + ENTRY_OVERHEAD_BYTES + excess, parsedBytes: bytes * PARSED_BODY_HEAP_FACTOR + excess });
     const missing = keyOf('t1', `${url}&missing=1`);
-    await expect(cache.fetch(missing, { load: () => Promise.reject(new UpstreamApiError(404, 'virtual_machine_not_found', 'none', {})) })).rejects.toThrow();
-    expect(cache.stats()).toMatchObject({ entries: 2, bytes: bytes + 2 * ENTRY_OVERHEAD_BYTES + excess + (excess + '&missing=1'.length) });
+    const notFound = new UpstreamApiError(404, 'virtual_machine_not_found', 'none', {});
+    await expect(cache.fetch(missing, { load: () => Promise.reject(notFound) })).rejects.toThrow();
+    expect(cache.stats()).toMatchObject({ entries: 2, bytes: bytes + 2 * ENTRY_OVERHEAD_BYTES + keptCopyBytes(notFound) + excess + (excess + '&missing=1'.length) });
   });
 
   it('parses the kept bytes again once the parsed copy has been pushed out, and keeps the new copy', async () => {
