@@ -216,7 +216,13 @@ export function createRestCache(options: RestCacheOptions): RestCache {
 
   const purgeToken = (tokenKey: string) => {
     for (const storeKey of ledger.keysOf(tokenKey)) remove(tokenKey, storeKey, 'purge');
-    for (const inFlight of flights.values()) if (inFlight.tokenKey === tokenKey) inFlight.storable = false;
+    // Loads begun before the purge are not kept, and no read after it joins them: they may carry
+    // what the purge is about (the data of a token found revoked).
+    for (const [storeKey, inFlight] of flights) {
+      if (inFlight.tokenKey !== tokenKey) continue;
+      inFlight.storable = false;
+      flights.delete(storeKey);
+    }
     reportSize();
     safely(() => hooks.onPurgeToken?.(tokenKey));
   };
@@ -421,6 +427,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       }
       invalidTokens?.clear();
       for (const inFlight of flights.values()) inFlight.storable = false;
+      flights.clear();
       reportSize();
     },
   };

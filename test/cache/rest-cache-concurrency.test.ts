@@ -3,7 +3,7 @@ import { createRestCache, type CacheStatus } from '../../src/cache/index.js';
 import { UpstreamCancelledError, UpstreamNetworkError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createRandom } from '../../src/simulator/random.js';
-import { controlled, keyOf, resultOf, strictOptions } from './fixtures.js';
+import { answering, controlled, keyOf, resultOf, strictOptions } from './fixtures.js';
 
 /** An entry read past its freshness, within the stale window: served stale, its refresh (load 1) still pending. */
 async function staleEntryBeingRefreshed() {
@@ -72,6 +72,24 @@ describe('singleflight', () => {
     upstream.pending[1]?.resolve(resultOf({ token: 'b' }));
     expect(await a).toMatchObject({ status: 'miss', value: { token: 'a' } });
     expect(await b).toMatchObject({ status: 'miss', value: { token: 'b' } });
+  });
+});
+
+describe('a purge while a load is on its way', () => {
+  it('lets no read after the purge join that load: it may carry what the purge is about', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock));
+    const key = keyOf('t1', '/virtual_machines/vm_1');
+    const before = controlled<{ v: string }>();
+    const first = cache.fetch(key, { load: before.load });
+    cache.purgeToken('t1');
+    const after = cache.fetch(key, { load: answering({ v: 'after the purge' }) });
+    before.pending[0]!.resolve(resultOf({ v: 'before the purge' }));
+    expect((await first).value).toEqual({ v: 'before the purge' });
+    expect(await after).toMatchObject({ status: 'miss', value: { v: 'after the purge' } });
+    // And the load from before is not kept.
+    expect(cache.peek(key)).toMatchObject({ value: { v: 'after the purge' } });
+    expect(cache.stats().inFlight).toBe(0);
   });
 });
 
