@@ -105,6 +105,8 @@ describe('stale-while-revalidate', () => {
 describe('stale-if-error', () => {
   const servable: [string, unknown][] = [
     ['a 503', new UpstreamApiError(503, 'service_unavailable', '', {})],
+    // A fault of Katapult's written in its own JSON: as much a failure as the same 500 as an HTML page.
+    ['a 500 in Katapult\'s JSON', new UpstreamApiError(500, 'internal_server_error', 'Something went wrong', {})],
     ['a 429 rate_limit_reached', new UpstreamApiError(429, 'rate_limit_reached', '', {})],
     ['a timeout', new UpstreamTimeoutError(5000)],
     ['a connection reset', new UpstreamNetworkError('ECONNRESET')],
