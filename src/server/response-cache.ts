@@ -20,7 +20,8 @@ import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-r
  *   or evicted (the answer would otherwise outlive it, and a later read of that URL, finding
  *   nothing to compare, could show newer data than the replay). An answer whose REST data was
  *   not kept at all (or was a failed read turned into a value) is not stored.
- * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present.
+ * - Only clean answers are stored: HTTP 200, no `errors`, nothing served stale, a token present;
+ *   and only an operation's second one (see `store`): one that never repeats is not kept.
  * - `Cache-Control: no-cache` requests skip it. Their fresh REST answers replace the token's
  *   entries, which drops its stored answers; the next request stores the fresh one.
  * - Everything that can change the bytes is in the key: the document (its tokens, see
@@ -58,6 +59,11 @@ export interface ResponseCacheOptions {
    * long as the client keeps repeating itself. @default always
    */
   tokenReplayable?: (tokenKey: string) => boolean;
+  /**
+   * Room for the keys of clean answers seen once and not stored (see `store`), by the bytes of
+   * the keys. A key pushed out only means that operation is stored one sighting later. @default 4 MiB
+   */
+  sightingBytes?: number;
 }
 
 export interface CachedResponse {
@@ -274,6 +280,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // Each token's answers, least recently stored or replayed first, and their bytes: its share
   // is enforced by dropping the answers it has used least recently, as the REST cache does.
   const ledger = createTokenLedger();
+  // Keys of clean answers not stored yet: an answer is stored when its key was seen here before.
+  const sightings = new LRUCache<string, true>({ maxSize: Math.max(1, options.sightingBytes ?? 4 * 1024 * 1024), sizeCalculation: (_seen, key) => key.length + 64 });
   // An answer being built may have read a REST entry of its token's that has gone since (replaced
   // by a newer answer, evicted while fresh, or purged with a revoked token): the answer of a
   // request that began before its token's last drop is not stored. Marked per token: any client
@@ -385,6 +393,15 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
       const size = sizeOf(stored, key);
       if (size > maxTokenBytes) return;
+      // Stored at its second clean answer, not its first. Most operations that come once never
+      // come again (a list paged through, a search, a selection built by a form), and storing
+      // each kept its bytes alive until newer ones pushed them out of the token's share: under a
+      // stream of them that cost 5 to 8 % of the gateway's throughput (mostly GC), and pushed out
+      // answers that do repeat. An operation that repeats is stored one request later.
+      if (!sightings.has(key)) {
+        sightings.set(key, true);
+        return;
+      }
       // The answer it replaces (if any) goes first, then the token's least recently used until this one fits.
       forget(scope.tokenKey, key);
       while (ledger.bytesOf(scope.tokenKey) + size > maxTokenBytes) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
-import { createResponseCache, etagFor, operationKey, type GraphQLRequestShape } from '../../src/server/response-cache.js';
+import { createResponseCache, etagFor, operationKey, type GraphQLRequestShape, type ResponseCache } from '../../src/server/response-cache.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 
 function scopeFor(token: string | null, freshFor: number, now: number, overrides: Partial<RequestScope> = {}): RequestScope {
@@ -19,12 +19,18 @@ const post = (body: unknown, accept = 'application/json'): GraphQLRequestShape =
 
 const ok = (text: string) => ({ status: 200, contentType: 'application/json', body: Buffer.from(text) });
 
+/** An operation's answer is stored at its second clean answer: offered twice, as by a client repeating itself. */
+const offerRepeated = (cache: ResponseCache, ...args: Parameters<ResponseCache['store']>) => {
+  cache.store(...args);
+  cache.store(...args);
+};
+
 describe('the finished-response cache', () => {
   it('replays a stored answer for the same token and operation until the earliest REST entry expires', async () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
     const request = post({ query: '{ a }' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":1}}');
     await clock.advance(4999);
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeDefined();
@@ -38,13 +44,13 @@ describe('the finished-response cache', () => {
     // Room for a dozen answers or so: each new token pushes an older one out.
     const cache = createResponseCache({ clock, maxBytes: 5 * 400 });
     const request = post({ query: '{ a }' });
-    for (let i = 0; i < 200; i++) cache.store(request, scopeFor(`t${i}`, 5000, clock.now()), ok(body));
+    for (let i = 0; i < 200; i++) offerRepeated(cache, request, scopeFor(`t${i}`, 5000, clock.now()), ok(body));
     const { entries, tokens } = cache.stats();
     expect(entries).toBeGreaterThan(0);
     expect(entries).toBeLessThan(20);
     expect(tokens).toBe(entries);
     // A purge still reaches what is left, and a replaced answer is not counted twice.
-    cache.store(request, scopeFor('t199', 5000, clock.now()), ok(body));
+    offerRepeated(cache, request, scopeFor('t199', 5000, clock.now()), ok(body));
     expect(cache.stats().tokens).toBe(entries);
     cache.purgeToken('key-t199');
     expect(cache.lookup(request, scopeFor('t199', 0, clock.now()))).toBeUndefined();
@@ -56,10 +62,10 @@ describe('the finished-response cache', () => {
     const cache = createResponseCache({ clock, maxBytes: 64 * 1024 });
     const answer = ok(`{"data":{"a":"${'x'.repeat(900)}"}}`);
     const theirs = post({ query: '{ a }' });
-    cache.store(theirs, scopeFor('quiet', 5000, clock.now()), answer);
+    offerRepeated(cache, theirs, scopeFor('quiet', 5000, clock.now()), answer);
     // 200 distinct operations of about 1 KB each: three times the whole cache.
     const mine = Array.from({ length: 200 }, (_, i) => post({ query: `{ a(n: ${i}) }` }));
-    for (const request of mine) cache.store(request, scopeFor('busy', 5000, clock.now()), answer);
+    for (const request of mine) offerRepeated(cache, request, scopeFor('busy', 5000, clock.now()), answer);
     expect(cache.lookup(theirs, scopeFor('quiet', 0, clock.now()))).toBeDefined();
     // The busy token keeps its newest answers, within an eighth of the cache.
     const kept = mine.filter((request) => cache.lookup(request, scopeFor('busy', 0, clock.now())));
@@ -67,9 +73,9 @@ describe('the finished-response cache', () => {
     expect(kept.length * 1000).toBeLessThanOrEqual(8 * 1024);
     expect(kept).toEqual(mine.slice(-kept.length));
     // Replacing and purging keep the count right: the token can fill its share again, and no more.
-    cache.store(mine.at(-1)!, scopeFor('busy', 5000, clock.now()), answer);
+    offerRepeated(cache, mine.at(-1)!, scopeFor('busy', 5000, clock.now()), answer);
     cache.purgeToken('key-busy');
-    for (const request of mine) cache.store(request, scopeFor('busy', 5000, clock.now()), answer);
+    for (const request of mine) offerRepeated(cache, request, scopeFor('busy', 5000, clock.now()), answer);
     expect(mine.filter((request) => cache.lookup(request, scopeFor('busy', 0, clock.now()))).length).toBe(kept.length);
     expect(cache.stats()).toMatchObject({ entries: kept.length + 1, tokens: 2 });
   });
@@ -79,9 +85,9 @@ describe('the finished-response cache', () => {
     const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 8 * 1024 });
     const answer = ok(`{"data":{"a":"${'x'.repeat(900)}"}}`);
     const dashboard = post({ query: '{ dashboard }' });
-    cache.store(dashboard, scopeFor('busy', 5000, clock.now()), answer);
+    offerRepeated(cache, dashboard, scopeFor('busy', 5000, clock.now()), answer);
     for (let i = 0; i < 50; i++) {
-      cache.store(post({ query: `{ a(n: ${i}) }` }), scopeFor('busy', 5000, clock.now()), answer);
+      offerRepeated(cache, post({ query: `{ a(n: ${i}) }` }), scopeFor('busy', 5000, clock.now()), answer);
       expect(cache.lookup(dashboard, scopeFor('busy', 0, clock.now())), `after ${i + 1} others`).toBeDefined();
     }
   });
@@ -90,9 +96,9 @@ describe('the finished-response cache', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 4 * 1024 });
     const request = post({ query: '{ a }' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(5000)}"}}`));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(5000)}"}}`));
     expect(cache.stats().entries).toBe(0);
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(3000)}"}}`));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(3000)}"}}`));
     expect(cache.stats().entries).toBe(1);
   });
 
@@ -100,7 +106,7 @@ describe('the finished-response cache', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
     const request = post({ query: '{ a }' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(request, scopeFor('t2', 0, clock.now()))).toBeUndefined();
     expect(cache.lookup(request, scopeFor(null, 0, clock.now()))).toBeUndefined();
   });
@@ -109,17 +115,17 @@ describe('the finished-response cache', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
     const request = post({ query: '{ a }' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"errors":[{"message":"x"}],"data":null}'));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok('{"errors":[{"message":"x"}],"data":null}'));
     const stale = scopeFor('t1', 5000, clock.now());
     stale.stats.uncacheable = true;
-    cache.store(request, stale, ok('{"data":{"a":1}}'));
-    cache.store(request, scopeFor('t1', Number.POSITIVE_INFINITY, clock.now()), ok('{"data":{"a":1}}'));
-    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), status: 429 });
+    offerRepeated(cache, request, stale, ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scopeFor('t1', Number.POSITIVE_INFINITY, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), status: 429 });
     // Event streams and multipart answers are framed for the request that got them.
-    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('event: next\ndata: {"data":{"a":1}}\n\n'), contentType: 'text/event-stream' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: '' });
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), { ...ok('event: next\ndata: {"data":{"a":1}}\n\n'), contentType: 'text/event-stream' });
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: '' });
     expect(cache.stats().entries).toBe(0);
-    cache.store(request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: 'application/graphql-response+json; charset=utf-8' });
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), { ...ok('{"data":{"a":1}}'), contentType: 'application/graphql-response+json; charset=utf-8' });
     expect(cache.stats().entries).toBe(1);
   });
 
@@ -127,7 +133,7 @@ describe('the finished-response cache', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock });
     const request = post({ query: '{ a }' });
-    cache.store(request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now(), { noCache: true }))).toBeUndefined();
     cache.purgeToken('key-t1');
     expect(cache.lookup(request, scopeFor('t1', 0, clock.now()))).toBeUndefined();
@@ -187,19 +193,59 @@ describe('the finished-response cache', () => {
     const clock = createFakeClock();
     for (const [normaliseDocuments, replayed] of [[true, true], [false, false]] as const) {
       const cache = createResponseCache({ clock, normaliseDocuments });
-      cache.store(post({ query: '{ x }' }), scopeFor('t', 5_000, clock.now()), ok('{"data":{"x":1}}'));
+      offerRepeated(cache, post({ query: '{ x }' }), scopeFor('t', 5_000, clock.now()), ok('{"data":{"x":1}}'));
       expect(cache.lookup(post({ query: '{  x }' }), scopeFor('t', 5_000, clock.now())) !== undefined).toBe(replayed);
     }
   });
 
+  it('stores an operation at its second clean answer for the same token, so answers that never repeat are not kept', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const answer = ok('{"data":{"a":1}}');
+    const hit = (token: string) => cache.lookup(request, scopeFor(token, 0, clock.now()));
+    cache.store(request, scopeFor('t1', 5000, clock.now()), answer);
+    expect(hit('t1')).toBeUndefined();
+    expect(cache.stats().entries).toBe(0);
+    // Another token's first answer is its own first sighting.
+    cache.store(request, scopeFor('t2', 5000, clock.now()), answer);
+    expect(hit('t2')).toBeUndefined();
+    cache.store(request, scopeFor('t1', 5000, clock.now()), answer);
+    expect(hit('t1')?.body.toString()).toBe('{"data":{"a":1}}');
+    expect(hit('t2')).toBeUndefined();
+    // An answer that is not stored for what it holds is not a sighting either.
+    const other = post({ query: '{ b }' });
+    cache.store(other, scopeFor('t1', 5000, clock.now()), ok('{"errors":[{"message":"no"}],"data":null}'));
+    cache.store(other, scopeFor('t1', 5000, clock.now()), ok('{"data":{"b":1}}'));
+    expect(cache.lookup(other, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    cache.store(other, scopeFor('t1', 5000, clock.now()), ok('{"data":{"b":1}}'));
+    expect(cache.lookup(other, scopeFor('t1', 0, clock.now()))).toBeDefined();
+  });
+
+  it('forgets the oldest sightings past their room: such an operation is stored one answer later', () => {
+    const clock = createFakeClock();
+    // Room for a few dozen keys.
+    const cache = createResponseCache({ clock, sightingBytes: 4096 });
+    const first = post({ query: '{ first }' });
+    const answer = ok('{"data":{"a":1}}');
+    cache.store(first, scopeFor('t1', 5000, clock.now()), answer);
+    for (let i = 0; i < 500; i++) cache.store(post({ query: `{ once${i} }` }), scopeFor('t1', 5000, clock.now()), answer);
+    expect(cache.stats().entries).toBe(0);
+    cache.store(first, scopeFor('t1', 5000, clock.now()), answer);
+    expect(cache.lookup(first, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    cache.store(first, scopeFor('t1', 5000, clock.now()), answer);
+    expect(cache.lookup(first, scopeFor('t1', 0, clock.now()))).toBeDefined();
+  });
+
   it('evicts by bytes and can be disabled', () => {
     const clock = createFakeClock();
-    const small = createResponseCache({ clock, maxBytes: 2000 });
-    for (let i = 0; i < 20; i++) small.store(post({ query: `{ a${i} }` }), scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(200)}"}}`));
+    const small = createResponseCache({ clock, maxBytes: 2000, maxTokenBytes: 2000 });
+    for (let i = 0; i < 20; i++) offerRepeated(small, post({ query: `{ a${i} }` }), scopeFor('t1', 5000, clock.now()), ok(`{"data":{"a":"${'x'.repeat(200)}"}}`));
     expect(small.stats().bytes).toBeLessThanOrEqual(2000);
+    expect(small.stats().entries).toBeGreaterThan(0);
     expect(small.stats().entries).toBeLessThan(20);
     const off = createResponseCache({ clock, maxBytes: 0 });
-    off.store(post({ query: '{ a }' }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(off, post({ query: '{ a }' }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(off.enabled).toBe(false);
     expect(off.lookup(post({ query: '{ a }' }), scopeFor('t1', 0, clock.now()))).toBeUndefined();
   });
@@ -219,7 +265,7 @@ describe('the finished-response cache and its edge cases', () => {
     const scope = scopeFor('t1', 5000, clock.now());
     expect(cache.lookup(request, scope)).toBeUndefined();
     cache.purgeToken(purged);
-    cache.store(request, scope, ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, scope, ok('{"data":{"a":1}}'));
     return cache.stats().entries;
   }
 
@@ -239,11 +285,11 @@ describe('the finished-response cache and its edge cases', () => {
     expect(cache.lookup(request, during)).toBeUndefined();
     // More tokens dropped than marks are kept: t1's own might have been among those forgotten.
     for (let i = 0; i <= 200_000; i++) cache.dropToken(`key-flood-${i}`);
-    cache.store(request, during, ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, during, ok('{"data":{"a":1}}'));
     expect(cache.stats().entries).toBe(0);
     const after = scopeFor('t1', 5000, clock.now());
     expect(cache.lookup(request, after)).toBeUndefined();
-    cache.store(request, after, ok('{"data":{"a":1}}'));
+    offerRepeated(cache, request, after, ok('{"data":{"a":1}}'));
     expect(cache.stats().entries).toBe(1);
   });
 
@@ -252,8 +298,8 @@ describe('the finished-response cache and its edge cases', () => {
     const cache = createResponseCache({ clock });
     const a = post({ query: '{ a }' });
     const b = post({ query: '{ b }' });
-    cache.store(a, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
-    cache.store(a, scopeFor('t2', 5000, clock.now()), ok('{"data":{"a":2}}'));
+    offerRepeated(cache, a, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, a, scopeFor('t2', 5000, clock.now()), ok('{"data":{"a":2}}'));
     const during = scopeFor('t1', 5000, clock.now());
     expect(cache.lookup(b, during)).toBeUndefined();
     const other = scopeFor('t2', 5000, clock.now());
@@ -262,16 +308,16 @@ describe('the finished-response cache and its edge cases', () => {
     cache.dropToken('key-t1');
     expect(cache.lookup(a, scopeFor('t1', 0, clock.now()))).toBeUndefined();
     // Begun before the drop: it may have read the entry that went.
-    cache.store(b, during, ok('{"data":{"b":1}}'));
+    offerRepeated(cache, b, during, ok('{"data":{"b":1}}'));
     expect(cache.lookup(b, scopeFor('t1', 0, clock.now()))).toBeUndefined();
     // Another token's answers, stored or being built, are not touched.
     expect(cache.lookup(a, scopeFor('t2', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":2}}');
-    cache.store(b, other, ok('{"data":{"b":2}}'));
+    offerRepeated(cache, b, other, ok('{"data":{"b":2}}'));
     expect(cache.lookup(b, scopeFor('t2', 0, clock.now()))).toBeDefined();
     // Begun after it: stored as usual.
     const after = scopeFor('t1', 5000, clock.now());
     expect(cache.lookup(b, after)).toBeUndefined();
-    cache.store(b, after, ok('{"data":{"b":1}}'));
+    offerRepeated(cache, b, after, ok('{"data":{"b":1}}'));
     expect(cache.lookup(b, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"b":1}}');
   });
 
@@ -282,7 +328,7 @@ describe('the finished-response cache and its edge cases', () => {
     const known = new Set([hash]);
     const cache = createResponseCache({ clock, resolvesPersistedHash: (h) => known.has(h) });
     const byHash = post({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
-    cache.store(byHash, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, byHash, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))?.body.toString()).toBe('{"data":{"a":1}}');
     known.delete(hash);
     expect(cache.lookup(byHash, scopeFor('t1', 0, clock.now()))).toBeUndefined();
@@ -291,13 +337,13 @@ describe('the finished-response cache and its edge cases', () => {
     // PersistedQueryNotFound and re-registering.
     const withDocument = post({ query: '{ a }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
     known.add(hash);
-    cache.store(withDocument, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    offerRepeated(cache, withDocument, scopeFor('t1', 5000, clock.now()), ok('{"data":{"a":1}}'));
     expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeDefined();
     known.delete(hash);
     expect(cache.lookup(withDocument, scopeFor('t1', 0, clock.now()))).toBeUndefined();
     // Nor is one stored while its hash finds nothing: it could never be replayed.
     const entries = cache.stats().entries;
-    cache.store(post({ query: '{ b }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"b":1}}'));
+    offerRepeated(cache, post({ query: '{ b }', extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }), scopeFor('t1', 5000, clock.now()), ok('{"data":{"b":1}}'));
     expect(cache.stats().entries).toBe(entries);
   });
 
