@@ -37,7 +37,7 @@ export interface ResponseCacheOptions {
   maxBytes?: number;
   /**
    * One token's share of `maxBytes`, as the REST cache has one: a client sending a stream of
-   * distinct operations (each stored once, never replayed) would otherwise push every other
+   * distinct operations, each twice (stored, never replayed), would otherwise push every other
    * token's answers out. Past it, the token's own least recently used answers make room. @default maxBytes / 8
    */
   maxTokenBytes?: number;
@@ -60,8 +60,10 @@ export interface ResponseCacheOptions {
    */
   tokenReplayable?: (tokenKey: string) => boolean;
   /**
-   * Room for the keys of clean answers seen once and not stored (see `store`), by the bytes of
-   * the keys. A key pushed out only means that operation is stored one sighting later. @default 4 MiB
+   * Room for the keys of clean answers seen once and not stored yet (see `store`), by the bytes
+   * of the keys, at least 64 KiB; one token holds at most an eighth of it, its own oldest making
+   * room for its new ones. An operation whose first sighting was pushed out is stored at its
+   * next answer after that. @default 4 MiB
    */
   sightingBytes?: number;
 }
@@ -280,8 +282,37 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   // Each token's answers, least recently stored or replayed first, and their bytes: its share
   // is enforced by dropping the answers it has used least recently, as the REST cache does.
   const ledger = createTokenLedger();
-  // Keys of clean answers not stored yet: an answer is stored when its key was seen here before.
-  const sightings = new LRUCache<string, true>({ maxSize: Math.max(1, options.sightingBytes ?? 4 * 1024 * 1024), sizeCalculation: (_seen, key) => key.length + 64 });
+  // Keys of clean answers seen (an answer is stored when its key was seen before), each with its
+  // token, and per token as the answers are: a token sending a stream of one-off operations
+  // pushes out its own sightings, not those of everyone's repeated ones.
+  const sightingBytes = Math.max(64 * 1024, options.sightingBytes ?? 4 * 1024 * 1024);
+  const maxTokenSightingBytes = Math.floor(sightingBytes / 8);
+  const sightingSize = (key: string) => key.length + 64;
+  const sightingLedger = createTokenLedger();
+  const sightings = new LRUCache<string, string>({
+    maxSize: sightingBytes,
+    sizeCalculation: (_tokenKey, key) => sightingSize(key),
+    dispose(tokenKey, key) {
+      sightingLedger.remove(tokenKey, key);
+    },
+  });
+  /** Whether the key was seen before; marks it seen (most recently) either way. */
+  const seenBefore = (tokenKey: string, key: string): boolean => {
+    if (sightings.get(key) !== undefined) {
+      sightingLedger.touch(tokenKey, key);
+      return true;
+    }
+    const size = sightingSize(key);
+    while (sightingLedger.bytesOf(tokenKey) + size > maxTokenSightingBytes) {
+      const oldest = sightingLedger.oldestOf(tokenKey, key);
+      if (oldest === undefined) break;
+      sightings.delete(oldest);
+      sightingLedger.remove(tokenKey, oldest);
+    }
+    sightings.set(key, tokenKey);
+    if (sightings.peek(key) === tokenKey) sightingLedger.add(tokenKey, key, size);
+    return false;
+  };
   // An answer being built may have read a REST entry of its token's that has gone since (replaced
   // by a newer answer, evicted while fresh, or purged with a revoked token): the answer of a
   // request that began before its token's last drop is not stored. Marked per token: any client
@@ -307,11 +338,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
 
   // Deriving the operation part of a key parses the body and sorts the variables; clients send
   // the same few bodies over and over, so the derivation is remembered per exact request text,
-  // as a short id. Ids are never reused, so a forgotten mapping only costs sharing, never
-  // correctness; both maps are bounded by the text they hold.
+  // as a short id: a digest of the operation's key. One operation has one id whatever text it
+  // came as and however long ago, so its sighting and its stored answer are found again after
+  // the text's mapping was pushed out (the map is bounded by the text it holds).
   const idsByRequest = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (id, text) => text.length + id.length + 64 });
-  const idsByOperation = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (id, operation) => operation.length + id.length + 64 });
-  let nextId = 0;
   const NOT_REPLAYABLE = '';
   const operationIdOf = (request: GraphQLRequestShape): string | null => {
     const bodyText = request.body && request.body.length <= MAX_REMEMBERED_BODY ? request.body.toString('latin1') : request.body ? null : '';
@@ -321,14 +351,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     const operation = operationKeyAndHash(request, documentKey);
     let id: string | undefined = NOT_REPLAYABLE;
     if (operation !== null) {
-      id = idsByOperation.get(operation.key);
-      if (id === undefined) {
-        // An operation that carries a persisted-query hash (alone, or with its document) carries
-        // the (encoded) hash in its id, `#hash#n`, so that its stored answer can keep the hash
-        // without the body being read again.
-        const byHash = operation.hash !== null ? `#${operation.hash}#` : '';
-        idsByOperation.set(operation.key, (id = byHash + (nextId++).toString(36)));
-      }
+      // An operation that carries a persisted-query hash (alone, or with its document) carries
+      // the (encoded) hash in its id, `#hash#digest`, so that its stored answer can keep the hash
+      // without the body being read again. The digest is SHA-256: ids only ever meet within one
+      // token's keys, and no two operations share one.
+      const byHash = operation.hash !== null ? `#${operation.hash}#` : '';
+      id = byHash + createHash('sha256').update(operation.key).digest('base64url');
     }
     if (text !== null) idsByRequest.set(text, id);
     return id === NOT_REPLAYABLE ? null : id;
@@ -398,10 +426,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // each kept its bytes alive until newer ones pushed them out of the token's share: under a
       // stream of them that cost 5 to 8 % of the gateway's throughput (mostly GC), and pushed out
       // answers that do repeat. An operation that repeats is stored one request later.
-      if (!sightings.has(key)) {
-        sightings.set(key, true);
-        return;
-      }
+      if (!seenBefore(scope.tokenKey, key)) return;
       // The answer it replaces (if any) goes first, then the token's least recently used until this one fits.
       forget(scope.tokenKey, key);
       while (ledger.bytesOf(scope.tokenKey) + size > maxTokenBytes) {

@@ -237,6 +237,47 @@ describe('the finished-response cache', () => {
     expect(cache.lookup(first, scopeFor('t1', 0, clock.now()))).toBeDefined();
   });
 
+  it('keeps sightings per token: one token sending a stream of one-off operations does not delay another token\'s repeated one', () => {
+    const clock = createFakeClock();
+    // Room for about 570 sightings in all, an eighth of that per token.
+    const cache = createResponseCache({ clock, sightingBytes: 64 * 1024 });
+    const dashboard = post({ query: '{ dashboard }' });
+    const answer = ok('{"data":{"a":1}}');
+    cache.store(dashboard, scopeFor('quiet', 5000, clock.now()), answer);
+    for (let i = 0; i < 2000; i++) cache.store(post({ query: `{ once${i} }` }), scopeFor('busy', 5000, clock.now()), answer);
+    cache.store(dashboard, scopeFor('quiet', 5000, clock.now()), answer);
+    expect(cache.lookup(dashboard, scopeFor('quiet', 0, clock.now()))).toBeDefined();
+  });
+
+  it('keeps a repeated operation\'s sighting fresh, so it is stored again at once when its stored answer expires', async () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock, sightingBytes: 64 * 1024 });
+    const dashboard = post({ query: '{ dashboard }' });
+    const answer = ok('{"data":{"a":1}}');
+    // The dashboard comes back every 20 one-off operations of the same token, whose share holds about 70 sightings.
+    for (let i = 0; i < 2000; i++) {
+      if (i % 20 === 0) cache.store(dashboard, scopeFor('t1', 5000, clock.now()), answer);
+      cache.store(post({ query: `{ once${i} }` }), scopeFor('t1', 5000, clock.now()), answer);
+    }
+    await clock.advance(5000);
+    expect(cache.lookup(dashboard, scopeFor('t1', 0, clock.now()))).toBeUndefined();
+    cache.store(dashboard, scopeFor('t1', 5000, clock.now()), answer);
+    expect(cache.lookup(dashboard, scopeFor('t1', 0, clock.now()))).toBeDefined();
+  });
+
+  it('finds an operation\'s sighting and stored answer again after the mapping of its request text was pushed out', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const dashboard = post({ query: '{ dashboard }' });
+    const answer = ok('{"data":{"a":1}}');
+    cache.store(dashboard, scopeFor('t1', 5000, clock.now()), answer);
+    // Request texts of about 8 KB from many tokens: the 4 MiB of remembered texts turn over twice.
+    const filler = 'x'.repeat(8000);
+    for (let i = 0; i < 1100; i++) cache.lookup(post({ query: `{ a(s: "${filler}${i}") }` }), scopeFor(`t${i + 2}`, 5000, clock.now()));
+    cache.store(dashboard, scopeFor('t1', 5000, clock.now()), answer);
+    expect(cache.lookup(dashboard, scopeFor('t1', 0, clock.now()))).toBeDefined();
+  });
+
   it('evicts by bytes and can be disabled', () => {
     const clock = createFakeClock();
     const small = createResponseCache({ clock, maxBytes: 2000, maxTokenBytes: 2000 });
