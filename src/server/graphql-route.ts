@@ -43,12 +43,17 @@ export type FastPath = (input: GraphQLRequestInput) => GraphQLResponseOutput | n
 /** Told about every answer yoga produced, before it is sent; `scope.stats` says how fresh it is. */
 export type OnGraphQLResult = (input: { request: GraphQLRequestInput; status: number; headers: Record<string, string>; body: Buffer; operationName: string | null }) => void;
 
+/** Told when a request the fast path did not answer has ended, however it ended (answered, refused, failed, or its client gone). */
+export type OnGraphQLEnd = (request: GraphQLRequestInput) => void;
+
 export interface GraphQLRouteOptions {
   app: GatewayApp;
   /** @default none */
   fastPath?: FastPath;
   /** @default none */
   onGraphQLResult?: OnGraphQLResult;
+  /** @default none */
+  onGraphQLEnd?: OnGraphQLEnd;
 }
 
 class BodyTooLargeError extends Error {}
@@ -168,7 +173,7 @@ const CLIENT_CLOSED_REQUEST = 499;
  * compression, the request id, and one summary line with metrics.
  */
 export function createGraphQLRoute(options: GraphQLRouteOptions) {
-  const { app, fastPath, onGraphQLResult } = options;
+  const { app, fastPath, onGraphQLResult, onGraphQLEnd } = options;
   const { http, limits } = app.config;
   const cors = createCors({ origins: http.corsOrigins });
   const limiter = createInboundRateLimit({ clock: app.clock, perMinute: limits.inboundPerMinute });
@@ -351,70 +356,82 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // -------------------------------------------------------------------------------------
 
-    // Only a request that reaches yoga can start upstream calls, so only it needs to learn
-    // that its client went away (the fast path above is answered before this costs anything).
-    const abort = new AbortController();
-    // Every upstream read the request waits on listens here (a `nodes` lookup can wait on
-    // dozens at once) and each listener goes when its read settles: not a leak.
-    setMaxListeners(0, abort.signal);
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    scope.signal = abort.signal;
-    const forwarded: Record<string, string> = {};
-    for (const name in req.headers) {
-      const value = req.headers[name];
-      if (value !== undefined) forwarded[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    // Media types are case-insensitive (RFC 9110); yoga compares them as written.
-    if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
-    if (forwarded.accept && needsNegotiation(forwarded.accept)) {
-      forwarded.accept = acceptByPreference(forwarded.accept);
-      if (forwarded.accept === '') return refuse(406, EMPTY_REFUSALS[406]!, 'BAD_REQUEST');
-    }
-    // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
-    // stream, which costs more than the rest of a warm request's parsing.
-    const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
-    let response: Response;
-    let answer: ArrayBuffer;
+    // Requests waiting on this one's answer (an identical one of the same token, see the fast
+    // path) are told however it ends.
     try {
-      response = await app.yoga.fetch(request, { scope, notes });
-      answer = await response.arrayBuffer();
-    } catch (error) {
-      if (!abort.signal.aborted) throw error;
-      // A client that hangs up (an app cancelling a request) aborts the request yoga is running;
-      // that is no fault of ours, and there is no one left to answer. It is still counted.
-      log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: notes.operationName, fastPath: false });
-      return;
-    }
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      // yoga's header names keep the case they were set in, and its streamed media types (SSE,
-      // multipart) bring framing headers of their own. The answer is sent whole from here, so
-      // this edge frames it (and encodes it) itself.
-      const lower = name.toLowerCase();
-      if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
-      headers[lower] = value;
-    });
-    let payload = ownBytes(answer);
-    // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
-    const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
-    if (refusal) {
-      payload = errorBody(refusal, 'BAD_REQUEST', requestId);
-      headers['content-type'] = JSON_TYPE;
-    }
-
-    // The answer goes out first; storing it (deriving its key) is not the client's wait. The
-    // client's next request is read on a later turn of the event loop, by when it is stored.
-    const sent = send({ status: response.status, headers, body: payload });
-    // ---- Result integration point: a finished answer may be stored for the fast path. ----
-    if (onGraphQLResult) {
+      // Only a request that reaches yoga can start upstream calls, so only it needs to learn
+      // that its client went away (the fast path above is answered before this costs anything).
+      const abort = new AbortController();
+      // Every upstream read the request waits on listens here (a `nodes` lookup can wait on
+      // dozens at once) and each listener goes when its read settles: not a leak.
+      setMaxListeners(0, abort.signal);
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort();
+      });
+      scope.signal = abort.signal;
+      const forwarded: Record<string, string> = {};
+      for (const name in req.headers) {
+        const value = req.headers[name];
+        if (value !== undefined) forwarded[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      // Media types are case-insensitive (RFC 9110); yoga compares them as written.
+      if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
+      if (forwarded.accept && needsNegotiation(forwarded.accept)) {
+        forwarded.accept = acceptByPreference(forwarded.accept);
+        if (forwarded.accept === '') return refuse(406, EMPTY_REFUSALS[406]!, 'BAD_REQUEST');
+      }
+      // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
+      // stream, which costs more than the rest of a warm request's parsing.
+      const request = new app.yoga.fetchAPI.Request(url(), { method: method === 'HEAD' ? 'GET' : method, headers: forwarded, body: body as Uint8Array<ArrayBuffer> | undefined, signal: abort.signal });
+      let response: Response;
+      let answer: ArrayBuffer;
       try {
-        onGraphQLResult({ request: input, status: response.status, headers, body: payload, operationName: notes.operationName });
+        response = await app.yoga.fetch(request, { scope, notes });
+        answer = await response.arrayBuffer();
       } catch (error) {
-        app.logger.warn({ err: error, requestId }, 'onGraphQLResult hook failed');
+        if (!abort.signal.aborted) throw error;
+        // A client that hangs up (an app cancelling a request) aborts the request yoga is running;
+        // that is no fault of ours, and there is no one left to answer. It is still counted.
+        log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: notes.operationName, fastPath: false });
+        return;
+      }
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        // yoga's header names keep the case they were set in, and its streamed media types (SSE,
+        // multipart) bring framing headers of their own. The answer is sent whole from here, so
+        // this edge frames it (and encodes it) itself.
+        const lower = name.toLowerCase();
+        if (FRAMING_HEADERS.has(lower) || (lower === 'content-encoding' && NO_ENCODING.has(value.trim().toLowerCase()))) return;
+        headers[lower] = value;
+      });
+      let payload = ownBytes(answer);
+      // yoga refuses a media type it cannot read or write with a bare status; every error here has a body and a code.
+      const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
+      if (refusal) {
+        payload = errorBody(refusal, 'BAD_REQUEST', requestId);
+        headers['content-type'] = JSON_TYPE;
+      }
+
+      // The answer goes out first; storing it (deriving its key) is not the client's wait. The
+      // client's next request is read on a later turn of the event loop, by when it is stored.
+      const sent = send({ status: response.status, headers, body: payload });
+      // ---- Result integration point: a finished answer may be stored for the fast path. ----
+      if (onGraphQLResult) {
+        try {
+          onGraphQLResult({ request: input, status: response.status, headers, body: payload, operationName: notes.operationName });
+        } catch (error) {
+          app.logger.warn({ err: error, requestId }, 'onGraphQLResult hook failed');
+        }
+      }
+      return sent;
+    } finally {
+      if (onGraphQLEnd) {
+        try {
+          onGraphQLEnd(input);
+        } catch (error) {
+          app.logger.warn({ err: error, requestId }, 'onGraphQLEnd hook failed');
+        }
       }
     }
-    return sent;
   };
 }

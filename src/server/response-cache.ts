@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { createTokenLedger } from '../cache/token-ledger.js';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
-import type { FastPath, GraphQLRequestInput, OnGraphQLResult } from './graphql-route.js';
+import type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd, OnGraphQLResult } from './graphql-route.js';
 
 /**
  * The warm fast path: finished GraphQL response bytes, per token, for operations repeated
@@ -93,6 +93,16 @@ export interface ResponseCache {
   readonly enabled: boolean;
   /** The stored answer for this request, when there is a fresh one. */
   lookup(request: GraphQLRequestShape, scope: RequestScope): CachedResponse | undefined;
+  /**
+   * After a miss: the answer that a request for the same operation of the same token, begun
+   * earlier and still running, is building. It settles with that answer when it is one that
+   * could be replayed (as `store` judges it), else with null. Undefined when there is no such
+   * request, or when this one may not wait on it: this request then builds the answer that
+   * later identical ones join, until `release`.
+   */
+  join(request: GraphQLRequestShape, scope: RequestScope): Promise<CachedResponse | null> | undefined;
+  /** The request has ended: requests waiting on an answer it did not offer to `store` get null. */
+  release(scope: RequestScope): void;
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
   store(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): void;
   /** The token's REST entries were all dropped (a revoked token): its stored answers go, and answers being built now are not stored. */
@@ -244,7 +254,16 @@ type StoredResponse = Omit<CachedResponse, 'etag'> & { etag: string | undefined;
 const MAX_REMEMBERED_BODY = 16 * 1024;
 const KEY = Symbol('response-cache key');
 const DROPS = Symbol('drops when the request began');
-type ScopeNotes = RequestScope & { [KEY]?: string | null; [DROPS]?: number };
+const LEADS = Symbol('the answer this request builds for identical ones');
+/** An answer being built by one request that identical requests of the same token wait on. */
+interface Flight {
+  key: string;
+  /** The building request's deadline: a request that wants its answer sooner does not wait on it. */
+  deadline: number;
+  answer: Promise<StoredResponse | null>;
+  settle(answer: StoredResponse | null): void;
+}
+type ScopeNotes = RequestScope & { [KEY]?: string | null; [DROPS]?: number; [LEADS]?: Flight };
 
 /** How long a token's last drop is remembered: longer than any request runs (REQUEST_DEADLINE_MS is at most 5 minutes). */
 const DROP_MEMORY_MS = 10 * 60 * 1000;
@@ -382,6 +401,19 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     for (const key of ledger.keysOf(tokenKey)) forget(tokenKey, key);
   };
 
+  // Identical requests of one token arriving together (a burst of tabs, a client retrying, the
+  // widgets of one page) wait on the first one's answer instead of each running the pipeline:
+  // REST reads are shared anyway, and this shares the execution too. Bounded by the requests in flight.
+  const flights = new Map<string, Flight>();
+  const settle = (scope: RequestScope, answer: StoredResponse | null) => {
+    const memo = scope as ScopeNotes;
+    const flight = memo[LEADS];
+    if (!flight) return;
+    memo[LEADS] = undefined;
+    if (flights.get(flight.key) === flight) flights.delete(flight.key);
+    flight.settle(answer);
+  };
+
   return {
     enabled,
     lookup(request, scope) {
@@ -400,26 +432,43 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       ledger.touch(scope.tokenKey, key);
       return entry as CachedResponse;
     },
-    store(request, scope, response) {
-      if (!enabled || !scope.token || response.status !== 200) return;
-      const stats = scope.stats;
-      const ttl = stats.freshUntil - clock.now();
-      if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || ttl <= 0) return;
-      const began = (scope as ScopeNotes)[DROPS] ?? drops;
-      if (forgottenUpTo > began || (droppedAt.get(scope.tokenKey) ?? 0) > began) return;
+    join(request, scope) {
+      // A request for a refresh wants an answer built after it arrived. (A token due a check with
+      // Katapult may wait: the answer is built now, by a request that starts that check, as this
+      // one's own run would be.)
+      if (!enabled || !scope.token || scope.noCache) return undefined;
       const key = keyOf(request, scope);
-      if (key === null) return;
-      // A response with errors is never replayed; the check is on the bytes we would replay.
-      if (response.body.includes('"errors"')) return;
-      // Only single JSON answers: an event stream or multipart answer is framed for its request.
-      if (!JSON_MEDIA_TYPE.test(response.contentType)) return;
-      const byHash = key.indexOf('\u0000#');
-      const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
-      // Replayed only while the hash finds its document (see lookup): one that does not now (no
-      // APQ, or a document allowed by its text only) would hold the token's share for nothing.
-      if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return;
-      const stored: StoredResponse = { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
-      const size = sizeOf(stored, key);
+      if (key === null) return undefined;
+      const memo = scope as ScopeNotes;
+      const flight = flights.get(key);
+      if (!flight) {
+        let settleFlight!: (answer: StoredResponse | null) => void;
+        const answer = new Promise<StoredResponse | null>((resolve) => (settleFlight = resolve));
+        const lead: Flight = { key, deadline: scope.deadline, answer, settle: settleFlight };
+        flights.set(key, lead);
+        memo[LEADS] = lead;
+        return undefined;
+      }
+      if (flight.deadline > scope.deadline) return undefined;
+      return flight.answer.then((answer) => {
+        // The answer was judged against drops since the building request began, before this one.
+        if (!answer || answer.freshUntil <= clock.now()) return null;
+        answer.etag ??= etagFor(answer.body);
+        return answer as CachedResponse;
+      });
+    },
+    release: (scope) => settle(scope, null),
+    store(request, scope, response) {
+      // Requests waiting on this one get its answer when `replayable` passes it, stored or not.
+      let shared: StoredResponse | null = null;
+      try {
+        shared = replayable(request, scope, response);
+      } finally {
+        settle(scope, shared);
+      }
+      if (shared === null) return;
+      const key = keyOf(request, scope)!;
+      const size = sizeOf(shared, key);
       if (size > maxTokenBytes) return;
       // Stored at its second clean answer, not its first. Most operations that come once never
       // come again (a list paged through, a search, a selection built by a form), and storing
@@ -434,13 +483,34 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         if (oldest === undefined) break;
         forget(scope.tokenKey, oldest);
       }
-      entries.set(key, stored, { ttl });
+      entries.set(key, shared, { ttl: shared.freshUntil - clock.now() });
       if (entries.peek(key)?.tokenKey === scope.tokenKey) ledger.add(scope.tokenKey, key, size);
     },
     purgeToken: dropAnswersOf,
     dropToken: dropAnswersOf,
     stats: () => ({ entries: entries.size, bytes: entries.calculatedSize, tokens: ledger.tokens }),
   };
+
+  /** The answer as it would be replayed, or null when it must not be (see the contract above). */
+  function replayable(request: GraphQLRequestShape, scope: RequestScope, response: { status: number; contentType: string; body: Buffer; operationName?: string | null }): StoredResponse | null {
+    if (!enabled || !scope.token || response.status !== 200) return null;
+    const stats = scope.stats;
+    if (stats.uncacheable || !Number.isFinite(stats.freshUntil) || stats.freshUntil <= clock.now()) return null;
+    const began = (scope as ScopeNotes)[DROPS] ?? drops;
+    if (forgottenUpTo > began || (droppedAt.get(scope.tokenKey) ?? 0) > began) return null;
+    const key = keyOf(request, scope);
+    if (key === null) return null;
+    // A response with errors is never replayed; the check is on the bytes we would replay.
+    if (response.body.includes('"errors"')) return null;
+    // Only single JSON answers: an event stream or multipart answer is framed for its request.
+    if (!JSON_MEDIA_TYPE.test(response.contentType)) return null;
+    const byHash = key.indexOf('\u0000#');
+    const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
+    // Replayed only while the hash finds its document (see lookup): one that does not now (no
+    // APQ, or a document allowed by its text only) would hold the token's share for nothing.
+    if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return null;
+    return { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
+  }
 }
 
 function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
@@ -454,27 +524,35 @@ function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
   };
 }
 
-/** Connects a response cache to the HTTP edge: answer hits before yoga, offer yoga's answers for storing. */
-export function createFastPathHooks(cache: ResponseCache): { fastPath?: FastPath; onGraphQLResult?: OnGraphQLResult } {
+/** Connects a response cache to the HTTP edge: answer hits (and identical requests in flight) before yoga, offer yoga's answers for storing. */
+export function createFastPathHooks(cache: ResponseCache): { fastPath?: FastPath; onGraphQLResult?: OnGraphQLResult; onGraphQLEnd?: OnGraphQLEnd } {
   if (!cache.enabled) return {};
+  const answer = (input: GraphQLRequestInput, hit: CachedResponse): GraphQLResponseOutput => {
+    input.scope.stats.hits++;
+    // ETags are for GET (HTTP caches revalidate GETs); a POST answer carries none, stored or not.
+    const headers: Record<string, string> = { 'content-type': hit.contentType };
+    if (input.method === 'GET' || input.method === 'HEAD') headers.etag = hit.etag;
+    return {
+      status: 200,
+      headers,
+      body: hit.body,
+      operationName: hit.operationName,
+      freshUntil: hit.freshUntil,
+    };
+  };
   return {
     fastPath(input) {
-      const hit = cache.lookup(shapeOf(input), input.scope);
-      if (!hit) return null;
-      input.scope.stats.hits++;
-      // ETags are for GET (HTTP caches revalidate GETs); a POST answer carries none, stored or not.
-      const headers: Record<string, string> = { 'content-type': hit.contentType };
-      if (input.method === 'GET' || input.method === 'HEAD') headers.etag = hit.etag;
-      return {
-        status: 200,
-        headers,
-        body: hit.body,
-        operationName: hit.operationName,
-        freshUntil: hit.freshUntil,
-      };
+      const shape = shapeOf(input);
+      const hit = cache.lookup(shape, input.scope);
+      if (hit) return answer(input, hit);
+      const joined = cache.join(shape, input.scope);
+      return joined ? joined.then((shared) => (shared ? answer(input, shared) : null)) : null;
     },
     onGraphQLResult({ request, status, headers, body, operationName }) {
       cache.store(shapeOf(request), request.scope, { status, contentType: headers['content-type'] ?? '', body, operationName });
+    },
+    onGraphQLEnd(request) {
+      cache.release(request.scope);
     },
   };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { cannedError } from '../schema/error-contract.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { bearer, get, post, raw, startGateway, type TestGateway } from '../production/gateway.js';
@@ -450,6 +450,59 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(gateway.app.responseCache.stats().entries).toBe(1);
     const forged = await get(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'apollo-require-preflight': '' });
     expect(forged.status).toBe(403);
+  });
+
+  /** The simulator, answering every Katapult call `ms` later than it would. */
+  const slowSimulator = (ms: number) => {
+    const simulator = createSimulator();
+    return new Proxy(simulator, {
+      get: (target, name) =>
+        name === 'fetch'
+          ? async (input: RequestInfo | URL, init?: RequestInit) => {
+              await new Promise((resolve) => setTimeout(resolve, ms));
+              return target.fetch(input, init);
+            }
+          : Reflect.get(target, name),
+    });
+  };
+
+  it('answers identical requests of one token that arrive together from the first one’s answer: one execution for all', async () => {
+    gateway = await startGateway({ simulator: slowSimulator(50), env: { LOG_LEVEL: 'info' } });
+    const endpoint = gateway.endpoint;
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), 'x-request-id': `burst-${i}` })));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
+    expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
+    expect(answers[0]!.json.data.organization.name).toBe('Globex Corporation');
+    answers.forEach((answer, i) => expect(answer.headers['x-request-id']).toBe(`burst-${i}`));
+    expect(summaries(gateway).filter((line) => line.fastPath === false)).toHaveLength(1);
+    // Shared while it was built, not stored: it was the operation's first clean answer.
+    expect(gateway.app.responseCache.stats().entries).toBe(0);
+    // Another token's identical request is its own.
+    const theirs = await post(endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.acme));
+    expect(theirs.text).not.toBe(answers[0]!.text);
+  });
+
+  it('lets requests waiting on one whose client went away build their own answers', async () => {
+    gateway = await startGateway({ simulator: slowSimulator(100), env: { LOG_LEVEL: 'info' } });
+    const leaving = new AbortController();
+    const first = fetch(gateway.endpoint, {
+      method: 'POST',
+      headers: { ...bearer(DEMO_TOKENS.globex), 'content-type': 'application/json' },
+      body: JSON.stringify({ query: DASHBOARD }),
+      signal: leaving.signal,
+    }).then(
+      () => 'answered',
+      () => 'gone',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const second = post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    leaving.abort();
+    expect(await first).toBe('gone');
+    const answer = await second;
+    expect(answer.status).toBe(200);
+    expect(answer.json.data.organization.name).toBe('Globex Corporation');
+    expect(answer.json.errors).toBeUndefined();
   });
 
   it('stores answers in memory of their own, never a slice of a shared buffer that a stored answer would keep alive', async () => {

@@ -419,3 +419,64 @@ describe('the finished-response cache and its edge cases', () => {
     expect(operationKey({ method: 'POST', search: '', body, accept: null, contentType: 'text/plain' })).toBeNull();
   });
 });
+
+describe('identical requests in flight', () => {
+  /** A request as the edge runs it: lookup, then join; undefined when it leads. */
+  const arrive = (cache: ResponseCache, request: GraphQLRequestShape, scope: RequestScope) => {
+    expect(cache.lookup(request, scope)).toBeUndefined();
+    return cache.join(request, scope);
+  };
+
+  it('gives an identical request of the same token the answer the first one builds, stored or not', async () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const leader = scopeFor('t1', 5000, clock.now());
+    expect(arrive(cache, request, leader)).toBeUndefined();
+    const waiting = arrive(cache, request, scopeFor('t1', 5000, clock.now()));
+    expect(waiting).toBeInstanceOf(Promise);
+    // Another token's identical request waits on no one: it builds its own answer.
+    expect(arrive(cache, request, scopeFor('t2', 5000, clock.now()))).toBeUndefined();
+    cache.store(request, leader, ok('{"data":{"a":1}}'));
+    expect((await waiting)?.body.toString()).toBe('{"data":{"a":1}}');
+    // Its first clean answer: shared, not stored.
+    expect(cache.stats().entries).toBe(0);
+    // The flight is over: the next identical request builds its own answer.
+    expect(arrive(cache, request, scopeFor('t1', 5000, clock.now()))).toBeUndefined();
+  });
+
+  it('gives waiting requests nothing when the first one ends without an answer that could be replayed', async () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    const cases: Array<[string, (scope: RequestScope) => void]> = [
+      ['an answer with errors', (scope) => cache.store(request, scope, ok('{"errors":[{"message":"no"}],"data":null}'))],
+      ['an answer served stale', (scope) => {
+        scope.stats.uncacheable = true;
+        cache.store(request, scope, ok('{"data":{"a":1}}'));
+      }],
+      ['no answer (its client went away, or it failed)', (scope) => cache.release(scope)],
+      ['an answer built across a purge of its token', (scope) => {
+        cache.purgeToken(scope.tokenKey);
+        cache.store(request, scope, ok('{"data":{"a":1}}'));
+      }],
+    ];
+    for (const [label, end] of cases) {
+      const leader = scopeFor('t1', 5000, clock.now());
+      expect(arrive(cache, request, leader), label).toBeUndefined();
+      const waiting = arrive(cache, request, scopeFor('t1', 5000, clock.now()));
+      end(leader);
+      expect(await waiting, label).toBeNull();
+    }
+  });
+
+  it('does not make a request wait past its own deadline, nor one that asked for a refresh', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const request = post({ query: '{ a }' });
+    expect(arrive(cache, request, scopeFor('t1', 5000, clock.now(), { deadline: clock.now() + 10_000 }))).toBeUndefined();
+    expect(arrive(cache, request, scopeFor('t1', 5000, clock.now(), { deadline: clock.now() + 1_000 }))).toBeUndefined();
+    expect(cache.join(request, scopeFor('t1', 5000, clock.now(), { noCache: true }))).toBeUndefined();
+    expect(arrive(cache, request, scopeFor('t1', 5000, clock.now(), { deadline: clock.now() + 10_000 }))).toBeInstanceOf(Promise);
+  });
+});
