@@ -343,11 +343,28 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // answer for it (same token key, same operation) may be sent without running yoga.
     if (fastPath) {
       let hit: GraphQLResponseOutput | null = null;
+      // A request may wait here (on an identical one's answer); a client that goes away meanwhile
+      // is answered by no one, neither from that answer nor by running the pipeline for it.
+      let gone = false;
+      const onClose = () => {
+        if (!res.writableFinished) gone = true;
+      };
       try {
         const answer = fastPath(input);
-        hit = answer instanceof Promise ? await answer : answer;
+        if (answer instanceof Promise) {
+          res.once('close', onClose);
+          hit = await answer;
+        } else {
+          hit = answer;
+        }
       } catch (error) {
         app.logger.warn({ err: error, requestId }, 'fast path failed; answering through the full pipeline');
+      } finally {
+        res.off('close', onClose);
+      }
+      if (gone || res.destroyed) {
+        log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: hit?.operationName ?? null, fastPath: hit !== null });
+        return;
       }
       if (hit) {
         app.metrics.onResponseCacheHit();

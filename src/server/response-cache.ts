@@ -449,6 +449,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         memo[LEADS] = lead;
         return undefined;
       }
+      // A request that waits gives up the time between the two deadlines (with the same timeout,
+      // the moments between their arrivals): when the first one's calls are refused at its
+      // deadline, this one gets null and starts again, where its own run would have kept those
+      // calls alive until its own deadline.
       if (flight.deadline > scope.deadline) return undefined;
       return flight.answer.then((answer) => {
         // The answer was judged against drops since the building request began, before this one.

@@ -484,18 +484,15 @@ describe('the warm fast path through the HTTP edge', () => {
 
   it('lets requests waiting on one whose client went away build their own answers', async () => {
     gateway = await startGateway({ simulator: slowSimulator(100), env: { LOG_LEVEL: 'info' } });
+    // The same headers for both (Accept is part of what makes two requests identical).
+    const headers = { ...bearer(DEMO_TOKENS.globex), 'content-type': 'application/json', accept: 'application/json' };
     const leaving = new AbortController();
-    const first = fetch(gateway.endpoint, {
-      method: 'POST',
-      headers: { ...bearer(DEMO_TOKENS.globex), 'content-type': 'application/json' },
-      body: JSON.stringify({ query: DASHBOARD }),
-      signal: leaving.signal,
-    }).then(
+    const first = fetch(gateway.endpoint, { method: 'POST', headers, body: JSON.stringify({ query: DASHBOARD }), signal: leaving.signal }).then(
       () => 'answered',
       () => 'gone',
     );
     await new Promise((resolve) => setTimeout(resolve, 30));
-    const second = post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const second = post(gateway.endpoint, { query: DASHBOARD }, headers);
     await new Promise((resolve) => setTimeout(resolve, 30));
     leaving.abort();
     expect(await first).toBe('gone');
@@ -503,6 +500,38 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     expect(answer.json.errors).toBeUndefined();
+    expect(summaries(gateway).map((line) => [line.status, line.fastPath])).toEqual([
+      [499, false],
+      [200, false],
+    ]);
+  });
+
+  it('does not run the pipeline, nor count an answer, for a request whose client left while it waited on an identical one', async () => {
+    gateway = await startGateway({ simulator: slowSimulator(100), env: { LOG_LEVEL: 'info' } });
+    const headers = { ...bearer(DEMO_TOKENS.globex), 'content-type': 'application/json', accept: 'application/json' };
+    const first = post(gateway.endpoint, { query: DASHBOARD }, headers);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const leaving = new AbortController();
+    const second = fetch(gateway.endpoint, { method: 'POST', headers, body: JSON.stringify({ query: DASHBOARD }), signal: leaving.signal }).then(
+      () => 'answered',
+      () => 'gone',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    leaving.abort();
+    expect(await second).toBe('gone');
+    expect((await first).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(summaries(gateway).map((line) => line.status).sort()).toEqual([200, 499]);
+    expect((await (await fetch(`${gateway.url}/metrics`)).text())).toMatch(/response_cache_hits_total\S* 0/);
+  });
+
+  it('lets no later request wait on one that was refused before it ran', async () => {
+    gateway = await startGateway();
+    // No media type the client accepts can be written: refused with 406 after the fast path missed.
+    for (let i = 0; i < 2; i++) {
+      const refused = await post(gateway.endpoint, { query: DASHBOARD }, { ...bearer(DEMO_TOKENS.globex), accept: 'application/json;q=0, application/graphql-response+json;q=0' });
+      expect(refused.status).toBe(406);
+    }
   });
 
   it('stores answers in memory of their own, never a slice of a shared buffer that a stored answer would keep alive', async () => {
