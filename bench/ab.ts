@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEMO_TOKENS, VM_COUNTS } from '../src/simulator/index.js';
+import { postGraphQL } from './harness/bench-run.js';
+import { freePort, installExitHandlers, killAllChildren, startChild, waitForHttp } from './harness/children.js';
+import { startSimulator } from './harness/simulator.js';
+import { median, percentile } from './harness/stats.js';
+import { gatewayEnv } from './harness/systems.js';
+import { createVariedSequence, FULL_SELECTION, listingStep, SELECTION_COUNT, variedBody, variedWindows, windowsNeeded, type VariedWorkload } from './harness/varied.js';
+
+/**
+ * Two builds of the gateway side by side under P1b's workload (warm REST data, every request
+ * body new): `npm run bench:ab -- <ref>` compares the commit <ref> (A) with the work tree (B),
+ * `npm run bench:ab -- <refA> <refB>` two commits. Both run at once, each in its own process;
+ * the load switches between them every slice, and the ratio is taken within each pair of
+ * slices. On machines whose speed drifts by tens of per cent from one minute to the next (these
+ * 2-core VMs), this shows changes that a full run's rounds cannot: two identical builds gave
+ * 0.95 to 1.02 with the defaults, and 1.15 once with 20 pairs of half-second slices. Repeat a
+ * run before trusting a difference of less than about 5 %.
+ * AB_SLICES (pairs, default 60) and AB_SLICE_MS (default 300) set its length.
+ */
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDir, '..');
+const TOKEN = DEMO_TOKENS.acme;
+const CONNECTIONS = 10;
+const pairs = Number(process.env.AB_SLICES ?? 60);
+const sliceMs = Number(process.env.AB_SLICE_MS ?? 300);
+
+const [refA, refB] = process.argv.slice(2);
+if (!refA) {
+  console.error('usage: npm run bench:ab -- <ref A> [<ref B>]   (B defaults to the work tree)');
+  process.exit(2);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'gateway-ab-'));
+const worktrees: string[] = [];
+installExitHandlers();
+
+/** A checkout of `ref`, or the work tree itself when `ref` is undefined. */
+function checkout(side: string, ref: string | undefined): string {
+  if (ref === undefined) return repoRoot;
+  const dir = join(work, `tree-${side}`);
+  execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { cwd: repoRoot, stdio: 'ignore' });
+  worktrees.push(dir);
+  // The compiler resolves the sources' imports and types from here.
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const lock = (root: string) => readFileSync(join(root, 'package-lock.json'), 'utf8');
+  if (lock(dir) !== lock(repoRoot)) console.warn(`  ${side} (${ref}) has another package-lock.json: it runs with the work tree's node_modules`);
+  return dir;
+}
+
+/** Compiles a tree as the bench does (tsc, no typecheck) and returns its entry point. */
+function build(side: string, root: string): string {
+  const out = join(work, `build-${side}`);
+  try {
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', join(out, 'dist')], { cwd: root, encoding: 'utf8' });
+  } catch (error) {
+    throw new Error(`${side} did not compile:\n${String((error as { stdout?: string }).stdout ?? error).slice(0, 2000)}`);
+  }
+  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+  symlinkSync(join(repoRoot, 'node_modules'), join(out, 'node_modules'), 'dir');
+  return join(out, 'dist/main.js');
+}
+
+/** CPU time (ms) of a process's main thread, where /proc says it; null elsewhere. */
+function mainThreadCpuMs(pid: number): number | null {
+  const path = `/proc/${pid}/task/${pid}/stat`;
+  if (!existsSync(path)) return null;
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function post(url: string, agent: http.Agent, body: string): Promise<boolean> {
+  return new Promise((done, fail) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } }, (response) => {
+      response.resume();
+      response.on('end', () => done(response.statusCode === 200));
+    });
+    request.on('error', fail);
+    request.end(body);
+  });
+}
+
+try {
+  const simulator = await startSimulator({ repoRoot, latencyMs: 20, script: join(benchDir, 'harness/simulator-child.ts') });
+  const sides = [];
+  for (const [side, ref] of [['A', refA], ['B', refB]] as const) {
+    const entry = build(side, checkout(side, ref));
+    const port = await freePort();
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...gatewayEnv({ simulatorBaseUrl: simulator.baseUrl } as Parameters<typeof gatewayEnv>[0], port) };
+    const child = startChild(`gateway ${side}`, process.execPath, [entry], { cwd: work, env });
+    await waitForHttp(child, `http://127.0.0.1:${port}/health`);
+    sides.push({ side, label: ref ?? 'work tree', url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
+  }
+
+  // Every item's cursor (the same for both: the same cursor secret), walking acme's list.
+  const cursors: string[] = [];
+  let after: string | null = null;
+  for (let step = 1; step <= 100; step++) {
+    const answer = await postGraphQL(sides[0]!.url, listingStep('katapult', 'acme', 100, { after, page: step }), TOKEN);
+    const connection = (answer.json?.data as { organization: { virtualMachines: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ cursor: string }> } } }).organization.virtualMachines;
+    cursors.push(...connection.edges.map((edge) => edge.cursor));
+    if (!connection.pageInfo.hasNextPage) break;
+    after = connection.pageInfo.endCursor;
+  }
+  const workload: VariedWorkload = { flavor: 'katapult', organization: 'acme', windows: variedWindows(VM_COUNTS.acme.live, windowsNeeded(pairs * sliceMs / 1000 + 10)), cursors };
+  // Warm on both: every window (every selection's REST data), and every document once, with bodies the load never sends.
+  for (const { url } of sides) {
+    for (const window of workload.windows) await postGraphQL(url, variedBody(workload, FULL_SELECTION, window, 'AbWarmWindow'), TOKEN);
+    for (let mask = 0; mask < SELECTION_COUNT; mask++) await postGraphQL(url, variedBody(workload, mask, { first: 1, start: 0 }), TOKEN);
+  }
+
+  const sequences = new Map(sides.map((s) => [s.side, createVariedSequence(workload)]));
+  // Two slices each unmeasured (connections, JIT), then the measured pairs.
+  for (let slice = 0; slice < 2 * (pairs + 2); slice++) {
+    const s = sides[slice % 2]!;
+    const sequence = sequences.get(s.side)!;
+    const end = Date.now() + sliceMs;
+    let answered = 0;
+    let failed = 0;
+    const cpuBefore = mainThreadCpuMs(s.pid);
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (Date.now() < end) (await post(s.url, s.agent, sequence.next())) ? answered++ : failed++;
+      }),
+    );
+    const cpuAfter = mainThreadCpuMs(s.pid);
+    if (failed) throw new Error(`${s.side}: ${failed} answers were not 200`);
+    if (slice >= 4) {
+      s.counts.push(answered);
+      if (cpuBefore !== null && cpuAfter !== null && answered > 0) s.cpu.push((cpuAfter - cpuBefore) / answered);
+    }
+  }
+  const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const ratios = a.counts.map((count, i) => b.counts[i]! / count);
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  for (const s of sides) {
+    const cpu = s.cpu.length ? `, main-thread CPU ${median(s.cpu).toFixed(3)} ms a request (median)` : '';
+    console.log(`${s.side} (${s.label}): ${median(s.counts)} answers a slice (median), ${sum(s.counts)} in all${cpu}`);
+  }
+  console.log(`B/A per pair: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+  console.log(
+    `B/A: median of pairs ${median(ratios).toFixed(3)} (quartiles ${percentile(ratios, 25).toFixed(2)} and ${percentile(ratios, 75).toFixed(2)}), of the totals ${(sum(b.counts) / sum(a.counts)).toFixed(3)}`,
+  );
+  await simulator.stop();
+} finally {
+  killAllChildren();
+  for (const dir of worktrees) execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(0);
