@@ -30,6 +30,8 @@ import type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd
  * - Checks that do not depend on the answer (CORS, CSRF, the token's presence, inbound rate
  *   limits) run before the lookup in the HTTP edge. An allow-listed persisted operation was
  *   accepted by the full pipeline before it was ever stored, and the allow-list is static.
+ * - An identical request of the same token that arrives while the first is still running waits
+ *   for that answer (`join`) and gets it only when it passes the same checks as a stored one.
  */
 export interface ResponseCacheOptions {
   clock: Clock;
