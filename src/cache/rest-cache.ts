@@ -197,12 +197,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       // The new answer supersedes the kept one even when it cannot be kept itself.
       remove(tokenKey, storeKey, undefined);
     } else {
-      const replacedCharge = ledger.chargeOf(tokenKey, storeKey);
-      while (ledger.bytesOf(tokenKey) - replacedCharge + entry.charge > settings.perTokenMaxBytes) {
-        const oldest = ledger.oldestOf(tokenKey, storeKey);
-        if (oldest === undefined) break;
-        remove(tokenKey, oldest, 'token-share');
-      }
+      ledger.makeRoom(tokenKey, storeKey, entry.charge, settings.perTokenMaxBytes, (oldest) => remove(tokenKey, oldest, 'token-share'));
       store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) });
       if (store.peek(storeKey) === entry) {
         ledger.add(tokenKey, storeKey, entry.charge);

@@ -12,12 +12,14 @@ export interface TokenLedger {
   touch(tokenKey: string, storeKey: string): void;
   /** Bytes charged to the token. */
   bytesOf(tokenKey: string): number;
-  /** The charge of one entry, or 0 when the ledger does not hold it. */
-  chargeOf(tokenKey: string, storeKey: string): number;
   /** The token's store keys, least recently used first (a snapshot, safe to delete while iterating). */
   keysOf(tokenKey: string): string[];
-  /** Least recently used entry of the token other than `except`. */
-  oldestOf(tokenKey: string, except: string): string | undefined;
+  /**
+   * Drops the token's least recently used entries (never `keep`) until `charge` more fits in
+   * `share`, counting `keep`'s own charge as gone (it is being replaced). `drop` removes an
+   * entry from the store; the ledger forgets it either way.
+   */
+  makeRoom(tokenKey: string, keep: string, charge: number, share: number, drop: (storeKey: string) => void): void;
   /** When Katapult last accepted the token, as `markChecked` recorded it; undefined for a token holding no entry. */
   checkedAt(tokenKey: string): number | undefined;
   /** Records that Katapult accepted the token at `at` (epoch ms); no-op for a token holding no entry. */
@@ -65,13 +67,17 @@ export function createTokenLedger(): TokenLedger {
       entries.set(storeKey, charge);
     },
     bytesOf: (tokenKey) => accounts.get(tokenKey)?.bytes ?? 0,
-    chargeOf: (tokenKey, storeKey) => accounts.get(tokenKey)?.entries.get(storeKey) ?? 0,
     keysOf: (tokenKey) => [...(accounts.get(tokenKey)?.entries.keys() ?? [])],
-    oldestOf(tokenKey, except) {
-      for (const storeKey of accounts.get(tokenKey)?.entries.keys() ?? []) {
-        if (storeKey !== except) return storeKey;
+    makeRoom(tokenKey, keep, charge, share, drop) {
+      const account = accounts.get(tokenKey);
+      if (!account) return;
+      const replaced = account.entries.get(keep) ?? 0;
+      for (const storeKey of [...account.entries.keys()]) {
+        if (account.bytes - replaced + charge <= share) return;
+        if (storeKey === keep || !account.entries.has(storeKey)) continue;
+        drop(storeKey);
+        remove(tokenKey, storeKey);
       }
-      return undefined;
     },
     checkedAt: (tokenKey) => accounts.get(tokenKey)?.checkedAt,
     markChecked(tokenKey, at) {

@@ -324,12 +324,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       return true;
     }
     const size = sightingSize(key);
-    while (sightingLedger.bytesOf(tokenKey) + size > maxTokenSightingBytes) {
-      const oldest = sightingLedger.oldestOf(tokenKey, key);
-      if (oldest === undefined) break;
-      sightings.delete(oldest);
-      sightingLedger.remove(tokenKey, oldest);
-    }
+    sightingLedger.makeRoom(tokenKey, key, size, maxTokenSightingBytes, (oldest) => sightings.delete(oldest));
     sightings.set(key, tokenKey);
     if (sightings.peek(key) === tokenKey) sightingLedger.add(tokenKey, key, size);
     return false;
@@ -484,11 +479,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (!seenBefore(scope.tokenKey, key)) return;
       // The answer it replaces (if any) goes first, then the token's least recently used until this one fits.
       forget(scope.tokenKey, key);
-      while (ledger.bytesOf(scope.tokenKey) + size > maxTokenBytes) {
-        const oldest = ledger.oldestOf(scope.tokenKey, key);
-        if (oldest === undefined) break;
-        forget(scope.tokenKey, oldest);
-      }
+      ledger.makeRoom(scope.tokenKey, key, size, maxTokenBytes, (oldest) => forget(scope.tokenKey, oldest));
       entries.set(key, shared, { ttl: shared.freshUntil - clock.now() });
       if (entries.peek(key)?.tokenKey === scope.tokenKey) ledger.add(scope.tokenKey, key, size);
     },
