@@ -343,26 +343,16 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // answer for it (same token key, same operation) may be sent without running yoga.
     if (fastPath) {
       let hit: GraphQLResponseOutput | null = null;
-      // A request may wait here (on an identical one's answer); a client that goes away meanwhile
-      // is answered by no one, neither from that answer nor by running the pipeline for it.
-      let gone = false;
-      const onClose = () => {
-        if (!res.writableFinished) gone = true;
-      };
       try {
         const answer = fastPath(input);
-        if (answer instanceof Promise) {
-          res.once('close', onClose);
-          hit = await answer;
-        } else {
-          hit = answer;
-        }
+        hit = answer instanceof Promise ? await answer : answer;
       } catch (error) {
         app.logger.warn({ err: error, requestId }, 'fast path failed; answering through the full pipeline');
-      } finally {
-        res.off('close', onClose);
       }
-      if (gone || res.destroyed) {
+      // A request may have waited here (on an identical one's answer); a client that went away
+      // meanwhile (its response closed before anything was written) is answered by no one,
+      // neither from that answer nor by running the pipeline for it.
+      if (res.destroyed) {
         log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: hit?.operationName ?? null, fastPath: hit !== null });
         return;
       }
