@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,10 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { DEMO_TOKENS, VM_COUNTS } from '../src/simulator/index.js';
 import { postGraphQL } from './harness/bench-run.js';
 import { freePort, installExitHandlers, killAllChildren, startChild, waitForHttp } from './harness/children.js';
+import { prepareGateway } from './harness/main.js';
 import { startSimulator } from './harness/simulator.js';
 import { median, percentile } from './harness/stats.js';
-import { gatewayEnv } from './harness/systems.js';
-import { createVariedSequence, FULL_SELECTION, listingStep, SELECTION_COUNT, variedBody, variedWindows, windowsNeeded, type VariedWorkload } from './harness/varied.js';
+import { gatewayEnv, SYSTEMS } from './harness/systems.js';
+import { createVariedSequence, FULL_SELECTION, SELECTION_COUNT, variedBody, variedWindows, windowsNeeded, type VariedWorkload } from './harness/varied.js';
+import { listAll, THROUGHPUT_ORGANIZATION } from './scenarios/throughput.js';
 
 /**
  * Two builds of the gateway side by side under P1b's workload (warm REST data, every request
@@ -53,19 +55,6 @@ function checkout(side: string, ref: string | undefined): string {
   return dir;
 }
 
-/** Compiles a tree as the bench does (tsc, no typecheck) and returns its entry point. */
-function build(side: string, root: string): string {
-  const out = join(work, `build-${side}`);
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', join(out, 'dist')], { cwd: root, encoding: 'utf8' });
-  } catch (error) {
-    throw new Error(`${side} did not compile:\n${String((error as { stdout?: string }).stdout ?? error).slice(0, 2000)}`);
-  }
-  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
-  symlinkSync(join(repoRoot, 'node_modules'), join(out, 'node_modules'), 'dir');
-  return join(out, 'dist/main.js');
-}
-
 /** CPU time (ms) of a process's main thread, where /proc says it; null elsewhere. */
 function mainThreadCpuMs(pid: number): number | null {
   const path = `/proc/${pid}/task/${pid}/stat`;
@@ -88,26 +77,28 @@ function post(url: string, agent: http.Agent, body: string): Promise<boolean> {
 try {
   const simulator = await startSimulator({ repoRoot, latencyMs: 20, script: join(benchDir, 'harness/simulator-child.ts') });
   const sides = [];
+  const notes: string[] = [];
   for (const [side, ref] of [['A', refA], ['B', refB]] as const) {
-    const entry = build(side, checkout(side, ref));
+    const root = checkout(side, ref);
+    const buildDir = join(work, `build-${side}`);
+    mkdirSync(buildDir);
+    // Compiled as the full bench compiles the gateway (tsx on the sources if that fails, said in `notes`).
+    const { command } = await prepareGateway(root, buildDir, notes);
     const port = await freePort();
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...gatewayEnv({ simulatorBaseUrl: simulator.baseUrl } as Parameters<typeof gatewayEnv>[0], port) };
-    const child = startChild(`gateway ${side}`, process.execPath, [entry], { cwd: work, env });
+    const child = startChild(`gateway ${side}`, command.command, command.args, { cwd: root, env });
     await waitForHttp(child, `http://127.0.0.1:${port}/health`);
     sides.push({ side, label: ref ?? 'work tree', url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
   }
 
-  // Every item's cursor (the same for both: the same cursor secret), walking acme's list.
-  const cursors: string[] = [];
-  let after: string | null = null;
-  for (let step = 1; step <= 100; step++) {
-    const answer = await postGraphQL(sides[0]!.url, listingStep('katapult', 'acme', 100, { after, page: step }), TOKEN);
-    const connection = (answer.json?.data as { organization: { virtualMachines: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ cursor: string }> } } }).organization.virtualMachines;
-    cursors.push(...connection.edges.map((edge) => edge.cursor));
-    if (!connection.pageInfo.hasNextPage) break;
-    after = connection.pageInfo.endCursor;
-  }
-  const workload: VariedWorkload = { flavor: 'katapult', organization: 'acme', windows: variedWindows(VM_COUNTS.acme.live, windowsNeeded(pairs * sliceMs / 1000 + 10)), cursors };
+  // Every item's cursor (the same for both: the same cursor secret), walking the list as P1b does.
+  const { cursors } = await listAll({ url: sides[0]!.url, spec: SYSTEMS.find((system) => system.id === 'gateway')! });
+  const workload: VariedWorkload = {
+    flavor: 'katapult',
+    organization: THROUGHPUT_ORGANIZATION,
+    windows: variedWindows(VM_COUNTS[THROUGHPUT_ORGANIZATION].live, windowsNeeded((pairs * sliceMs) / 1000 + 10)),
+    cursors,
+  };
   // Warm on both: every window (every selection's REST data), and every document once, with bodies the load never sends.
   for (const { url } of sides) {
     for (const window of workload.windows) await postGraphQL(url, variedBody(workload, FULL_SELECTION, window, 'AbWarmWindow'), TOKEN);
@@ -146,6 +137,7 @@ try {
   console.log(
     `B/A: median of pairs ${median(ratios).toFixed(3)} (quartiles ${percentile(ratios, 25).toFixed(2)} and ${percentile(ratios, 75).toFixed(2)}), of the totals ${(sum(b.counts) / sum(a.counts)).toFixed(3)}`,
   );
+  for (const note of notes) console.log(`note: ${note}`);
   await simulator.stop();
 } finally {
   killAllChildren();

@@ -38,7 +38,7 @@ async function runToEnd(name: string, command: string, args: string[], cwd: stri
  * package.json marking it ESM and a link to the repository's node_modules. Falls back to tsx
  * on the sources when the build fails.
  */
-async function prepareGateway(repoRoot: string, workDir: string, notes: string[]): Promise<{ command: { command: string; args: string[] }; mode: string }> {
+export async function prepareGateway(repoRoot: string, workDir: string, notes: string[]): Promise<{ command: { command: string; args: string[] }; mode: string }> {
   const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
   const outRoot = join(workDir, 'gateway');
   const entry = join(outRoot, 'dist/main.js');

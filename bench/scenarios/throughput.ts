@@ -140,7 +140,7 @@ async function responseCacheHitsOf(system: RunningSystem): Promise<number> {
 }
 
 /** Walks the whole list once, warming its pages; returns every item's cursor (Katapult flavour) and the list's length. */
-async function listAll(system: RunningSystem): Promise<{ cursors: string[] | null; length: number }> {
+export async function listAll(system: Pick<RunningSystem, 'url' | 'spec'>): Promise<{ cursors: string[] | null; length: number }> {
   const { flavor } = system.spec;
   const cursors: string[] = [];
   let length = 0;
