@@ -262,8 +262,9 @@ interface Flight {
   key: string;
   /** The building request's deadline: a request that wants its answer sooner does not wait on it. */
   deadline: number;
-  answer: Promise<StoredResponse | null>;
-  settle(answer: StoredResponse | null): void;
+  /** Made when a first request waits: most answers being built have no one waiting for them. */
+  answer?: Promise<StoredResponse | null>;
+  settle?(answer: StoredResponse | null): void;
 }
 type ScopeNotes = RequestScope & { [KEY]?: string | null; [DROPS]?: number; [LEADS]?: Flight };
 
@@ -408,7 +409,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     if (!flight) return;
     memo[LEADS] = undefined;
     if (flights.get(flight.key) === flight) flights.delete(flight.key);
-    flight.settle(answer);
+    flight.settle?.(answer);
   };
 
   return {
@@ -439,9 +440,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const memo = scope as ScopeNotes;
       const flight = flights.get(key);
       if (!flight) {
-        let settleFlight!: (answer: StoredResponse | null) => void;
-        const answer = new Promise<StoredResponse | null>((resolve) => (settleFlight = resolve));
-        const lead: Flight = { key, deadline: scope.deadline, answer, settle: settleFlight };
+        const lead: Flight = { key, deadline: scope.deadline };
         flights.set(key, lead);
         memo[LEADS] = lead;
         return undefined;
@@ -451,6 +450,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       // deadline, this one gets null and starts again, where its own run would have kept those
       // calls alive until its own deadline.
       if (flight.deadline > scope.deadline) return undefined;
+      flight.answer ??= new Promise((resolve) => (flight.settle = resolve));
       return flight.answer.then((answer) => {
         // The answer was judged against drops since the building request began, before this one.
         if (!answer || answer.freshUntil <= clock.now()) return null;
