@@ -3,7 +3,8 @@ import { createRestCache, type RestCache } from './cache/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { GatewayConfig } from './config.js';
 import { createCursorCodec } from './data/cursor.js';
-import { createKatapultData } from './data/katapult-data.js';
+import { createKatapultData, type KatapultData } from './data/katapult-data.js';
+import { createOpeningReadsMemory, type OpeningReadsMemory } from './data/opening-reads.js';
 import { createKatapultSource, type KatapultSource } from './data/katapult-source.js';
 import { createRequestStats, readKatapultData, type RequestScope } from './data/request-scope.js';
 import { createLogger, yogaLogging, type Logger } from './logger.js';
@@ -45,10 +46,18 @@ export interface GatewayDeps {
 }
 
 /** What the server wiring needs to know about one incoming request. */
+/**
+ * Room for the opening reads of operations seen (see `opening-reads.ts`): a few hundred bytes
+ * an operation, so thousands of them. Outside CACHE_MAX_BYTES, like the document caches.
+ */
+const OPENING_READS_BYTES = 2 * 1024 * 1024;
+
 export interface ServerContext {
   scope: RequestScope;
   /** Filled in while yoga runs, for the request's summary line. @default none */
   notes?: RequestNotes;
+  /** The request's data layer, when the edge made it (to start reads before yoga runs). @default a new one */
+  data?: KatapultData;
 }
 
 export interface GatewayApp {
@@ -66,6 +75,10 @@ export interface GatewayApp {
   readonly graphiqlDemoToken: string | undefined;
   /** Finished responses of repeated identical operations (the warm fast path). */
   readonly responseCache: ResponseCache;
+  /** The data layer for one request. */
+  createData(scope: RequestScope): KatapultData;
+  /** What requests for each operation read first, so that a request can start those reads on arrival. */
+  readonly openingReads: OpeningReadsMemory;
   /** Calls `listener` with a token's key whenever the REST cache drops everything of that token (revoked token). */
   onTokenPurged(listener: (tokenKey: string) => void): void;
   /** Builds the per-request scope from the request's headers. */
@@ -282,9 +295,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     maxRequestBodySize: false,
     parserAndValidationCache: { ...documentCaches, validationCache: true },
     plugins,
-    context: ({ scope }) => ({
+    context: ({ scope, data }) => ({
       scope,
-      data: createKatapultData(source, scope, pageSizes.perPage),
+      data: data ?? createKatapultData(source, scope, pageSizes.perPage),
       cursors,
       pageSizes,
     }),
@@ -321,6 +334,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     readiness,
     metrics,
     graphiqlDemoToken: deps.graphiqlDemoToken,
+    createData: (scope) => createKatapultData(source, scope, pageSizes.perPage),
+    openingReads: createOpeningReadsMemory({ maxBytes: OPENING_READS_BYTES }),
     onTokenPurged: (listener) => void purgeListeners.push(listener),
     createScope,
     async close() {

@@ -21,6 +21,7 @@ import type {
 } from '../upstream/dto.js';
 import { UpstreamApiError, isNotFoundCode, isUpstreamError } from '../upstream/errors.js';
 import { annotationParams, lookupParams, pageParams, type AnnotationFilterParam, type Lookup } from '../upstream/params.js';
+import type { ResourceKind } from '../cache/index.js';
 import type { KatapultSource, MaybePromise } from './katapult-source.js';
 import { chain, recover } from './pagination.js';
 import type { RequestScope } from './request-scope.js';
@@ -57,7 +58,30 @@ export interface KatapultData {
   /** A GPU type found in the GPU type list alone (no call for a single record); null when the list has none. */
   gpuTypeInList(id: string): MaybePromise<GpuTypeDto | null>;
   currentUser(): MaybePromise<CurrentUserResponseDto>;
+  /**
+   * The reads this request asked for before it had seen any answer (a cache hit, or a call's
+   * result or error), in order. They depend on nothing Katapult said, only on the operation and
+   * its variables (and on the gateway's configuration), so any token running the same operation
+   * asks for the same ones: see `prefetch`. Reads for a refresh are left out.
+   */
+  openingReads(): readonly OpeningRead[];
+  /**
+   * Starts these reads now, through the cache and the queue as any read: a resolver that asks
+   * for one of them later gets the same read (counted once), not a second call. A read that
+   * fails is the failure of whichever resolver asks for it; one no resolver asks for fails quietly.
+   */
+  prefetch(reads: readonly OpeningRead[]): void;
 }
+
+/** One read in `openingReads`. */
+export interface OpeningRead {
+  path: string;
+  kind: ResourceKind;
+  params?: readonly [string, string][];
+}
+
+/** Opening reads kept per request: an operation asking for more starts the rest when its resolvers do. */
+export const MAX_OPENING_READS = 16;
 
 /** The error Katapult gives for a lookup that found nothing, for lookups the gateway answers itself from a list. */
 export const notFound = (code: string, what: string) =>
@@ -86,12 +110,35 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   // page asks for the package list): remember each read for the rest of the request, keyed
   // cheaply, so the cache is consulted once per URL per request.
   const reads = new Map<string, MaybePromise<unknown>>();
-  const get = <T>(path: string, kind: Parameters<KatapultSource['get']>[1]['kind'], params?: [string, string][], refresh = false): MaybePromise<T> => {
-    const key = params ? `${path}${JSON.stringify(params)}` : path;
+  const keyOf = (path: string, params: readonly [string, string][] | undefined) => (params ? `${path}${JSON.stringify(params)}` : path);
+  // Until the request has seen an answer, what it asks for is its opening (see `openingReads`).
+  let answerSeen = false;
+  const see = () => void (answerSeen = true);
+  let opening: OpeningRead[] | undefined;
+  // Prefetched reads not asked for yet: one asked for before any answer joins the opening then.
+  let prefetched: Set<string> | undefined;
+  const open = (path: string, kind: ResourceKind, params: [string, string][] | undefined, refresh: boolean, read: MaybePromise<unknown>) => {
+    opening ??= [];
+    if (!refresh && opening.length < MAX_OPENING_READS) opening.push({ path, kind, params });
+    // A resolver sees the answer when it is handed over (a hit) or when its promise settles.
+    if (read instanceof Promise) read.then(see, see);
+    else see();
+  };
+  const get = <T>(path: string, kind: ResourceKind, params?: [string, string][], refresh = false): MaybePromise<T> => {
+    const key = keyOf(path, params);
     let read = refresh ? undefined : (reads.get(key) as MaybePromise<T> | undefined);
     if (read === undefined) {
-      read = source.get<T>(scope, { path, kind, params, refresh });
+      try {
+        read = source.get<T>(scope, { path, kind, params, refresh });
+      } catch (error) {
+        // An error is an answer too: what the request does after it is not part of its opening.
+        see();
+        throw error;
+      }
       reads.set(key, read);
+      if (!answerSeen) open(path, kind, params, refresh, read);
+    } else if (!answerSeen && prefetched?.delete(key)) {
+      open(path, kind, params, false, read);
     }
     return read;
   };
@@ -187,6 +234,24 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     gpuType: (id) =>
       chain(data.gpuTypeInList(id), (found) => found ?? chain(get<GpuTypeResponseDto>('/gpu_types/gpu_type', 'gpuTypes', lookupParams('gpu_type', { id })), (body) => body.gpu_type)),
     currentUser: () => get('/users/current', 'user'),
+    openingReads: () => opening ?? [],
+    prefetch(wanted) {
+      for (const { path, kind, params } of wanted) {
+        const key = keyOf(path, params);
+        if (reads.has(key)) continue;
+        let read: MaybePromise<unknown>;
+        try {
+          read = source.get(scope, { path, kind, params: params as [string, string][] | undefined });
+        } catch {
+          // Thrown again, to the resolver, if one asks for it.
+          continue;
+        }
+        if (read instanceof Promise) read.catch(() => {});
+        reads.set(key, read);
+        (prefetched ??= new Set()).add(key);
+        scope.stats.prefetched++;
+      }
+    },
   };
   return data;
 }

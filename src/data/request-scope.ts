@@ -27,6 +27,8 @@ export interface RequestStats {
   coalesced: number;
   negative: number;
   upstreamCalls: number;
+  /** Reads started on the request's arrival, before yoga ran it (see `KatapultData.prefetch`). */
+  prefetched: number;
   /** Total time upstream calls of this request waited in the queue. */
   queueWaitMs: number;
   /** Earliest epoch ms at which any REST entry this request read stops being fresh. */
@@ -53,6 +55,7 @@ export function createRequestStats(): RequestStats {
     coalesced: 0,
     negative: 0,
     upstreamCalls: 0,
+    prefetched: 0,
     queueWaitMs: 0,
     freshUntil: Number.POSITIVE_INFINITY,
     uncacheable: false,

@@ -66,6 +66,7 @@ export function createRequestLog(options: RequestLogOptions): (summary: RequestS
         durationMs,
         fastPath: summary.fastPath === true,
         upstreamCalls: s.upstreamCalls,
+        prefetchedReads: s.prefetched,
         cache: { hits: s.hits, misses: s.misses, stale: s.stale + s.staleIfError, coalesced: s.coalesced, negative: s.negative },
         queueWaitMs: s.queueWaitMs,
         tokenFingerprint: scope.token ? tokens.fingerprint(scope.token) : null,

@@ -103,6 +103,12 @@ export interface ResponseCache {
    * later identical ones join, until `release`.
    */
   join(request: GraphQLRequestShape, scope: RequestScope): Promise<CachedResponse | null> | undefined;
+  /**
+   * The operation the request asks for, as a short id that leaves the token out (the same for
+   * every token, however the text was spaced): null when it is not a plain query this cache
+   * could key, or carries a persisted-query hash that finds no document now.
+   */
+  operationOf(request: GraphQLRequestShape, scope: RequestScope): string | null;
   /** The request has ended: requests waiting on an answer it did not offer to `store` get null. */
   release(scope: RequestScope): void;
   /** Offers a finished answer; stored only when it is safe to replay (see above). */
@@ -458,6 +464,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
         return answer as CachedResponse;
       });
     },
+    operationOf(request, scope) {
+      const key = keyOf(request, scope);
+      if (key === null) return null;
+      const id = key.slice(key.indexOf('\u0000') + 1);
+      const persistedHash = persistedHashIn(id);
+      if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return null;
+      return id;
+    },
     release: (scope) => settle(scope, null),
     store(request, scope, response) {
       // Requests waiting on this one get its answer when `replayable` passes it, stored or not.
@@ -501,8 +515,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     if (response.body.includes('"errors"')) return null;
     // Only single JSON answers: an event stream or multipart answer is framed for its request.
     if (!JSON_MEDIA_TYPE.test(response.contentType)) return null;
-    const byHash = key.indexOf('\u0000#');
-    const persistedHash = byHash === -1 ? undefined : decodeURIComponent(key.slice(byHash + 2, key.indexOf('#', byHash + 2)));
+    const persistedHash = persistedHashIn(key.slice(key.indexOf('\u0000') + 1));
     // Replayed only while the hash finds its document (see lookup): one that does not now (no
     // APQ, or a document allowed by its text only) would hold the token's share for nothing.
     if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return null;
@@ -510,7 +523,12 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   }
 }
 
-function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
+/** The persisted-query hash an operation id carries (`#hash#digest`), if any. */
+function persistedHashIn(id: string): string | undefined {
+  return id.startsWith('#') ? decodeURIComponent(id.slice(1, id.indexOf('#', 1))) : undefined;
+}
+
+export function shapeOf(input: GraphQLRequestInput): GraphQLRequestShape {
   const accept = input.headers.accept;
   return {
     method: input.method,

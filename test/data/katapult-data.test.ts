@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createKatapultData } from '../../src/data/katapult-data.js';
 import type { KatapultSource, SourceCall } from '../../src/data/katapult-source.js';
-import type { RequestScope } from '../../src/data/request-scope.js';
+import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
 
 const pkg = (id: string, name: string) => ({ id, name, permalink: name.toLowerCase() });
 const list = (rows: ReturnType<typeof pkg>[]) => ({
@@ -51,5 +51,106 @@ describe('packageByName, as every VM on a page asks it', () => {
     createKatapultData(source, {} as RequestScope, 200).packageByName({ sub_domain: 'acme' }, 'ROCK-3');
     createKatapultData(source, {} as RequestScope, 200).packageByName({ sub_domain: 'acme' }, 'ROCK-3');
     expect(calls).toHaveLength(2);
+  });
+});
+
+describe('opening reads and prefetch', () => {
+  const scope = () => ({ stats: createRequestStats() }) as RequestScope;
+  /** Every read waits until `answer` is called: as cold reads do. */
+  function pendingSource() {
+    const calls: SourceCall[] = [];
+    const waiting: Array<{ call: SourceCall; resolve(value: unknown): void; reject(error: unknown): void }> = [];
+    const source: KatapultSource = {
+      get<T>(_scope: RequestScope, call: SourceCall): Promise<T> {
+        calls.push(call);
+        return new Promise<T>((resolve, reject) => waiting.push({ call, resolve: resolve as (value: unknown) => void, reject }));
+      },
+    };
+    return { source, calls, waiting };
+  }
+
+  it('lists the reads asked for before any answer was seen, and none after', async () => {
+    const { source, waiting } = pendingSource();
+    const data = createKatapultData(source, scope(), 200);
+    const page = data.virtualMachinesPage({ sub_domain: 'acme' }, [], 1);
+    void data.dataCenters();
+    // The same read twice is listed once.
+    void data.dataCenters();
+    expect(data.openingReads().map((r) => r.path)).toEqual(['/organizations/organization/virtual_machines', '/data_centers']);
+    waiting[0]!.resolve({ virtual_machines: [] });
+    await page;
+    // Asked for after an answer: it may depend on that answer, so it is not part of the opening.
+    void data.zones();
+    expect(data.openingReads().map((r) => r.path)).toEqual(['/organizations/organization/virtual_machines', '/data_centers']);
+  });
+
+  it('ends the opening at a cached answer handed over at once, and at an error', () => {
+    const hit = createKatapultData({ get: <T>() => ({ data_centers: [] }) as T }, scope(), 200);
+    void hit.dataCenters();
+    void hit.zones();
+    expect(hit.openingReads().map((r) => r.path)).toEqual(['/data_centers']);
+
+    const failing = createKatapultData(
+      {
+        get: () => {
+          throw new Error('refused');
+        },
+      },
+      scope(),
+      200,
+    );
+    expect(() => failing.dataCenters()).toThrow('refused');
+    expect(() => failing.zones()).toThrow('refused');
+    expect(failing.openingReads()).toEqual([]);
+  });
+
+  it('leaves refreshes out of the opening', () => {
+    const { source } = pendingSource();
+    const data = createKatapultData(source, scope(), 200);
+    void data.countriesPage(1, true);
+    expect(data.openingReads()).toEqual([]);
+  });
+
+  it('starts prefetched reads at once and hands the same read to the resolver that asks, without a second call', async () => {
+    const { source, calls, waiting } = pendingSource();
+    const first = createKatapultData(source, scope(), 200);
+    void first.virtualMachinesPage({ sub_domain: 'acme' }, [], 1);
+    void first.dataCenters();
+    const opening = first.openingReads();
+
+    const requestScope = scope();
+    const second = createKatapultData(source, requestScope, 200);
+    second.prefetch(opening);
+    expect(calls).toHaveLength(4);
+    expect(requestScope.stats.prefetched).toBe(2);
+    const page = second.virtualMachinesPage({ sub_domain: 'acme' }, [], 1);
+    const centers = second.dataCenters();
+    expect(calls).toHaveLength(4);
+    waiting[2]!.resolve({ virtual_machines: [{ id: 'vm_1' }] });
+    waiting[3]!.resolve({ data_centers: [] });
+    await expect(page).resolves.toEqual({ virtual_machines: [{ id: 'vm_1' }] });
+    await expect(centers).resolves.toEqual({ data_centers: [] });
+    // Prefetching what the request already reads starts nothing more.
+    second.prefetch(opening);
+    expect(calls).toHaveLength(4);
+  });
+
+  it('gives a prefetched read that failed to the resolver that asks, as its own failure, with no second call', async () => {
+    const { source, calls, waiting } = pendingSource();
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const data = createKatapultData(source, scope(), 200);
+      data.prefetch([{ path: '/data_centers', kind: 'dataCenters' }, { path: '/zones', kind: 'zones' }]);
+      waiting[0]!.reject(new Error('upstream down'));
+      // A prefetched read no resolver asks for fails quietly.
+      waiting[1]!.reject(new Error('upstream down'));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await expect(data.dataCenters()).rejects.toThrow('upstream down');
+      expect(calls).toHaveLength(2);
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
   });
 });
