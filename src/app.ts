@@ -45,13 +45,13 @@ export interface GatewayDeps {
   processMetrics?: boolean;
 }
 
-/** What the server wiring needs to know about one incoming request. */
 /**
  * Room for the opening reads of operations seen (see `opening-reads.ts`): a few hundred bytes
  * an operation, so thousands of them. Outside CACHE_MAX_BYTES, like the document caches.
  */
 const OPENING_READS_BYTES = 2 * 1024 * 1024;
 
+/** What the server wiring needs to know about one incoming request. */
 export interface ServerContext {
   scope: RequestScope;
   /** Filled in while yoga runs, for the request's summary line. @default none */

@@ -164,6 +164,15 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, OPTIONS';
 const VARY_POST = 'Origin, Accept-Encoding';
 const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 
+/**
+ * The least time a request must have left for its reads to start on arrival. A read started
+ * early reaches the queue about half a millisecond before the request's own run would ask for
+ * it, and the queue refuses a read whose deadline has passed: a request with (nearly) no time
+ * left would otherwise send calls its own run would not, and which calls were sent would show
+ * in its error whether some token had run the operation before.
+ */
+const PREFETCH_MIN_REMAINING_MS = 250;
+
 /** What logs and metrics record for a request whose client went away before its answer (nginx's 499). */
 const CLIENT_CLOSED_REQUEST = 499;
 
@@ -394,7 +403,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       // nothing but the operation (see `opening-reads.ts`), and yoga takes about half a
       // millisecond to reach them. A request for a refresh asks for its reads itself, as refreshes.
       const data = app.createData(scope);
-      operation = scope.noCache ? null : app.responseCache.operationOf(shapeOf(input), scope);
+      const early = !scope.noCache && scope.deadline - app.clock.now() >= PREFETCH_MIN_REMAINING_MS;
+      operation = early ? app.responseCache.operationOf(shapeOf(input), scope) : null;
       if (operation !== null) {
         const known = app.openingReads.recall(operation);
         if (known) data.prefetch(known);
@@ -445,8 +455,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       }
       return sent;
     } finally {
-      // Only a request that waited on Katapult has reads worth starting early next time.
-      if (operation !== null && opened && scope.stats.misses + scope.stats.coalesced > 0) app.openingReads.remember(operation, opened.openingReads());
+      try {
+        // Only a request that waited on Katapult has reads worth starting early next time.
+        if (operation !== null && opened && scope.stats.misses + scope.stats.coalesced > 0) app.openingReads.remember(operation, opened.openingReads(), scope.tokenKey);
+      } catch (error) {
+        app.logger.warn({ err: error, requestId }, 'remembering the opening reads failed');
+      }
       if (onGraphQLEnd) {
         try {
           onGraphQLEnd(input);

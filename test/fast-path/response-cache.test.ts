@@ -480,3 +480,26 @@ describe('identical requests in flight', () => {
     expect(arrive(cache, request, scopeFor('t1', 5000, clock.now(), { deadline: clock.now() + 10_000 }))).toBeInstanceOf(Promise);
   });
 });
+
+describe('operationOf: the operation, without the token', () => {
+  it('is the same for every token and every spacing of the text, and differs with the variables', () => {
+    const clock = createFakeClock();
+    const cache = createResponseCache({ clock });
+    const a = cache.operationOf(post({ query: '{ a }', variables: { n: 1 } }), scopeFor('t1', 0, clock.now()));
+    expect(a).toEqual(expect.any(String));
+    expect(a).not.toContain('t1');
+    expect(cache.operationOf(post({ query: '{a}', variables: { n: 1 } }), scopeFor('t2', 0, clock.now()))).toBe(a);
+    expect(cache.operationOf(post({ query: '{ a }', variables: { n: 2 } }), scopeFor('t1', 0, clock.now()))).not.toBe(a);
+    expect(cache.operationOf(post({ query: '{ a }' }), scopeFor(null, 0, clock.now()))).toBeNull();
+  });
+
+  it('is null for a persisted-query hash that finds no document now', () => {
+    const clock = createFakeClock();
+    let resolves = true;
+    const cache = createResponseCache({ clock, resolvesPersistedHash: () => resolves });
+    const byHash = post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } });
+    expect(cache.operationOf(byHash, scopeFor('t1', 0, clock.now()))).toEqual(expect.any(String));
+    resolves = false;
+    expect(cache.operationOf(byHash, scopeFor('t1', 0, clock.now()))).toBeNull();
+  });
+});

@@ -2,28 +2,44 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpeningReadsMemory } from '../../src/data/opening-reads.js';
 import { MAX_OPENING_READS, type OpeningRead } from '../../src/data/katapult-data.js';
-import { createSimulator, LOAD_TOKEN_PREFIX, type Simulator } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX, type Simulator } from '../../src/simulator/index.js';
 import { bearer, post, startGateway, type TestGateway } from '../production/gateway.js';
+
+/** The body without its request ids, which differ per request. */
+function withoutRequestIds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutRequestIds);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'requestId').map(([key, inner]) => [key, withoutRequestIds(inner)]));
+}
 
 const read = (path: string, page = 1): OpeningRead => ({ path, kind: 'vmList', params: [['page', String(page)]] });
 
 describe('the memory of opening reads', () => {
   it('keeps the union of what requests for an operation opened with, in order, up to the cap', () => {
     const memory = createOpeningReadsMemory({ maxBytes: 1024 * 1024 });
-    memory.remember('op', [read('/a')]);
-    memory.remember('op', [read('/a'), read('/b')]);
-    memory.remember('op', []);
+    memory.remember('op', [read('/a')], 't1');
+    memory.remember('op', [read('/a'), read('/b')], 't2');
+    memory.remember('op', [], 't1');
     expect(memory.recall('op')).toEqual([read('/a'), read('/b')]);
     expect(memory.recall('other')).toBeUndefined();
-    memory.remember('many', Array.from({ length: MAX_OPENING_READS + 5 }, (_, i) => read('/x', i)));
+    memory.remember('many', Array.from({ length: MAX_OPENING_READS + 5 }, (_, i) => read('/x', i)), 't1');
     expect(memory.recall('many')).toHaveLength(MAX_OPENING_READS);
   });
 
   it('is bounded by its bytes', () => {
-    const memory = createOpeningReadsMemory({ maxBytes: 4096 });
-    for (let i = 0; i < 200; i++) memory.remember(`op${i}`, [read('/organizations/organization/virtual_machines')]);
+    const memory = createOpeningReadsMemory({ maxBytes: 4096, maxTokenBytes: 4096 });
+    for (let i = 0; i < 200; i++) memory.remember(`op${i}`, [read('/organizations/organization/virtual_machines')], 't1');
     expect(memory.recall('op0')).toBeUndefined();
     expect(memory.recall('op199')).toBeDefined();
+  });
+
+  it("gives each token a share: one token's stream of operations pushes out its own entries, not others'", () => {
+    const memory = createOpeningReadsMemory({ maxBytes: 64 * 1024, maxTokenBytes: 4096 });
+    memory.remember('dashboard', [read('/organizations/organization/virtual_machines')], 'steady');
+    for (let i = 0; i < 1000; i++) memory.remember(`search${i}`, [read('/organizations/organization/virtual_machines', i)], 'flood');
+    expect(memory.recall('dashboard')).toBeDefined();
+    expect(memory.recall('search999')).toBeDefined();
+    expect(memory.recall('search0')).toBeUndefined();
   });
 });
 
@@ -74,6 +90,38 @@ describe('reads started on arrival, over HTTP', () => {
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'cache-control': 'no-cache' });
     await post(gateway.endpoint, { query: DASHBOARD.replace('cpuCores', 'memoryInGb'), variables: { n: 5 } }, bearer(loadToken()));
     expect(summaries(gateway).map((s) => s.prefetchedReads)).toEqual([0, 0, 0, 0]);
+  });
+
+  it("answers each token from its own reads: another token's run of the operation changes no answer", async () => {
+    // What each token gets when no one ran the operation before it.
+    const alone = new Map<string, unknown>();
+    const others = [DEMO_TOKENS.acme, DEMO_TOKENS.noVmScope, DEMO_TOKENS.user];
+    for (const token of others) {
+      gateway = await start();
+      alone.set(token, withoutRequestIds((await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 4 } }, bearer(token))).json));
+      await gateway.close();
+      await simulator!.close();
+      gateway = undefined;
+    }
+    gateway = await start();
+    await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 4 } }, bearer(DEMO_TOKENS.globex));
+    for (const token of others) {
+      const after = await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 4 } }, bearer(token));
+      expect(withoutRequestIds(after.json)).toEqual(alone.get(token));
+    }
+    // Each of them started its reads early (so the check above is about reads started early).
+    expect(summaries(gateway).slice(1).map((s) => s.prefetchedReads > 0)).toEqual([true, true, true]);
+    // acme's token cannot read globex, and the token without the VM scope cannot list its VMs.
+    expect(alone.get(DEMO_TOKENS.acme)).toHaveProperty('errors');
+    expect(alone.get(DEMO_TOKENS.noVmScope)).toHaveProperty('errors');
+  });
+
+  it('starts nothing early for a request with little time left', async () => {
+    gateway = await start();
+    await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, bearer(loadToken()));
+    await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'x-request-timeout-ms': '200' });
+    await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'x-request-timeout-ms': '2000' });
+    expect(summaries(gateway).map((s) => s.prefetchedReads > 0)).toEqual([false, false, true]);
   });
 
   it('costs a token Katapult refuses no more calls than its own run would', async () => {
