@@ -409,6 +409,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     },
     purgeToken,
     tokenCheckDue,
+    backgroundCheckDue: (tokenKey) => ledger.checkedAt(tokenKey) !== undefined && tokenCheckDue(tokenKey),
     tokenCheckAt,
     refusalOf: invalidTokenError,
     stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),

@@ -97,6 +97,11 @@ export interface RestCache {
    */
   tokenCheckDue(tokenKey: string): boolean;
   /**
+   * Whether the token holds entries and is due a check: its next read of a fresh entry is
+   * served from it and starts the check in the background.
+   */
+  backgroundCheckDue(tokenKey: string): boolean;
+  /**
    * When the token falls due for that check (epoch ms; +Infinity when tokens are not checked).
    * What is built from its entries is fresh no longer than this: a revoked token is refused then.
    */

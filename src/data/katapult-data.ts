@@ -69,8 +69,9 @@ export interface KatapultData {
    * Starts these reads now, through the cache and the queue as any read: a resolver that asks
    * for one of them later gets the same read (counted once), not a second call. A read that
    * fails is the failure of whichever resolver asks for it; one no resolver asks for fails quietly.
+   * Returns whether any of them waits on Katapult (was not answered from the cache at once).
    */
-  prefetch(reads: readonly OpeningRead[]): void;
+  prefetch(reads: readonly OpeningRead[]): boolean;
 }
 
 /** One read in `openingReads`. */
@@ -236,6 +237,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     currentUser: () => get('/users/current', 'user'),
     openingReads: () => opening ?? [],
     prefetch(wanted) {
+      let waits = false;
       for (const { path, kind, params } of wanted) {
         const key = keyOf(path, params);
         if (reads.has(key)) continue;
@@ -246,11 +248,15 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
           // Thrown again, to the resolver, if one asks for it.
           continue;
         }
-        if (read instanceof Promise) read.catch(() => {});
+        if (read instanceof Promise) {
+          read.catch(() => {});
+          waits = true;
+        }
         reads.set(key, read);
         (prefetched ??= new Set()).add(key);
         scope.stats.prefetched++;
       }
+      return waits;
     },
   };
   return data;

@@ -403,11 +403,19 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       // nothing but the operation (see `opening-reads.ts`), and yoga takes about half a
       // millisecond to reach them. A request for a refresh asks for its reads itself, as refreshes.
       const data = app.createData(scope);
-      const early = !scope.noCache && scope.deadline - app.clock.now() >= PREFETCH_MIN_REMAINING_MS;
+      // A token due a check with Katapult is not started early either: its first read starts the
+      // check, in the background while the request is served from its entries, and started on
+      // arrival the check could come back refused before the request had read the rest.
+      const early = !scope.noCache && scope.deadline - app.clock.now() >= PREFETCH_MIN_REMAINING_MS && !app.cache.backgroundCheckDue(scope.tokenKey);
       operation = early ? app.responseCache.operationOf(shapeOf(input), scope) : null;
       if (operation !== null) {
         const known = app.openingReads.recall(operation);
-        if (known) data.prefetch(known);
+        // undici sends a call a few promise turns after `fetch` is called, and yoga's parsing,
+        // validation and execution, which run in promise turns too, would come first: one turn
+        // of the event loop lets the calls go out before yoga starts. Measured paired with 20 ms
+        // upstream latency: without it the calls started early gained nothing (+0.3 ms), with it
+        // the answer came 0.4 ms sooner.
+        if (known && data.prefetch(known)) await new Promise((resolve) => setImmediate(resolve));
         opened = data;
       }
       // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web

@@ -107,6 +107,21 @@ describe('a token answered from fresh entries', () => {
     expect(cache.tokenCheckDue('t2')).toBe(false);
   });
 
+  it('has its check started in the background only while it holds entries and is due', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
+    // No entries: due (nothing vouches for it), but its reads reach Katapult themselves.
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+    expect(cache.backgroundCheckDue('t1')).toBe(false);
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    expect(cache.backgroundCheckDue('t1')).toBe(false);
+    await clock.advance(60_000);
+    expect(cache.backgroundCheckDue('t1')).toBe(true);
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    // The check is on its way.
+    expect(cache.backgroundCheckDue('t1')).toBe(false);
+  });
+
   it('is never checked with tokenRecheckMs 0, whether or not it holds entries', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));

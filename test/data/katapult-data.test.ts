@@ -139,7 +139,8 @@ describe('opening reads and prefetch', () => {
 
     const requestScope = scope();
     const second = createKatapultData(source, requestScope, 200);
-    second.prefetch(opening);
+    // It says the request now waits on Katapult (so the edge lets the calls go out before yoga runs).
+    expect(second.prefetch(opening)).toBe(true);
     expect(calls).toHaveLength(4);
     expect(requestScope.stats.prefetched).toBe(2);
     const page = second.virtualMachinesPage({ sub_domain: 'acme' }, [], 1);
@@ -150,8 +151,11 @@ describe('opening reads and prefetch', () => {
     await expect(page).resolves.toEqual({ virtual_machines: [{ id: 'vm_1' }] });
     await expect(centers).resolves.toEqual({ data_centers: [] });
     // Prefetching what the request already reads starts nothing more.
-    second.prefetch(opening);
+    expect(second.prefetch(opening)).toBe(false);
     expect(calls).toHaveLength(4);
+    // Reads the cache answers at once start no call to wait for.
+    const cached = createKatapultData({ get: <T>() => ({ data_centers: [] }) as T }, scope(), 200);
+    expect(cached.prefetch(opening)).toBe(false);
   });
 
   it('gives a prefetched read that failed to the resolver that asks, as its own failure, with no second call', async () => {
