@@ -4,14 +4,16 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEMO_TOKENS, VM_COUNTS } from '../src/simulator/index.js';
+import { DEMO_TOKENS, LOAD_TOKEN_PREFIX, VM_COUNTS } from '../src/simulator/index.js';
 import { postGraphQL } from './harness/bench-run.js';
 import { freePort, installExitHandlers, killAllChildren, startChild, waitForHttp } from './harness/children.js';
 import { prepareGateway } from './harness/main.js';
+import { dashboard, probe } from './harness/queries.js';
 import { startSimulator } from './harness/simulator.js';
 import { median, percentile } from './harness/stats.js';
 import { gatewayEnv, SYSTEMS } from './harness/systems.js';
 import { createVariedSequence, FULL_SELECTION, SELECTION_COUNT, variedBody, variedWindows, windowsNeeded, type VariedWorkload } from './harness/varied.js';
+import { COLD_ORGANIZATION } from './scenarios/cold.js';
 import { listAll, THROUGHPUT_ORGANIZATION } from './scenarios/throughput.js';
 
 /**
@@ -24,6 +26,13 @@ import { listAll, THROUGHPUT_ORGANIZATION } from './scenarios/throughput.js';
  * 0.95 to 1.02 with the defaults, and 1.15 once with 20 pairs of half-second slices. Repeat a
  * run before trusting a difference of less than about 5 %.
  * AB_SLICES (pairs, default 60) and AB_SLICE_MS (default 300) set its length.
+ *
+ * With AB_MODE=cold it compares P4's workload instead: cold dashboards (a new token each, made
+ * known first with a probe, as P4 does), one at a time, to A and to B in turn, the order
+ * alternating; AB_COLD_PAIRS (default 600) are measured after AB_COLD_WARMUP (default 200)
+ * unmeasured. It prints each side's median and the median of the differences B − A within
+ * pairs: P4's figure moves by a millisecond or more from run to run, the paired difference
+ * by much less.
  */
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
@@ -31,6 +40,13 @@ const TOKEN = DEMO_TOKENS.acme;
 const CONNECTIONS = 10;
 const pairs = Number(process.env.AB_SLICES ?? 60);
 const sliceMs = Number(process.env.AB_SLICE_MS ?? 300);
+const mode = process.env.AB_MODE ?? 'warm';
+if (mode !== 'warm' && mode !== 'cold') {
+  console.error(`AB_MODE is "warm" (P1b's workload, the default) or "cold" (P4's), not "${mode}"`);
+  process.exit(2);
+}
+const coldPairs = Number(process.env.AB_COLD_PAIRS ?? 600);
+const coldWarmup = Number(process.env.AB_COLD_WARMUP ?? 200);
 
 const [refA, refB] = process.argv.slice(2);
 if (!refA) {
@@ -76,7 +92,7 @@ function post(url: string, agent: http.Agent, body: string): Promise<boolean> {
 
 try {
   const simulator = await startSimulator({ repoRoot, latencyMs: 20, script: join(benchDir, 'harness/simulator-child.ts') });
-  const sides = [];
+  const sides: Side[] = [];
   const notes: string[] = [];
   for (const [side, ref] of [['A', refA], ['B', refB]] as const) {
     const root = checkout(side, ref);
@@ -91,6 +107,69 @@ try {
     sides.push({ side, label: ref ?? 'work tree', url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
   }
 
+  if (mode === 'cold') {
+    await comparedCold(sides);
+  } else {
+    await comparedWarm(sides);
+  }
+  for (const note of notes) console.log(`note: ${note}`);
+  await simulator.stop();
+} finally {
+  killAllChildren();
+  for (const dir of worktrees) execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(0);
+
+interface Side {
+  side: string;
+  label: string;
+  url: string;
+  pid: number;
+  agent: http.Agent;
+  counts: number[];
+  cpu: number[];
+}
+
+/** P4's client: a cold dashboard with a token made known first, timed as `fetch` sees it. */
+async function coldQuery(url: string, token: string): Promise<number> {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const probed = await fetch(url, { method: 'POST', headers, body: probe('katapult') });
+  await probed.arrayBuffer();
+  const started = performance.now();
+  const response = await fetch(url, { method: 'POST', headers, body: dashboard('katapult', COLD_ORGANIZATION) });
+  const text = await response.text();
+  const elapsed = performance.now() - started;
+  if (response.status !== 200 || text.includes('"errors"')) throw new Error(`a cold dashboard failed (${response.status}): ${text.slice(0, 300)}`);
+  return elapsed;
+}
+
+async function comparedCold(sides: Side[]): Promise<void> {
+  const [a, b] = sides as [Side, Side];
+  const times = { A: [] as number[], B: [] as number[] };
+  const differences: number[] = [];
+  for (let i = 0; i < coldWarmup + coldPairs; i++) {
+    // A new token per query and side, as P4 uses, so every dashboard is cold.
+    const tokenFor = (side: string) => `${LOAD_TOKEN_PREFIX}ab_${side}_${i}_${process.pid}`;
+    const order = i % 2 === 0 ? [a, b] : [b, a];
+    const measured: Record<string, number> = {};
+    for (const s of order) measured[s.side] = await coldQuery(s.url, tokenFor(s.side));
+    if (i < coldWarmup) continue;
+    times.A.push(measured.A!);
+    times.B.push(measured.B!);
+    differences.push(measured.B! - measured.A!);
+  }
+  for (const s of sides) console.log(`${s.side} (${s.label}): cold dashboard p50 ${median(times[s.side as 'A' | 'B']).toFixed(2)} ms over ${coldPairs}`);
+  console.log(
+    `B − A: median of pairs ${signedMs(median(differences))} (quartiles ${signedMs(percentile(differences, 25))} and ${signedMs(percentile(differences, 75))}); of the medians ${signedMs(median(times.B) - median(times.A))}`,
+  );
+}
+
+function signedMs(ms: number): string {
+  return `${ms >= 0 ? '+' : '−'}${Math.abs(ms).toFixed(2)} ms`;
+}
+
+async function comparedWarm(sides: Side[]): Promise<void> {
   // Every item's cursor (the same for both: the same cursor secret), walking the list as P1b does.
   const { cursors } = await listAll({ url: sides[0]!.url, spec: SYSTEMS.find((system) => system.id === 'gateway')! });
   const workload: VariedWorkload = {
@@ -137,11 +216,4 @@ try {
   console.log(
     `B/A: median of pairs ${median(ratios).toFixed(3)} (quartiles ${percentile(ratios, 25).toFixed(2)} and ${percentile(ratios, 75).toFixed(2)}), of the totals ${(sum(b.counts) / sum(a.counts)).toFixed(3)}`,
   );
-  for (const note of notes) console.log(`note: ${note}`);
-  await simulator.stop();
-} finally {
-  killAllChildren();
-  for (const dir of worktrees) execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
-  rmSync(work, { recursive: true, force: true });
 }
-process.exit(0);
