@@ -72,9 +72,11 @@ export function createTokenLedger(): TokenLedger {
       const account = accounts.get(tokenKey);
       if (!account) return;
       const replaced = account.entries.get(keep) ?? 0;
-      for (const storeKey of [...account.entries.keys()]) {
+      // Over the live map, not a copy of its keys: this runs on every store, and most find room
+      // at once. A Map's iterator skips what is deleted meanwhile, by `drop` or here.
+      for (const storeKey of account.entries.keys()) {
         if (account.bytes - replaced + charge <= share) return;
-        if (storeKey === keep || !account.entries.has(storeKey)) continue;
+        if (storeKey === keep) continue;
         drop(storeKey);
         remove(tokenKey, storeKey);
       }
