@@ -81,6 +81,9 @@ export interface OpeningRead {
   params?: readonly [string, string][];
 }
 
+/** A read's identity within a request (and within an operation's opening reads): path and parameters. */
+export const readKey = (path: string, params: readonly [string, string][] | undefined): string => (params ? `${path}${JSON.stringify(params)}` : path);
+
 /** Opening reads kept per request: an operation asking for more starts the rest when its resolvers do. */
 export const MAX_OPENING_READS = 16;
 
@@ -111,7 +114,6 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   // page asks for the package list): remember each read for the rest of the request, keyed
   // cheaply, so the cache is consulted once per URL per request.
   const reads = new Map<string, MaybePromise<unknown>>();
-  const keyOf = (path: string, params: readonly [string, string][] | undefined) => (params ? `${path}${JSON.stringify(params)}` : path);
   // Until the request has seen an answer, what it asks for is its opening (see `openingReads`).
   let answerSeen = false;
   const see = () => void (answerSeen = true);
@@ -126,7 +128,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     else see();
   };
   const get = <T>(path: string, kind: ResourceKind, params?: [string, string][], refresh = false): MaybePromise<T> => {
-    const key = keyOf(path, params);
+    const key = readKey(path, params);
     let read = refresh ? undefined : (reads.get(key) as MaybePromise<T> | undefined);
     if (read === undefined) {
       try {
@@ -239,7 +241,7 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
     prefetch(wanted) {
       let waits = false;
       for (const { path, kind, params } of wanted) {
-        const key = keyOf(path, params);
+        const key = readKey(path, params);
         if (reads.has(key)) continue;
         let read: MaybePromise<unknown>;
         try {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { createTokenLedger } from '../cache/token-ledger.js';
-import { MAX_OPENING_READS, type OpeningRead } from './katapult-data.js';
+import { MAX_OPENING_READS, readKey, type OpeningRead } from './katapult-data.js';
 
 /**
  * The opening reads of operations seen before (see `KatapultData.openingReads`), by operation,
@@ -33,8 +33,8 @@ interface Remembered {
   tokenKey: string;
 }
 
-const readKey = (read: OpeningRead) => (read.params ? `${read.path}${JSON.stringify(read.params)}` : read.path);
-const readBytes = (read: OpeningRead) => 2 * readKey(read).length + 96;
+const keyOf = (read: OpeningRead) => readKey(read.path, read.params);
+const readBytes = (read: OpeningRead) => 2 * keyOf(read).length + 96;
 const entryBytes = (operation: string, reads: readonly OpeningRead[]) => 2 * operation.length + 64 + reads.reduce((sum, read) => sum + readBytes(read), 0);
 
 export function createOpeningReadsMemory(options: OpeningReadsMemoryOptions): OpeningReadsMemory {
@@ -69,8 +69,8 @@ export function createOpeningReadsMemory(options: OpeningReadsMemoryOptions): Op
         store(operation, reads.slice(0, MAX_OPENING_READS), tokenKey);
         return;
       }
-      const keys = new Set(known.reads.map(readKey));
-      const added = reads.filter((read) => !keys.has(readKey(read)));
+      const keys = new Set(known.reads.map(keyOf));
+      const added = reads.filter((read) => !keys.has(keyOf(read)));
       if (added.length > 0 && known.reads.length < MAX_OPENING_READS) store(operation, [...known.reads, ...added].slice(0, MAX_OPENING_READS), tokenKey);
     },
   };

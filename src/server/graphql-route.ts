@@ -373,8 +373,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     }
     // -------------------------------------------------------------------------------------
 
-    let operation: string | null = null;
-    let opened: KatapultData | undefined;
+    // The operation whose opening reads this request may add to, with the data layer that records them.
+    let opening: { operation: string; data: KatapultData } | null = null;
     // Requests waiting on this one's answer (an identical one of the same token, see the fast
     // path) are told however it ends.
     try {
@@ -407,8 +407,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       // check, in the background while the request is served from its entries, and started on
       // arrival the check could come back refused before the request had read the rest.
       const early = !scope.noCache && scope.deadline - app.clock.now() >= PREFETCH_MIN_REMAINING_MS && !app.cache.backgroundCheckDue(scope.tokenKey);
-      operation = early ? app.responseCache.operationOf(shapeOf(input), scope) : null;
+      const operation = early ? app.responseCache.operationOf(shapeOf(input), scope) : null;
       if (operation !== null) {
+        opening = { operation, data };
         const known = app.openingReads.recall(operation);
         // undici sends a call a few promise turns after `fetch` is called, and yoga's parsing,
         // validation and execution, which run in promise turns too, would come first: one turn
@@ -416,7 +417,6 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
         // upstream latency: without it the calls started early gained nothing (+0.3 ms), with it
         // the answer came 0.1 to 0.4 ms sooner (see the README's benchmark notes).
         if (known && data.prefetch(known)) await new Promise((resolve) => setImmediate(resolve));
-        opened = data;
       }
       // yoga's own Request class reads a Buffer body directly; the global one wraps it in a web
       // stream, which costs more than the rest of a warm request's parsing.
@@ -465,7 +465,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     } finally {
       try {
         // Only a request that waited on Katapult has reads worth starting early next time.
-        if (operation !== null && opened && scope.stats.misses + scope.stats.coalesced > 0) app.openingReads.remember(operation, opened.openingReads(), scope.tokenKey);
+        if (opening && scope.stats.misses + scope.stats.coalesced > 0) app.openingReads.remember(opening.operation, opening.data.openingReads(), scope.tokenKey);
       } catch (error) {
         app.logger.warn({ err: error, requestId }, 'remembering the opening reads failed');
       }
