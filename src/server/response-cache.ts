@@ -405,6 +405,10 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     for (const key of ledger.keysOf(tokenKey)) forget(tokenKey, key);
   };
 
+  /** Whether a request carried a persisted-query hash that finds no document now. */
+  const lostDocument = (persistedHash: string | undefined): boolean =>
+    persistedHash !== undefined && options.resolvesPersistedHash !== undefined && !options.resolvesPersistedHash(persistedHash);
+
   // Identical requests of one token arriving together (a burst of tabs, a client retrying, the
   // widgets of one page) wait on the first one's answer instead of each running the pipeline:
   // REST reads are shared anyway, and this shares the execution too. Bounded by the requests in flight.
@@ -428,7 +432,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (key === null) return undefined;
       const entry = entries.get(key);
       if (!entry || entry.freshUntil <= clock.now()) return undefined;
-      if (entry.persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(entry.persistedHash)) return undefined;
+      if (lostDocument(entry.persistedHash)) return undefined;
       if (options.tokenReplayable && !options.tokenReplayable(scope.tokenKey)) return undefined;
       // Hashed on the first replay: most stored answers (every varied query) are never replayed.
       entry.etag ??= etagFor(entry.body);
@@ -468,9 +472,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       const key = keyOf(request, scope);
       if (key === null) return null;
       const id = key.slice(key.indexOf('\u0000') + 1);
-      const persistedHash = persistedHashIn(id);
-      if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return null;
-      return id;
+      return lostDocument(persistedHashIn(id)) ? null : id;
     },
     release: (scope) => settle(scope, null),
     store(request, scope, response) {
@@ -518,7 +520,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     const persistedHash = persistedHashIn(key.slice(key.indexOf('\u0000') + 1));
     // Replayed only while the hash finds its document (see lookup): one that does not now (no
     // APQ, or a document allowed by its text only) would hold the token's share for nothing.
-    if (persistedHash !== undefined && options.resolvesPersistedHash && !options.resolvesPersistedHash(persistedHash)) return null;
+    if (lostDocument(persistedHash)) return null;
     return { tokenKey: scope.tokenKey, body: response.body, operationName: response.operationName ?? null, contentType: response.contentType, etag: undefined, freshUntil: stats.freshUntil, persistedHash };
   }
 }
