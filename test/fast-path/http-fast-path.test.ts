@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { cannedError } from '../schema/error-contract.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { bearer, get, post, raw, startGateway, type TestGateway } from '../production/gateway.js';
+import { bearer, get, post, raw, requestSummaries, startGateway, type TestGateway } from '../production/gateway.js';
 
 const DASHBOARD = `query Dashboard { organization(subDomain: "globex") { name virtualMachines(first: 5) { totalCount edges { node { id name zone { name dataCenter { name country { name } } } package { name cpuCores } ipAddresses { address } } } } } }`;
 
@@ -17,8 +17,6 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-const summaries = (g: TestGateway) =>
-  g.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => record.msg === 'graphql request');
 
 describe('the warm fast path through the HTTP edge', () => {
   it('answers a repeated identical operation from stored bytes without running GraphQL or calling Katapult', async () => {
@@ -35,7 +33,7 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(second.text).toBe(first.text);
     expect(second.headers['x-request-id']).toBe('repeat-1');
     expect(gateway.simulator.requests.length).toBe(calls);
-    const [cold, storing, warm] = summaries(gateway);
+    const [cold, storing, warm] = requestSummaries(gateway);
     expect(cold?.fastPath).toBe(false);
     expect(storing?.fastPath).toBe(false);
     expect(warm?.fastPath).toBe(true);
@@ -52,7 +50,7 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(reformatted).not.toBe(DASHBOARD);
     const second = await post(gateway.endpoint, { query: reformatted }, bearer(DEMO_TOKENS.globex));
     expect(second.text).toBe(first.text);
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
   });
 
   it('answers a variant of an allow-listed document through the allow-list, not from the stored answer, when only listed documents run', async () => {
@@ -92,7 +90,7 @@ describe('the warm fast path through the HTTP edge', () => {
     const third = await post(gateway.endpoint, { extensions }, auth);
     expect(third.text).toBe(first.text);
     expect(first.json.data.organization.name).toBeTruthy();
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, true]);
   });
 
   it('answers a hit with the CORS headers of its own request’s origin, not those of the one that stored it', async () => {
@@ -102,7 +100,7 @@ describe('the warm fast path through the HTTP edge', () => {
     for (let i = 0; i < 2; i++) await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: ALLOWED });
     const listed = await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: ALLOWED });
     const unlisted = await post(gateway.endpoint, { query: DASHBOARD }, { ...auth, origin: 'https://evil.example' });
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, true]);
     expect(listed.headers['access-control-allow-origin']).toBe(ALLOWED);
     expect(Object.keys(unlisted.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
     for (const answer of [listed, unlisted]) expect(answer.headers.vary).toMatch(/Origin/);
@@ -215,11 +213,11 @@ describe('the warm fast path through the HTTP edge', () => {
     gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
     const NAMES = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { name } } } } }';
     for (let i = 0; i < 3; i++) await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
     // Reads the same VM list again from Katapult, which has not changed: the stored answer still holds.
     await post(gateway.endpoint, { query: NAMES }, { ...bearer(DEMO_TOKENS.globex), 'cache-control': 'no-cache' });
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, true]);
     // A VM is renamed in Katapult; the next refresh replaces the entry the dashboard was built from.
     const first = gateway.simulator.visibleVirtualMachines(DEMO_TOKENS.globex, 'globex')[0]!;
     const renamed = gateway.simulator.dataset.virtualMachines.find((vm) => vm.virtualMachine.id === first.id)!.virtualMachine as { name: string };
@@ -230,7 +228,7 @@ describe('the warm fast path through the HTTP edge', () => {
     await post(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
     expect(rebuilt.text).toContain('renamed-while-cached');
     // Rebuilt from the REST entries (no Katapult call), stored again (it was seen before), then replayed.
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, true, false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, true, false, false, true]);
     expect(gateway.simulator.requests.length).toBe(calls);
   });
 
@@ -254,7 +252,7 @@ describe('the warm fast path through the HTTP edge', () => {
     // ... and the dashboard says the same, instead of replaying the name from before.
     const again = await post(gateway.endpoint, { query: DASHBOARD }, auth);
     expect(again.text).toContain('renamed-after-eviction');
-    expect(summaries(gateway).at(-1)?.fastPath).toBe(false);
+    expect(requestSummaries(gateway).at(-1)?.fastPath).toBe(false);
   });
 
   it('goes on storing a token’s answers while a stranger’s made-up token is refused and purged', async () => {
@@ -301,7 +299,7 @@ describe('the warm fast path through the HTTP edge', () => {
       await post(gateway.endpoint, { query: DASHBOARD }, spaced);
       const again = await post(gateway.endpoint, { query: DASHBOARD }, spaced);
       expect(again.text).toBe(first.text);
-      expect(summaries(gateway).map((line) => line?.fastPath)).toEqual([false, false, true]);
+      expect(requestSummaries(gateway).map((line) => line?.fastPath)).toEqual([false, false, true]);
     },
   );
 
@@ -372,7 +370,7 @@ describe('the warm fast path through the HTTP edge', () => {
     await clock.flush();
     const refused = await post(gateway.endpoint, { query: DASHBOARD }, auth);
     expect(refused.status).toBe(401);
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, false]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, false]);
   });
 
   it('does not store an answer served stale while its REST entry is refreshed', async () => {
@@ -388,7 +386,7 @@ describe('the warm fast path through the HTTP edge', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await post(gateway.endpoint, { query: DASHBOARD }, auth);
     await post(gateway.endpoint, { query: DASHBOARD }, auth);
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, true]);
   });
 
   it('serves GET hits with an ETag, a bounded max-age and 304 for an unchanged result', async () => {
@@ -417,7 +415,7 @@ describe('the warm fast path through the HTTP edge', () => {
       expect(second.text).toBe(first.text);
       expect([first.headers.etag, second.headers.etag], accept).toEqual([undefined, undefined]);
     }
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true, false, false, true]);
   });
 
   it('answers event-stream and multipart requests whole, correctly framed, and never from a stored answer', async () => {
@@ -433,7 +431,7 @@ describe('the warm fast path through the HTTP edge', () => {
         expect(gunzipSync(answer.body).toString('utf8'), accept).toContain('"name":"Globex Corporation"');
       }
     }
-    expect(summaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, false, false, false]);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, false, false, false, false]);
   });
 
   it('sends a 304 from the full pipeline without the body’s Content-Type', async () => {
@@ -474,7 +472,7 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
     expect(answers[0]!.json.data.organization.name).toBe('Globex Corporation');
     answers.forEach((answer, i) => expect(answer.headers['x-request-id']).toBe(`burst-${i}`));
-    expect(summaries(gateway).filter((line) => line.fastPath === false)).toHaveLength(1);
+    expect(requestSummaries(gateway).filter((line) => line.fastPath === false)).toHaveLength(1);
     // Shared while it was built, not stored: it was the operation's first clean answer.
     expect(gateway.app.responseCache.stats().entries).toBe(0);
     // Another token's identical request is its own.
@@ -500,7 +498,7 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.data.organization.name).toBe('Globex Corporation');
     expect(answer.json.errors).toBeUndefined();
-    expect(summaries(gateway).map((line) => [line.status, line.fastPath])).toEqual([
+    expect(requestSummaries(gateway).map((line) => [line.status, line.fastPath])).toEqual([
       [499, false],
       [200, false],
     ]);
@@ -521,7 +519,7 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(await second).toBe('gone');
     expect((await first).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(summaries(gateway).map((line) => line.status).sort()).toEqual([200, 499]);
+    expect(requestSummaries(gateway).map((line) => line.status).sort()).toEqual([200, 499]);
     expect((await (await fetch(`${gateway.url}/metrics`)).text())).toMatch(/response_cache_hits_total\S* 0/);
   });
 

@@ -116,4 +116,9 @@ export function get(endpoint: string, params: Record<string, unknown>, headers: 
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** The gateway's summary lines (one per GraphQL request), in order; it must log at info level. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const requestSummaries = (gateway: TestGateway): Array<Record<string, any>> =>
+  gateway.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((record) => record.msg === 'graphql request');
+
 export const ORG_NAME_QUERY = 'query OrgName { organization(subDomain: "globex") { name } }';

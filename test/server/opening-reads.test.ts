@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createOpeningReadsMemory } from '../../src/data/opening-reads.js';
 import { MAX_OPENING_READS, type OpeningRead } from '../../src/data/katapult-data.js';
 import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX, type Simulator } from '../../src/simulator/index.js';
-import { bearer, post, startGateway, type TestGateway } from '../production/gateway.js';
+import { bearer, post, requestSummaries, startGateway, type TestGateway } from '../production/gateway.js';
 
 /** The body without its request ids, which differ per request. */
 function withoutRequestIds(value: unknown): unknown {
@@ -56,8 +56,6 @@ describe('reads started on arrival, over HTTP', () => {
 
   const DASHBOARD = 'query Dashboard($n: Int) { organization(subDomain: "globex") { virtualMachines(first: $n) { edges { node { name zone { name dataCenter { name } } package { name cpuCores } } } } } }';
   const loadToken = () => `${LOAD_TOKEN_PREFIX}opening_${randomBytes(6).toString('hex')}`;
-  const summaries = (g: TestGateway) =>
-    g.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((record) => record.msg === 'graphql request');
 
   it('starts the reads a request for the same operation opened with, for another token, with no second call for any', async () => {
     gateway = await start();
@@ -71,7 +69,7 @@ describe('reads started on arrival, over HTTP', () => {
     // The same VMs, zones and packages: the token's own reads answered the same operation.
     expect(second.json).toEqual(first.json);
 
-    const [one, two] = summaries(gateway);
+    const [one, two] = requestSummaries(gateway);
     expect(one).toMatchObject({ prefetchedReads: 0 });
     expect(one!.upstreamCalls).toBeGreaterThanOrEqual(2);
     // Every read the first request opened with was started on arrival, and none was sent twice.
@@ -89,7 +87,7 @@ describe('reads started on arrival, over HTTP', () => {
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 6 } }, bearer(loadToken()));
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'cache-control': 'no-cache' });
     await post(gateway.endpoint, { query: DASHBOARD.replace('cpuCores', 'memoryInGb'), variables: { n: 5 } }, bearer(loadToken()));
-    expect(summaries(gateway).map((s) => s.prefetchedReads)).toEqual([0, 0, 0, 0]);
+    expect(requestSummaries(gateway).map((s) => s.prefetchedReads)).toEqual([0, 0, 0, 0]);
   });
 
   it("answers each token from its own reads: another token's run of the operation changes no answer", async () => {
@@ -110,7 +108,7 @@ describe('reads started on arrival, over HTTP', () => {
       expect(withoutRequestIds(after.json)).toEqual(alone.get(token));
     }
     // Each of them started its reads early (so the check above is about reads started early).
-    expect(summaries(gateway).slice(1).map((s) => s.prefetchedReads > 0)).toEqual([true, true, true]);
+    expect(requestSummaries(gateway).slice(1).map((s) => s.prefetchedReads > 0)).toEqual([true, true, true]);
     // acme's token cannot read globex, and the token without the VM scope cannot list its VMs.
     expect(alone.get(DEMO_TOKENS.acme)).toHaveProperty('errors');
     expect(alone.get(DEMO_TOKENS.noVmScope)).toHaveProperty('errors');
@@ -121,7 +119,7 @@ describe('reads started on arrival, over HTTP', () => {
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, bearer(loadToken()));
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'x-request-timeout-ms': '200' });
     await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 5 } }, { ...bearer(loadToken()), 'x-request-timeout-ms': '2000' });
-    expect(summaries(gateway).map((s) => s.prefetchedReads > 0)).toEqual([false, false, true]);
+    expect(requestSummaries(gateway).map((s) => s.prefetchedReads > 0)).toEqual([false, false, true]);
   });
 
   it('costs a token Katapult refuses no more calls than its own run would', async () => {
@@ -133,7 +131,7 @@ describe('reads started on arrival, over HTTP', () => {
     const early = await post(gateway.endpoint, { query: DASHBOARD, variables: { n: 7 } }, bearer(refused()));
     expect(early.status).toBe(own.status);
     expect(early.json.errors?.[0]?.extensions?.code).toBe(own.json.errors?.[0]?.extensions?.code);
-    const [ownRun, , earlyRun] = summaries(gateway);
+    const [ownRun, , earlyRun] = requestSummaries(gateway);
     expect(earlyRun!.prefetchedReads).toBeGreaterThan(0);
     expect(earlyRun!.upstreamCalls).toBeLessThanOrEqual(ownRun!.upstreamCalls);
   });
