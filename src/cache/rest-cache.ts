@@ -197,13 +197,10 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       // The new answer supersedes the kept one even when it cannot be kept itself.
       remove(tokenKey, storeKey, undefined);
     } else {
-      ledger.makeRoom(tokenKey, storeKey, entry.charge, settings.perTokenMaxBytes, (oldest) => remove(tokenKey, oldest, 'token-share'));
-      store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) });
-      if (store.peek(storeKey) === entry) {
-        ledger.add(tokenKey, storeKey, entry.charge);
-        // Every entry is an answer of Katapult's to this token (a value, or a not-found): it accepted the token.
-        ledger.markChecked(tokenKey, clock.now());
-      }
+      const drop = (oldest: string) => remove(tokenKey, oldest, 'token-share');
+      const kept = ledger.admit(tokenKey, storeKey, entry.charge, settings.perTokenMaxBytes, drop, () => store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) }).peek(storeKey) === entry);
+      // Every entry is an answer of Katapult's to this token (a value, or a not-found): it accepted the token.
+      if (kept) ledger.markChecked(tokenKey, clock.now());
       sizeChanged = true;
     }
     reportSize();

@@ -54,9 +54,8 @@ export function createOpeningReadsMemory(options: OpeningReadsMemoryOptions): Op
     const size = entryBytes(operation, reads);
     if (size > maxTokenBytes) return;
     operations.delete(operation);
-    ledger.makeRoom(tokenKey, operation, size, maxTokenBytes, (oldest) => operations.delete(oldest));
-    operations.set(operation, { reads, tokenKey });
-    if (operations.peek(operation)?.tokenKey === tokenKey) ledger.add(tokenKey, operation, size);
+    const entry: Remembered = { reads, tokenKey };
+    ledger.admit(tokenKey, operation, size, maxTokenBytes, (oldest) => operations.delete(oldest), () => operations.set(operation, entry).peek(operation) === entry);
   };
   return {
     recall: (operation) => operations.get(operation)?.reads,

@@ -330,10 +330,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       sightingLedger.touch(tokenKey, key);
       return true;
     }
-    const size = sightingSize(key);
-    sightingLedger.makeRoom(tokenKey, key, size, maxTokenSightingBytes, (oldest) => sightings.delete(oldest));
-    sightings.set(key, tokenKey);
-    if (sightings.peek(key) === tokenKey) sightingLedger.add(tokenKey, key, size);
+    sightingLedger.admit(tokenKey, key, sightingSize(key), maxTokenSightingBytes, (oldest) => sightings.delete(oldest), () => sightings.set(key, tokenKey).peek(key) === tokenKey);
     return false;
   };
   // An answer being built may have read a REST entry of its token's that has gone since (replaced
@@ -495,9 +492,8 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (!seenBefore(scope.tokenKey, key)) return;
       // The answer it replaces (if any) goes first, then the token's least recently used until this one fits.
       forget(scope.tokenKey, key);
-      ledger.makeRoom(scope.tokenKey, key, size, maxTokenBytes, (oldest) => forget(scope.tokenKey, oldest));
-      entries.set(key, shared, { ttl: shared.freshUntil - clock.now() });
-      if (entries.peek(key)?.tokenKey === scope.tokenKey) ledger.add(scope.tokenKey, key, size);
+      const answer = shared;
+      ledger.admit(scope.tokenKey, key, size, maxTokenBytes, (oldest) => forget(scope.tokenKey, oldest), () => entries.set(key, answer, { ttl: answer.freshUntil - clock.now() }).peek(key) === answer);
     },
     purgeToken: dropAnswersOf,
     dropToken: dropAnswersOf,
