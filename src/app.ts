@@ -19,6 +19,7 @@ import { useDisableIntrospection } from './server/introspection.js';
 import { createMetrics, type GatewayMetrics } from './server/metrics.js';
 import { createPersistedOperations, loadPersistedOperations } from './server/persisted-operations.js';
 import { useTieredJit } from './server/jit.js';
+import { useKnownOperationTypes } from './server/operation-types.js';
 import { createDocumentCaches } from './server/document-cache.js';
 import { asksForRefresh } from './server/http-caching.js';
 import { isQueryLimitRejection, useQueryLimits } from './server/query-limits.js';
@@ -260,6 +261,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     // Before the limits: an operation they refuse stops execution there, and must still be
     // logged and counted under its own name.
     useOperationNotes(),
+    useKnownOperationTypes(),
     useQueryLimits({
       maxDepth: config.limits.depth,
       maxCost: config.limits.cost,

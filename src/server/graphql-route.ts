@@ -118,7 +118,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** What the statuses yoga sends without a body mean for this endpoint. */
 const EMPTY_REFUSALS: Record<number, string> = {
-  406: 'None of the media types in Accept can be served: accept application/graphql-response+json or application/json',
+  406: 'None of the media types in Accept can be served: accept application/graphql-response+json or application/json (or, framed as a stream, text/event-stream or multipart/mixed)',
   415: 'The request body is not in a media type this endpoint reads: send application/json (or use GET with query parameters)',
 };
 

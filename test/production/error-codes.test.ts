@@ -46,6 +46,15 @@ describe('error codes', () => {
     }
   });
 
+  it('answers a mutation sent as a GET with 405 and Allow: POST, as GraphQL over HTTP requires', async () => {
+    const gateway = await start();
+    const response = await raw(`${gateway.endpoint}?query=${encodeURIComponent('mutation { x }')}`, { headers: { ...bearer(DEMO_TOKENS.globex), 'x-graphql-csrf': '1' } });
+    expect(response.status).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+    expect(response.json).not.toHaveProperty('data');
+    expect(response.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
   it('answers any method but GET and POST with 405 and Allow, before CSRF prevention looks at it', async () => {
     const gateway = await start();
     for (const method of ['PUT', 'DELETE', 'PATCH']) {
@@ -68,6 +77,14 @@ describe('error codes', () => {
     const unacceptable = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept: 'text/html' }, body });
     expect(unacceptable.status).toBe(406);
     expect(unacceptable.json.errors[0].message).toMatch(/application\/graphql-response\+json/);
+    // Every type it names is one the gateway answers in.
+    for (const named of ['application/json', 'text/event-stream', 'multipart/mixed']) {
+      expect(unacceptable.json.errors[0].message).toContain(named);
+      const served = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, accept: named }, body });
+      expect(served.status, named).toBe(200);
+      expect(served.headers['content-type'], named).toContain(named);
+      expect(served.text, named).toContain('"zones"');
+    }
     // Media types are case-insensitive: this one is JSON.
     const shouted = await raw(gateway.endpoint, { method: 'POST', headers: { ...json, 'content-type': 'APPLICATION/JSON; charset=UTF-8' }, body });
     expect(shouted.status).toBe(200);
@@ -217,6 +234,11 @@ describe('error codes', () => {
       expect((refused.json as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code, query).toBe('GRAPHQL_VALIDATION_FAILED');
       const legacyRefused = await post(gateway.endpoint, { query }, { ...legacy, ...bearer(DEMO_TOKENS.globex) });
       expect(legacyRefused.status, query).toBe(200);
+      // A request error, not an execution result: no data entry (graphql 16 alone answers a mutation with `"data": null`).
+      expect(legacyRefused.json, query).not.toHaveProperty('data');
+      expect((legacyRefused.json as { errors: Array<{ message: string; extensions: { code: string } }> }).errors, query).toMatchObject([
+        { message: expect.stringContaining(`The ${query.split(' ')[0]} operation is not supported by the schema`), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
+      ]);
     }
   });
 
