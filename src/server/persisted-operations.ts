@@ -57,8 +57,12 @@ interface PersistedQueryExtension {
 // retries with the document. Mobile clients treat a non-2xx answer as a transport failure.
 // (See the plugin's `onResultProcess` for clients that also take application/graphql-response+json.)
 const notFound = () => new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
-const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+// The extension is a parameter of the request, as its query and variables are: a malformed one,
+// a hash that does not match its document, or one this gateway does not take is a request that
+// cannot be run as sent (BAD_REQUEST, as for a variables parameter that is not an object), not a
+// value refused by the schema (BAD_USER_INPUT). Apollo's clients read the message, not the code.
+const notSupported = () => new GraphQLError('PersistedQueryNotSupported', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
 const notAllowed = () =>
   new GraphQLError('This gateway runs only its persisted operations, and this document is not one of them', {
     extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
@@ -155,14 +159,14 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
         return;
       }
       if (typeof extension !== 'object' || extension.version !== 1 || typeof extension.sha256Hash !== 'string' || extension.sha256Hash.length > 128) {
-        return fail(badInput('extensions.persistedQuery must be { version: 1, sha256Hash: "<hex sha256 of the document>" }'));
+        return fail(badRequest('extensions.persistedQuery must be { version: 1, sha256Hash: "<hex sha256 of the document>" }'));
       }
       const hash = extension.sha256Hash;
       const listed = listedFor(hash);
 
       if (query !== null) {
         if (listed !== undefined ? listed !== query : sha256(query) !== hash.toLowerCase()) {
-          return fail(badInput('extensions.persistedQuery.sha256Hash does not match the document sent with it'));
+          return fail(badRequest('extensions.persistedQuery.sha256Hash does not match the document sent with it'));
         }
         if (allowListOnly && listed === undefined && !allowedDocuments.has(query)) return fail(refuse());
         if (apq && listed === undefined) offered.set(request, { hash: hash.toLowerCase(), document: query });

@@ -76,7 +76,7 @@ describe('the warm fast path through the HTTP edge', () => {
     const stored = await post(gateway.endpoint, { query: DASHBOARD }, auth);
     expect(stored.json.data.organization.name).toBeTruthy();
     const mismatched = await post(gateway.endpoint, { query: DASHBOARD, extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }, auth);
-    expect(mismatched.json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(mismatched.json.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
     expect(mismatched.json.errors?.[0]?.message).toContain('does not match');
   });
 

@@ -88,24 +88,29 @@ describe('automatic persisted queries', () => {
     expect(byHash.json.data.organization.name).toBe('Globex Corporation');
   });
 
-  it('refuses a hash that does not match the document with BAD_USER_INPUT and stores nothing', async () => {
+  it('refuses a hash that does not match the document with BAD_REQUEST and stores nothing', async () => {
     const gateway = await gatewayWith();
     const lie = { persistedQuery: { version: 1, sha256Hash: sha256('{ zones { name } }') } };
     const refused = await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: lie }, auth);
     expect(refused.status).toBe(400);
-    expect(code(refused)).toBe('BAD_USER_INPUT');
+    expect(code(refused)).toBe('BAD_REQUEST');
     expect(code(await post(gateway.endpoint, { extensions: lie }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
   it('refuses an unsupported protocol version', async () => {
     const gateway = await gatewayWith();
-    const refused = await post(gateway.endpoint, { extensions: { persistedQuery: { version: 2, sha256Hash: sha256(ORG_NAME_QUERY) } } }, auth);
-    expect(code(refused)).toBe('BAD_USER_INPUT');
+    for (const persistedQuery of [{ version: 2, sha256Hash: sha256(ORG_NAME_QUERY) }, { version: 1, sha256Hash: 5 }, 'x']) {
+      const refused = await post(gateway.endpoint, { extensions: { persistedQuery } }, auth);
+      expect(refused.status, JSON.stringify(persistedQuery)).toBe(400);
+      expect(code(refused), JSON.stringify(persistedQuery)).toBe('BAD_REQUEST');
+    }
   });
 
   it('tells clients persisted queries are not supported when APQ_ENABLED=false, and still runs full documents', async () => {
     const gateway = await gatewayWith({ APQ_ENABLED: 'false' });
-    expect((await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth)).json.errors[0].message).toBe('PersistedQueryNotSupported');
+    const refused = await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth);
+    expect(refused.json.errors[0].message).toBe('PersistedQueryNotSupported');
+    expect(code(refused)).toBe('BAD_REQUEST');
     await post(gateway.endpoint, { query: ORG_NAME_QUERY, extensions: persisted(ORG_NAME_QUERY) }, auth);
     expect((await post(gateway.endpoint, { extensions: persisted(ORG_NAME_QUERY) }, auth)).json.errors[0].message).toBe('PersistedQueryNotSupported');
     expect((await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth)).json.data.organization.name).toBe('Globex Corporation');
