@@ -42,6 +42,15 @@ export function useOperationNotes(): Plugin<{ notes?: RequestNotes }> {
 }
 
 /**
+ * The longest operation name a summary line holds whole. A name is one GraphQL token, which
+ * the token limit counts as one however long: a client could otherwise have every line it
+ * causes carry tens of KB.
+ */
+export const MAX_LOGGED_OPERATION_NAME = 200;
+
+const loggedName = (name: string | null): string | null => (name !== null && name.length > MAX_LOGGED_OPERATION_NAME ? `${name.slice(0, MAX_LOGGED_OPERATION_NAME)}…` : name);
+
+/**
  * One line and one set of metric updates per GraphQL request, written after the answer is
  * sent. It is built from counters the request already kept, so the warm path pays for one
  * log record and a few counter increments.
@@ -60,7 +69,7 @@ export function createRequestLog(options: RequestLogOptions): (summary: RequestS
     logger.info(
       {
         requestId: scope.requestId,
-        operationName: summary.operationName,
+        operationName: loggedName(summary.operationName),
         method: summary.method,
         status,
         durationMs,

@@ -14,6 +14,7 @@ import { InvalidInputError, MissingTokenError } from '../../src/data/errors.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createLogger, exitAfterLogs, yogaLogging } from '../../src/logger.js';
 import { isExpectedError } from '../../src/schema/errors.js';
+import { MAX_LOGGED_OPERATION_NAME } from '../../src/server/request-log.js';
 import { createSimulator, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
 
@@ -191,6 +192,14 @@ describe('errors yoga reports', () => {
     } finally {
       await unreachable.close();
     }
+  });
+
+  it('cuts a very long operation name short in the summary line', async () => {
+    const name = `Long${'x'.repeat(5000)}`;
+    await post(gateway.endpoint, { query: `query ${name} { zones { id } }` }, { ...bearer(SECRET_TOKEN), 'x-request-id': 'long-name-1' });
+    const summary = records().find((r) => r.msg === 'graphql request' && r.requestId === 'long-name-1');
+    expect(summary?.status).toBe(200);
+    expect(summary?.operationName).toBe(`${name.slice(0, MAX_LOGGED_OPERATION_NAME)}…`);
   });
 
   it('writes the contract’s errors (a missing token, a bad argument) at debug level', () => {
