@@ -166,6 +166,7 @@ const specs = {
   GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
   DOCUMENT_CACHE_MAX_BYTES: int(32 * MIB, 1 * MIB),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+  REQUEST_RECEIVE_TIMEOUT_MS: int(30_000, 1_000, 600_000),
   SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(100, 0, 300),
   HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
@@ -274,6 +275,11 @@ export interface GatewayConfig {
      * for documents compiled by graphql-jit (DOCUMENT_CACHE_MAX_BYTES). Outside CACHE_MAX_BYTES.
      */
     documentCacheMaxBytes: number;
+    /**
+     * The longest a client may take to send a request, headers and body (REQUEST_RECEIVE_TIMEOUT_MS):
+     * a connection trickling bytes holds a socket and a parser, and node's own limit is 5 minutes.
+     */
+    receiveTimeoutMs: number;
     shutdownGraceMs: number;
     /**
      * After SIGTERM, how long the gateway keeps serving with `/ready` at 503 before it stops
@@ -438,6 +444,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       jit: v.GRAPHQL_JIT,
       jitAfter: v.GRAPHQL_JIT_AFTER,
       documentCacheMaxBytes: v.DOCUMENT_CACHE_MAX_BYTES,
+      receiveTimeoutMs: v.REQUEST_RECEIVE_TIMEOUT_MS,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
       shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     },

@@ -70,6 +70,21 @@ function splitTarget(target: string): { pathname: string; search: string } {
   return question < 0 ? { pathname: target, search: '' } : { pathname: target.slice(0, question), search: target.slice(question + 1) };
 }
 
+/**
+ * node's limits on receiving a request, from REQUEST_RECEIVE_TIMEOUT_MS: the headers and the
+ * whole request within it (a request not received in time gets 408 and is let go). node checks
+ * them on a timer, every 30 s by default, which would let a trickling client stay that much
+ * longer; a tenth of the limit keeps the overrun small at the cost of one walk of the open
+ * connections per check.
+ */
+function receiveLimits(receiveTimeoutMs: number) {
+  return {
+    headersTimeout: receiveTimeoutMs,
+    requestTimeout: receiveTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(receiveTimeoutMs / 10))),
+  };
+}
+
 /** Requests for the operational endpoints, as orchestrators and scrapers send them. */
 const PROBES = new Set(['/health', '/ready', '/metrics']);
 /** Whether a request target is a probe's: its path, whatever its query string, in origin or absolute form. */
@@ -96,7 +111,7 @@ async function sendMetrics(app: GatewayApp, res: ServerResponse, headers: Record
  * and HEAD a 405.
  */
 export function createMetricsServer(app: GatewayApp): { server: Server; listen(port: number, host: string): Promise<{ port: number; url: string }>; close(): Promise<void> } {
-  const server = createServer((req, res) => {
+  const server = createServer(receiveLimits(app.config.http.receiveTimeoutMs), (req, res) => {
     const requestId = requestIdOf(req);
     const idHeader = { 'x-request-id': requestId };
     let pathname: string;
@@ -196,7 +211,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   }
 
   // A request without a Host header reaches the handler, which answers it in the error contract.
-  const server = createServer({ requireHostHeader: false }, (req, res) => {
+  const server = createServer({ requireHostHeader: false, ...receiveLimits(app.config.http.receiveTimeoutMs) }, (req, res) => {
     const startedAt = performance.now();
     const requestId = requestIdOf(req);
     if (closing) res.shouldKeepAlive = false;

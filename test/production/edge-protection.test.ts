@@ -72,6 +72,42 @@ describe('requests node:http cannot parse', () => {
     });
   const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errors: Array<{ message: string; extensions: { code: string } }> };
 
+  it.each([
+    ['a body that stops coming', `POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query"`],
+    ['headers that stop coming', 'POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-ty'],
+  ])('answers a request that is not received within REQUEST_RECEIVE_TIMEOUT_MS (%s) with 408 and lets it go', async (_case, bytes) => {
+    const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
+    const started = Date.now();
+    // `exchange` resolves only once the server closes the connection.
+    const answer = await exchange(gateway.endpoint, bytes);
+    // node's default limits (a minute for headers, five for the whole request) would hold it far longer.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(bodyOf(answer).errors[0]).toMatchObject({ message: 'The request was not received in time', extensions: { code: 'BAD_REQUEST' } });
+    // The server goes on answering.
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+
+  it('keeps an idle keep-alive connection past REQUEST_RECEIVE_TIMEOUT_MS: the limit is on receiving a request, not on waiting for one', async () => {
+    const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
+    const { port } = new URL(gateway.endpoint);
+    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const request = `GET /health HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const nextAnswer = () => new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8'))));
+    try {
+      socket.write(request);
+      expect(await nextAnswer()).toMatch(/^HTTP\/1\.1 200 /);
+      // Idle for more than twice the limit (node checks it every 250 ms here).
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(socket.destroyed).toBe(false);
+      socket.write(request);
+      expect(await nextAnswer()).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('answers bytes that are not HTTP with 400 and a JSON error', async () => {
     const gateway = await gatewayWith();
     const answer = await exchange(gateway.endpoint, 'NOT HTTP AT ALL\r\n\r\n');
