@@ -11,6 +11,7 @@ import { renderGraphiQL } from './graphiql.js';
 import { cacheControlFor, matchesEtag } from './http-caching.js';
 import { clientAddress, createInboundRateLimit } from './inbound-rate-limit.js';
 import { createRequestLog, type RequestNotes } from './request-log.js';
+import { answersGraphQLResponseJson } from './error-contract.js';
 import { etagFor, shapeOf } from './response-cache.js';
 import type { KatapultData } from '../data/katapult-data.js';
 
@@ -114,6 +115,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export const errorBody = (message: string, code: string, requestId: string, extensions: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code, requestId, ...extensions } }] }));
 const JSON_TYPE = 'application/json; charset=utf-8';
+const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8';
 const EMPTY = Buffer.alloc(0);
 
 /** What the statuses yoga sends without a body mean for this endpoint. */
@@ -271,8 +273,14 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       }
       write(body);
     };
+    // The edge's own refusals come in the JSON type the client prefers, as yoga's answers do: a
+    // client that takes only application/graphql-response+json gets no other type from /graphql.
+    const errorType = () => {
+      const accept = header(req, 'accept');
+      return answersGraphQLResponseJson(accept !== null && needsNegotiation(accept) ? acceptByPreference(accept) : accept) ? GRAPHQL_RESPONSE_TYPE : JSON_TYPE;
+    };
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
-      send({ status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
+      send({ status, headers: { 'content-type': errorType(), 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
 
     // Before CSRF prevention, which would otherwise refuse a bodiless DELETE as forged (403).
     if (!isGet && method !== 'POST') {
@@ -447,7 +455,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       const refusal = payload.length === 0 ? EMPTY_REFUSALS[response.status] : undefined;
       if (refusal) {
         payload = errorBody(refusal, 'BAD_REQUEST', requestId);
-        headers['content-type'] = JSON_TYPE;
+        headers['content-type'] = errorType();
       }
 
       // The answer goes out first; storing it (deriving its key) is not the client's wait. The

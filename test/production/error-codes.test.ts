@@ -46,6 +46,29 @@ describe('error codes', () => {
     }
   });
 
+  it("answers the edge's own refusals in the JSON type the client prefers", async () => {
+    const gateway = await start();
+    const body = '{"query": "{ zones { id } }"}';
+    const refusals: Array<[string, { method: string; headers: Record<string, string>; body?: string }, number]> = [
+      ['a PUT', { method: 'PUT', headers: json, body }, 405],
+      ['a body in a media type nobody reads', { method: 'POST', headers: { ...json, 'content-type': 'text/plain', 'x-graphql-csrf': '1' }, body }, 415],
+      ['a form POST without a preflight header', { method: 'POST', headers: { ...json, 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%20zones%20%7B%20id%20%7D%20%7D' }, 403],
+    ];
+    for (const [what, init, status] of refusals) {
+      for (const [accept, type] of [
+        ['application/graphql-response+json', 'application/graphql-response+json; charset=utf-8'],
+        ['application/json;q=0.5, application/graphql-response+json', 'application/graphql-response+json; charset=utf-8'],
+        ['application/json, application/graphql-response+json', 'application/json; charset=utf-8'],
+        [undefined, 'application/json; charset=utf-8'],
+      ] as const) {
+        const response = await raw(gateway.endpoint, { ...init, headers: { ...init.headers, ...(accept ? { accept } : {}) } });
+        expect(response.status, `${what}, ${accept}`).toBe(status);
+        expect(response.headers['content-type'], `${what}, ${accept}`).toBe(type);
+        expect(response.json.errors[0].extensions.code, `${what}, ${accept}`).toEqual(expect.any(String));
+      }
+    }
+  });
+
   it('answers a mutation sent as a GET with 405 and Allow: POST, as GraphQL over HTTP requires', async () => {
     const gateway = await start();
     const response = await raw(`${gateway.endpoint}?query=${encodeURIComponent('mutation { x }')}`, { headers: { ...bearer(DEMO_TOKENS.globex), 'x-graphql-csrf': '1' } });
