@@ -33,6 +33,10 @@ import { listAll, THROUGHPUT_ORGANIZATION } from './scenarios/throughput.js';
  * unmeasured. It prints each side's median and the median of the differences B − A within
  * pairs: P4's figure moves by a millisecond or more from run to run, the paired difference
  * by much less.
+ *
+ * AB_A_NODE_ARGS and AB_B_NODE_ARGS (space-separated) give one side's node process options of
+ * its own, to compare a runtime flag on one build: `AB_B_NODE_ARGS=--max-semi-space-size=32
+ * npm run bench:ab -- HEAD HEAD`.
  */
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
@@ -102,9 +106,10 @@ try {
     const { command } = await prepareGateway(root, buildDir, notes);
     const port = await freePort();
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...gatewayEnv({ simulatorBaseUrl: simulator.baseUrl } as Parameters<typeof gatewayEnv>[0], port) };
-    const child = startChild(`gateway ${side}`, command.command, command.args, { cwd: root, env });
+    const nodeArgs = (process.env[`AB_${side}_NODE_ARGS`] ?? '').split(' ').filter(Boolean);
+    const child = startChild(`gateway ${side}`, command.command, [...nodeArgs, ...command.args], { cwd: root, env });
     await waitForHttp(child, `http://127.0.0.1:${port}/health`);
-    sides.push({ side, label: ref ?? 'work tree', url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
+    sides.push({ side, label: `${ref ?? 'work tree'}${nodeArgs.length ? ` with ${nodeArgs.join(' ')}` : ''}`, url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
   }
 
   if (mode === 'cold') {
