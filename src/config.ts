@@ -166,7 +166,7 @@ const specs = {
   GRAPHQL_JIT_AFTER: int(100, 0, 1_000_000),
   DOCUMENT_CACHE_MAX_BYTES: int(32 * MIB, 1 * MIB),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
-  REQUEST_RECEIVE_TIMEOUT_MS: int(30_000, 1_000, 600_000),
+  REQUEST_RECEIVE_TIMEOUT_MS: int(60_000, 1_000, 600_000),
   SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
   HEAP_GROWTH_PERCENT: int(100, 0, 300),
   HEAP_IDLE_COMPACT_MS: int(10_000, 0, 3_600_000),
@@ -278,6 +278,7 @@ export interface GatewayConfig {
     /**
      * The longest a client may take to send a request, headers and body (REQUEST_RECEIVE_TIMEOUT_MS):
      * a connection trickling bytes holds a socket and a parser, and node's own limit is 5 minutes.
+     * node also counts it from when a connection opens to its first request's headers.
      */
     receiveTimeoutMs: number;
     shutdownGraceMs: number;

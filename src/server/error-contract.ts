@@ -40,8 +40,8 @@ export function answersGraphQLResponseJson(accept: string | null): boolean {
 
 /**
  * GraphQL over HTTP ties the status to `data`. For every media type: an answer without `data`
- * (a mutation or subscription, which graphql refuses as it starts since the schema has neither,
- * or any other request error) is a request error, 400, which yoga keeps at 200 under
+ * (a mutation or subscription, which validation refuses since the schema has neither (see
+ * `operation-types.ts`), or any other request error) is a request error, 400, which yoga keeps at 200 under
  * application/json as it does for validation. Under application/graphql-response+json, where
  * these are MUSTs:
  * - a whole-request failure (401 for the token, 429 for the budget) whose root fields are all
@@ -111,8 +111,8 @@ export function useErrorContract(options: ErrorContractOptions): Plugin<ServerCo
             : new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: {} });
           const extensions = own.extensions as Record<string, unknown>;
           // The few errors graphql raises while starting to execute a document it accepted (an
-          // operation type the schema does not have) come without a code; any other error
-          // reached here through the mask, which gives every one a code.
+          // operation name that picks none of its operations, say) come without a code; any
+          // other error reached here through the mask, which gives every one a code.
           extensions.code ??= own.path === undefined ? 'GRAPHQL_VALIDATION_FAILED' : 'INTERNAL_SERVER_ERROR';
           // yoga's detail of why a body did not parse: the parser's words about the client's own bytes.
           delete extensions.originalError;

@@ -75,6 +75,7 @@ describe('requests node:http cannot parse', () => {
   it.each([
     ['a body that stops coming', `POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query"`],
     ['headers that stop coming', 'POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-ty'],
+    ['a new connection that sends nothing', ''],
   ])('answers a request that is not received within REQUEST_RECEIVE_TIMEOUT_MS (%s) with 408 and lets it go', async (_case, bytes) => {
     const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
     const started = Date.now();

@@ -263,6 +263,10 @@ describe('error codes', () => {
         { message: expect.stringContaining(`The ${query.split(' ')[0]} operation is not supported by the schema`), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
       ]);
     }
+    // The document is what is invalid (the spec's Operation Type Existence), whichever operation is chosen.
+    const mixed = await post(gateway.endpoint, { query: 'query A { zones { id } } mutation B { x }', operationName: 'A' }, { ...legacy, ...bearer(DEMO_TOKENS.globex) });
+    expect(mixed.json).not.toHaveProperty('data');
+    expect((mixed.json as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('knows which media type yoga answers with from the Accept header', () => {
