@@ -43,7 +43,11 @@ export interface KatapultData {
   virtualMachine(lookup: { id: string } | { fqdn: string }): MaybePromise<VirtualMachineResponseDto>;
   packagesPage(organization: OrganizationLookup | null, page: number, refresh?: boolean): MaybePromise<VirtualMachinePackagesListResponseDto>;
   package(lookup: { id: string } | { permalink: string }): MaybePromise<VirtualMachinePackageDto>;
-  /** A package named in a VM list (which carries only the name), found in the organization's list. */
+  /**
+   * A package named in a VM list (which carries only the name), found in the organization's list,
+   * else the public one; null when neither has it, or when the first to have it has several
+   * packages of that name (only the VM's own record can tell which).
+   */
   packageByName(organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null>;
   organizations(): MaybePromise<OrganizationsListResponseDto>;
   organization(lookup: OrganizationLookup): MaybePromise<OrganizationResponseDto>;
@@ -91,11 +95,14 @@ export const MAX_OPENING_READS = 16;
 export const notFound = (code: string, what: string) =>
   new UpstreamApiError(404, code, `No ${what} was found matching any of the criteria provided in the arguments`, {});
 
+/** What a search of a list by a field finds when more than one item has the value. */
+const SEVERAL = Symbol('several items have this value');
+
 /** Follows a paginated list until `pick` finds an item or the list ends. */
-function findInPages<L, T>(
+function findInPages<L, R, T>(
   loadPage: (page: number) => MaybePromise<L & { pagination: { total_pages: number | null; current_page: number } }>,
-  items: (list: L) => readonly T[],
-  pick: (rows: readonly T[]) => T | undefined,
+  items: (list: L) => readonly R[],
+  pick: (rows: readonly R[]) => T | undefined,
   perPage: number,
   page = 1,
 ): MaybePromise<T | null> {
@@ -147,15 +154,24 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   };
 
   // Lists are searched once per object that names an item of them; index each list once.
-  const indexes = new WeakMap<readonly object[], Map<string, object>>();
-  const findBy = <T extends object>(rows: readonly T[], field: keyof T & string, value: string): T | undefined => {
-    let index = indexes.get(rows) as Map<string, T> | undefined;
+  const indexes = new WeakMap<readonly object[], Map<string, object | typeof SEVERAL>>();
+  /** The row whose `field` is `value`, SEVERAL when more than one row's is. Each list is searched by one field only. */
+  const rowBy = <T extends object>(rows: readonly T[], field: keyof T & string, value: string): T | typeof SEVERAL | undefined => {
+    let index = indexes.get(rows) as Map<string, T | typeof SEVERAL> | undefined;
     if (!index) {
       index = new Map();
-      for (const row of rows) if (!index.has(String(row[field]))) index.set(String(row[field]), row);
+      for (const row of rows) {
+        const key = String(row[field]);
+        index.set(key, index.has(key) ? SEVERAL : row);
+      }
       indexes.set(rows, index);
     }
     return index.get(value);
+  };
+  /** The one row whose `field` is `value`; undefined when none is, or several are (the caller then reads the item itself). */
+  const findBy = <T extends object>(rows: readonly T[], field: keyof T & string, value: string): T | undefined => {
+    const row = rowBy(rows, field, value);
+    return row === SEVERAL ? undefined : row;
   };
 
   // Every VM on a page names its package: find each name once per request instead of
@@ -170,15 +186,22 @@ export function createKatapultData(source: KatapultSource, scope: RequestScope, 
   };
 
   // The organization's list first, then the public one.
+  // Katapult does not say a package's name is unique, and an organization's list holds its
+  // private packages beside the public ones: a name two of them share says nothing of which one a
+  // VM has. Then none is picked (not the public one either), and the VM's own record tells.
   const findPackageByName = (organization: OrganizationLookup | null, name: string): MaybePromise<VirtualMachinePackageDto | null> => {
     const findIn = (list: OrganizationLookup | null) =>
       findInPages(
         (page) => data.packagesPage(list, page),
         (body) => body.virtual_machine_packages,
-        (rows) => findBy(rows, 'name', name),
+        (rows) => rowBy(rows, 'name', name),
         perPage,
       );
-    return chain(findIn(organization), (found) => found ?? (organization ? findIn(null) : null));
+    const unique = (found: VirtualMachinePackageDto | typeof SEVERAL | null) => (found === SEVERAL ? null : found);
+    return chain(findIn(organization), (found): MaybePromise<VirtualMachinePackageDto | null> => {
+      if (found !== null || organization === null) return unique(found);
+      return chain(findIn(null), unique);
+    });
   };
 
   const data: KatapultData = {

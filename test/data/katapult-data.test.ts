@@ -18,6 +18,8 @@ function fakeSource() {
       const org = call.params?.find(([name]) => name.startsWith('organization['))?.[1];
       if (org === 'acme' || org === 'org_acme') return list([pkg('vmpkg_a1', 'ROCK-3'), pkg('vmpkg_a2', 'ACME-ONLY')]) as T;
       if (org === 'globex') return list([pkg('vmpkg_g1', 'ROCK-3')]) as T;
+      // A private package named as a public one: Katapult does not say names are unique.
+      if (org === 'initech') return list([pkg('vmpkg_p1', 'ROCK-3'), pkg('vmpkg_i1', 'ROCK-3'), pkg('vmpkg_i2', 'INITECH-ONLY')]) as T;
       return list([pkg('vmpkg_p1', 'ROCK-3'), pkg('vmpkg_p2', 'PUBLIC-ONLY')]) as T;
     },
   };
@@ -44,6 +46,15 @@ describe('packageByName, as every VM on a page asks it', () => {
     expect(data.packageByName({ sub_domain: 'globex' }, 'PUBLIC-ONLY')).toMatchObject({ id: 'vmpkg_p2' });
     expect(data.packageByName({ sub_domain: 'globex' }, 'NOWHERE')).toBeNull();
     expect(new Set(calls.map((c) => JSON.stringify(c.params))).size).toBe(4);
+  });
+
+  it('picks no package for a name several packages of the list share, nor the public one of that name', () => {
+    const { source } = fakeSource();
+    const data = createKatapultData(source, {} as RequestScope, 200);
+    expect(data.packageByName({ sub_domain: 'initech' }, 'ROCK-3')).toBeNull();
+    // The other names of the same list are still found.
+    expect(data.packageByName({ sub_domain: 'initech' }, 'INITECH-ONLY')).toMatchObject({ id: 'vmpkg_i2' });
+    expect(data.packageByName({ sub_domain: 'acme' }, 'ROCK-3')).toMatchObject({ id: 'vmpkg_a1' });
   });
 
   it('does not share a lookup between requests', () => {

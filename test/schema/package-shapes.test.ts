@@ -50,6 +50,27 @@ describe('package records', () => {
     expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(packages);
   });
 
+  it('a name two packages of the list share: the VM’s own record says which package the VM has', async () => {
+    const query = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { id package { id name cpuCores } } } } } }';
+    gateway = createTestGateway();
+    const plain = await gateway.query(query, { token: DEMO_TOKENS.globex });
+    expect(plain.body.errors).toBeUndefined();
+    await gateway.close();
+
+    // Each package gets a private twin of the same name, listed before it: nothing in Katapult's
+    // reference makes a name unique, and a VM list names its package only.
+    const withTwins = rewritingAnswers(/\/virtual_machine_packages$/, (body) => {
+      const twins = body.virtual_machine_packages.map((p: Body) => ({ ...p, id: `${p.id}_twin`, cpu_cores: 999, privacy: 'private' }));
+      body.virtual_machine_packages = [...twins, ...body.virtual_machine_packages];
+    });
+    gateway = createTestGateway({ wrapFetch: withTwins });
+    const twinned = await gateway.query(query, { token: DEMO_TOKENS.globex });
+    expect(twinned.body.errors).toBeUndefined();
+    expect(twinned.body.data).toEqual(plain.body.data);
+    // Read from each VM's own record, since the list could not tell.
+    expect(requestsTo(gateway.sim, '/virtual_machines/virtual_machine').length).toBeGreaterThan(0);
+  });
+
   it('a list that has every field asked for costs no other call', async () => {
     gateway = createTestGateway({ wrapFetch: apiaPackageList });
     const { body } = await gateway.query('{ virtualMachinePackages(first: 100) { edges { node { name cpuCores memoryInGb icon { url } } } } }', { token: DEMO_TOKENS.globex });
