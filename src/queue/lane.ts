@@ -287,13 +287,15 @@ class TokenLane<E> implements Lane<E> {
    * count went on down from the window before instead of starting again. Taken as this window's,
    * it would hold the token until our next window while Katapult's new one, a moment away, has
    * its whole budget. Only when it would hold the lane, once per window, and only while Katapult
-   * still has a call left in its old window for the retry, so that the retry cannot be a 429.
+   * still has a call left in its old window for the retry (one per replica), so that the retry
+   * cannot be a 429.
    */
   private countedInOldWindow(remaining: number): boolean {
     if (this.hasReading || this.retriedOldWindow || this.previousLowest === null) return false;
-    // Calls still on their way may yet be counted in that old window too.
+    // Calls still on their way may yet be counted in that old window too; and every replica
+    // spending the token may retry once, each needing a call of its own there.
     const left = remaining - this.inFlightSeqs.length;
-    if (remaining >= this.previousLowest || left < 1) return false;
+    if (remaining >= this.previousLowest || left < this.replicas) return false;
     return left - this.reserveOf(this.permitted) <= 0;
   }
 

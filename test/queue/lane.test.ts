@@ -177,6 +177,21 @@ describe('a Katapult whose minute turns later than ours', () => {
     expect(lane.gate(next + 10, 6)).toBe('exhausted');
   });
 
+  it('with replicas spending the token, retries only when the old window has a call left for each', () => {
+    const start = 1000 * MINUTE + ALLOWANCE;
+    for (const [remaining, expected] of [
+      [1, 'exhausted'],
+      [2, 'paused'],
+    ] as const) {
+      const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2, boundaryAllowanceMs: ALLOWANCE, replicas: 2 });
+      lane.learn(lane.sent(start + 10), start + 20, answer(4, 6));
+      lane.learn(lane.sent(start + 30), start + 40, answer(3, 6));
+      const next = start + MINUTE + 5;
+      lane.learn(lane.sent(next), next + 10, answer(remaining, 6));
+      expect(lane.gate(next + 10, 6), `old window left ${remaining}`).toBe(expected);
+    }
+  });
+
   it('takes a first reading at once when the count started again, or when it leaves budget to spend', () => {
     const started = spentLane();
     started.lane.learn(started.first, started.next + 10, answer(4, 5));
