@@ -103,14 +103,6 @@ export function createLane<E>(key: string, options: LaneOptions): Lane<E> {
 }
 
 /**
- * How long a lane waits before asking again when Katapult counted the first call of a new
- * window in its old one (see `countedInOldWindow`): long enough for a clock a second or so
- * behind ours to have reached the new minute, short beside the minute the lane would otherwise
- * wait.
- */
-export const OLD_WINDOW_RETRY_MS = 1_000;
-
-/**
  * A class rather than a closure over locals: the gateway keeps one lane per token it has seen
  * this window or the last, so with many tokens the per-lane size is resident memory. Methods on
  * the prototype and plain number fields keep a lane to a couple of hundred bytes.
@@ -143,13 +135,6 @@ class TokenLane<E> implements Lane<E> {
   /** The last call sent when an unread answer came back: a reading from a later call includes them all. */
   private unreadBeforeSeq = 0;
   private confirmed = false;
-  /**
-   * The lowest reading of the window before this one, while this window has none: Katapult's
-   * count within a window only goes down, so a first reading below it continues that window.
-   */
-  private previousLowest: number | null = null;
-  /** Whether this window's first call was found counted in Katapult's old window and retried once. */
-  private retriedOldWindow = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
   private readonly allowanceMs: number;
@@ -232,14 +217,6 @@ class TokenLane<E> implements Lane<E> {
     // Only an answer to a call of this window, sent after the last 429, speaks for this window.
     const trusted = ticket.window === this.window && ticket.seq >= this.trustFromSeq;
     const remaining = lesson.rateLimit?.remaining;
-    if (remaining != null && trusted && this.countedInOldWindow(remaining)) {
-      // Not this window's figure: ask again, one call alone, once Katapult's minute has likely
-      // turned too. The call itself was answered; only its count is set aside.
-      this.retriedOldWindow = true;
-      this.previousLowest = remaining;
-      this.pausedUntil = Math.max(this.pausedUntil, now + OLD_WINDOW_RETRY_MS);
-      return this.permitted !== before;
-    }
     if (remaining != null && trusted) {
       if (!this.hasReading || remaining < this.readingRemaining) this.readingRemaining = remaining;
       this.hasReading = true;
@@ -281,30 +258,9 @@ class TokenLane<E> implements Lane<E> {
     return window * this.windowMs + this.allowanceMs;
   }
 
-  /**
-   * Whether the first reading of a window is one Katapult gave in its old window: its clock is
-   * behind ours by more than the boundary allowance (or its window is not the minute), so the
-   * count went on down from the window before instead of starting again. Taken as this window's,
-   * it would hold the token until our next window while Katapult's new one, a moment away, has
-   * its whole budget. Only when it would hold the lane, once per window, and only while Katapult
-   * still has a call left in its old window for the retry (one per replica), so that the retry
-   * cannot be a 429.
-   */
-  private countedInOldWindow(remaining: number): boolean {
-    if (this.hasReading || this.retriedOldWindow || this.previousLowest === null) return false;
-    // Calls still on their way may yet be counted in that old window too; and every replica
-    // spending the token may retry once, each needing a call of its own there.
-    const left = remaining - this.inFlightSeqs.length;
-    if (remaining >= this.previousLowest || left < this.replicas) return false;
-    return left - this.reserveOf(this.permitted) <= 0;
-  }
-
   private roll(now: number): void {
     const current = this.windowOf(now);
     if (current === this.window) return;
-    // Only the window just before this one says what Katapult's count was coming down from.
-    this.previousLowest = this.hasReading && current === this.window + 1 ? this.readingRemaining : null;
-    this.retriedOldWindow = false;
     this.window = current;
     this.sentInWindow = 0;
     this.hasReading = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLane, OLD_WINDOW_RETRY_MS, type LaneLesson } from '../../src/queue/lane.js';
+import { createLane, type LaneLesson } from '../../src/queue/lane.js';
 
 const MINUTE = 60_000;
 const T0 = 1000 * MINUTE + 1000;
@@ -128,81 +128,5 @@ describe('lane budget', () => {
     lane.pausedUntil = boundary + 300;
     expect(lane.estimateSendAt(0, T0 + 2)).toBe(boundary + 300);
     expect(lane.estimateSendAt(20, T0 + 2)).toBe(boundary + MINUTE);
-  });
-});
-
-describe('a Katapult whose minute turns later than ours', () => {
-  const ALLOWANCE = 250;
-  /** A lane that spent its window down to the reserve (permitted 5, reserve 2), then the first call of the next window. */
-  function spentLane() {
-    const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2, boundaryAllowanceMs: ALLOWANCE });
-    const start = 1000 * MINUTE + ALLOWANCE;
-    lane.learn(lane.sent(start + 10), start + 20, answer(4, 5));
-    lane.learn(lane.sent(start + 30), start + 40, answer(3, 5));
-    lane.learn(lane.sent(start + 50), start + 60, answer(2, 5));
-    expect(lane.gate(start + 70, 6)).toBe('exhausted');
-    const next = start + MINUTE + 5;
-    expect(lane.gate(next, 6)).toBe('open');
-    return { lane, next, first: lane.sent(next) };
-  }
-
-  it('sets aside a first reading that goes on down from the window before, and asks again alone a second later', () => {
-    const { lane, next, first } = spentLane();
-    // Counted in Katapult's old window: 2 left there before it, 1 after.
-    lane.learn(first, next + 10, answer(1, 5));
-    expect(lane.gate(next + 10, 6)).toBe('paused');
-    expect(lane.pausedUntil).toBe(next + 10 + OLD_WINDOW_RETRY_MS);
-    const later = next + 10 + OLD_WINDOW_RETRY_MS;
-    expect(lane.gate(later, 6)).toBe('open');
-    const retry = lane.sent(later);
-    // Alone: nothing else goes until its answer is in.
-    expect(lane.gate(later, 6)).toBe('busy');
-    // Katapult's minute has turned: its whole budget, less this call.
-    lane.learn(retry, later + 10, answer(4, 5));
-    expect(lane.gate(later + 10, 6)).toBe('open');
-    expect(lane.remainingEstimate(later + 10)).toBe(4);
-  });
-
-  it('retries once a window only: a second reading still in the old window holds the lane until our next one, as before', () => {
-    const { lane, next, first } = spentLane();
-    lane.learn(first, next + 10, answer(1, 5));
-    const later = next + 10 + OLD_WINDOW_RETRY_MS;
-    lane.learn(lane.sent(later), later + 10, answer(0, 5));
-    expect(lane.gate(later + 10, 6)).toBe('exhausted');
-  });
-
-  it('does not retry when Katapult has no call left in its old window for it (the retry could be a 429)', () => {
-    const { lane, next, first } = spentLane();
-    lane.learn(first, next + 10, answer(0, 5));
-    expect(lane.gate(next + 10, 6)).toBe('exhausted');
-  });
-
-  it('with replicas spending the token, retries only when the old window has a call left for each', () => {
-    const start = 1000 * MINUTE + ALLOWANCE;
-    for (const [remaining, expected] of [
-      [1, 'exhausted'],
-      [2, 'paused'],
-    ] as const) {
-      const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2, boundaryAllowanceMs: ALLOWANCE, replicas: 2 });
-      lane.learn(lane.sent(start + 10), start + 20, answer(4, 6));
-      lane.learn(lane.sent(start + 30), start + 40, answer(3, 6));
-      const next = start + MINUTE + 5;
-      lane.learn(lane.sent(next), next + 10, answer(remaining, 6));
-      expect(lane.gate(next + 10, 6), `old window left ${remaining}`).toBe(expected);
-    }
-  });
-
-  it('takes a first reading at once when the count started again, or when it leaves budget to spend', () => {
-    const started = spentLane();
-    started.lane.learn(started.first, started.next + 10, answer(4, 5));
-    expect(started.lane.gate(started.next + 10, 6)).toBe('open');
-    // A lane that spent little: a reading below the last one still leaves calls, so it is taken.
-    const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2, boundaryAllowanceMs: ALLOWANCE });
-    const start = 1000 * MINUTE + ALLOWANCE;
-    lane.learn(lane.sent(start + 10), start + 20, answer(90));
-    const next = start + MINUTE + 5;
-    lane.learn(lane.sent(next), next + 10, answer(89));
-    expect(lane.gate(next + 10, 6)).toBe('open');
-    expect(lane.remainingEstimate(next + 10)).toBe(89);
   });
 });
