@@ -51,6 +51,26 @@ describe('budget learning', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it.each([-200, 500, 1_000, 3_000])(
+    'a Katapult whose clock is %i ms behind ours: a token spent to its reserve gets no 429, at the cost of waiting for our next window',
+    async (clockBehindMs) => {
+      const clock = createFakeClock();
+      const katapult = createFakeKatapult(clock, { permitted: 5, clockBehindMs });
+      let rateLimitResponses = 0;
+      const queue = createRequestQueue({ clock, random: () => 0, hooks: { onRateLimitResponse: () => void rateLimitResponses++ } });
+      const add = () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE });
+      // Spend this window down to the reserve (3 of 5), then keep asking, across windows.
+      const spent = [add(), add(), add()];
+      await clock.advance(100);
+      await Promise.all(spent);
+      const later = Array.from({ length: 9 }, () => add());
+      await clock.advance(4 * MINUTE);
+      await Promise.all(later);
+      expect(katapult.perWindow('a').every((w) => w.sent <= 5 && w.rateLimited === 0)).toBe(true);
+      expect(rateLimitResponses).toBe(0);
+    },
+  );
+
   it('counts calls that got no answer but may have reached Katapult (timeouts), so their retries get no 429', async () => {
     const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 20 });
     const first = Array.from({ length: 10 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));

@@ -12,6 +12,8 @@ export interface FakeKatapultOptions {
   headers?: boolean;
   /** Time each call takes. @default 10 */
   latencyMs?: number;
+  /** How far Katapult's clock is behind ours (negative: ahead): its windows turn this much later. @default 0 */
+  clockBehindMs?: number;
 }
 
 export interface FakeCall {
@@ -31,12 +33,13 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
   const windowMs = options.windowMs ?? 60_000;
   const headers = options.headers ?? true;
   const latencyMs = options.latencyMs ?? 10;
+  const behind = options.clockBehindMs ?? 0;
   const used = new Map<string, { window: number; count: number }>();
   const calls: FakeCall[] = [];
   const scripted: Array<() => UpstreamError> = [];
 
   function call(token: string, attempt: number, signal: AbortSignal): Promise<UpstreamResult<{ ok: true }>> {
-    const window = Math.floor(clock.now() / windowMs);
+    const window = Math.floor((clock.now() - behind) / windowMs);
     const state = used.get(token);
     const count = state && state.window === window ? state.count + 1 : 1;
     used.set(token, { window, count });
@@ -73,7 +76,7 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
     perWindow(token: string) {
       const windows = new Map<number, { sent: number; rateLimited: number }>();
       for (const c of calls.filter((c) => c.token === token)) {
-        const w = Math.floor(c.at / windowMs);
+        const w = Math.floor((c.at - behind) / windowMs);
         const entry = windows.get(w) ?? { sent: 0, rateLimited: 0 };
         entry.sent++;
         if (c.status === 429) entry.rateLimited++;
