@@ -135,6 +135,13 @@ class TokenLane<E> implements Lane<E> {
   /** The last call sent when an unread answer came back: a reading from a later call includes them all. */
   private unreadBeforeSeq = 0;
   private confirmed = false;
+  /**
+   * Whether Katapult has sent this token its rate-limit figure: from then on only an answer that
+   * carries it confirms a window. An answer without it (a proxy's error page) says nothing of
+   * which window Katapult counted the call in, and a lane that took it as confirming would
+   * believe the whole permitted budget, and send it, possibly into Katapult's old window.
+   */
+  private knowsFigure = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
   private readonly allowanceMs: number;
@@ -228,7 +235,8 @@ class TokenLane<E> implements Lane<E> {
       this.unreadAnswers++;
       this.unreadBeforeSeq = this.sendSeq;
     }
-    if (lesson.response && trusted) this.confirmed = true;
+    if (remaining != null) this.knowsFigure = true;
+    if (lesson.response && trusted && (remaining != null || !this.knowsFigure)) this.confirmed = true;
     return this.permitted !== before;
   }
 

@@ -71,6 +71,28 @@ describe('budget learning', () => {
     },
   );
 
+  it("a window's first answer without the rate-limit figure (a proxy's page) is not a licence to spend the whole budget", async () => {
+    const clock = createFakeClock();
+    // Katapult's minute turns 3 s after ours: a burst early in our window lands in its old one.
+    const katapult = createFakeKatapult(clock, { permitted: 20, clockBehindMs: 3_000 });
+    let rateLimitResponses = 0;
+    const queue = createRequestQueue({ clock, random: () => 0, hooks: { onRateLimitResponse: () => void rateLimitResponses++ } });
+    const add = () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE });
+    // Once Katapult's minute has turned too, spend this window down to the reserve (18 of 20).
+    await clock.advance(3_500);
+    const spent = Array.from({ length: 18 }, () => add());
+    await clock.advance(1_000);
+    await Promise.all(spent);
+    // Our next window: its first call comes back as an unreadable 502 page, without the figure.
+    await clock.advance((Math.floor(clock.now() / MINUTE) + 1) * MINUTE + BOUNDARY_ALLOWANCE_MS - clock.now());
+    katapult.failNext(1, () => new UpstreamMalformedError(502, 'body is not JSON'));
+    const later = Array.from({ length: 10 }, () => add());
+    await clock.advance(3 * MINUTE);
+    await Promise.allSettled(later);
+    expect(katapult.perWindow('a').every((w) => w.sent <= 20 && w.rateLimited === 0)).toBe(true);
+    expect(rateLimitResponses).toBe(0);
+  });
+
   it('counts calls that got no answer but may have reached Katapult (timeouts), so their retries get no 429', async () => {
     const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 20 });
     const first = Array.from({ length: 10 }, () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE }));

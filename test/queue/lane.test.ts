@@ -68,6 +68,23 @@ describe('lane budget', () => {
     expect(lane.remainingEstimate(T0 + 50)).toBe(48 - 6);
   });
 
+  it('does not take an answer without the rate-limit figure as confirming a window, once Katapult has sent the figure', () => {
+    const bare: LaneLesson = { rateLimit: null, totalPermitted: null, response: true, mayHaveCounted: true, rateLimited: false };
+    const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
+    lane.learn(lane.sent(T0), T0 + 1, answer(50));
+    const next = (Math.floor(T0 / MINUTE) + 1) * MINUTE;
+    expect(lane.gate(next, 6)).toBe('open');
+    lane.learn(lane.sent(next), next + 1, bare);
+    // Still one call at a time: this window's budget is not known yet.
+    lane.sent(next + 2);
+    expect(lane.gate(next + 2, 6)).toBe('busy');
+    // An upstream that never sends the figure is not held to one call at a time.
+    const headerless = createLane('h', { windowMs: MINUTE, budgetReserve: 2 });
+    headerless.learn(headerless.sent(T0), T0 + 1, { ...bare, totalPermitted: 100 });
+    headerless.sent(T0 + 2);
+    expect(headerless.gate(T0 + 2, 6)).toBe('open');
+  });
+
   it('counts calls still in flight from before the reading, and calls sent after it', () => {
     const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
     lane.learn(lane.sent(T0), T0 + 1, answer(50));
