@@ -73,6 +73,11 @@ export function acceptByPreference(accept: string): string {
     .join(', ');
 }
 
+/** The Accept header as yoga is to read it: rewritten by `acceptByPreference` when yoga could misread it, else as sent. */
+export function acceptForYoga(accept: string): string {
+  return needsNegotiation(accept) ? acceptByPreference(accept) : accept;
+}
+
 /** Whether the client asks for an HTML page: it names text/html (or text/*) and does not refuse it. */
 export function acceptsHtml(accept: string | null): boolean {
   if (!accept || !accept.toLowerCase().includes('text/')) return false;

@@ -4,7 +4,7 @@ import type { GatewayApp } from '../app.js';
 import { DEADLINE_HEADER } from '../app.js';
 import type { RequestScope } from '../data/request-scope.js';
 import { compress, compressSync, negotiateEncoding, SYNC_COMPRESS_MAX_BYTES, type Encoding } from './compression.js';
-import { acceptByPreference, acceptsHtml, needsNegotiation } from './accept.js';
+import { acceptForYoga, acceptsHtml } from './accept.js';
 import { createCors } from './cors.js';
 import { CSRF_MESSAGE, isCsrfSafe } from './csrf.js';
 import { renderGraphiQL } from './graphiql.js';
@@ -277,7 +277,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     // client that takes only application/graphql-response+json gets no other type from /graphql.
     const errorType = () => {
       const accept = header(req, 'accept');
-      return answersGraphQLResponseJson(accept !== null && needsNegotiation(accept) ? acceptByPreference(accept) : accept) ? GRAPHQL_RESPONSE_TYPE : JSON_TYPE;
+      return answersGraphQLResponseJson(accept === null ? null : acceptForYoga(accept)) ? GRAPHQL_RESPONSE_TYPE : JSON_TYPE;
     };
     const refuse = (status: number, message: string, code: string, extra: Record<string, string> = {}, extensions: Record<string, unknown> = {}) =>
       send({ status, headers: { 'content-type': errorType(), 'cache-control': 'no-store', ...extra }, body: errorBody(message, code, requestId, extensions) });
@@ -403,8 +403,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       }
       // Media types are case-insensitive (RFC 9110); yoga compares them as written.
       if (forwarded['content-type']) forwarded['content-type'] = lowerMediaType(forwarded['content-type']);
-      if (forwarded.accept && needsNegotiation(forwarded.accept)) {
-        forwarded.accept = acceptByPreference(forwarded.accept);
+      if (forwarded.accept) {
+        forwarded.accept = acceptForYoga(forwarded.accept);
         if (forwarded.accept === '') return refuse(406, EMPTY_REFUSALS[406]!, 'BAD_REQUEST');
       }
       // An operation seen before starts the reads it opened with then, now: they depend on

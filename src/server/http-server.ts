@@ -74,10 +74,9 @@ function splitTarget(target: string): { pathname: string; search: string } {
  * node's limits on receiving a request, from REQUEST_RECEIVE_TIMEOUT_MS: the headers and the
  * whole request within it (a request not received in time gets 408 and is let go). The headers'
  * limit also runs from when a connection opens, and node wants it no longer than the request's,
- * so the two are one setting. node checks
- * them on a timer, every 30 s by default, which would let a trickling client stay that much
- * longer; a tenth of the limit keeps the overrun small at the cost of one walk of the open
- * connections per check.
+ * so the two are one setting. node checks them on a timer, every 30 s by default, which would
+ * let a trickling client stay that much longer; a tenth of the limit keeps the overrun small at
+ * the cost of one walk of the open connections per check.
  */
 function receiveLimits(receiveTimeoutMs: number) {
   return {

@@ -382,6 +382,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     return id === NOT_REPLAYABLE ? null : id;
   };
 
+  /** The operation id of a key (`tokenKey`, NUL, operation id): the part every token shares. */
+  const operationIdIn = (key: string): string => key.slice(key.indexOf('\u0000') + 1);
+
   // A request reaches lookup and then (on a miss) store: its key and the drop count it began
   // with ride on its scope rather than in a WeakMap, which costs more per request.
   const keyOf = (request: GraphQLRequestShape, scope: RequestScope): string | null => {
@@ -468,7 +471,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     operationOf(request, scope) {
       const key = keyOf(request, scope);
       if (key === null) return null;
-      const id = key.slice(key.indexOf('\u0000') + 1);
+      const id = operationIdIn(key);
       return lostDocument(persistedHashIn(id)) ? null : id;
     },
     release: (scope) => settle(scope, null),
@@ -513,7 +516,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     if (response.body.includes('"errors"')) return null;
     // Only single JSON answers: an event stream or multipart answer is framed for its request.
     if (!JSON_MEDIA_TYPE.test(response.contentType)) return null;
-    const persistedHash = persistedHashIn(key.slice(key.indexOf('\u0000') + 1));
+    const persistedHash = persistedHashIn(operationIdIn(key));
     // Replayed only while the hash finds its document (see lookup): one that does not now (no
     // APQ, or a document allowed by its text only) would hold the token's share for nothing.
     if (lostDocument(persistedHash)) return null;
