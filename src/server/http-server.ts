@@ -170,6 +170,10 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   // (a pool behind an L4 balancer) reconnect, and land elsewhere, instead of being cut off.
   let closing = false;
   let drained: (() => void) | null = null;
+  // Connections whose current request was answered before its body had all arrived (an early
+  // refusal). node keeps reading and discarding the rest; if it never comes, the receive limit
+  // would otherwise send a 408 that the client reads as the answer to its next request.
+  const answeredBeforeReceived = new WeakSet<Duplex>();
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): Promise<void> {
     const idHeader = { 'x-request-id': requestId };
@@ -223,6 +227,10 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     inFlight++;
     res.on('close', () => {
       inFlight--;
+      if (!req.complete && res.writableFinished) {
+        answeredBeforeReceived.add(req.socket);
+        req.once('end', () => answeredBeforeReceived.delete(req.socket));
+      }
       if (!probe) usedSinceQuiet = true;
       // Only the last request out matters: while any is in flight the edge is not quiet.
       if (inFlight === 0 && usedSinceQuiet) {
@@ -256,7 +264,12 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
       socket.destroy();
       return;
     }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const timedOut = error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut && answeredBeforeReceived.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
     const message =
       status === 431
         ? 'The request line and headers are larger than the 16 KB limit; send a long query as a POST body'

@@ -89,6 +89,44 @@ describe('requests node:http cannot parse', () => {
     expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
   });
 
+  it.each([
+    ['405', 'PUT', 405],
+    ['403 (no CSRF header)', 'POST', 403],
+  ])('answers an early refusal (%s) once: a body that then stops coming closes the connection without a stray 408', async (_case, method, status) => {
+    const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
+    const started = Date.now();
+    // text/plain: a "simple" request, so the CSRF check refuses it before its body is read.
+    const contentType = status === 403 ? 'text/plain' : 'application/json';
+    const answer = await exchange(gateway.endpoint, `${method} /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: ${contentType}\r\ncontent-length: 100\r\n\r\n{"query"`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    // One answer on the connection: the refusal, and nothing after it.
+    expect(answer.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+    expect((await post(gateway.endpoint, query, auth)).status).toBe(200);
+  });
+
+  it('keeps a connection whose early-refused request sent its whole body, and answers the next request on it', async () => {
+    const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
+    const { port } = new URL(gateway.endpoint);
+    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const answers: string[] = [];
+    socket.on('data', (chunk: Buffer) => answers.push(chunk.toString('utf8')));
+    try {
+      const body = JSON.stringify(query);
+      socket.write(`PUT /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.write(body);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      socket.write(`GET /health HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const all = answers.join('');
+      expect(all.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 405 ', 'HTTP/1.1 200 ']);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('keeps an idle keep-alive connection past REQUEST_RECEIVE_TIMEOUT_MS: the limit is on receiving a request, not on waiting for one', async () => {
     const gateway = await gatewayWith({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000' } });
     const { port } = new URL(gateway.endpoint);
