@@ -174,6 +174,9 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   // refusal). node keeps reading and discarding the rest; if it never comes, the receive limit
   // would otherwise send a 408 that the client reads as the answer to its next request.
   const answeredBeforeReceived = new WeakSet<Duplex>();
+  // Requests being handled, by when each began: closing the server for a shutdown's drain stops
+  // node's receive-limit checks, so the edge applies the limit itself until the drain ends.
+  const handling = new Map<IncomingMessage, number>();
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): Promise<void> {
     const idHeader = { 'x-request-id': requestId };
@@ -225,8 +228,10 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     // otherwise keep the edge from ever being quiet, and idle work from ever running.
     const probe = isProbe(req.url ?? '');
     inFlight++;
+    handling.set(req, startedAt);
     res.on('close', () => {
       inFlight--;
+      handling.delete(req);
       if (!req.complete && res.writableFinished) {
         answeredBeforeReceived.add(req.socket);
         req.once('end', () => answeredBeforeReceived.delete(req.socket));
@@ -297,10 +302,19 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
       server.close();
       server.closeIdleConnections();
       if (inFlight > 0) {
+        const { requestTimeout, connectionsCheckingInterval } = receiveLimits(app.config.http.receiveTimeoutMs);
+        const receiveCheck = setInterval(() => {
+          const now = performance.now();
+          for (const [req, startedAt] of handling) {
+            // What node itself does when a request outlives the limit: the 408 below, and the connection let go.
+            if (!req.complete && now - startedAt >= requestTimeout) server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), req.socket);
+          }
+        }, connectionsCheckingInterval);
         await new Promise<void>((resolve) => {
           drained = resolve;
           setTimeout(resolve, graceMs).unref();
         });
+        clearInterval(receiveCheck);
       }
       // Their clients see a connection closed with no answer; each is logged as a 499 as well.
       if (inFlight > 0) app.logger.warn({ inFlight, graceMs }, `shutdown grace period over: ${inFlight} request(s) still in flight cut off`);

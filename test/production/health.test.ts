@@ -202,6 +202,29 @@ describe('shutdown past its grace period', () => {
   });
 });
 
+describe('a request still arriving during the shutdown drain', () => {
+  it('is held to REQUEST_RECEIVE_TIMEOUT_MS (408), not to the longer grace period', async () => {
+    const gateway = await startGateway({ env: { REQUEST_RECEIVE_TIMEOUT_MS: '1000', LOG_LEVEL: 'warn' } });
+    cleanups.push(() => gateway.simulator.close());
+    const { createConnection } = await import('node:net');
+    const socket = createConnection({ host: '127.0.0.1', port: Number(new URL(gateway.url).port) });
+    const answer = new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query"');
+    await vi.waitFor(() => expect(gateway.http.activity().inFlight).toBe(1));
+    const started = Date.now();
+    await gateway.http.shutdown(30_000);
+    // Closing the server stops node's own checks; without the edge's, this waits the whole 30 s.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(gateway.logs.some((line) => /grace period over/.test(line))).toBe(false);
+  });
+});
+
 describe('shutdown with a delay (SHUTDOWN_DELAY_MS)', () => {
   it('fails readiness at once but serves on until the delay is up, then stops accepting', async () => {
     const clock = createFakeClock();
