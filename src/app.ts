@@ -17,7 +17,7 @@ import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstrea
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
 import { createMetrics, type GatewayMetrics } from './server/metrics.js';
-import { createPersistedOperations, loadPersistedOperations } from './server/persisted-operations.js';
+import { createPersistedOperations, DOCUMENT_ID_PARAMETERS, loadPersistedOperations } from './server/persisted-operations.js';
 import { useTieredJit } from './server/jit.js';
 import { useKnownOperationTypes } from './server/operation-types.js';
 import { createDocumentCaches } from './server/document-cache.js';
@@ -295,6 +295,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     // The HTTP edge reads and size-checks every body (LIMIT_BODY_BYTES) before yoga sees it;
     // yoga's own check would pipe the same bytes through a web stream again on every request.
     maxRequestBodySize: false,
+    // Read by the persisted-operations plugin, which replaces them with the document they name.
+    extraParamNames: [...DOCUMENT_ID_PARAMETERS],
     parserAndValidationCache: { ...documentCaches, validationCache: true },
     plugins,
     context: ({ scope, data }) => ({

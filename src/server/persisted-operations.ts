@@ -68,10 +68,42 @@ const notAllowed = () =>
     extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED', http: { status: 400 } },
   });
 
+/**
+ * Parameters that name a persisted document by its id alone, without Apollo's extension:
+ * `documentId`, from the GraphQL-over-HTTP proposal for persisted documents (which writes a
+ * SHA-256 id as `sha256:<hex>`), and `doc_id`, which Relay's persisted-queries guide has its
+ * network layer send (with the compiler's id, MD5 by default). Both run documents of the
+ * allow-list only: such ids are made when an app is built, and are never registered at run time.
+ */
+export const DOCUMENT_ID_PARAMETERS = ['documentId', 'doc_id'] as const;
+/** Longer than any id a build tool writes (a `sha256:` prefix and 64 hex digits), short enough to quote in an error. */
+const MAX_DOCUMENT_ID = 200;
+
+/**
+ * The document-id parameter a request carries: from a POST body's members, or a GET's query
+ * string (yoga's GET parser keeps only the four standard parameters). `several` when more than one is sent.
+ */
+function documentIdParameter(params: Record<string, unknown>, request: Request): { name: string; id: unknown } | 'several' | null {
+  let found: { name: string; id: unknown } | null = null;
+  let search: URLSearchParams | null = null;
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    const question = request.url.indexOf('?');
+    search = new URLSearchParams(question < 0 ? '' : request.url.slice(question + 1));
+  }
+  for (const name of DOCUMENT_ID_PARAMETERS) {
+    const id = search ? search.get(name) : params[name];
+    if (id === undefined || id === null) continue;
+    if (found) return 'several';
+    found = { name, id };
+  }
+  return found;
+}
+
 function isNotFoundAnswer(result: unknown): boolean {
   if (!result || typeof result !== 'object' || Array.isArray(result) || Symbol.asyncIterator in result) return false;
-  const { data, errors } = result as { data?: unknown; errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> };
-  return data === undefined && errors?.length === 1 && errors[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND';
+  const { data, errors } = result as { data?: unknown; errors?: ReadonlyArray<{ message?: string; extensions?: Record<string, unknown> }> };
+  // Apollo's answer only: an unknown documentId is not something a client resends a document for.
+  return data === undefined && errors?.length === 1 && errors[0]?.message === 'PersistedQueryNotFound' && errors[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND';
 }
 
 /**
@@ -120,6 +152,15 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
   };
   /** The allow-list's document for a hash, whatever case the client writes a hex hash in. */
   const listedFor = (hash: string): string | undefined => allowList.get(hash) ?? allowList.get(hash.toLowerCase());
+  /** The allow-list's document for an id sent as documentId or doc_id: as written, or a `sha256:` id by its hash. */
+  const listedById = (id: string): string | undefined => allowList.get(id) ?? listedFor(id.startsWith('sha256:') ? id.slice('sha256:'.length) : id);
+  const unknownId = (name: string, id: string) =>
+    new GraphQLError(
+      allowList.size === 0
+        ? `This gateway has no persisted documents to run by ${name} (PERSISTED_OPERATIONS_FILE is not set); send the document as query`
+        : `No persisted document has the ${name} "${id}"`,
+      { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } } },
+    );
   /** A document remembered for a hash by APQ, when remembered ones may run. */
   const rememberedFor = (hash: string): string | undefined => (apq && !allowListOnly ? store.get(hash.toLowerCase()) : undefined);
   /** The document a hash sent alone runs: the allow-list's, else a remembered one. */
@@ -153,6 +194,23 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
       };
       const query = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
       const extension = (params.extensions as { persistedQuery?: PersistedQueryExtension } | undefined)?.persistedQuery;
+
+      const named = documentIdParameter(params as Record<string, unknown>, request);
+      if (named !== null) {
+        if (named === 'several' || (extension !== undefined && extension !== null)) {
+          return fail(badRequest('Name a persisted document once: with documentId, doc_id or extensions.persistedQuery, not several'));
+        }
+        const { name, id } = named;
+        if (typeof id !== 'string' || id.length === 0 || id.length > MAX_DOCUMENT_ID) {
+          return fail(badRequest(`${name} must be the id of a persisted document: a string of 1 to ${MAX_DOCUMENT_ID} characters`));
+        }
+        const document = listedById(id);
+        if (document === undefined) return fail(unknownId(name, id));
+        if (query !== null && query !== document) return fail(badRequest(`The document sent is not the persisted document ${name} names`));
+        const rest: Record<string, unknown> = { ...params };
+        for (const parameter of DOCUMENT_ID_PARAMETERS) delete rest[parameter];
+        return setParams({ ...rest, query: document });
+      }
 
       if (extension === undefined || extension === null) {
         if (allowListOnly && query !== null && !allowedDocuments.has(query)) fail(refuse());

@@ -5,6 +5,7 @@ import { createTokenLedger } from '../cache/token-ledger.js';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
 import type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd, OnGraphQLResult } from './graphql-route.js';
+import { DOCUMENT_ID_PARAMETERS } from './persisted-operations.js';
 
 /**
  * The warm fast path: finished GraphQL response bytes, per token, for operations repeated
@@ -25,7 +26,7 @@ import type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd
  * - `Cache-Control: no-cache` requests skip it. Their fresh REST answers replace the token's
  *   entries, which drops its stored answers; the next request stores the fresh one.
  * - Everything that can change the bytes is in the key: the document (its tokens, see
- *   `operationKey`) or persisted-query hash, operation name, canonical variables, extensions,
+ *   `operationKey`), persisted-query hash or persisted document id, operation name, canonical variables, extensions,
  *   and the response media type.
  * - Checks that do not depend on the answer (CORS, CSRF, the token's presence, inbound rate
  *   limits) run before the lookup in the HTTP edge. An allow-listed persisted operation was
@@ -138,13 +139,15 @@ function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-const KNOWN_PARAMS = new Set(['query', 'operationName', 'variables', 'extensions']);
+const KNOWN_PARAMS = new Set(['query', 'operationName', 'variables', 'extensions', ...DOCUMENT_ID_PARAMETERS]);
 
 interface Params {
   query?: unknown;
   operationName?: unknown;
   variables?: unknown;
   extensions?: unknown;
+  documentId?: unknown;
+  doc_id?: unknown;
 }
 
 /**
@@ -166,7 +169,14 @@ function readParams(request: GraphQLRequestShape): Params | null {
         const raw = search.get(name);
         return raw ? (JSON.parse(raw) as unknown) : undefined;
       };
-      return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables: parse('variables'), extensions: parse('extensions') };
+      return {
+        query: search.get('query') ?? undefined,
+        operationName: search.get('operationName') ?? undefined,
+        variables: parse('variables'),
+        extensions: parse('extensions'),
+        documentId: search.get('documentId') ?? undefined,
+        doc_id: search.get('doc_id') ?? undefined,
+      };
     }
     if (request.method === 'POST' && isYogaJsonBody(request.contentType) && request.body && request.body.length > 0) {
       const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
@@ -232,7 +242,16 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   // A hash is URI-encoded, so it holds none of the key's separators and can be read back out of it.
   const encodedHash = typeof hash === 'string' ? encodeKeyPart(hash) : null;
-  const identity = document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedHash !== null ? `h:${encodedHash}` : null;
+  // A persisted document named by id alone: the allow-list is fixed for the process, so the id
+  // finds the same document on every replay. Sent with anything else naming a document, the
+  // plugin checks or refuses the pair, and the pipeline answers it.
+  const documentId = absent(params.documentId) ? params.doc_id : absent(params.doc_id) ? params.documentId : null;
+  if (!absent(params.documentId) || !absent(params.doc_id)) {
+    if (typeof documentId !== 'string' || document !== null || hash !== undefined) return null;
+  }
+  const encodedId = typeof documentId === 'string' ? encodeKeyPart(documentId) : null;
+  const identity =
+    document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedId !== null ? `i:${encodedId}` : encodedHash !== null ? `h:${encodedHash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
   let variables: string;

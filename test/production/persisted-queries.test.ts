@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plugin } from 'graphql-yoga';
 import { createPersistedOperations } from '../../src/server/persisted-operations.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, type RawResponse } from './gateway.js';
+import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, requestSummaries, type RawResponse } from './gateway.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const persisted = (document: string) => ({ persistedQuery: { version: 1, sha256Hash: sha256(document) } });
@@ -163,6 +163,78 @@ describe('the persisted-operation allow-list', () => {
 
   it('refuses to start on an unreadable list, naming the variable', async () => {
     await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: join(dir, 'missing.json') })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE/);
+  });
+});
+
+describe('persisted documents named by id (documentId, and doc_id as Relay sends it)', () => {
+  const LISTED = 'query Listed($sub: String!) { organization(subDomain: $sub) { id name } }';
+  // Relay's compiler names a document by the MD5 of its text unless told otherwise.
+  const RELAY_ID = createHash('md5').update(LISTED).digest('hex');
+  const variables = { sub: 'globex' };
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'persisted-ids-'));
+    file = join(dir, 'operations.json');
+    await writeFile(file, JSON.stringify({ [RELAY_ID]: LISTED, [sha256(LISTED)]: LISTED }));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const name = (response: RawResponse) => response.json?.data?.organization?.name;
+
+  it('runs the listed document by doc_id in the shape Relay sends, by documentId, and by a sha256: documentId', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file });
+    expect(name(await post(gateway.endpoint, { doc_id: RELAY_ID, query: null, variables }, auth))).toBe('Globex Corporation');
+    expect(name(await post(gateway.endpoint, { documentId: RELAY_ID, variables }, auth))).toBe('Globex Corporation');
+    expect(name(await post(gateway.endpoint, { documentId: `sha256:${sha256(LISTED)}`, variables }, auth))).toBe('Globex Corporation');
+    expect(name(await get(gateway.endpoint, { documentId: RELAY_ID, variables }, auth))).toBe('Globex Corporation');
+    // With its own text too, which must then be the listed one.
+    expect(name(await post(gateway.endpoint, { doc_id: RELAY_ID, query: LISTED, variables }, auth))).toBe('Globex Corporation');
+    const other = await post(gateway.endpoint, { doc_id: RELAY_ID, query: ORG_NAME_QUERY, variables }, auth);
+    expect([other.status, code(other)]).toEqual([400, 'BAD_REQUEST']);
+  });
+
+  it('runs them when only listed documents may run', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, PERSISTED_OPERATIONS_ONLY: 'true' });
+    expect(name(await post(gateway.endpoint, { doc_id: RELAY_ID, variables }, auth))).toBe('Globex Corporation');
+    expect(code(await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth))).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+  });
+
+  it('refuses an unknown id, and any id without a list, with PERSISTED_QUERY_NOT_FOUND and a 400, calling Katapult for neither', async () => {
+    const listed = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file });
+    const unknown = await post(listed.endpoint, { doc_id: 'no-such-id', variables }, { ...auth, accept: 'application/graphql-response+json' });
+    expect([unknown.status, code(unknown)]).toEqual([400, 'PERSISTED_QUERY_NOT_FOUND']);
+    expect(unknown.json.errors[0].message).toBe('No persisted document has the doc_id "no-such-id"');
+    // Not Apollo's NotFound (a 200 that asks for the document): no document is asked for here.
+    expect(unknown.headers['content-type']).toMatch(/^application\/graphql-response\+json/);
+    expect(listed.simulator.requests).toHaveLength(0);
+
+    const unlisted = await gatewayWith();
+    const none = await post(unlisted.endpoint, { documentId: RELAY_ID, variables }, auth);
+    expect([none.status, code(none)]).toEqual([400, 'PERSISTED_QUERY_NOT_FOUND']);
+    expect(none.json.errors[0].message).toMatch(/PERSISTED_OPERATIONS_FILE is not set/);
+    expect(unlisted.simulator.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['both documentId and doc_id', { documentId: RELAY_ID, doc_id: RELAY_ID }, /not several/],
+    ['an id and Apollo\'s extension', { doc_id: RELAY_ID, extensions: persisted(LISTED) }, /not several/],
+    ['an id that is not a string', { doc_id: 42 }, /doc_id must be the id of a persisted document/],
+    ['an empty id', { documentId: '' }, /documentId must be the id of a persisted document/],
+  ])('refuses %s with BAD_REQUEST', async (_case, body, message) => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file });
+    const refused = await post(gateway.endpoint, { ...body, variables }, auth);
+    expect([refused.status, code(refused)]).toEqual([400, 'BAD_REQUEST']);
+    expect(refused.json.errors[0].message).toMatch(message);
+    expect('data' in refused.json).toBe(false);
+  });
+
+  it('answers a repeated doc_id request from the finished-response cache, and keeps variables apart', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, LOG_LEVEL: 'info' });
+    for (let i = 0; i < 3; i++) expect(name(await post(gateway.endpoint, { doc_id: RELAY_ID, query: null, variables }, auth))).toBe('Globex Corporation');
+    expect(name(await post(gateway.endpoint, { doc_id: RELAY_ID, variables: { sub: 'acme' } }, bearer(DEMO_TOKENS.acme)))).toMatch(/^Acme/);
+    expect(requestSummaries(gateway).map((summary) => summary.fastPath)).toEqual([false, false, true, false]);
   });
 });
 
