@@ -12,7 +12,7 @@ import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
 import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
-import { isForeignRefusal, UpstreamApiError } from './upstream/errors.js';
+import { isForeignRefusal, UpstreamApiError, UpstreamMalformedError } from './upstream/errors.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
@@ -84,6 +84,12 @@ export interface GatewayApp {
   onTokenPurged(listener: (tokenKey: string) => void): void;
   /** Builds the per-request scope from the request's headers. */
   createScope(headers: { authorization?: string | null; cacheControl?: string | null; requestId?: string | null; timeoutMs?: string | null }, signal?: AbortSignal): RequestScope;
+  /**
+   * One call without a token (so no token's budget), to say at start whether KATAPULT_API_URL
+   * reaches Katapult: a wrong address fails /ready and is logged as a configuration error
+   * before any client finds it; an unreachable one is logged as a warning.
+   */
+  checkUpstream(): Promise<'katapult' | 'wrong-address' | 'unreachable'>;
   /** Stops taking new work and releases upstream connections. */
   close(): Promise<void>;
 }
@@ -168,6 +174,27 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     } catch (error) {
       if (error instanceof UpstreamApiError && error.code !== 'route_not_found') routeProblem = null;
     }
+  };
+  const checkUpstream = async (): Promise<'katapult' | 'wrong-address' | 'unreachable'> => {
+    try {
+      await http.get({ path: ROUTE_CHECK_PATH, token: '' });
+    } catch (error) {
+      const foreign = error instanceof UpstreamMalformedError && isForeignRefusal(error.status);
+      if ((error instanceof UpstreamApiError && error.code === 'route_not_found') || foreign) {
+        const what = foreign ? `an HTTP ${(error as UpstreamMalformedError).status} that is not Katapult's JSON` : 'route_not_found';
+        routeProblem = `KATAPULT_API_URL does not point at the Katapult API (${what})`;
+        routeCheckedAt = clock.now();
+        logger.error({ upstream: baseUrl, path: ROUTE_CHECK_PATH }, `configuration error: Katapult answered ${what} at start; check KATAPULT_API_URL`);
+        return 'wrong-address';
+      }
+      if (!(error instanceof UpstreamApiError)) {
+        logger.warn({ upstream: baseUrl, err: error }, 'Katapult could not be reached at start; requests will try it as they come');
+        return 'unreachable';
+      }
+      // Katapult's own refusal of a call without a token: the address is right.
+    }
+    logger.info({ upstream: baseUrl }, 'Katapult answers at the configured address');
+    return 'katapult';
   };
   readiness.watch('upstream-route', () => {
     if (routeProblem !== null && clock.now() - routeCheckedAt >= ROUTE_RECHECK_MS) {
@@ -342,6 +369,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     openingReads: createOpeningReadsMemory({ maxBytes: OPENING_READS_BYTES }),
     onTokenPurged: (listener) => void purgeListeners.push(listener),
     createScope,
+    checkUpstream,
     async close() {
       readiness.set('shutdown', 'shutting down');
       // Calls still in line are no one's answer by now (the HTTP edge has finished or cut off its

@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       `  ${DEMO_TOKENS.user}    user token: Jane Marsh, member of acme and globex`,
       `  ${DEMO_TOKENS.noVmScope}  globex, lacking the virtual_machines:read scope`,
       `  ${DEMO_TOKENS.suspended}  initech, a suspended organization`,
+      `  kp_load_<anything>                  globex, each with a rate-limit budget of its own (load tests)`,
       '',
       'Try:',
       `  curl -s ${url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${DEMO_TOKENS.globex}' \\`,
@@ -136,6 +137,8 @@ async function main(): Promise<void> {
   if (simulator || process.stdout.isTTY) console.log(lines.join('\n'));
   reportGeneratedSecrets(config, logger, simulator !== null);
   logger.info({ url, metricsUrl, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
+  // The embedded simulator is known to answer; a configured address is worth a look before clients come.
+  if (!simulator) void app.checkUpstream();
 
 }
 

@@ -65,6 +65,37 @@ describe('liveness and readiness', () => {
     expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
   });
 
+  it('checks the base URL at start, without a token: a wrong address fails /ready and is logged before any request, an unreachable one is a warning', async () => {
+    const simulator = createSimulator();
+    const { baseUrl } = await simulator.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => simulator.close());
+    const logLines = (gateway: TestGateway) => gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string; upstream?: string });
+
+    const right = await started(startGateway({ simulator, upstreamBaseUrl: baseUrl, env: { LOG_LEVEL: 'info' } }));
+    expect(await right.app.checkUpstream()).toBe('katapult');
+    expect((await raw(`${right.url}/ready`)).status).toBe(200);
+    expect(logLines(right).some((r) => r.level === 30 && r.msg === 'Katapult answers at the configured address' && r.upstream === baseUrl)).toBe(true);
+    // Without a token: Katapult counts no token's budget for it.
+    expect(simulator.requests.at(-1)).toMatchObject({ path: '/core/v1/data_centers', tokenFingerprint: null, status: 400 });
+
+    const wrong = await started(startGateway({ simulator, upstreamBaseUrl: `${new URL(baseUrl).origin}/wrong/v1`, env: { LOG_LEVEL: 'warn' } }));
+    expect(await wrong.app.checkUpstream()).toBe('wrong-address');
+    const ready = await raw(`${wrong.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
+    expect(logLines(wrong).some((r) => r.level === 50 && /configuration error: .* at start; check KATAPULT_API_URL/.test(r.msg))).toBe(true);
+
+    // A port nothing listens on: closed right after it was found free.
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const { port } = spare.address() as AddressInfo;
+    await new Promise<void>((resolve) => spare.close(() => resolve()));
+    const away = await started(startGateway({ upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1`, env: { LOG_LEVEL: 'warn', QUEUE_RETRY_MAX_ATTEMPTS: '1' } }));
+    expect(await away.app.checkUpstream()).toBe('unreachable');
+    expect((await raw(`${away.url}/ready`)).status).toBe(200);
+    expect(logLines(away).some((r) => r.level === 40 && /could not be reached at start/.test(r.msg))).toBe(true);
+  });
+
   it('checks the base URL again itself while /ready fails, so it is ready again once the address answers as Katapult', async () => {
     const simulator = createSimulator();
     let broken = true;

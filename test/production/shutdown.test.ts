@@ -74,6 +74,8 @@ describe('the process\'s output', () => {
     const { proc, output, exited } = startProcess({ LOG_LEVEL: 'info', KATAPULT_API_URL: baseUrl });
     const [line] = await waitForOutput(proc, output, /^\{.*"msg":"gateway started".*\}$/m);
     expect(JSON.parse(line).upstream).toBe(baseUrl);
+    // And whether that address is Katapult's, before any client asks.
+    await waitForOutput(proc, output, /^\{.*"msg":"Katapult answers at the configured address".*\}$/m);
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     const lines = output.text.split('\n').filter((text) => text.trim() !== '');
