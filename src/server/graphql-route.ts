@@ -13,7 +13,11 @@ import { clientAddress, createInboundRateLimit } from './inbound-rate-limit.js';
 import { createRequestLog, type RequestNotes } from './request-log.js';
 import { answersGraphQLResponseJson } from './error-contract.js';
 import { etagFor, shapeOf } from './response-cache.js';
+import { DOCUMENT_ID_PARAMETERS } from './persisted-operations.js';
 import type { KatapultData } from '../data/katapult-data.js';
+
+/** Query-string parameters that make a GET an operation (for CSRF prevention, and for GraphiQL to step aside). */
+const OPERATION_PARAMETERS = ['query', 'extensions', ...DOCUMENT_ID_PARAMETERS];
 
 /** What the fast path and the result hook see of a request: enough to key a stored answer. */
 export interface GraphQLRequestInput {
@@ -292,7 +296,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       const seconds = decision.retryAfterSeconds;
       return refuse(429, `Too many requests from this address; retry in ${seconds} s`, 'TOO_MANY_REQUESTS', { 'retry-after': String(seconds) }, { retryAfterSeconds: seconds });
     }
-    const hasOperation = search !== '' && (getParams().has('query') || getParams().has('extensions'));
+    const hasOperation = search !== '' && OPERATION_PARAMETERS.some((name) => getParams().has(name));
     if (isGet && !hasOperation && http.graphiql && acceptsHtml(header(req, 'accept'))) {
       const page = await graphiqlPage(encoding);
       const headers: Record<string, string> = { ...baseHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', etag: page.etag };

@@ -205,7 +205,11 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
           return fail(badRequest(`${name} must be the id of a persisted document: a string of 1 to ${MAX_DOCUMENT_ID} characters`));
         }
         const document = listedById(id);
-        if (document === undefined) return fail(unknownId(name, id));
+        if (document === undefined) {
+          // Under the allow-list alone, a probe for ids is a refusal like any other document's.
+          if (allowListOnly) options.onNotAllowed?.();
+          return fail(unknownId(name, id));
+        }
         if (query !== null && query !== document) return fail(badRequest(`The document sent is not the persisted document ${name} names`));
         const rest: Record<string, unknown> = { ...params };
         for (const parameter of DOCUMENT_ID_PARAMETERS) delete rest[parameter];

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plugin } from 'graphql-yoga';
 import { createPersistedOperations } from '../../src/server/persisted-operations.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, requestSummaries, type RawResponse } from './gateway.js';
+import { bearer, gatewaysPerTest, get, ORG_NAME_QUERY, post, raw, requestSummaries, type RawResponse } from './gateway.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const persisted = (document: string) => ({ persistedQuery: { version: 1, sha256Hash: sha256(document) } });
@@ -171,13 +171,16 @@ describe('persisted documents named by id (documentId, and doc_id as Relay sends
   // Relay's compiler names a document by the MD5 of its text unless told otherwise.
   const RELAY_ID = createHash('md5').update(LISTED).digest('hex');
   const variables = { sub: 'globex' };
+  // Another listed document taking the same variables.
+  const OTHER = 'query Other($sub: String!) { organization(subDomain: $sub) { name subDomain } }';
+  const OTHER_ID = createHash('md5').update(OTHER).digest('hex');
   let dir: string;
   let file: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'persisted-ids-'));
     file = join(dir, 'operations.json');
-    await writeFile(file, JSON.stringify({ [RELAY_ID]: LISTED, [sha256(LISTED)]: LISTED }));
+    await writeFile(file, JSON.stringify({ [RELAY_ID]: LISTED, [sha256(LISTED)]: LISTED, [OTHER_ID]: OTHER }));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -228,6 +231,36 @@ describe('persisted documents named by id (documentId, and doc_id as Relay sends
     expect([refused.status, code(refused)]).toEqual([400, 'BAD_REQUEST']);
     expect(refused.json.errors[0].message).toMatch(message);
     expect('data' in refused.json).toBe(false);
+  });
+
+  it('runs a GET by id through the whole pipeline, and holds it to CSRF prevention as any GET operation', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file });
+    // acme's variables: no answer of the tests above can stand in for this one.
+    const acme = bearer(DEMO_TOKENS.acme);
+    expect(name(await get(gateway.endpoint, { doc_id: RELAY_ID, variables: { sub: 'acme' } }, acme))).toMatch(/^Acme/);
+    const search = new URLSearchParams({ documentId: RELAY_ID, variables: JSON.stringify(variables) });
+    const forged = await raw(`${gateway.endpoint}?${search}`, { headers: { ...auth, accept: 'text/html' } });
+    expect([forged.status, code(forged)]).toEqual([403, 'FORBIDDEN']);
+    expect(gateway.simulator.requests.filter((r) => r.tokenFingerprint !== null && r.path.includes('globex'))).toHaveLength(0);
+  });
+
+  it('keeps two ids apart in the finished-response cache, and a document sent with an id apart from the same document alone', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, LOG_LEVEL: 'info' });
+    for (let i = 0; i < 3; i++) {
+      expect((await post(gateway.endpoint, { doc_id: RELAY_ID, variables }, auth)).json.data.organization).toEqual({ id: expect.any(String), name: 'Globex Corporation' });
+      expect((await post(gateway.endpoint, { doc_id: OTHER_ID, variables }, auth)).json.data.organization).toEqual({ name: 'Globex Corporation', subDomain: 'globex' });
+    }
+    expect(requestSummaries(gateway).map((summary) => summary.fastPath)).toEqual([false, false, false, false, true, true]);
+    // The document alone, stored; then with an id that names nothing: refused, not replayed.
+    for (let i = 0; i < 3; i++) expect(name(await post(gateway.endpoint, { query: LISTED, variables }, auth))).toBe('Globex Corporation');
+    const unknown = await post(gateway.endpoint, { doc_id: 'no-such-id', query: LISTED, variables }, auth);
+    expect([unknown.status, code(unknown)]).toEqual([400, 'PERSISTED_QUERY_NOT_FOUND']);
+  });
+
+  it('counts a probe for an unknown id as a refusal when only listed documents run', async () => {
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: file, PERSISTED_OPERATIONS_ONLY: 'true' });
+    expect(code(await post(gateway.endpoint, { doc_id: 'no-such-id', variables }, auth))).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect((await raw(`${gateway.url}/metrics`)).text).toContain('inbound_rejections_total{reason="not_allowed"} 1');
   });
 
   it('answers a repeated doc_id request from the finished-response cache, and keeps variables apart', async () => {
