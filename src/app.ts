@@ -104,6 +104,19 @@ export const ROUTE_RECHECK_MS = 10_000;
 const ROUTE_CHECK_PATH = '/data_centers';
 
 /**
+ * What an answer says against KATAPULT_API_URL, or null: route_not_found, or a 4xx that is not
+ * Katapult's JSON, from something else at that address (a mistyped URL's 404 page, a proxy or
+ * firewall refusing), which the circuit does not see as it counts only Katapult failing. For the
+ * gateway's own tokenless check (`tokenless`), a success page that is not Katapult's JSON too (a
+ * web server's index): on an ordinary call that may be Katapult's answer cut short, a fault.
+ */
+function wrongAddressIn(code: string | null, status: number | null, tokenless = false): string | null {
+  if (code === 'route_not_found') return 'route_not_found';
+  if (code === 'malformed' && status !== null && (isForeignRefusal(status) || (tokenless && status < 300))) return `an HTTP ${status} that is not Katapult's JSON`;
+  return null;
+}
+
+/**
  * The composition root: builds every long-lived part (cache, queue, upstream client,
  * schema, yoga) from config and injected clock/fetch/logger. Nothing here listens on a port;
  * `server/http-server.ts` does that, and tests call `app.yoga.fetch` directly.
@@ -166,35 +179,40 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   // while it fails, being asked starts a call of the gateway's own, at most every ROUTE_RECHECK_MS.
   let routeProblem: string | null = null;
   let routeCheckedAt = Number.NEGATIVE_INFINITY;
-  const recheckRoute = async () => {
+  /** Fails /ready for a base URL that is not Katapult's, and says so where an operator looks. */
+  const reportWrongAddress = (what: string, fields: Record<string, unknown>, when = '') => {
+    routeProblem = `KATAPULT_API_URL does not point at the Katapult API (${what})`;
+    routeCheckedAt = clock.now();
+    logger.error(fields, `configuration error: Katapult answered ${what}${when}; check KATAPULT_API_URL`);
+  };
+  /** One call without a token (so no token's budget): any answer in Katapult's JSON (here, that a token is missing) shows the address is right. */
+  const probeRoute = async (): Promise<{ answer: 'katapult' } | { answer: 'wrong-address'; what: string } | { answer: 'unreachable'; error: unknown }> => {
     try {
-      // No token: any answer in Katapult's JSON (here, that a token is missing) shows the address is right.
       await http.get({ path: ROUTE_CHECK_PATH, token: '' });
-      routeProblem = null;
+      return { answer: 'katapult' };
     } catch (error) {
-      if (error instanceof UpstreamApiError && error.code !== 'route_not_found') routeProblem = null;
+      const code = error instanceof UpstreamApiError ? error.code : error instanceof UpstreamMalformedError ? 'malformed' : null;
+      const status = error instanceof UpstreamApiError || error instanceof UpstreamMalformedError ? error.status : null;
+      const what = wrongAddressIn(code, status, true);
+      if (what !== null) return { answer: 'wrong-address', what };
+      return error instanceof UpstreamApiError ? { answer: 'katapult' } : { answer: 'unreachable', error };
     }
   };
+  const recheckRoute = async () => {
+    if ((await probeRoute()).answer === 'katapult') routeProblem = null;
+  };
   const checkUpstream = async (): Promise<'katapult' | 'wrong-address' | 'unreachable'> => {
+    // Set before the first await: /ready fails from the moment the check is asked for until it is answered.
+    readiness.set('upstream-check', 'checking KATAPULT_API_URL');
     try {
-      await http.get({ path: ROUTE_CHECK_PATH, token: '' });
-    } catch (error) {
-      const foreign = error instanceof UpstreamMalformedError && isForeignRefusal(error.status);
-      if ((error instanceof UpstreamApiError && error.code === 'route_not_found') || foreign) {
-        const what = foreign ? `an HTTP ${(error as UpstreamMalformedError).status} that is not Katapult's JSON` : 'route_not_found';
-        routeProblem = `KATAPULT_API_URL does not point at the Katapult API (${what})`;
-        routeCheckedAt = clock.now();
-        logger.error({ upstream: baseUrl, path: ROUTE_CHECK_PATH }, `configuration error: Katapult answered ${what} at start; check KATAPULT_API_URL`);
-        return 'wrong-address';
-      }
-      if (!(error instanceof UpstreamApiError)) {
-        logger.warn({ upstream: baseUrl, err: error }, 'Katapult could not be reached at start; requests will try it as they come');
-        return 'unreachable';
-      }
-      // Katapult's own refusal of a call without a token: the address is right.
+      const probe = await probeRoute();
+      if (probe.answer === 'wrong-address') reportWrongAddress(probe.what, { upstream: baseUrl, path: ROUTE_CHECK_PATH }, ' at start');
+      else if (probe.answer === 'unreachable') logger.warn({ upstream: baseUrl, err: probe.error }, 'Katapult could not be reached at start (or failed); requests will try it as they come');
+      else logger.info({ upstream: baseUrl }, 'Katapult answers at the configured address');
+      return probe.answer;
+    } finally {
+      readiness.set('upstream-check', null);
     }
-    logger.info({ upstream: baseUrl }, 'Katapult answers at the configured address');
-    return 'katapult';
   };
   readiness.watch('upstream-route', () => {
     if (routeProblem !== null && clock.now() - routeCheckedAt >= ROUTE_RECHECK_MS) {
@@ -212,16 +230,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     hooks: {
       onUpstreamCall: (info) => {
         metrics.upstreamCall(info.path, info.status, info.durationMs);
-        // A 4xx that is not Katapult's JSON comes from something else at that address (a
-        // mistyped URL's 404 page, a proxy or firewall refusing): as much a wrong base URL as
-        // route_not_found, and as invisible to the circuit, which only counts Katapult failing.
-        const foreign = info.errorCode === 'malformed' && info.status !== null && isForeignRefusal(info.status);
-        if (info.errorCode === 'route_not_found' || foreign) {
-          // An operator's problem: say it loudly and fail /ready until a call succeeds again.
-          const what = foreign ? `an HTTP ${info.status} that is not Katapult's JSON` : 'route_not_found';
-          routeProblem = `KATAPULT_API_URL does not point at the Katapult API (${what})`;
-          routeCheckedAt = clock.now();
-          logger.error({ path: info.path, status: info.status, requestId: info.requestId }, `configuration error: Katapult answered ${what}; check KATAPULT_API_URL`);
+        const wrongAddress = wrongAddressIn(info.errorCode, info.status);
+        if (wrongAddress !== null) {
+          reportWrongAddress(wrongAddress, { path: info.path, status: info.status, requestId: info.requestId });
         } else if (info.errorCode === 'per_page_not_honoured') {
           // Every list would come back cut short, so it is refused: say so where an operator looks.
           const { asked, answered } = info.pageSize ?? { asked: config.pagination.upstreamPerPage, answered: NaN };

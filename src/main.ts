@@ -37,6 +37,9 @@ async function main(): Promise<void> {
 
   const app = createApp({ config, logger, upstreamBaseUrl, graphiqlDemoToken: simulator ? DEMO_TOKENS.globex : undefined, processMetrics: true });
   const http = createHttpServer({ app });
+  // The embedded simulator is known to answer; a configured address is worth a look before
+  // clients come. /ready fails from here until it is answered, so no balancer sends traffic first.
+  if (!simulator) void app.checkUpstream();
   let url: string;
   try {
     ({ url } = await http.listen(config.port, config.host));
@@ -137,8 +140,6 @@ async function main(): Promise<void> {
   if (simulator || process.stdout.isTTY) console.log(lines.join('\n'));
   reportGeneratedSecrets(config, logger, simulator !== null);
   logger.info({ url, metricsUrl, embeddedSimulator: simulator !== null, upstream: upstreamBaseUrl ?? config.upstream.baseUrl, v8Flags }, 'gateway started');
-  // The embedded simulator is known to answer; a configured address is worth a look before clients come.
-  if (!simulator) void app.checkUpstream();
 
 }
 

@@ -85,6 +85,24 @@ describe('liveness and readiness', () => {
     expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
     expect(logLines(wrong).some((r) => r.level === 50 && /configuration error: .* at start; check KATAPULT_API_URL/.test(r.msg))).toBe(true);
 
+    // A web server's page where Katapult should be, answered slowly: /ready fails while the check waits, and after.
+    const webServer = createServer((req, res) => {
+      req.resume();
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html><body>Welcome</body></html>');
+      }, 300);
+    });
+    await new Promise<void>((resolve) => webServer.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => webServer.close(() => resolve())));
+    const page = await started(startGateway({ upstreamBaseUrl: `http://127.0.0.1:${(webServer.address() as AddressInfo).port}/core/v1`, env: { LOG_LEVEL: 'warn' } }));
+    const checking = page.app.checkUpstream();
+    const during = await raw(`${page.url}/ready`);
+    expect([during.status, during.json.problems]).toEqual([503, ['checking KATAPULT_API_URL']]);
+    expect(await checking).toBe('wrong-address');
+    const after = await raw(`${page.url}/ready`);
+    expect([after.status, after.json.problems]).toEqual([503, ["KATAPULT_API_URL does not point at the Katapult API (an HTTP 200 that is not Katapult's JSON)"]]);
+
     // A port nothing listens on: closed right after it was found free.
     const spare = createServer();
     await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
