@@ -307,6 +307,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
           const now = performance.now();
           for (const [req, startedAt] of handling) {
             // What node itself does when a request outlives the limit: the 408 below, and the connection let go.
+            // Counted from when the handler began (node counts from the first byte), so a request gets a little more here.
             if (!req.complete && now - startedAt >= requestTimeout) server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), req.socket);
           }
         }, connectionsCheckingInterval);
