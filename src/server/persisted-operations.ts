@@ -31,7 +31,14 @@ export class PersistedOperationsFileError extends Error {
   }
 }
 
-/** Reads a JSON object of id → document, failing at start-up with what is wrong. */
+/** What Apollo's tooling writes (`@apollo/generate-persisted-query-manifest`): the operations' ids are the SHA-256 of their bodies. */
+const APOLLO_MANIFEST_FORMAT = 'apollo-persisted-query-manifest';
+
+/**
+ * Reads the allow-list, failing at start-up with what is wrong. It is a JSON object of id →
+ * document (as Relay's compiler and graphql-codegen's client preset write them), or Apollo's
+ * persisted query manifest (`{ format, version, operations: [{ id, body, … }] }`).
+ */
 export function loadPersistedOperations(file: string): Map<string, string> {
   let parsed: unknown;
   try {
@@ -40,10 +47,25 @@ export function loadPersistedOperations(file: string): Map<string, string> {
     throw new PersistedOperationsFileError(file, `expected a readable JSON file (${(error as Error).message})`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PersistedOperationsFileError(file, 'expected a JSON object mapping hash to document');
+  if ((parsed as { format?: unknown }).format === APOLLO_MANIFEST_FORMAT) return manifestOperations(file, parsed as { version?: unknown; operations?: unknown });
   const entries = Object.entries(parsed as Record<string, unknown>);
   const bad = entries.filter(([, document]) => typeof document !== 'string' || document.trim() === '').map(([id]) => id);
   if (bad.length > 0) throw new PersistedOperationsFileError(file, `expected a document string for every id; not for ${bad.slice(0, 5).join(', ')}`);
   return new Map(entries as [string, string][]);
+}
+
+function manifestOperations(file: string, manifest: { version?: unknown; operations?: unknown }): Map<string, string> {
+  if (manifest.version !== 1) throw new PersistedOperationsFileError(file, `expected version 1 of ${APOLLO_MANIFEST_FORMAT}, got ${JSON.stringify(manifest.version)}`);
+  if (!Array.isArray(manifest.operations)) throw new PersistedOperationsFileError(file, `expected ${APOLLO_MANIFEST_FORMAT} to list its operations`);
+  const operations = new Map<string, string>();
+  const bad: string[] = [];
+  for (const [index, operation] of manifest.operations.entries()) {
+    const { id, body } = (operation ?? {}) as { id?: unknown; body?: unknown };
+    if (typeof id !== 'string' || id === '' || typeof body !== 'string' || body.trim() === '') bad.push(typeof id === 'string' && id !== '' ? id : `#${index}`);
+    else operations.set(id, body);
+  }
+  if (bad.length > 0) throw new PersistedOperationsFileError(file, `expected an id and a body for every operation; not for ${bad.slice(0, 5).join(', ')}`);
+  return operations;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

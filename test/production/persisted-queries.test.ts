@@ -161,6 +161,21 @@ describe('the persisted-operation allow-list', () => {
     expect((await post(gateway.endpoint, { extensions: persisted(LISTED) }, auth)).json.data.organization.name).toBe('Globex Corporation');
   });
 
+  it('reads Apollo\'s persisted query manifest too, and refuses one it cannot use', async () => {
+    const manifest = join(dir, 'persisted-query-manifest.json');
+    await writeFile(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: sha256(LISTED), name: 'Listed', type: 'query', body: LISTED }] }));
+    const gateway = await gatewayWith({ PERSISTED_OPERATIONS_FILE: manifest, PERSISTED_OPERATIONS_ONLY: 'true' });
+    expect((await post(gateway.endpoint, { extensions: persisted(LISTED) }, auth)).json.data.organization.name).toBe('Globex Corporation');
+    expect(code(await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth))).toBe('PERSISTED_QUERY_NOT_ALLOWED');
+
+    const later = join(dir, 'manifest-v2.json');
+    await writeFile(later, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 2, operations: [] }));
+    await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: later })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE .*expected version 1/);
+    const bodiless = join(dir, 'manifest-bodiless.json');
+    await writeFile(bodiless, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: 'abc', name: 'X', type: 'query' }] }));
+    await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: bodiless })).rejects.toThrow(/not for abc/);
+  });
+
   it('refuses to start on an unreadable list, naming the variable', async () => {
     await expect(gatewayWith({ PERSISTED_OPERATIONS_FILE: join(dir, 'missing.json') })).rejects.toThrow(/PERSISTED_OPERATIONS_FILE/);
   });
