@@ -18,15 +18,6 @@ export interface LaneOptions {
   replicas?: number;
 }
 
-/** A `Date` header counts whole seconds. */
-const DATE_RESOLUTION_MS = 1000;
-/**
- * The furthest behind ours Katapult's clock is believed from its `Date`: a lane's window starts
- * again up to this long after its boundary, when Katapult's minute turns. A `Date` further
- * behind is more likely wrong than a clock, and the lane reads its answer as it would without one.
- */
-export const MAX_DATE_BEHIND_MS = 10_000;
-
 /** The window `now` (epoch ms) falls in: windows start at multiples of `windowMs` since the epoch, plus `allowanceMs`. */
 export function windowIndex(now: number, windowMs: number, allowanceMs = 0): number {
   return Math.floor((now - allowanceMs) / windowMs);
@@ -145,11 +136,6 @@ class TokenLane<E> implements Lane<E> {
   private unreadBeforeSeq = 0;
   private confirmed = false;
   /**
-   * When (our clock) this window starts again because Katapult's clock, behind ours by more
-   * than the boundary allowance, turns its minute then (see `katapultTurnsAt`); 0 when not.
-   */
-  private restartAt = 0;
-  /**
    * Whether Katapult has sent this token its rate-limit figure: from then on only an answer that
    * carries it confirms a window. An answer without it (a proxy's error page) says nothing of
    * which window Katapult counted the call in, and a lane that took it as confirming would
@@ -189,8 +175,7 @@ class TokenLane<E> implements Lane<E> {
   }
 
   nextBoundary(now: number): number {
-    this.roll(now);
-    return this.restartAt > now ? this.restartAt : this.startOf(this.windowOf(now) + 1);
+    return this.startOf(this.windowOf(now) + 1);
   }
 
   windowEndOf(ticket: SendTicket): number {
@@ -239,15 +224,6 @@ class TokenLane<E> implements Lane<E> {
     // Only an answer to a call of this window, sent after the last 429, speaks for this window.
     const trusted = ticket.window === this.window && ticket.seq >= this.trustFromSeq;
     const remaining = lesson.rateLimit?.remaining;
-    if (remaining != null && trusted && this.restartAt === 0) {
-      // Katapult's own clock had not reached this window when it counted the call: its Remaining
-      // is right for Katapult's old window, where calls still go until its minute turns, but
-      // held for the whole of ours it would keep a nearly spent token waiting a minute for
-      // nothing. The window starts again (see `roll`) once Katapult's clock, read from the
-      // same answer, has certainly turned.
-      const turnsAt = this.katapultTurnsAt(ticket, lesson.rateLimit?.serverDate, now);
-      if (turnsAt !== null) this.restartAt = turnsAt;
-    }
     if (remaining != null && trusted) {
       if (!this.hasReading || remaining < this.readingRemaining) this.readingRemaining = remaining;
       this.hasReading = true;
@@ -272,11 +248,6 @@ class TokenLane<E> implements Lane<E> {
     if (left === null) return start;
     const available = Math.max(0, left);
     if (position < available) return start;
-    // A window starting again when Katapult's minute turns brings a window's budget early.
-    if (this.restartAt > start && per !== null && per > 0) {
-      if (position - available < per) return this.restartAt;
-      position -= per;
-    }
     const windowsLater = per === null || per <= 0 ? 1 : Math.floor((position - available) / per) + 1;
     return this.startOf(this.windowOf(start) + windowsLater);
   }
@@ -284,21 +255,6 @@ class TokenLane<E> implements Lane<E> {
   remainingEstimate(now: number): number | null {
     const left = this.estimate(now);
     return left === null ? null : Math.max(0, left);
-  }
-
-  /**
-   * When (our clock) Katapult's clock will have reached the window `ticket` was sent in, if its
-   * answer's `Date` shows the call was counted in the window before; null if not, or not known.
-   * Katapult's windows start at multiples of `windowMs` by its clock (ours start `allowanceMs`
-   * after them, for a clock a little behind). Its clock was at least `serverDate` when it
-   * answered, before `now`, so it turns at the latest `start − serverDate` from now. Only a
-   * `Date` a whole second or more before that start is certainly in the window before.
-   */
-  private katapultTurnsAt(ticket: SendTicket, serverDate: number | null | undefined, now: number): number | null {
-    if (serverDate == null) return null;
-    const behind = ticket.window * this.windowMs - serverDate;
-    // Behind by more than a good part of a window, the start again would come too near the next.
-    return behind >= DATE_RESOLUTION_MS && behind <= Math.min(MAX_DATE_BEHIND_MS, this.windowMs / 4) ? now + behind : null;
   }
 
   private windowOf(now: number): number {
@@ -312,22 +268,8 @@ class TokenLane<E> implements Lane<E> {
 
   private roll(now: number): void {
     const current = this.windowOf(now);
-    if (current === this.window) {
-      if (this.restartAt !== 0 && now >= this.restartAt) {
-        // Katapult's window has begun: what was read of its old one is over, and calls already
-        // on their way may be counted in either, so their answers do not speak for this one.
-        this.restartAt = 0;
-        this.trustFromSeq = this.sendSeq + 1;
-        this.restart();
-      }
-      return;
-    }
+    if (current === this.window) return;
     this.window = current;
-    this.restartAt = 0;
-    this.restart();
-  }
-
-  private restart(): void {
     this.sentInWindow = 0;
     this.hasReading = false;
     this.unreadAnswers = 0;

@@ -13,8 +13,6 @@ export interface RateLimitInfo {
   remaining: number | null;
   /** `Retry-After` in ms, if a server ever sends one (Katapult has not been seen to). */
   retryAfterMs: number | null;
-  /** The answer's `Date` (epoch ms, whole seconds: Katapult's clock when it answered), when it has one. */
-  serverDate?: number | null;
 }
 
 export const NO_RATE_LIMIT_INFO: RateLimitInfo = Object.freeze({ permitted: null, remaining: null, retryAfterMs: null });

@@ -89,8 +89,7 @@ export function readRateLimit(headers: Headers, now: number = Date.now()): RateL
   const remaining = readInteger(headers, 'x-ratelimit-remaining');
   const retryAfterMs = readRetryAfter(headers, now);
   if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
-  const date = Date.parse(headers.get('date') ?? '');
-  return { permitted, remaining, retryAfterMs, serverDate: Number.isFinite(date) ? date : null };
+  return { permitted, remaining, retryAfterMs };
 }
 
 /**

@@ -68,46 +68,6 @@ describe('budget learning', () => {
     },
   );
 
-  it.each([1_000, 3_000])(
-    "a Katapult %i ms behind: a token spent to its reserve gets its next window's budget once Katapult's own Date shows its minute turned, not a minute later",
-    async (clockBehindMs) => {
-      const run = async (dates: boolean) => {
-        const clock = createFakeClock();
-        const katapult = createFakeKatapult(clock, { permitted: 20, clockBehindMs, dates });
-        let rateLimited = 0;
-        const queue = createRequestQueue({ clock, random: () => 0, hooks: { onRateLimitResponse: () => void rateLimited++ } });
-        const add = () => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 5 * MINUTE });
-        // Once Katapult's minute has turned too, spend this window down to the reserve (18 of 20).
-        await clock.advance(clockBehindMs + 500);
-        const spent = Array.from({ length: 18 }, () => add());
-        await clock.advance(1_000);
-        await Promise.all(spent);
-        // Our next window: its first call reaches Katapult while its clock is still in the old minute.
-        await clock.advance((Math.floor(clock.now() / MINUTE) + 1) * MINUTE + BOUNDARY_ALLOWANCE_MS - clock.now());
-        // A request's usual 10 s deadline: the queue must not give up on them as if the wait were a minute.
-        let answered = 0;
-        let refused = 0;
-        const later = Array.from({ length: 18 }, () =>
-          queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + 10_000 }).then(
-            () => void answered++,
-            () => void refused++,
-          ),
-        );
-        await clock.advance(clockBehindMs + 1_000);
-        const soon = answered;
-        await clock.advance(2 * MINUTE);
-        await Promise.all(later);
-        expect(katapult.perWindow('a').every((w) => w.sent <= 20 && w.rateLimited === 0)).toBe(true);
-        expect(rateLimited).toBe(0);
-        return { soon, refused };
-      };
-      // With Katapult's Date, the new window's 18 go as soon as its minute turns.
-      expect(await run(true)).toEqual({ soon: 18, refused: 0 });
-      // Without it, the old window's count (read from the first call, which went into it) holds the rest until our next window, past their deadline.
-      expect(await run(false)).toEqual({ soon: 1, refused: 17 });
-    },
-  );
-
   it("a window's first answer without the rate-limit figure (a proxy's page) is not a licence to spend the whole budget", async () => {
     // Katapult's minute turns 3 s after ours: a burst early in our window lands in its old one.
     const { clock, katapult, queue, rateLimitResponses } = setup({ permitted: 20, clockBehindMs: 3_000 });

@@ -14,8 +14,6 @@ export interface FakeKatapultOptions {
   latencyMs?: number;
   /** How far Katapult's clock is behind ours (negative: ahead): its windows turn this much later. @default 0 */
   clockBehindMs?: number;
-  /** Send `Date` (Katapult's clock, whole seconds) with the rate-limit headers. @default true */
-  dates?: boolean;
 }
 
 export interface FakeCall {
@@ -36,7 +34,6 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
   const headers = options.headers ?? true;
   const latencyMs = options.latencyMs ?? 10;
   const behind = options.clockBehindMs ?? 0;
-  const dates = options.dates ?? true;
   const used = new Map<string, { window: number; count: number }>();
   const calls: FakeCall[] = [];
   const scripted: Array<() => UpstreamError> = [];
@@ -46,8 +43,7 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
     const state = used.get(token);
     const count = state && state.window === window ? state.count + 1 : 1;
     used.set(token, { window, count });
-    const serverDate = dates ? Math.floor((clock.now() - behind) / 1000) * 1000 : null;
-    const rateLimit = headers ? { permitted, remaining: Math.max(0, permitted - count), retryAfterMs: null, serverDate } : NO_RATE_LIMIT_INFO;
+    const rateLimit = headers ? { permitted, remaining: Math.max(0, permitted - count), retryAfterMs: null } : NO_RATE_LIMIT_INFO;
     const failure = scripted.shift();
     let outcome: UpstreamResult<{ ok: true }> | UpstreamError;
     if (failure) outcome = failure();
