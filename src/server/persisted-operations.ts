@@ -102,23 +102,25 @@ export const DOCUMENT_ID_PARAMETERS = ['documentId', 'doc_id'] as const;
 const MAX_DOCUMENT_ID = 200;
 
 /**
- * The document-id parameter a request carries: from a POST body's members, or a GET's query
- * string (yoga's GET parser keeps only the four standard parameters). `several` when more than one is sent.
+ * The document-id parameter among a request's parameters (null and absent ones do not count):
+ * `several` when more than one is sent. The plugin and the fast path's key read it the same way.
  */
-function documentIdParameter(params: Record<string, unknown>, request: Request): { name: string; id: unknown } | 'several' | null {
+export function documentIdIn(params: Readonly<Record<string, unknown>>): { name: string; id: unknown } | 'several' | null {
   let found: { name: string; id: unknown } | null = null;
-  let search: URLSearchParams | null = null;
-  if (request.method === 'GET' || request.method === 'HEAD') {
-    const question = request.url.indexOf('?');
-    search = new URLSearchParams(question < 0 ? '' : request.url.slice(question + 1));
-  }
   for (const name of DOCUMENT_ID_PARAMETERS) {
-    const id = search ? search.get(name) : params[name];
+    const id = params[name];
     if (id === undefined || id === null) continue;
     if (found) return 'several';
     found = { name, id };
   }
   return found;
+}
+
+/** A GET's document-id parameters, from its query string: yoga's GET parser keeps only the four standard ones. */
+function documentIdsOfGet(request: Request): Record<string, unknown> {
+  const question = request.url.indexOf('?');
+  const search = new URLSearchParams(question < 0 ? '' : request.url.slice(question + 1));
+  return Object.fromEntries(DOCUMENT_ID_PARAMETERS.map((name) => [name, search.get(name)]));
 }
 
 function isNotFoundAnswer(result: unknown): boolean {
@@ -217,7 +219,7 @@ export function createPersistedOperations(options: PersistedOperationsOptions = 
       const query = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
       const extension = (params.extensions as { persistedQuery?: PersistedQueryExtension } | undefined)?.persistedQuery;
 
-      const named = documentIdParameter(params as Record<string, unknown>, request);
+      const named = documentIdIn(request.method === 'GET' || request.method === 'HEAD' ? documentIdsOfGet(request) : (params as Record<string, unknown>));
       if (named !== null) {
         if (named === 'several' || (extension !== undefined && extension !== null)) {
           return fail(badRequest('Name a persisted document once: with documentId, doc_id or extensions.persistedQuery, not several'));

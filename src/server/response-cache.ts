@@ -5,7 +5,7 @@ import { createTokenLedger } from '../cache/token-ledger.js';
 import type { Clock } from '../clock.js';
 import type { RequestScope } from '../data/request-scope.js';
 import type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd, OnGraphQLResult } from './graphql-route.js';
-import { DOCUMENT_ID_PARAMETERS } from './persisted-operations.js';
+import { documentIdIn, DOCUMENT_ID_PARAMETERS } from './persisted-operations.js';
 
 /**
  * The warm fast path: finished GraphQL response bytes, per token, for operations repeated
@@ -245,11 +245,12 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
   // A persisted document named by id alone: the allow-list is fixed for the process, so the id
   // finds the same document on every replay. Sent with anything else naming a document, the
   // plugin checks or refuses the pair, and the pipeline answers it.
-  const documentId = absent(params.documentId) ? params.doc_id : absent(params.doc_id) ? params.documentId : null;
-  if (!absent(params.documentId) || !absent(params.doc_id)) {
-    if (typeof documentId !== 'string' || document !== null || hash !== undefined) return null;
+  const named = documentIdIn(params as Record<string, unknown>);
+  let encodedId: string | null = null;
+  if (named !== null) {
+    if (named === 'several' || typeof named.id !== 'string' || document !== null || hash !== undefined) return null;
+    encodedId = encodeKeyPart(named.id);
   }
-  const encodedId = typeof documentId === 'string' ? encodeKeyPart(documentId) : null;
   const identity =
     document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedId !== null ? `i:${encodedId}` : encodedHash !== null ? `h:${encodedHash}` : null;
   if (identity === null) return null;
