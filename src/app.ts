@@ -12,7 +12,7 @@ import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
 import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
-import { isForeignRefusal, UpstreamApiError, UpstreamMalformedError } from './upstream/errors.js';
+import { isForeignRefusal, UpstreamApiError, upstreamErrorCode } from './upstream/errors.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
@@ -191,9 +191,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       await http.get({ path: ROUTE_CHECK_PATH, token: '' });
       return { answer: 'katapult' };
     } catch (error) {
-      const code = error instanceof UpstreamApiError ? error.code : error instanceof UpstreamMalformedError ? 'malformed' : null;
-      const status = error instanceof UpstreamApiError || error instanceof UpstreamMalformedError ? error.status : null;
-      const what = wrongAddressIn(code, status, true);
+      const what = wrongAddressIn(upstreamErrorCode(error), (error as { status?: number }).status ?? null, true);
       if (what !== null) return { answer: 'wrong-address', what };
       return error instanceof UpstreamApiError ? { answer: 'katapult' } : { answer: 'unreachable', error };
     }

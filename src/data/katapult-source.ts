@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isRateLimitAnswer, isUpstreamError, UpstreamNetworkError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError, type UpstreamError } from '../upstream/errors.js';
+import { isRateLimitAnswer, isUpstreamError, upstreamErrorCode, UpstreamNetworkError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError } from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
@@ -56,11 +56,6 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface KatapultSource {
   get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T>;
-}
-
-function errorCode(error: unknown): string | null {
-  if (!isUpstreamError(error)) return null;
-  return (error as UpstreamError & { code?: string }).code ?? error.kind;
 }
 
 /** The longest path and query sent to Katapult (the common proxy limit is 8 KB for the whole request line and headers). */
@@ -175,7 +170,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 background,
                 upstreamRequestId: isUpstreamError(error) ? error.upstreamRequestId : null,
                 requestId: scope.requestId,
-                errorCode: errorCode(error),
+                errorCode: upstreamErrorCode(error),
                 ...(error instanceof UpstreamNetworkError ? { networkCause: error.causeCode } : {}),
                 ...(error instanceof UpstreamPageSizeError ? { pageSize: { asked: error.asked, answered: error.answered } } : {}),
               });

@@ -225,6 +225,12 @@ export function isUpstreamError(error: unknown): error is UpstreamError {
   return error instanceof UpstreamError;
 }
 
+/** An upstream failure's code as hooks and logs name it: Katapult's own code, else the failure's kind; null for anything else. */
+export function upstreamErrorCode(error: unknown): string | null {
+  if (!isUpstreamError(error)) return null;
+  return (error as UpstreamError & { code?: string }).code ?? error.kind;
+}
+
 /** `*_not_found` codes are lookups that found nothing; `route_not_found` is a misconfigured base URL. */
 export function isNotFoundCode(code: string): boolean {
   return code.endsWith('_not_found') && code !== 'route_not_found';
