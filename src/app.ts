@@ -102,6 +102,8 @@ export const DEADLINE_HEADER = 'x-request-timeout-ms';
 /** How often a failing /ready may check the base URL again, and what it reads (any list: the answer is refused). */
 export const ROUTE_RECHECK_MS = 10_000;
 const ROUTE_CHECK_PATH = '/data_centers';
+/** How often a Katapult clock behind ours (beyond QUEUE_WINDOW_OFFSET_MS) is logged again while it lasts. */
+export const CLOCK_REPORT_MS = 10 * 60_000;
 
 /**
  * What an answer says against KATAPULT_API_URL, or null: route_not_found, or a 4xx that is not
@@ -161,6 +163,21 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onFreshEntryGone: (tokenKey) => responseCache.dropToken(tokenKey),
     },
   });
+  // Every busy token would find it each window: said once, then again at most every CLOCK_REPORT_MS.
+  let clockReportedAt = Number.NEGATIVE_INFINITY;
+  const reportClockBehind = ({ atLeastMs, atMostMs }: { atLeastMs: number; atMostMs: number }) => {
+    if (clock.now() - clockReportedAt < CLOCK_REPORT_MS) return;
+    clockReportedAt = clock.now();
+    const { windowMs, windowOffsetMs, replicas } = config.queue;
+    // A quarter of a second more than the most it can be, as the default offset is over a clock in step.
+    const needed = Math.min(Math.floor(windowMs / 2), Math.ceil((atMostMs + 250) / 250) * 250);
+    logger.warn(
+      { katapultBehindMs: { atLeast: atLeastMs, atMost: atMostMs }, windowOffsetMs },
+      `Katapult's clock is ${atLeastMs} to ${atMostMs} ms behind this machine's (by the Date of its answers), more than QUEUE_WINDOW_OFFSET_MS (${windowOffsetMs}): ` +
+        `its rate-limit windows turn after the gateway's, so a token near its limit can be held for up to a window${replicas > 1 ? ', and replicas can overrun its budget (429)' : ''}; ` +
+        `set QUEUE_WINDOW_OFFSET_MS to ${needed}, or correct the clocks`,
+    );
+  };
   const queue = createRequestQueue({
     clock,
     random: deps.random,
@@ -170,6 +187,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onRateLimitResponse: () => metrics.upstreamRateLimited(),
       onRejected: (reason) => metrics.queueRejected(reason),
       onCircuitChange: (state) => logger.warn({ circuit: state }, 'upstream circuit changed'),
+      onUpstreamClockBehind: (lag) => reportClockBehind(lag),
     },
   });
   // Asked each time: an open circuit's time runs out with no request to notice it.

@@ -134,6 +134,7 @@ const specs = {
   QUEUE_BUDGET_RESERVE: int(2, 0),
   QUEUE_REPLICAS: int(1, 1, 64),
   QUEUE_WINDOW_MS: int(60_000, 1000),
+  QUEUE_WINDOW_OFFSET_MS: int(250, 0, 30_000),
   QUEUE_RETRY_MAX_ATTEMPTS: int(3, 1, 10),
   QUEUE_RETRY_BASE_DELAY_MS: int(100, 1),
   QUEUE_RETRY_MAX_DELAY_MS: int(2000, 1),
@@ -236,6 +237,8 @@ export interface GatewayConfig {
     /** QUEUE_REPLICAS: gateways spending the same tokens. */
     replicas: number;
     windowMs: number;
+    /** QUEUE_WINDOW_OFFSET_MS: how long after each multiple of windowMs (by this machine's clock) a lane's window begins. */
+    windowOffsetMs: number;
     retryMaxAttempts: number;
     retryBaseDelayMs: number;
     retryMaxDelayMs: number;
@@ -356,6 +359,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   if (valid('QUEUE_RETRY_BASE_DELAY_MS', 'QUEUE_RETRY_MAX_DELAY_MS') && v.QUEUE_RETRY_BASE_DELAY_MS > v.QUEUE_RETRY_MAX_DELAY_MS) {
     problems.push(`QUEUE_RETRY_BASE_DELAY_MS: expected at most QUEUE_RETRY_MAX_DELAY_MS (${v.QUEUE_RETRY_MAX_DELAY_MS}), got ${v.QUEUE_RETRY_BASE_DELAY_MS}`);
   }
+  // A window that began past its middle would be closer to the next boundary than to its own.
+  if (valid('QUEUE_WINDOW_OFFSET_MS', 'QUEUE_WINDOW_MS') && v.QUEUE_WINDOW_OFFSET_MS > v.QUEUE_WINDOW_MS / 2) {
+    problems.push(`QUEUE_WINDOW_OFFSET_MS: expected at most half of QUEUE_WINDOW_MS (${Math.floor(v.QUEUE_WINDOW_MS / 2)}), got ${v.QUEUE_WINDOW_OFFSET_MS}`);
+  }
   if (valid('CACHE_TOKEN_MAX_BYTES', 'CACHE_MAX_BYTES', 'RESPONSE_CACHE_MAX_BYTES', 'CACHE_EXTENSIONS') && v.CACHE_TOKEN_MAX_BYTES > bodyMaxBytes) {
     problems.push(
       `CACHE_TOKEN_MAX_BYTES: expected at most the part of CACHE_MAX_BYTES left for REST bodies (${bodyMaxBytes}: CACHE_MAX_BYTES less finished responses and parsed copies), got ${v.CACHE_TOKEN_MAX_BYTES}`,
@@ -416,6 +423,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
       budgetReserve: v.QUEUE_BUDGET_RESERVE,
       replicas: v.QUEUE_REPLICAS,
       windowMs: v.QUEUE_WINDOW_MS,
+      windowOffsetMs: v.QUEUE_WINDOW_OFFSET_MS,
       retryMaxAttempts: v.QUEUE_RETRY_MAX_ATTEMPTS,
       retryBaseDelayMs: v.QUEUE_RETRY_BASE_DELAY_MS,
       retryMaxDelayMs: v.QUEUE_RETRY_MAX_DELAY_MS,

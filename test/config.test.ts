@@ -219,9 +219,16 @@ describe('loadConfig', () => {
   });
 
   it('rejects the other settings that contradict each other, all at once', () => {
-    const error = configError({ PAGINATION_DEFAULT_SIZE: '150', QUEUE_RETRY_BASE_DELAY_MS: '5000', CACHE_TOKEN_MAX_BYTES: String(512 * MIB) });
-    expect(error.problems).toHaveLength(3);
-    expect(error.problems.map((p) => p.split(':')[0])).toEqual(['PAGINATION_DEFAULT_SIZE', 'QUEUE_RETRY_BASE_DELAY_MS', 'CACHE_TOKEN_MAX_BYTES']);
+    const error = configError({ PAGINATION_DEFAULT_SIZE: '150', QUEUE_RETRY_BASE_DELAY_MS: '5000', QUEUE_WINDOW_MS: '2000', QUEUE_WINDOW_OFFSET_MS: '1500', CACHE_TOKEN_MAX_BYTES: String(512 * MIB) });
+    expect(error.problems).toHaveLength(4);
+    expect(error.problems.map((p) => p.split(':')[0])).toEqual(['PAGINATION_DEFAULT_SIZE', 'QUEUE_RETRY_BASE_DELAY_MS', 'QUEUE_WINDOW_OFFSET_MS', 'CACHE_TOKEN_MAX_BYTES']);
+    expect(error.problems[2]).toBe('QUEUE_WINDOW_OFFSET_MS: expected at most half of QUEUE_WINDOW_MS (1000), got 1500');
+  });
+
+  it('passes QUEUE_WINDOW_OFFSET_MS to the queue, 250 ms unless set', () => {
+    expect(loadConfig({}).queue.windowOffsetMs).toBe(250);
+    expect(loadConfig({ QUEUE_WINDOW_OFFSET_MS: '4000' }).queue.windowOffsetMs).toBe(4000);
+    expect(configError({ QUEUE_WINDOW_OFFSET_MS: '-1' }).problems[0]).toMatch(/^QUEUE_WINDOW_OFFSET_MS: /);
   });
 
   it('returns a deeply frozen object', () => {

@@ -1,14 +1,14 @@
 import type { RateLimitInfo } from '../upstream/errors.js';
 
 export interface LaneOptions {
-  /** Length of the inferred rate-limit window; windows start at multiples of it since the epoch (plus `boundaryAllowanceMs`). */
+  /** Length of the inferred rate-limit window; windows start at multiples of it since the epoch (plus `windowOffsetMs`). */
   windowMs: number;
   /**
    * How long after each boundary by this machine's clock the lane still counts in the window
    * before. Katapult's clock may be a little behind ours: calls sent just after our boundary
    * can land in its old window, and their answers must not be read as the new one's. @default 0
    */
-  boundaryAllowanceMs?: number;
+  windowOffsetMs?: number;
   /** Calls kept back in each window. */
   budgetReserve: number;
   /**
@@ -18,9 +18,9 @@ export interface LaneOptions {
   replicas?: number;
 }
 
-/** The window `now` (epoch ms) falls in: windows start at multiples of `windowMs` since the epoch, plus `allowanceMs`. */
-export function windowIndex(now: number, windowMs: number, allowanceMs = 0): number {
-  return Math.floor((now - allowanceMs) / windowMs);
+/** The window `now` (epoch ms) falls in: windows start at multiples of `windowMs` since the epoch, plus `offsetMs`. */
+export function windowIndex(now: number, windowMs: number, offsetMs = 0): number {
+  return Math.floor((now - offsetMs) / windowMs);
 }
 
 /** Identifies one sent call so its response can be matched to the window it was counted in. */
@@ -144,7 +144,7 @@ class TokenLane<E> implements Lane<E> {
   private knowsFigure = false;
   private permitted: number | null = null;
   private readonly windowMs: number;
-  private readonly allowanceMs: number;
+  private readonly offsetMs: number;
   private readonly budgetReserve: number;
   private readonly replicas: number;
 
@@ -153,7 +153,7 @@ class TokenLane<E> implements Lane<E> {
     options: LaneOptions,
   ) {
     this.windowMs = options.windowMs;
-    this.allowanceMs = options.boundaryAllowanceMs ?? 0;
+    this.offsetMs = options.windowOffsetMs ?? 0;
     this.replicas = options.replicas ?? 1;
     this.budgetReserve = Math.max(options.budgetReserve, this.replicas - 1);
   }
@@ -258,12 +258,12 @@ class TokenLane<E> implements Lane<E> {
   }
 
   private windowOf(now: number): number {
-    return windowIndex(now, this.windowMs, this.allowanceMs);
+    return windowIndex(now, this.windowMs, this.offsetMs);
   }
 
   /** Epoch ms at which `window` begins. */
   private startOf(window: number): number {
-    return window * this.windowMs + this.allowanceMs;
+    return window * this.windowMs + this.offsetMs;
   }
 
   private roll(now: number): void {

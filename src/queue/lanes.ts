@@ -57,7 +57,7 @@ export function createLaneSet<E>(options: LaneSetOptions): LaneSet<E> {
     get(key) {
       let lane = lanes.get(key);
       if (!lane) {
-        lane = createLane<E>(key, { windowMs: options.windowMs, boundaryAllowanceMs: options.boundaryAllowanceMs, budgetReserve: options.budgetReserve, replicas: options.replicas });
+        lane = createLane<E>(key, { windowMs: options.windowMs, windowOffsetMs: options.windowOffsetMs, budgetReserve: options.budgetReserve, replicas: options.replicas });
         lanes.set(key, lane);
       }
       return lane;
@@ -88,7 +88,7 @@ export function createLaneSet<E>(options: LaneSetOptions): LaneSet<E> {
     },
     sweep(now) {
       // The lanes' own windows: "idle for a whole window" in their terms.
-      const window = windowIndex(now, options.windowMs, options.boundaryAllowanceMs);
+      const window = windowIndex(now, options.windowMs, options.windowOffsetMs);
       if (window === sweptWindow) return;
       sweptWindow = window;
       for (const [key, lane] of lanes) {

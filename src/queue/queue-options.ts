@@ -18,8 +18,10 @@ export interface RequestQueueOptions {
   budgetReserve?: number;
   /** Gateways spending the same tokens (see `LaneOptions.replicas`). @default 1 */
   replicas?: number;
-  /** Inferred window length; windows begin at multiples of it since the epoch, plus the boundary allowance (see request-queue.ts). @default 60000 */
+  /** Inferred window length; windows begin at multiples of it since the epoch, plus `windowOffsetMs`. @default 60000 */
   windowMs?: number;
+  /** How long after each multiple of `windowMs` (by `clock`) a lane's window begins (see DEFAULT_WINDOW_OFFSET_MS); at most half a window. @default 250 */
+  windowOffsetMs?: number;
   /** Spread of restarts after a pause/window boundary. @default 1000 */
   restartJitterMs?: number;
   /** Attempts per call, the first included. @default 3 */
@@ -38,6 +40,15 @@ export interface RequestQueueOptions {
 
 export type ResolvedQueueOptions = Required<RequestQueueOptions>;
 
+/**
+ * How long after a window's boundary (by this machine's clock) lanes still count in the window
+ * before, and a lane held for the boundary starts again (before its jitter). Katapult's clock may
+ * be behind ours: a call landing in its old window finds the budget spent, and read as the new
+ * window's, held the lane for a whole window more. Covers skews up to this much; a Katapult
+ * further behind is reported (see `QueueHooks.onUpstreamClockBehind`) and needs a larger offset.
+ */
+export const DEFAULT_WINDOW_OFFSET_MS = 250;
+
 const DEFAULTS = {
   globalConcurrency: 64,
   perTokenConcurrency: 6,
@@ -46,6 +57,7 @@ const DEFAULTS = {
   budgetReserve: 2,
   replicas: 1,
   windowMs: 60_000,
+  windowOffsetMs: DEFAULT_WINDOW_OFFSET_MS,
   restartJitterMs: 1000,
   retryMaxAttempts: 3,
   retryBaseDelayMs: 100,
@@ -79,6 +91,9 @@ export function resolveQueueOptions(options: RequestQueueOptions): ResolvedQueue
   }
   if (numbers.retryBaseDelayMs > numbers.retryMaxDelayMs) {
     problems.push(`retryBaseDelayMs: expected at most retryMaxDelayMs (${numbers.retryMaxDelayMs}), got ${numbers.retryBaseDelayMs}`);
+  }
+  if (numbers.windowOffsetMs > numbers.windowMs / 2) {
+    problems.push(`windowOffsetMs: expected at most half of windowMs (${Math.floor(numbers.windowMs / 2)}), got ${numbers.windowOffsetMs}`);
   }
   if (problems.length > 0) throw new TypeError(`Invalid request queue options:\n  ${problems.join('\n  ')}`);
   return { ...numbers, clock: options.clock, random: options.random ?? Math.random, hooks: options.hooks ?? {} };

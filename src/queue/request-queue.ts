@@ -34,14 +34,6 @@ export const BACKGROUND_HOLDS_BACK = 0.25;
 export const BACKGROUND_PER_TOKEN = 2;
 
 /**
- * How long after a window's boundary (by this machine's clock) lanes still count in the window
- * before, and a lane held for the boundary starts again (before its jitter). Katapult's clock may
- * be behind ours: a call landing in its old window finds the budget spent, and read as the new
- * window's, held the lane for a whole window more. Covers skews up to this much.
- */
-export const BOUNDARY_ALLOWANCE_MS = 250;
-
-/**
  * Every upstream call goes through here. Scheduling policy, in order of precedence: an
  * open circuit stops everything; a lane (token) starts nothing while paused or out of
  * budget (lane.ts decides); foreground calls go before background calls gateway-wide; among
@@ -63,7 +55,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     windowMs: config.windowMs,
     budgetReserve: config.budgetReserve,
     replicas: config.replicas,
-    boundaryAllowanceMs: BOUNDARY_ALLOWANCE_MS,
+    windowOffsetMs: config.windowOffsetMs,
     clock,
     random,
     restartJitterMs: config.restartJitterMs,
@@ -270,6 +262,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     const { rateLimit } = lesson;
     if (rateLimit && (rateLimit.permitted !== null || rateLimit.remaining !== null)) {
       emit(() => hooks.onBudget?.({ permitted: rateLimit.permitted, remaining: rateLimit.remaining }));
+      if (rateLimit.remaining !== null && rateLimit.serverDateMs != null) noticeUpstreamClock(lane, ticket, rateLimit.serverDateMs, now);
     }
     if (circuit.settled(health, probe)) rejectWaiting(circuitOpenError, 'circuit_open');
 
@@ -298,6 +291,25 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     }
     pump();
     checkIdle();
+  }
+
+  /**
+   * Compares an answer's `Date` with the window its call was sent in. The call left after that
+   * window began; if Katapult's clock still read the window before as it answered (`Date` is cut
+   * to the second, so its clock was below Date + 1 s), Katapult counted the call in its old
+   * window, and its clock is behind ours by more than the offset. Only reported: a `Date` may
+   * come from a proxy on another clock, or from one of several servers, so the lanes keep to
+   * this machine's clock, and the offset is the operator's to raise.
+   */
+  function noticeUpstreamClock(lane: Lane<Entry>, ticket: SendTicket, serverDateMs: number, now: number): void {
+    const windowStart = lane.windowEndOf(ticket) - config.windowMs;
+    if (serverDateMs + 1000 > windowStart - config.windowOffsetMs) return;
+    const atLeastMs = windowStart - (serverDateMs + 1000);
+    const atMostMs = now - serverDateMs;
+    // Windows turn at multiples of their length: a clock off by more than half of one is not one a
+    // later start can follow (and is more likely a proxy's stamp than Katapult's counter).
+    if (atMostMs > config.windowMs / 2) return;
+    emit(() => hooks.onUpstreamClockBehind?.({ atLeastMs, atMostMs }));
   }
 
   /** Answers the caller, or schedules a retry of a retryable failure if attempts and deadline allow. */

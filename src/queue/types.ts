@@ -27,6 +27,11 @@ export interface QueueHooks {
   onRejected?(reason: QueueRejectReason): void;
   onRetry?(info: { attempt: number; delayMs: number }): void;
   onCircuitChange?(state: CircuitState): void;
+  /**
+   * An answer's `Date` showed Katapult's clock still in the window before the one the call was
+   * sent in: its clock is behind ours by more than the window offset, by between the two figures.
+   */
+  onUpstreamClockBehind?(lag: { atLeastMs: number; atMostMs: number }): void;
 }
 
 export interface QueueAttempt {

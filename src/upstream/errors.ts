@@ -13,6 +13,8 @@ export interface RateLimitInfo {
   remaining: number | null;
   /** `Retry-After` in ms, if a server ever sends one (Katapult has not been seen to). */
   retryAfterMs: number | null;
+  /** The answer's `Date` (epoch ms, whole seconds), read with a `Remaining`: the sender's clock as it counted the call. */
+  serverDateMs?: number | null;
 }
 
 export const NO_RATE_LIMIT_INFO: RateLimitInfo = Object.freeze({ permitted: null, remaining: null, retryAfterMs: null });

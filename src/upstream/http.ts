@@ -89,7 +89,8 @@ export function readRateLimit(headers: Headers, now: number = Date.now()): RateL
   const remaining = readInteger(headers, 'x-ratelimit-remaining');
   const retryAfterMs = readRetryAfter(headers, now);
   if (permitted === null && remaining === null && retryAfterMs === null) return NO_RATE_LIMIT_INFO;
-  return { permitted, remaining, retryAfterMs };
+  const date = remaining === null ? NaN : Date.parse(headers.get('date') ?? '');
+  return { permitted, remaining, retryAfterMs, serverDateMs: Number.isFinite(date) ? date : null };
 }
 
 /**

@@ -15,7 +15,9 @@ import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createLogger, exitAfterLogs, yogaLogging } from '../../src/logger.js';
 import { isExpectedError } from '../../src/schema/errors.js';
 import { MAX_LOGGED_OPERATION_NAME } from '../../src/server/request-log.js';
-import { createSimulator, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createSimulator, DEMO_TOKENS, LOAD_TOKEN_PREFIX } from '../../src/simulator/index.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import type { FetchLike } from '../../src/upstream/http.js';
 import { bearer, get, ORG_NAME_QUERY, post, raw, startGateway, type TestGateway } from './gateway.js';
 
 // Neither is a demo token: a leak of either would be a real leak, not a fixture echo.
@@ -288,5 +290,43 @@ describe('exiting after the last log lines', () => {
     exitAfterLogs(logger, 1, { exit: (code) => exits.push(code), timeoutMs: 20 });
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(exits).toEqual([1]);
+  });
+});
+
+describe("a Katapult clock behind the gateway's", () => {
+  it('is logged as a warning that names QUEUE_WINDOW_OFFSET_MS and what to set it to, once, not on every answer', async () => {
+    // One second into a minute by the gateway's clock, while Katapult's Date still reads 3 s earlier.
+    const clock = createFakeClock();
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    const dated3sBehind = (simulator: FetchLike): FetchLike => async (input, init) => {
+      const answer = await simulator(input, init);
+      const headers = new Headers(answer.headers);
+      headers.set('date', new Date(clock.now() - 3_000).toUTCString());
+      return new Response(await answer.arrayBuffer(), { status: answer.status, headers });
+    };
+    const reports = () => lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((r) => /Katapult's clock/.test(r.msg));
+
+    const gateway = createTestGateway({ clock, logger, wrapFetch: dated3sBehind });
+    try {
+      // Two tokens, each its own window's first reading: the second is not logged again.
+      for (const token of [DEMO_TOKENS.acme, DEMO_TOKENS.globex]) {
+        expect((await gateway.query('{ zones { id } }', { token, headers: { 'cache-control': 'no-cache' } })).body.errors).toBeUndefined();
+      }
+    } finally {
+      await gateway.close();
+    }
+    expect(reports()).toHaveLength(1);
+    expect(reports()[0]!.level).toBe(40);
+    expect(reports()[0]!.msg).toMatch(/^Katapult's clock is 1250 to 3000 ms behind this machine's .* more than QUEUE_WINDOW_OFFSET_MS \(250\): .* set QUEUE_WINDOW_OFFSET_MS to 3250, or correct the clocks$/);
+
+    // Set to that, the same Date is not reported.
+    const covered = createTestGateway({ clock, logger, env: { QUEUE_WINDOW_OFFSET_MS: '3250' }, wrapFetch: dated3sBehind });
+    try {
+      expect((await covered.query('{ zones { id } }', { token: DEMO_TOKENS.acme })).body.errors).toBeUndefined();
+    } finally {
+      await covered.close();
+    }
+    expect(reports()).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue } from '../../src/queue/index.js';
-import { BOUNDARY_ALLOWANCE_MS, FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
+import { FOREIGN_RATE_LIMIT_PAUSE_MS } from '../../src/queue/request-queue.js';
+import { DEFAULT_WINDOW_OFFSET_MS } from '../../src/queue/queue-options.js';
 import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError, UpstreamMalformedError, UpstreamNetworkError, UpstreamNotSentError, UpstreamTimeoutError } from '../../src/upstream/errors.js';
 import { readOutcome } from '../../src/queue/outcome.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
@@ -83,7 +84,7 @@ describe('budget learning', () => {
     await clock.advance(1_000);
     await Promise.all(spent);
     // Our next window: its first call comes back as an unreadable 502 page, without the figure.
-    await clock.advance((Math.floor(clock.now() / MINUTE) + 1) * MINUTE + BOUNDARY_ALLOWANCE_MS - clock.now());
+    await clock.advance((Math.floor(clock.now() / MINUTE) + 1) * MINUTE + DEFAULT_WINDOW_OFFSET_MS - clock.now());
     katapult.failNext(1, () => new UpstreamMalformedError(502, 'body is not JSON'));
     const later = Array.from({ length: 10 }, () => add());
     await clock.advance(3 * MINUTE);
@@ -168,7 +169,7 @@ describe('budget learning', () => {
     await clock.advance(1000);
     expect(katapult.calls).toHaveLength(3);
     const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE;
-    const restart = boundary + BOUNDARY_ALLOWANCE_MS + 500;
+    const restart = boundary + DEFAULT_WINDOW_OFFSET_MS + 500;
     await clock.advanceTo(restart - 1);
     expect(katapult.calls).toHaveLength(3);
     await clock.advanceTo(restart);
@@ -313,7 +314,7 @@ describe('budget learning', () => {
     const error = await queue.add(katapult.task('a'), { laneKey: 'a', deadline: start + 5000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     // The lane starts again a moment after the boundary (for Katapult's clock being a little behind).
-    const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE + BOUNDARY_ALLOWANCE_MS;
+    const boundary = (Math.floor(start / MINUTE) + 1) * MINUTE + DEFAULT_WINDOW_OFFSET_MS;
     expect((error as RateLimitedError).retryAfterSeconds).toBe(Math.ceil((boundary - clock.now()) / 1000));
   });
 });
@@ -358,6 +359,81 @@ describe('Katapult\'s clock a little behind the gateway\'s', () => {
     // Katapult's new window began 200 ms after ours: all 15 are answered in it, none waits for the next.
     expect(katapult.calls.filter((c) => c.at >= boundary - 200 && c.status === 200).length).toBeGreaterThanOrEqual(15);
     expect(katapult.calls.filter((c) => c.status === 429)).toHaveLength(0);
+  });
+});
+
+describe('a Katapult clock further behind than the window offset', () => {
+  /**
+   * `replicas` gateways' queues spending one token on a Katapult of 20 calls a window whose clock
+   * is `behindMs` behind: each asks for `each` calls, one every `spreadMs` (all at once for 0).
+   */
+  async function spend(options: { behindMs: number; windowOffsetMs?: number; replicas?: number; each?: number; spreadMs?: number }) {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 20, clockBehindMs: options.behindMs });
+    const lags: Array<{ atLeastMs: number; atMostMs: number }> = [];
+    const replicas = options.replicas ?? 1;
+    const queues = Array.from({ length: replicas }, () =>
+      createRequestQueue({ clock, random: () => 0, replicas, windowOffsetMs: options.windowOffsetMs, hooks: { onUpstreamClockBehind: (lag) => void lags.push(lag) } }),
+    );
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < (options.each ?? 60); i++) {
+      for (const queue of queues) calls.push(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30 * MINUTE }));
+      if (options.spreadMs) await clock.advance(options.spreadMs);
+    }
+    await clock.advance(30 * MINUTE);
+    const settled = await Promise.allSettled(calls);
+    const served = katapult.calls.filter((c) => c.status === 200);
+    return { katapult, lags, settled, rateLimited: katapult.calls.filter((c) => c.status === 429).length, lastServedAt: served[served.length - 1]!.at };
+  }
+
+  it.each([1_000, 3_000, 7_400])('is reported from the Date of its answers, with bounds that hold its lag (%i ms)', async (behindMs) => {
+    const { lags } = await spend({ behindMs });
+    expect(lags.length).toBeGreaterThan(0);
+    for (const lag of lags) {
+      expect(lag.atLeastMs).toBeGreaterThanOrEqual(DEFAULT_WINDOW_OFFSET_MS);
+      expect(lag.atLeastMs).toBeLessThanOrEqual(behindMs);
+      expect(lag.atMostMs).toBeGreaterThanOrEqual(behindMs);
+      // Date is cut to the second; the fake answers 10 ms after it counts.
+      expect(lag.atMostMs).toBeLessThan(behindMs + 1000 + 10);
+    }
+  });
+
+  it.each([0, 200, -3_000])('is not reported when the offset covers it, or Katapult is ahead (%i ms behind)', async (behindMs) => {
+    const { lags, rateLimited } = await spend({ behindMs });
+    expect(lags).toEqual([]);
+    expect(rateLimited).toBe(0);
+  });
+
+  it('is not reported once QUEUE_WINDOW_OFFSET_MS covers it', async () => {
+    const { lags } = await spend({ behindMs: 3_000, windowOffsetMs: 4_000 });
+    expect(lags).toEqual([]);
+  });
+
+  it('costs replicas a 429 at the default offset, and none with the offset the report asks for', async () => {
+    const before = await spend({ behindMs: 3_000, replicas: 2, spreadMs: 1_000 });
+    expect(before.rateLimited).toBeGreaterThan(0);
+    const atMost = Math.max(...before.lags.map((lag) => lag.atMostMs));
+    const after = await spend({ behindMs: 3_000, replicas: 2, spreadMs: 1_000, windowOffsetMs: Math.ceil(atMost / 250) * 250 });
+    expect(after.rateLimited).toBe(0);
+    expect(after.settled.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(after.katapult.perWindow('t').every((w) => w.sent <= 20)).toBe(true);
+    expect(after.lags).toEqual([]);
+  });
+
+  it('keeps a single gateway to the budget either way, and an offset that covers the lag loses no window to it', async () => {
+    const before = await spend({ behindMs: 3_000 });
+    const after = await spend({ behindMs: 3_000, windowOffsetMs: 4_000 });
+    for (const run of [before, after]) {
+      expect(run.rateLimited).toBe(0);
+      expect(run.settled.every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(run.katapult.perWindow('t').every((w) => w.sent <= 20)).toBe(true);
+    }
+    // 60 calls at 18 a window: four windows, or five when each window's first call lands in Katapult's old one.
+    expect(before.lastServedAt - after.lastServedAt).toBeGreaterThan(MINUTE / 2);
+  });
+
+  it('refuses an offset of more than half a window', () => {
+    expect(() => createRequestQueue({ clock: createFakeClock(), windowMs: 2_000, windowOffsetMs: 1_001 })).toThrow(/windowOffsetMs: expected at most half of windowMs \(1000\), got 1001/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestQueue, type QueueHooks } from '../../src/queue/index.js';
-import { BOUNDARY_ALLOWANCE_MS } from '../../src/queue/request-queue.js';
+import { DEFAULT_WINDOW_OFFSET_MS } from '../../src/queue/queue-options.js';
 import { RateLimitedError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult, type FakeKatapultOptions } from './fake-katapult.js';
@@ -14,7 +14,7 @@ function setup(katapultOptions: FakeKatapultOptions = {}, random = () => 0) {
   const hooks: QueueHooks = { onRejected: (reason) => void rejected.push(reason) };
   const queue = createRequestQueue({ clock, random, hooks });
   // A lane starts again a moment after each boundary (for Katapult's clock being a little behind).
-  const nextBoundary = () => (Math.floor(clock.now() / MINUTE) + 1) * MINUTE + BOUNDARY_ALLOWANCE_MS;
+  const nextBoundary = () => (Math.floor(clock.now() / MINUTE) + 1) * MINUTE + DEFAULT_WINDOW_OFFSET_MS;
   return { clock, katapult, queue, rejected, nextBoundary };
 }
 

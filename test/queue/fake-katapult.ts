@@ -43,7 +43,9 @@ export function createFakeKatapult(clock: FakeClock, options: FakeKatapultOption
     const state = used.get(token);
     const count = state && state.window === window ? state.count + 1 : 1;
     used.set(token, { window, count });
-    const rateLimit = headers ? { permitted, remaining: Math.max(0, permitted - count), retryAfterMs: null } : NO_RATE_LIMIT_INFO;
+    // Its Date, by its own clock, cut to the second as HTTP dates are.
+    const serverDateMs = Math.floor((clock.now() - behind) / 1000) * 1000;
+    const rateLimit = headers ? { permitted, remaining: Math.max(0, permitted - count), retryAfterMs: null, serverDateMs } : NO_RATE_LIMIT_INFO;
     const failure = scripted.shift();
     let outcome: UpstreamResult<{ ok: true }> | UpstreamError;
     if (failure) outcome = failure();

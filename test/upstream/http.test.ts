@@ -88,7 +88,7 @@ describe('the Katapult HTTP client', () => {
     const body = { data_centers: [] };
     const { fetch } = cannedFetch(() => json(200, body, { 'X-Ratelimit-Permitted': '1000', 'X-Ratelimit-Remaining': '998', 'X-Request-Id': 'up-1' }));
     const result = await createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/data_centers', token: TOKEN });
-    expect(result).toEqual({ status: 200, body, bytes: JSON.stringify(body).length, raw: expect.any(Buffer), rateLimit: { permitted: 1000, remaining: 998, retryAfterMs: null }, upstreamRequestId: 'up-1' });
+    expect(result).toEqual({ status: 200, body, bytes: JSON.stringify(body).length, raw: expect.any(Buffer), rateLimit: { permitted: 1000, remaining: 998, retryAfterMs: null, serverDateMs: null }, upstreamRequestId: 'up-1' });
     // The exact bytes received, in an allocation of their own (not a view into a shared pool).
     expect(result.raw!.toString('utf8')).toBe(JSON.stringify(body));
     expect(result.raw!.buffer.byteLength).toBe(result.raw!.length);
@@ -96,7 +96,12 @@ describe('the Katapult HTTP client', () => {
 
   it('reads rate-limit headers whatever their case, and Retry-After in seconds or as a date', () => {
     const now = Date.UTC(2026, 0, 1, 12, 0, 0);
-    expect(readRateLimit(new Headers({ 'X-RATELIMIT-PERMITTED': '200', 'x-ratelimit-remaining': '0' }), now)).toEqual({ permitted: 200, remaining: 0, retryAfterMs: null });
+    expect(readRateLimit(new Headers({ 'X-RATELIMIT-PERMITTED': '200', 'x-ratelimit-remaining': '0' }), now)).toEqual({ permitted: 200, remaining: 0, retryAfterMs: null, serverDateMs: null });
+    // With a Remaining, the answer's Date: the sender's clock as it counted the call.
+    const date = 'Thu, 01 Jan 2026 11:59:58 GMT';
+    expect(readRateLimit(new Headers({ 'x-ratelimit-remaining': '5', date }), now).serverDateMs).toBe(now - 2000);
+    expect(readRateLimit(new Headers({ 'x-ratelimit-permitted': '5', date }), now).serverDateMs).toBeNull();
+    expect(readRateLimit(new Headers({ 'x-ratelimit-remaining': '5', date: 'yesterday' }), now).serverDateMs).toBeNull();
     expect(readRateLimit(new Headers({ 'Retry-After': '7' }), now).retryAfterMs).toBe(7000);
     expect(readRateLimit(new Headers({ 'Retry-After': new Date(now + 30_000).toUTCString() }), now).retryAfterMs).toBe(30_000);
     expect(readRateLimit(new Headers({ 'X-Ratelimit-Remaining': 'lots' }), now)).toEqual({ permitted: null, remaining: null, retryAfterMs: null });
