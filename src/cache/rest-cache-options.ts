@@ -22,10 +22,10 @@ export interface RestCacheOptions {
   /** How long a refusal of the token itself (`invalid_api_token`, …; see `isInvalidTokenError`) is remembered for that token; 0 disables. @default 30000 */
   invalidTokenTtlMs?: number;
   /**
-   * The longest a token is answered from its entries without Katapult having accepted it: past
-   * this, the next read of one of its fresh entries refreshes that entry in the background, so
-   * a token revoked upstream is found out (and purged) even while its entries are fresh.
-   * 0 disables (entries are served for their TTLs). @default 0
+   * The longest a token is answered from its entries without Katapult having accepted it, so a
+   * token revoked upstream is found out (and purged) even while its entries are fresh. Shortly
+   * before (`CHECK_LEAD_MS`), the next read of one of its fresh entries refreshes that entry in
+   * the background; past it, its reads go to Katapult. 0 disables (entries are served for their TTLs). @default 0
    */
   tokenRecheckMs?: number;
   /** Observers for metrics and logs. @default none */

@@ -33,6 +33,13 @@ export const PARSED_BODY_HEAP_FACTOR = 2;
 /** Tokens remembered as invalid at once; a flood of bogus tokens only pushes out older marks. */
 const INVALID_TOKENS_MAX = 10_000;
 
+/**
+ * How long before a token falls due its check (`tokenRecheckMs`) a read of it starts that check
+ * in the background: at most a quarter of the period. Long enough for a check that waits in the
+ * token's queue behind other calls; each token in use costs Katapult one call per period less this.
+ */
+export const CHECK_LEAD_MS = 10_000;
+
 type EvictReason = 'size' | 'token-share' | 'purge' | 'expired';
 
 /**
@@ -318,9 +325,19 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   // outlive them (evicted), and only a read that reaches Katapult can vouch for it again.
   const tokenCheckAt = (tokenKey: string): number =>
     settings.tokenRecheckMs > 0 ? (ledger.checkedAt(tokenKey) ?? Number.NEGATIVE_INFINITY) + settings.tokenRecheckMs : Number.POSITIVE_INFINITY;
-  /** Tokens whose check is on its way: one at a time, however many of their reads come meanwhile. */
+  // A token in use is checked this long before it falls due, in the background while its reads
+  // are served, so that one in steady use never waits for its check. Past `tokenCheckAt` nothing
+  // of its entries is served until Katapult answers for it (see `fetch`): a token that comes back
+  // after an idle spell, or whose check has not come back in time, is not vouched for by anything.
+  const checkLeadMs = Math.min(CHECK_LEAD_MS, settings.tokenRecheckMs / 4);
+  /** Tokens whose background check is on its way: one at a time, however many of their reads come meanwhile. */
   const checking = new Set<string>();
-  const tokenCheckDue = (tokenKey: string): boolean => !checking.has(tokenKey) && clock.now() >= tokenCheckAt(tokenKey);
+  const tokenOverdue = (tokenKey: string): boolean => clock.now() >= tokenCheckAt(tokenKey);
+  const tokenCheckDue = (tokenKey: string): boolean => {
+    const now = clock.now();
+    const at = tokenCheckAt(tokenKey);
+    return now >= at || (!checking.has(tokenKey) && now >= at - checkLeadMs);
+  };
 
   async function fetch<T>(key: CacheKey, fetchOptions: CacheFetchOptions<T>): Promise<CacheRead<T>> {
     const report = (status: CacheStatus) => safely(() => hooks.onRead?.(status, key.kind));
@@ -337,7 +354,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       report('negative');
       throw entry.error;
     }
-    if (entry?.type === 'value') {
+    // An overdue token's reads go to Katapult, as a cold request's do; if Katapult cannot answer,
+    // its entries are still served as for any failure (stale-if-error, below).
+    if (entry?.type === 'value' && !tokenOverdue(key.tokenKey)) {
       if (now < entry.freshUntil) {
         if (tokenCheckDue(key.tokenKey) && !flights.has(storeKey)) {
           // Served as it is; the refresh finds out whether Katapult still accepts the token (an

@@ -90,10 +90,10 @@ export interface RestCache {
   /** Drop every entry of a token (revoked token). */
   purgeToken(tokenKey: string): void;
   /**
-   * Whether the token is due a check with Katapult (see `tokenRecheckMs`), or holds no entry
-   * (with checks on): until one of its reads goes through `fetch`, which starts the check or
-   * reaches Katapult itself, what was built from its entries (finished responses) should not
-   * be replayed.
+   * Whether the token is due a check with Katapult (see `tokenRecheckMs`: within `CHECK_LEAD_MS`
+   * of it with no check on its way, or past it), or holds no entry (with checks on): until one
+   * of its reads goes through `fetch`, which starts the check or reaches Katapult itself, what
+   * was built from its entries (finished responses) should not be replayed.
    */
   tokenCheckDue(tokenKey: string): boolean;
   /**
@@ -102,8 +102,9 @@ export interface RestCache {
    */
   backgroundCheckDue(tokenKey: string): boolean;
   /**
-   * When the token falls due for that check (epoch ms; +Infinity when tokens are not checked).
-   * What is built from its entries is fresh no longer than this: a revoked token is refused then.
+   * When the token falls due for that check (epoch ms; +Infinity when tokens are not checked):
+   * from then on nothing of its entries is served until Katapult answers for it. What is built
+   * from its entries is fresh no longer than this.
    */
   tokenCheckAt(tokenKey: string): number;
   /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */

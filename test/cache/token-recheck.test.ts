@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, type RestCacheHooks } from '../../src/cache/index.js';
+import { CHECK_LEAD_MS } from '../../src/cache/rest-cache.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -12,24 +13,27 @@ const answeringBytes = (body: unknown) => vi.fn(() => Promise.resolve({ ...resul
 
 const CATALOGUE = (url: string) => keyOf('t1', url, 'zones');
 
-/** A cache whose token t1 holds one fresh entry and is due its check (tokenRecheckMs 60 s). */
+/** When a token last accepted at 0 is checked in the background (tokenRecheckMs 60 s): CHECK_LEAD_MS before it falls due. */
+const CHECK_STARTS = 60_000 - CHECK_LEAD_MS;
+
+/** A cache whose token t1 holds one fresh entry and is due its check in the background (tokenRecheckMs 60 s). */
 async function dueForACheck(hooks: RestCacheHooks = {}) {
   const clock = createFakeClock();
   const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks }));
   await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
-  await clock.advance(60_000);
+  await clock.advance(CHECK_STARTS);
   return { clock, cache };
 }
 
 describe('a token answered from fresh entries', () => {
-  it('is checked with Katapult once tokenRecheckMs has passed since it last accepted the token, by a background refresh', async () => {
+  it('is checked with Katapult a little before tokenRecheckMs has passed since it last accepted the token, by a background refresh', async () => {
     const clock = createFakeClock();
     const onFreshEntryGone = vi.fn();
     const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onFreshEntryGone } }));
     await cache.fetch(CATALOGUE('/data_centers'), { load: answeringBytes({ d: 1 }) });
     await cache.fetch(CATALOGUE('/zones'), { load: answeringBytes({ z: 1 }) });
 
-    await clock.advance(59_999);
+    await clock.advance(CHECK_STARTS - 1);
     expect(cache.tokenCheckDue('t1')).toBe(false);
     expect(cache.peek(CATALOGUE('/zones'))?.value).toEqual({ z: 1 });
 
@@ -51,7 +55,10 @@ describe('a token answered from fresh entries', () => {
     // The same bytes came back: nothing built from the entry is out of date.
     expect(onFreshEntryGone).not.toHaveBeenCalled();
 
-    await clock.advance(60_000);
+    // Counted again from the check's answer.
+    await clock.advance(CHECK_STARTS - 1);
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+    await clock.advance(1);
     expect(cache.tokenCheckDue('t1')).toBe(true);
   });
 
@@ -154,7 +161,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       expect((await gateway.query(query, { token })).status).toBe(200);
       revoked = true;
 
-      await clock.advance(59_000);
+      await clock.advance(CHECK_STARTS - 1_000);
       expect((await gateway.query(query, { token })).status).toBe(200);
       expect(checks).toBe(0);
       await clock.advance(1_000);
@@ -165,6 +172,99 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       const refused = await gateway.query(query, { token });
       expect(refused.status).toBe(401);
       expect(errorCodes(refused.body)).toContain('UNAUTHENTICATED');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  /** A gateway whose globex token has read the catalogue once (stored as a finished answer too), then gone idle. */
+  async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'down') {
+    const clock = createFakeClock();
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => async (input, init) => {
+        const state = katapult();
+        if (state === 'revoked') return cannedError(403, 'invalid_api_token', { details: null });
+        if (state === 'down') return cannedError(503, 'service_unavailable', {});
+        return simulator(input, init);
+      },
+    });
+    const query = '{ virtualMachinePackages(first: 2) { edges { node { id name } } } }';
+    const token = DEMO_TOKENS.globex;
+    const first = await gateway.query(query, { token });
+    expect(first.status).toBe(200);
+    expect((await gateway.query(query, { token })).status).toBe(200);
+    return { clock, gateway, ask: () => gateway.query(query, { token }), first };
+  }
+
+  it.each([
+    ['its fresh entries (five minutes on, the catalogue still fresh)', 300_000],
+    ['its stale entries (past the catalogue TTL, within stale-while-revalidate)', 610_000],
+    ['anything, just after it falls due', 60_000],
+  ])('is not answered from %s once it has gone CACHE_TOKEN_RECHECK_MS unchecked: its first request after an idle spell waits for Katapult', async (_what, idleMs) => {
+    let state: 'up' | 'revoked' = 'up';
+    const { clock, gateway, ask } = await idleAfterOneRead(() => state);
+    try {
+      state = 'revoked';
+      await clock.advance(idleMs);
+      const refused = await ask();
+      expect(refused.status).toBe(401);
+      expect(errorCodes(refused.body)).toContain('UNAUTHENTICATED');
+      expect(refused.text).not.toMatch(/pkg_/);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('is answered from its entries after an idle spell when Katapult cannot answer for it (stale-if-error), and only for that request', async () => {
+    let state: 'up' | 'down' = 'up';
+    const { clock, gateway, ask, first } = await idleAfterOneRead(() => state);
+    try {
+      state = 'down';
+      await clock.advance(300_000);
+      // The 503 is retried, with backoff on the fake clock: move it on until the answer comes.
+      const answer = ask();
+      let done = false;
+      void answer.finally(() => (done = true));
+      for (let i = 0; i < 100 && !done; i++) await clock.advance(100);
+      const served = await answer;
+      expect(served.status).toBe(200);
+      expect(served.body.data).toEqual(first.body.data);
+      // Still unchecked: the next request asks Katapult again, and gets its answer once it is back.
+      state = 'up';
+      expect((await ask()).body.data).toEqual(first.body.data);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('is not held up while in steady use: a token asking every few seconds is checked in the background and never waits', async () => {
+    let calls = 0;
+    const clock = createFakeClock();
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => (input, init) => {
+        calls++;
+        return simulator(input, init);
+      },
+    });
+    try {
+      const token = DEMO_TOKENS.globex;
+      const query = '{ virtualMachinePackages(first: 2) { edges { node { id } } } }';
+      await gateway.query(query, { token });
+      const afterFirst = calls;
+      for (let second = 0; second < 300; second += 5) {
+        await clock.advance(5_000);
+        const answer = await gateway.query(query, { token });
+        expect(answer.status).toBe(200);
+        expect(answer.body.extensions?.cache).toBeUndefined();
+      }
+      await clock.flush();
+      // About one check a minute (every 60 − CHECK_LEAD_MS s), each in the background.
+      expect(calls - afterFirst).toBeGreaterThanOrEqual(5);
+      expect(calls - afterFirst).toBeLessThanOrEqual(8);
     } finally {
       await gateway.close();
     }

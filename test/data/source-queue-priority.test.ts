@@ -1,3 +1,5 @@
+import { CHECK_LEAD_MS } from '../../src/cache/rest-cache.js';
+import { DEFAULT_TTL_MS } from '../../src/cache/ttl-policy.js';
 import { describe, expect, it } from 'vitest';
 import { createRestCache } from '../../src/cache/index.js';
 import { createKatapultSource } from '../../src/data/katapult-source.js';
@@ -11,7 +13,8 @@ import { strictOptions } from '../cache/fixtures.js';
 describe('the queue options of a Katapult call', () => {
   it('mark a token check as background work that may spend what is held back, and a refresh as background work that may not', async () => {
     const clock = createFakeClock();
-    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, staleWhileRevalidateMs: 600_000 }));
+    // Zones fresh for 55 s, so that the entry goes stale while the token is still vouched for (checked within the minute).
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, ttlMs: { ...DEFAULT_TTL_MS, zones: 55_000 }, staleWhileRevalidateMs: 600_000 }));
     const queue = createRequestQueue({ clock, random: () => 0 });
     const added: QueueAddOptions[] = [];
     const recording = { ...queue, add: (task: Parameters<typeof queue.add>[0], options: QueueAddOptions) => (added.push(options), queue.add(task, options)) } as typeof queue;
@@ -23,14 +26,14 @@ describe('the queue options of a Katapult call', () => {
 
     await read();
     expect(added.at(-1)).toMatchObject({ priority: 'foreground', spendsHeldBack: false });
-    // Past the token's re-check time, the entry still fresh: the read starts the token's check.
-    await clock.advance(60_000);
+    // Due the token's check, the entry still fresh: the read starts the check.
+    await clock.advance(60_000 - CHECK_LEAD_MS);
     await read();
     await clock.flush();
     expect(added).toHaveLength(2);
     expect(added.at(-1)).toMatchObject({ priority: 'background', spendsHeldBack: true });
-    // Past the entry's freshness, within the stale window: a refresh nobody waits for.
-    await clock.advance(10 * 60_000);
+    // Past the entry's freshness (55 s after the check), within the stale window, the token not yet due again: a refresh nobody waits for.
+    await clock.advance(56_000);
     await read();
     await clock.flush();
     expect(added).toHaveLength(3);
