@@ -217,6 +217,19 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const recheckRoute = async () => {
     if ((await probeRoute()).answer === 'katapult') routeProblem = null;
   };
+  // One call's answer that looks like a wrong base URL is not taken at its word: a client chooses
+  // what its calls ask for (ids, filters), and a proxy in front of Katapult may refuse one path
+  // with its own page (a WAF) while the rest work. Either would let anyone take the gateway out
+  // of its load balancer. The gateway's own call to a fixed path, without a token, decides; at
+  // most one every ROUTE_RECHECK_MS, and /ready keeps its state while it is on its way.
+  let suspicionCheckedAt = Number.NEGATIVE_INFINITY;
+  const confirmWrongAddress = (fields: Record<string, unknown>) => {
+    if (routeProblem !== null || clock.now() - suspicionCheckedAt < ROUTE_RECHECK_MS) return;
+    suspicionCheckedAt = clock.now();
+    void probeRoute().then((probe) => {
+      if (probe.answer === 'wrong-address') reportWrongAddress(probe.what, { ...fields, path: ROUTE_CHECK_PATH, after: fields.path });
+    });
+  };
   const checkUpstream = async (): Promise<'katapult' | 'wrong-address' | 'unreachable'> => {
     // Set before the first await: /ready fails from the moment the check is asked for until it is answered.
     readiness.set('upstream-check', 'checking KATAPULT_API_URL');
@@ -246,9 +259,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     hooks: {
       onUpstreamCall: (info) => {
         metrics.upstreamCall(info.path, info.status, info.durationMs);
-        const wrongAddress = wrongAddressIn(info.errorCode, info.status);
-        if (wrongAddress !== null) {
-          reportWrongAddress(wrongAddress, { path: info.path, status: info.status, requestId: info.requestId });
+        if (wrongAddressIn(info.errorCode, info.status) !== null) {
+          confirmWrongAddress({ path: info.path, status: info.status, requestId: info.requestId });
         } else if (info.errorCode === 'per_page_not_honoured') {
           // Every list would come back cut short, so it is refused: say so where an operator looks.
           const { asked, answered } = info.pageSize ?? { asked: config.pagination.upstreamPerPage, answered: NaN };

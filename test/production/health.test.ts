@@ -18,6 +18,30 @@ async function started(gateway: Promise<TestGateway>): Promise<TestGateway> {
   return ready;
 }
 
+/**
+ * A proxy in front of the simulator that answers the calls `refuses` picks with its own HTML 403
+ * page (a WAF's, a misconfigured proxy's), logging every call it gets. Returns its /core/v1 URL.
+ */
+async function refusingProxy(simulator: ReturnType<typeof createSimulator>, refuses: (path: string) => boolean) {
+  const seen: Array<{ path: string; authorization: string | undefined }> = [];
+  const proxy = createServer((req, res) => {
+    seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+    req.resume();
+    if (refuses(req.url ?? '')) {
+      res.writeHead(403, { 'content-type': 'text/html' });
+      res.end('<html><body>Forbidden</body></html>');
+      return;
+    }
+    void simulator.fetch(`http://127.0.0.1${req.url}`, { headers: req.headers as Record<string, string> }).then(async (answer) => {
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  return { seen, upstreamBaseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/core/v1` };
+}
+
 describe('liveness and readiness', () => {
   it('answers /health and /ready with 200 when the upstream works', async () => {
     const gateway = await started(startGateway());
@@ -39,8 +63,12 @@ describe('liveness and readiness', () => {
     expect((await raw(`${gateway.url}/ready`)).status).toBe(200);
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
-    const ready = await raw(`${gateway.url}/ready`);
-    expect(ready.status).toBe(503);
+    // Once the gateway's own call (no token, a fixed path) has confirmed it.
+    const ready = await vi.waitFor(async () => {
+      const now = await raw(`${gateway.url}/ready`);
+      expect(now.status).toBe(503);
+      return now;
+    });
     expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
   });
@@ -58,8 +86,11 @@ describe('liveness and readiness', () => {
 
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
-    const ready = await raw(`${gateway.url}/ready`);
-    expect(ready.status).toBe(503);
+    const ready = await vi.waitFor(async () => {
+      const now = await raw(`${gateway.url}/ready`);
+      expect(now.status).toBe(503);
+      return now;
+    });
     expect(ready.json.problems.join(' ')).toMatch(/HTTP 404 that is not Katapult's JSON/);
     const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
@@ -117,29 +148,13 @@ describe('liveness and readiness', () => {
   it('checks the base URL again itself while /ready fails, so it is ready again once the address answers as Katapult', async () => {
     const simulator = createSimulator();
     let broken = true;
-    const seen: Array<{ path: string; authorization: string | undefined }> = [];
     // A proxy in front of Katapult that refuses with its own page, until it is fixed.
-    const proxy = createServer((req, res) => {
-      seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
-      req.resume();
-      if (broken) {
-        res.writeHead(403, { 'content-type': 'text/html' });
-        res.end('<html><body>Forbidden</body></html>');
-        return;
-      }
-      void simulator.fetch(`http://127.0.0.1${req.url}`, { headers: req.headers as Record<string, string> }).then(async (answer) => {
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-        res.end(Buffer.from(await answer.arrayBuffer()));
-      });
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-    const { port } = proxy.address() as AddressInfo;
+    const { seen, upstreamBaseUrl } = await refusingProxy(simulator, () => broken);
     const clock = createFakeClock();
-    const gateway = await started(startGateway({ clock, simulator, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+    const gateway = await started(startGateway({ clock, simulator, upstreamBaseUrl }));
 
     await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
-    expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
+    await vi.waitFor(async () => expect((await raw(`${gateway.url}/ready`)).status).toBe(503));
     const calls = seen.length;
     // Probed often while still broken: one check of its own every ROUTE_RECHECK_MS at most.
     for (let i = 0; i < 5; i++) expect((await raw(`${gateway.url}/ready`)).status).toBe(503);
@@ -155,6 +170,27 @@ describe('liveness and readiness', () => {
     await clock.advance(ROUTE_RECHECK_MS);
     await raw(`${gateway.url}/ready`);
     await vi.waitFor(async () => expect((await raw(`${gateway.url}/ready`)).status).toBe(200));
+  });
+
+  it("stays ready when one path answers a page that is not Katapult's (a WAF in front of it), whatever a client asks for", async () => {
+    const simulator = createSimulator();
+    const { seen, upstreamBaseUrl } = await refusingProxy(simulator, (path) => path.includes('/virtual_machines'));
+    const gateway = await started(startGateway({ simulator, upstreamBaseUrl, env: { LOG_LEVEL: 'warn' } }));
+
+    const vms = '{ organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { id } } } } }';
+    for (let i = 0; i < 5; i++) {
+      const answer = await post(gateway.endpoint, { query: vms }, bearer(DEMO_TOKENS.globex));
+      expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    }
+    // The gateway's own call, without a token, to a fixed path: one for all five, and Katapult answers it.
+    const probes = () => seen.filter((call) => !/kp_/.test(call.authorization ?? '') && call.path === '/core/v1/data_centers');
+    await vi.waitFor(() => expect(probes()).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const ready = await raw(`${gateway.url}/ready`);
+    expect([ready.status, ready.json]).toEqual([200, { status: 'ready' }]);
+    expect(probes()).toHaveLength(1);
+    const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.some((r) => /configuration error/.test(r.msg))).toBe(false);
   });
 
   it('fails /ready while the upstream circuit is open', async () => {
