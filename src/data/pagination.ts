@@ -13,6 +13,11 @@ import type { MaybePromise } from './katapult-source.js';
  * resolution may read the page holding its cursor's row (to re-align after rows moved) and,
  * on an uncounted list past 1,000 rows, the page after a window that ends on a full page
  * (to answer `hasNextPage` truthfully); both are the pages neighbouring windows read anyway.
+ *
+ * The pages read are believed over the counts they carry, as Katapult's official clients
+ * believe them (they go by `total_pages` when there is one, and otherwise stop on a short
+ * page): a page shorter than asked for ends the list whatever `total` says, so a server that
+ * miscounts cannot send a client paging forwards on for ever.
  */
 
 export interface ConnectionArgs {
@@ -189,8 +194,15 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
 
   // Pages already read for this resolution, by page number.
   const pages = new Map<number, UpstreamPage<T>>();
-  /** The list's size as a page states it: null for a list Katapult did not count. */
-  const countOf = (page: UpstreamPage<T>): number | null => (page.pagination.large_set ? null : page.pagination.total);
+  /**
+   * The list's size as a page states it: null for a list Katapult did not count, and for a
+   * `total` the page's own `total_pages` does not bear out (without `total_pages` the official
+   * clients do not use `total` either).
+   */
+  const countOf = (page: UpstreamPage<T>): number | null => {
+    const { large_set: largeSet, total, total_pages: pageCount } = page.pagination;
+    return largeSet || total === null || pageCount !== Math.ceil(total / perPage) ? null : total;
+  };
   /** Set once the pages held have been read again (see `rereadPages`): pages read after that come from Katapult too. */
   let reread = false;
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
@@ -242,21 +254,35 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const step = (index: number): MaybePromise<void> => (index >= numbers.length ? undefined : chain(load(numbers[index]!), () => step(index + 1)));
     return step(0);
   };
-  const total = (): number | null => {
-    const any = pages.values().next().value as UpstreamPage<T> | undefined;
-    return any ? countOf(any) : null;
+  const anyPage = (): UpstreamPage<T> | undefined => pages.values().next().value;
+  /** Whether Katapult marked the list `large_set`: it counted more than 1,000 rows. */
+  const markedLarge = (): boolean => anyPage()?.pagination.large_set ?? false;
+  /**
+   * Katapult's count, unless the pages read contradict it: rows past it, or a page that shows
+   * the list ending elsewhere. A count the pages contradict is no count, for `totalCount` too.
+   */
+  const count = (): number | null => {
+    const any = anyPage();
+    const stated = any ? countOf(any) : null;
+    if (stated === null) return null;
+    for (const [number, page] of pages) {
+      if (page.items.length > 0 && (number - 1) * perPage + page.items.length > stated) return null;
+    }
+    const end = endShown();
+    return end === null || end === stated ? stated : null;
   };
   /** The size of an uncounted list, once `uncountedSize` has read to its end. */
   let foundSize: number | null = null;
-  /** The list's size when known: Katapult's count, else the one found by reading to the end. */
-  const knownSize = (): number | null => total() ?? foundSize;
   /**
-   * The list's size, also from a page read that shows where it ends: one ending short with rows
-   * in it, or an empty one right after a full one (or the first). Null when no page read says.
+   * The list's size when known: where a page read shows it ends, else Katapult's count, else
+   * the size found by reading to the end.
    */
-  const sizeSeen = (): number | null => {
-    const known = knownSize();
-    if (known !== null) return known;
+  const knownSize = (): number | null => endShown() ?? count() ?? foundSize;
+  /**
+   * Where a page read shows the list ends: one ending short with rows in it, or an empty one
+   * right after a full one (or the first). Null when no page read says.
+   */
+  const endShown = (): number | null => {
     let size: number | null = null;
     for (const [number, page] of pages) {
       if (page.items.length === perPage) continue;
@@ -274,7 +300,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const step = (index: number): MaybePromise<void> => {
       if (index >= wanted.length) return;
       return chain(load(wanted[index]!), (page) => {
-        const known = countOf(page);
+        const known = knownSize();
         const pageEnd = wanted[index]! * perPage;
         if (page.items.length < perPage || (known !== null && known <= pageEnd)) return;
         return step(index + 1);
@@ -309,18 +335,20 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
 
   /**
-   * Whether a row exists at `offset`. A counted list answers from its total. Katapult marks a
-   * list `large_set` only after counting more than 1,000 rows, so rows up to that offset exist
-   * without asking. Past it, the page holding the offset answers; it is read only when the
-   * window ends exactly where a full page ends (it is the page the next window reads anyway).
+   * Whether a row exists at `offset`. A page read answers for its own rows, whatever the count
+   * says: the next window reads that same page, so a row promised is a row it returns. Else a
+   * list of known size answers from it. Katapult marks a list `large_set` only after counting
+   * more than 1,000 rows, so rows up to that offset exist without asking. Past it (or when the
+   * pages contradict the count), the page holding the offset is read: only for a window that
+   * ends exactly where a full page ends, and it is the page the next window reads anyway.
    */
   const hasRowAt = (offset: number): MaybePromise<boolean> => {
-    const knownTotal = knownSize();
-    if (knownTotal !== null) return offset < knownTotal;
-    if (offset <= LARGE_SET_COUNTED) return true;
     const number = pageOf(offset);
     const page = pages.get(number);
     if (page) return page.items[offset % perPage] !== undefined;
+    const knownTotal = knownSize();
+    if (knownTotal !== null) return offset < knownTotal;
+    if (markedLarge() && offset <= LARGE_SET_COUNTED) return true;
     const previous = pages.get(number - 1);
     if (previous && previous.items.length < perPage) return false;
     return chain(load(number), (loaded) => loaded.items[offset % perPage] !== undefined);
@@ -352,7 +380,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     return chain(hasNextPage, (next) => ({
       edges,
       pageInfo: new EdgesPageInfo(next, hasPreviousPage, edges),
-      totalCount: total(),
+      totalCount: count(),
     }));
   };
 
@@ -390,7 +418,7 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
         // Not found, and past the list's end as it is now (its row and the rows after it were
         // deleted): the window ends where the list does, so `last` still gets the last rows and
         // a cursor to page back from, as the connection spec reads a `before` it cannot find.
-        const size = found === null ? sizeSeen() : null;
+        const size = found === null ? knownSize() : null;
         if (size !== null && high > size) high = size;
       }
       if (low === lowerBound && high === upperBound) return checked(() => build(window, low, high));
@@ -423,14 +451,18 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   };
 
   /**
-   * The size of a list Katapult did not count: it holds more than 1,000 rows, so the pages from
-   * the one holding row 1,000 are read until one ends short (two for 1,250 rows at 200 a page).
-   * These are the pages a client paging forwards reads anyway, and they are cached alike.
+   * The size of a list Katapult did not count, whose first page is full: it holds more than
+   * 1,000 rows, so the pages from the one holding row 1,000 are read until one ends short (two
+   * for 1,250 rows at 200 a page). These are the pages a client paging forwards reads anyway,
+   * and they are cached alike. When that page is empty the list was not that long after all
+   * (a miscounting server, or rows deleted since the first page was read): its end is then
+   * between the first page and that one, found by halving.
    */
   const uncountedSize = (): MaybePromise<number> => {
     const from = pageOf(LARGE_SET_COUNTED);
     const step = (number: number): MaybePromise<number> =>
       chain(load(number), (page) => {
+        if (page.items.length === 0 && number === from && from > 1) return endBetween(1, from);
         if (page.items.length < perPage) return (foundSize = (number - 1) * perPage + page.items.length);
         if (number - from + 1 >= MAX_PAGES_TO_END) {
           throw new InvalidInputError(
@@ -442,11 +474,21 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
       });
     return step(from);
   };
+  /** The size of a list whose page `full` is full and page `empty` is empty. */
+  const endBetween = (full: number, empty: number): MaybePromise<number> => {
+    if (empty - full <= 1) return (foundSize = full * perPage);
+    const middle = Math.floor((full + empty) / 2);
+    return chain(load(middle), (page) => {
+      if (page.items.length === perPage) return endBetween(middle, empty);
+      if (page.items.length > 0) return (foundSize = (middle - 1) * perPage + page.items.length);
+      return endBetween(full, middle);
+    });
+  };
 
   /** The window asked for, from the pages held: backwards from the end needs the list's size first. */
   const windowAskedFor = (): MaybePromise<Window> => {
     if (last === null || before) return windowFor(lowerBound, upperBound, null);
-    return chain(load(1), (page) => chain(page.pagination.large_set ? uncountedSize() : (page.pagination.total ?? 0), (size) => windowFor(lowerBound, upperBound, size)));
+    return chain(load(1), () => chain(knownSize() ?? uncountedSize(), (size) => windowFor(lowerBound, upperBound, size)));
   };
   /** Reads the window (and its cursors' rows); once more, from pages read again, when the pages held disagree. */
   const resolve = (): MaybePromise<ConnectionResult<T>> =>

@@ -2,6 +2,7 @@ import { createCursorCodec } from '../../src/data/cursor.js';
 import type { UpstreamPage } from '../../src/data/pagination.js';
 import type { MaybePromise } from '../../src/data/katapult-source.js';
 import { paginate } from '../../src/simulator/pagination.js';
+import type { PaginationDto } from '../../src/upstream/dto.js';
 
 /**
  * An in-memory Katapult list for `resolveConnection`: Apia-style pages over a mutable array
@@ -20,7 +21,13 @@ export interface FakeList {
 
 export const rowsOf = (count: number, prefix = 'row'): Row[] => Array.from({ length: count }, (_, i) => ({ id: `${prefix}_${i}` }));
 
-export function createFakeList(rows: Row[], perPage: number, options: { async?: boolean } = {}): FakeList {
+export interface FakeListOptions {
+  async?: boolean;
+  /** What every page's `pagination` says in place of the truth, as a server that miscounts would. */
+  stated?: Partial<PaginationDto>;
+}
+
+export function createFakeList(rows: Row[], perPage: number, options: FakeListOptions = {}): FakeList {
   const list: FakeList = {
     rows,
     reads: [],
@@ -28,6 +35,7 @@ export function createFakeList(rows: Row[], perPage: number, options: { async?: 
       list.reads.push(page);
       // The simulator's own paging: a potentially large list, as Katapult's VM lists are.
       const result: UpstreamPage<Row> = paginate(list.rows, page, perPage, true);
+      if (options.stated) result.pagination = { ...result.pagination, ...options.stated };
       return options.async ? Promise.resolve(result) : result;
     },
   };

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/data/errors.js';
 import { mapEdges, MAX_PAGES_TO_END, resolveConnection, type ConnectionArgs } from '../../src/data/pagination.js';
+import type { PaginationDto } from '../../src/upstream/dto.js';
 import { BINDING, codec, createFakeList, cursorFor, idOf, rowsOf, type FakeList } from './fake-list.js';
 
 const MAX_SIZE = 5;
@@ -214,6 +215,88 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     if (result instanceof Promise) throw new Error('expected a synchronous answer');
     for (const name of ['startCursor', 'endCursor']) expect(Object.getOwnPropertyDescriptor(result.pageInfo, name)).toBeUndefined();
     expect(result.pageInfo.endCursor).toBe(result.edges.at(-1)!.cursor);
+  });
+});
+
+describe('a list whose pagination its pages contradict', () => {
+  // What a Katapult-compatible server that miscounts may say on every page. The official
+  // clients go by `total_pages` when there is one and otherwise stop on a short page.
+  const misstatements: Array<[string, Partial<PaginationDto>]> = [
+    ['large_set, no totals', { total: null, total_pages: null, large_set: true }],
+    ['a huge total and no page count', { total: 1_000_000, total_pages: null, large_set: false }],
+    ['large_set with a huge total', { total: 1_000_000, total_pages: null, large_set: true }],
+    ['a huge total its page count contradicts', { total: 1_000_000, total_pages: 1, large_set: false }],
+    ['a total smaller than the rows', { total: 3, total_pages: 1, large_set: false }],
+  ];
+
+  /**
+   * Pages through the list as a Relay client does, forwards from the start or backwards from
+   * the end, for as long as each page says more follows; the ids seen, in list order.
+   */
+  async function walk(list: FakeList, perPage: number, size: number, backward: boolean): Promise<string[]> {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    // One page more than the rows fill: a last page read past the end may come back empty.
+    for (let request = 0; request <= Math.ceil(list.rows.length / size) + 1; request++) {
+      const page = await resolve(list, perPage, backward ? { last: size, before: cursor } : { first: size, after: cursor });
+      const ids = page.edges.map((edge) => edge.node.id);
+      if (backward) seen.unshift(...ids);
+      else seen.push(...ids);
+      expect(page.totalCount === null || page.totalCount === list.rows.length, `totalCount ${page.totalCount}`).toBe(true);
+      if (!(backward ? page.pageInfo.hasPreviousPage : page.pageInfo.hasNextPage)) return seen;
+      cursor = backward ? page.pageInfo.startCursor : page.pageInfo.endCursor;
+      expect(cursor, 'a page that says more follows gives a cursor to read it from').not.toBeNull();
+    }
+    throw new Error(`the walk ${backward ? 'backwards' : 'forwards'} did not end`);
+  }
+
+  it('ends where the pages do: a short page is the last, and every walk reads each row once, forwards or backwards', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 30 }),
+        fc.constantFrom(5, 6, 8),
+        fc.integer({ min: 1, max: MAX_SIZE }),
+        fc.constantFrom(...misstatements),
+        fc.boolean(),
+        async (count, perPage, size, [, stated], async) => {
+          const rows = rowsOf(count);
+          const all = rows.map((row) => row.id);
+          expect(await walk(createFakeList(rows, perPage, { stated, async }), perPage, size, false)).toEqual(all);
+          expect(await walk(createFakeList(rows, perPage, { stated, async }), perPage, size, true)).toEqual(all);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  for (const [name, stated] of misstatements.slice(0, 3)) {
+    it(`says nothing follows a short page, from one read, whatever it states (${name})`, async () => {
+      // 12 rows where 200 were asked for: the end of the list.
+      const rows = rowsOf(12);
+      const list = createFakeList(rows, 200, { stated });
+      const page = await resolve(list, 200, { first: 5, after: cursorFor(rows, 8) });
+      expect(page.edges.map((e) => e.node.id)).toEqual(['row_9', 'row_10', 'row_11']);
+      expect(page.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+      expect(page.totalCount).toBeNull();
+      expect(list.reads).toEqual([1]);
+      const end = await resolve(list, 200, { last: 2 });
+      expect(end.edges.map((e) => e.node.id)).toEqual(['row_10', 'row_11']);
+      expect(end.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    });
+  }
+
+  it('ends a large_set list that fills its last page exactly with one page read past it, found empty', async () => {
+    const rows = rowsOf(400);
+    const list = createFakeList(rows, 200, { stated: { total: null, total_pages: null, large_set: true } });
+    const last = await resolve(list, 200, { first: 5, after: cursorFor(rows, 394) });
+    expect(last.edges.map((e) => e.node.id)).toEqual(rows.slice(395).map((r) => r.id));
+    const past = await resolve(list, 200, { first: 5, after: last.pageInfo.endCursor });
+    expect(past.edges).toEqual([]);
+    expect(past.pageInfo).toMatchObject({ hasNextPage: false, endCursor: null });
+    // From the end: the page holding row 1,000 is empty, so the end is looked for between it and the first.
+    const fromEnd = await resolve(list, 200, { last: 3 });
+    expect(fromEnd.edges.map((e) => e.node.id)).toEqual(['row_397', 'row_398', 'row_399']);
+    expect(fromEnd.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
   });
 });
 
