@@ -164,6 +164,50 @@ describe('a Katapult-compatible server that answers smaller pages than asked for
   });
 });
 
+describe('a Katapult-compatible server whose VM list miscounts', () => {
+  /**
+   * globex's 12 VMs (one short page of the 200 asked for) under pagination that says there are
+   * more; a Relay client pages on for as long as `hasNextPage` (or `hasPreviousPage`) says so.
+   */
+  async function walk(stated: Record<string, unknown>, backward: boolean): Promise<string[]> {
+    const miscounting = createTestGateway({
+      wrapFetch: rewritingAnswers(/\/organizations\/organization\/virtual_machines$/, (body: { pagination: Record<string, unknown> }) => {
+        body.pagination = { ...body.pagination, ...stated };
+      }),
+    });
+    try {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let request = 0; request < 6; request++) {
+        const args = backward ? { last: 5, before: cursor } : { first: 5, after: cursor };
+        const { body } = await miscounting.query(WINDOW, { token: orgs.globex.token, variables: { sub: 'globex', ...args } });
+        expect(body.errors).toBeUndefined();
+        const connection = body.data!.organization.virtualMachines as Connection;
+        const ids = connection.edges.map((edge) => edge.node.id);
+        if (backward) seen.unshift(...ids);
+        else seen.push(...ids);
+        expect(connection.totalCount).toBeNull();
+        if (!(backward ? connection.pageInfo.hasPreviousPage : connection.pageInfo.hasNextPage)) return seen;
+        cursor = backward ? connection.pageInfo.startCursor : connection.pageInfo.endCursor;
+        expect(cursor).not.toBeNull();
+      }
+      throw new Error(`the walk ${backward ? 'backwards' : 'forwards'} did not end`);
+    } finally {
+      await miscounting.close();
+    }
+  }
+
+  for (const [name, stated] of [
+    ['large_set without totals', { total: null, total_pages: null, large_set: true }],
+    ['a total of a million and no page count', { total: 1_000_000, total_pages: null }],
+  ] as const) {
+    it(`ends the list at its short page (${name}), forwards and backwards`, async () => {
+      expect(await walk(stated, false)).toEqual(orgs.globex.all);
+      expect(await walk(stated, true)).toEqual(orgs.globex.all);
+    });
+  }
+});
+
 describe('a Katapult-compatible server whose list refuses the gateway\'s page size', () => {
   it('answers UPSTREAM_UNAVAILABLE, not the client\'s mistake, and tells the operator which setting to lower', async () => {
     const lines: string[] = [];
