@@ -118,6 +118,54 @@ function wrongAddressIn(code: string | null, status: number | null, tokenless = 
   return null;
 }
 
+/** What QUEUE_WINDOW_OFFSET_MS may be set to: half a window, and 30 s (the setting's own limit). */
+const offsetLimit = (windowMs: number) => Math.min(Math.floor(windowMs / 2), 30_000);
+/** An offset that covers a lag of at most `ms`: a quarter of a second more, as the default is over a clock in step, in steps of 250 ms. */
+export const offsetCovering = (ms: number, windowMs: number) => Math.min(offsetLimit(windowMs), Math.max(250, Math.ceil((ms + 250) / 250) * 250));
+
+/**
+ * The queue's readings of Katapult's clock, as warnings that say what to set. The first of a
+ * kind is logged at once; later ones are gathered and logged at most every CLOCK_REPORT_MS.
+ */
+function createClockReport(queue: GatewayConfig['queue'], logger: Logger, clock: Clock) {
+  const { windowMs, windowOffsetMs, replicas } = queue;
+  let behindSince: { atLeastMs: number; atMostMs: number } | null = null;
+  let behindLoggedAt = Number.NEGATIVE_INFINITY;
+  let aheadSince: number | null = null;
+  let aheadLoggedAt = Number.NEGATIVE_INFINITY;
+  return {
+    behind(lag: { atLeastMs: number; atMostMs: number }) {
+      behindSince = behindSince ? { atLeastMs: Math.max(behindSince.atLeastMs, lag.atLeastMs), atMostMs: Math.min(behindSince.atMostMs, lag.atMostMs) } : lag;
+      if (clock.now() - behindLoggedAt < CLOCK_REPORT_MS) return;
+      const { atLeastMs, atMostMs } = behindSince;
+      behindSince = null;
+      behindLoggedAt = clock.now();
+      const needed = offsetCovering(atMostMs, windowMs);
+      logger.warn(
+        { katapultBehindMs: { atLeast: atLeastMs, atMost: atMostMs }, windowOffsetMs },
+        `Katapult's clock is ${atLeastMs} to ${atMostMs} ms behind this machine's (by the Date of its answers), more than QUEUE_WINDOW_OFFSET_MS (${windowOffsetMs}): ` +
+          `its rate-limit windows turn after the gateway's, so a token near its limit can be held for up to a window${replicas > 1 ? ', and replicas can overrun its budget (429)' : ''}; ` +
+          (needed > windowOffsetMs ? `set QUEUE_WINDOW_OFFSET_MS to ${needed}, or correct the clocks` : 'that is more than QUEUE_WINDOW_OFFSET_MS can cover: correct the clocks'),
+      );
+    },
+    offsetTooLarge({ lagAtMostMs }: { lagAtMostMs: number }) {
+      // Only when the offset it asks for is smaller than the one set (a slow answer's bound may not be).
+      if (offsetCovering(Math.max(0, lagAtMostMs), windowMs) >= windowOffsetMs) return;
+      aheadSince = Math.min(aheadSince ?? lagAtMostMs, lagAtMostMs);
+      if (clock.now() - aheadLoggedAt < CLOCK_REPORT_MS) return;
+      const atMostMs = aheadSince;
+      aheadSince = null;
+      aheadLoggedAt = clock.now();
+      logger.warn(
+        { katapultBehindMs: { atMost: atMostMs }, windowOffsetMs },
+        `QUEUE_WINDOW_OFFSET_MS (${windowOffsetMs}) is more than Katapult's clock needs: it is at most ${atMostMs} ms behind this machine's (by the Date of its answers), ` +
+          `so its rate-limit windows turn before the gateway's, and calls in between are counted in the window the gateway thinks is over` +
+          `${replicas > 1 ? ', which can cost replicas a 429' : ''}; set QUEUE_WINDOW_OFFSET_MS to ${offsetCovering(Math.max(0, atMostMs), windowMs)}`,
+      );
+    },
+  };
+}
+
 /**
  * The composition root: builds every long-lived part (cache, queue, upstream client,
  * schema, yoga) from config and injected clock/fetch/logger. Nothing here listens on a port;
@@ -163,21 +211,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onFreshEntryGone: (tokenKey) => responseCache.dropToken(tokenKey),
     },
   });
-  // Every busy token would find it each window: said once, then again at most every CLOCK_REPORT_MS.
-  let clockReportedAt = Number.NEGATIVE_INFINITY;
-  const reportClockBehind = ({ atLeastMs, atMostMs }: { atLeastMs: number; atMostMs: number }) => {
-    if (clock.now() - clockReportedAt < CLOCK_REPORT_MS) return;
-    clockReportedAt = clock.now();
-    const { windowMs, windowOffsetMs, replicas } = config.queue;
-    // A quarter of a second more than the most it can be, as the default offset is over a clock in step.
-    const needed = Math.min(Math.floor(windowMs / 2), Math.ceil((atMostMs + 250) / 250) * 250);
-    logger.warn(
-      { katapultBehindMs: { atLeast: atLeastMs, atMost: atMostMs }, windowOffsetMs },
-      `Katapult's clock is ${atLeastMs} to ${atMostMs} ms behind this machine's (by the Date of its answers), more than QUEUE_WINDOW_OFFSET_MS (${windowOffsetMs}): ` +
-        `its rate-limit windows turn after the gateway's, so a token near its limit can be held for up to a window${replicas > 1 ? ', and replicas can overrun its budget (429)' : ''}; ` +
-        `set QUEUE_WINDOW_OFFSET_MS to ${needed}, or correct the clocks`,
-    );
-  };
+  // Every busy token would find it each window: said at once, then at most every CLOCK_REPORT_MS,
+  // with the tightest bounds the answers since gave (a slow answer loosens its own).
+  const clockReport = createClockReport(config.queue, logger, clock);
   const queue = createRequestQueue({
     clock,
     random: deps.random,
@@ -187,7 +223,8 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       onRateLimitResponse: () => metrics.upstreamRateLimited(),
       onRejected: (reason) => metrics.queueRejected(reason),
       onCircuitChange: (state) => logger.warn({ circuit: state }, 'upstream circuit changed'),
-      onUpstreamClockBehind: (lag) => reportClockBehind(lag),
+      onUpstreamClockBehind: (lag) => clockReport.behind(lag),
+      onWindowOffsetTooLarge: (lag) => clockReport.offsetTooLarge(lag),
     },
   });
   // Asked each time: an open circuit's time runs out with no request to notice it.

@@ -6,7 +6,7 @@ import { lineLength, lineOf, positionOf, type Entry } from './entry.js';
 import type { Lane, SendTicket } from './lane.js';
 import { createLaneSet } from './lanes.js';
 import { readOutcome, type Outcome } from './outcome.js';
-import { resolveQueueOptions, type RequestQueueOptions } from './queue-options.js';
+import { DEFAULT_WINDOW_OFFSET_MS, resolveQueueOptions, type RequestQueueOptions } from './queue-options.js';
 import type { QueueAddOptions, QueuePriority, QueueRejectReason, QueueStats, QueueTask, RequestQueue } from './types.js';
 
 export type { RequestQueueOptions } from './queue-options.js';
@@ -294,22 +294,27 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   }
 
   /**
-   * Compares an answer's `Date` with the window its call was sent in. The call left after that
-   * window began; if Katapult's clock still read the window before as it answered (`Date` is cut
-   * to the second, so its clock was below Date + 1 s), Katapult counted the call in its old
-   * window, and its clock is behind ours by more than the offset. Only reported: a `Date` may
-   * come from a proxy on another clock, or from one of several servers, so the lanes keep to
-   * this machine's clock, and the offset is the operator's to raise.
+   * Compares an answer's `Date` with the window its call was counted in. Only reported: a `Date`
+   * may come from a proxy on another clock, or from one of several servers, so the lanes keep to
+   * this machine's clock, and the offset is the operator's to set. A clock off by more than half
+   * a window either way is not one an offset can follow (windows turn at multiples of their
+   * length), and more likely a stamp that is not Katapult's counter's: not reported.
    */
   function noticeUpstreamClock(lane: Lane<Entry>, ticket: SendTicket, serverDateMs: number, now: number): void {
     const windowStart = lane.windowEndOf(ticket) - config.windowMs;
-    if (serverDateMs + 1000 > windowStart - config.windowOffsetMs) return;
-    const atLeastMs = windowStart - (serverDateMs + 1000);
+    const turn = windowStart - config.windowOffsetMs;
+    // Katapult's clock read below Date + 1 s as it answered (`Date` is cut to the second), and
+    // at most `now` by ours: the lag is at most now − Date.
     const atMostMs = now - serverDateMs;
-    // Windows turn at multiples of their length: a clock off by more than half of one is not one a
-    // later start can follow (and is more likely a proxy's stamp than Katapult's counter).
-    if (atMostMs > config.windowMs / 2) return;
-    emit(() => hooks.onUpstreamClockBehind?.({ atLeastMs, atMostMs }));
+    if (serverDateMs + 1000 <= turn) {
+      // The call left after our window began, and Katapult still read the window before: it
+      // counted the call in its old window. Its clock is behind by more than the offset.
+      if (atMostMs <= config.windowMs / 2) emit(() => hooks.onUpstreamClockBehind?.({ atLeastMs: windowStart - (serverDateMs + 1000), atMostMs }));
+    } else if (serverDateMs >= turn + config.windowMs && config.windowOffsetMs > DEFAULT_WINDOW_OFFSET_MS && atMostMs + DEFAULT_WINDOW_OFFSET_MS < config.windowOffsetMs && atMostMs > -config.windowMs / 2) {
+      // Counted in our window while Katapult had already turned to the next: its window began
+      // before ours by the offset less the lag. Calls in between read its new window as our old one.
+      emit(() => hooks.onWindowOffsetTooLarge?.({ lagAtMostMs: atMostMs }));
+    }
   }
 
   /** Answers the caller, or schedules a retry of a retryable failure if attempts and deadline allow. */

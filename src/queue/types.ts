@@ -32,6 +32,12 @@ export interface QueueHooks {
    * sent in: its clock is behind ours by more than the window offset, by between the two figures.
    */
   onUpstreamClockBehind?(lag: { atLeastMs: number; atMostMs: number }): void;
+  /**
+   * An answer's `Date` showed Katapult's clock already in the window after the one the call was
+   * counted in, and a window offset above the default larger than the lag needs: Katapult's
+   * clock is behind ours by at most `lagAtMostMs` (negative: ahead).
+   */
+  onWindowOffsetTooLarge?(lag: { lagAtMostMs: number }): void;
 }
 
 export interface QueueAttempt {

@@ -293,18 +293,24 @@ describe('exiting after the last log lines', () => {
   });
 });
 
+/** Wraps the simulator's fetch so its answers carry a `Date` `behindMs` behind `clock`. */
+const datedBehind =
+  (clock: { now(): number }, behindMs: number) =>
+  (simulator: FetchLike): FetchLike =>
+  async (input, init) => {
+    const answer = await simulator(input, init);
+    const headers = new Headers(answer.headers);
+    headers.set('date', new Date(clock.now() - behindMs).toUTCString());
+    return new Response(await answer.arrayBuffer(), { status: answer.status, headers });
+  };
+
 describe("a Katapult clock behind the gateway's", () => {
   it('is logged as a warning that names QUEUE_WINDOW_OFFSET_MS and what to set it to, once, not on every answer', async () => {
     // One second into a minute by the gateway's clock, while Katapult's Date still reads 3 s earlier.
     const clock = createFakeClock();
     const lines: string[] = [];
     const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
-    const dated3sBehind = (simulator: FetchLike): FetchLike => async (input, init) => {
-      const answer = await simulator(input, init);
-      const headers = new Headers(answer.headers);
-      headers.set('date', new Date(clock.now() - 3_000).toUTCString());
-      return new Response(await answer.arrayBuffer(), { status: answer.status, headers });
-    };
+    const dated3sBehind = datedBehind(clock, 3_000);
     const reports = () => lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((r) => /Katapult's clock/.test(r.msg));
 
     const gateway = createTestGateway({ clock, logger, wrapFetch: dated3sBehind });
@@ -328,5 +334,22 @@ describe("a Katapult clock behind the gateway's", () => {
       await covered.close();
     }
     expect(reports()).toHaveLength(1);
+  });
+
+  it('is logged the other way when QUEUE_WINDOW_OFFSET_MS is more than the lag needs, with the offset that does', async () => {
+    // One second into a minute, Katapult's Date in step: an offset of 5 s still counts this call in the minute before.
+    const clock = createFakeClock();
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    const dated = datedBehind(clock, 0);
+    const gateway = createTestGateway({ clock, logger, env: { QUEUE_WINDOW_OFFSET_MS: '5000', QUEUE_REPLICAS: '2' }, wrapFetch: dated });
+    try {
+      expect((await gateway.query('{ zones { id } }', { token: DEMO_TOKENS.acme })).body.errors).toBeUndefined();
+    } finally {
+      await gateway.close();
+    }
+    const reports = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((r) => /QUEUE_WINDOW_OFFSET_MS/.test(r.msg));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.msg).toMatch(/^QUEUE_WINDOW_OFFSET_MS \(5000\) is more than Katapult's clock needs: it is at most 0 ms behind .*which can cost replicas a 429; set QUEUE_WINDOW_OFFSET_MS to 250$/);
   });
 });

@@ -7,6 +7,7 @@ import { readOutcome } from '../../src/queue/outcome.js';
 import type { UpstreamResult } from '../../src/upstream/http.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createFakeKatapult } from './fake-katapult.js';
+import { offsetCovering } from '../../src/app.js';
 
 const MINUTE = 60_000;
 
@@ -371,9 +372,16 @@ describe('a Katapult clock further behind than the window offset', () => {
     const clock = createFakeClock();
     const katapult = createFakeKatapult(clock, { permitted: 20, clockBehindMs: options.behindMs });
     const lags: Array<{ atLeastMs: number; atMostMs: number }> = [];
+    const tooLarge: number[] = [];
     const replicas = options.replicas ?? 1;
     const queues = Array.from({ length: replicas }, () =>
-      createRequestQueue({ clock, random: () => 0, replicas, windowOffsetMs: options.windowOffsetMs, hooks: { onUpstreamClockBehind: (lag) => void lags.push(lag) } }),
+      createRequestQueue({
+        clock,
+        random: () => 0,
+        replicas,
+        windowOffsetMs: options.windowOffsetMs,
+        hooks: { onUpstreamClockBehind: (lag) => void lags.push(lag), onWindowOffsetTooLarge: ({ lagAtMostMs }) => void tooLarge.push(lagAtMostMs) },
+      }),
     );
     const calls: Array<Promise<unknown>> = [];
     for (let i = 0; i < (options.each ?? 60); i++) {
@@ -383,7 +391,7 @@ describe('a Katapult clock further behind than the window offset', () => {
     await clock.advance(30 * MINUTE);
     const settled = await Promise.allSettled(calls);
     const served = katapult.calls.filter((c) => c.status === 200);
-    return { katapult, lags, settled, rateLimited: katapult.calls.filter((c) => c.status === 429).length, lastServedAt: served[served.length - 1]!.at };
+    return { katapult, lags, tooLarge, settled, rateLimited: katapult.calls.filter((c) => c.status === 429).length, lastServedAt: served[served.length - 1]!.at };
   }
 
   it.each([1_000, 3_000, 7_400])('is reported from the Date of its answers, with bounds that hold its lag (%i ms)', async (behindMs) => {
@@ -409,11 +417,11 @@ describe('a Katapult clock further behind than the window offset', () => {
     expect(lags).toEqual([]);
   });
 
-  it('costs replicas a 429 at the default offset, and none with the offset the report asks for', async () => {
+  it('costs replicas a 429 at the default offset, and none under this load with the offset the report asks for', async () => {
     const before = await spend({ behindMs: 3_000, replicas: 2, spreadMs: 1_000 });
     expect(before.rateLimited).toBeGreaterThan(0);
-    const atMost = Math.max(...before.lags.map((lag) => lag.atMostMs));
-    const after = await spend({ behindMs: 3_000, replicas: 2, spreadMs: 1_000, windowOffsetMs: Math.ceil(atMost / 250) * 250 });
+    const atMost = Math.min(...before.lags.map((lag) => lag.atMostMs));
+    const after = await spend({ behindMs: 3_000, replicas: 2, spreadMs: 1_000, windowOffsetMs: offsetCovering(atMost, MINUTE) });
     expect(after.rateLimited).toBe(0);
     expect(after.settled.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(after.katapult.perWindow('t').every((w) => w.sent <= 20)).toBe(true);
@@ -430,6 +438,25 @@ describe('a Katapult clock further behind than the window offset', () => {
     }
     // 60 calls at 18 a window: four windows, or five when each window's first call lands in Katapult's old one.
     expect(before.lastServedAt - after.lastServedAt).toBeGreaterThan(MINUTE / 2);
+  });
+
+  it.each([
+    ['in step with ours', 0, 5_000],
+    ['1 s behind', 1_000, 5_000],
+    ['2 s ahead', -2_000, 3_000],
+  ])('reports an offset larger than a Katapult clock %s needs, with a bound that holds the lag', async (_what, behindMs, windowOffsetMs) => {
+    const { tooLarge, lags } = await spend({ behindMs, windowOffsetMs, spreadMs: 500 });
+    expect(lags).toEqual([]);
+    expect(tooLarge.length).toBeGreaterThan(0);
+    for (const atMost of tooLarge) {
+      expect(atMost).toBeGreaterThanOrEqual(behindMs);
+      expect(atMost + DEFAULT_WINDOW_OFFSET_MS).toBeLessThan(windowOffsetMs);
+    }
+  });
+
+  it('does not report the offset as too large when it is what the lag needs, or the default', async () => {
+    expect((await spend({ behindMs: 3_000, windowOffsetMs: offsetCovering(3_010, MINUTE), spreadMs: 500 })).tooLarge.filter((atMost) => offsetCovering(atMost, MINUTE) < offsetCovering(3_010, MINUTE))).toEqual([]);
+    expect((await spend({ behindMs: 0, spreadMs: 500 })).tooLarge).toEqual([]);
   });
 
   it('refuses an offset of more than half a window', () => {
