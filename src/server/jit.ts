@@ -71,7 +71,10 @@ function withNodes(error: GraphQLError, document: DocumentNode): GraphQLError {
 /**
  * One shape of answer whichever executor ran the document, so its bytes (and ETag) do not
  * change when it is compiled: graphql-js puts `errors` before `data`, as the spec suggests so
- * they are seen first, and graphql-jit after; and its errors get their locations back.
+ * they are seen first, and graphql-jit after; and its errors get their locations back. Which
+ * errors there are can still differ: where several fields under one object fail and nulling
+ * it, graphql-js reports the first to fail (which depends on timing) and graphql-jit every one.
+ * Matching that would mean running the interpreter again, and its failed upstream reads with it.
  */
 function normalise(result: ExecutionResult | AsyncIterable<unknown>, setResult: (result: ExecutionResult) => void, args: ExecutionArgs): void {
   if (Symbol.asyncIterator in result || result.errors === undefined) return;
