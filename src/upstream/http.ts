@@ -76,10 +76,11 @@ export function createPooledFetch(options: PooledFetchOptions = {}): { fetch: Fe
   return { fetch: pooled, close: () => agent.close() };
 }
 
+/** An empty or blank value is no figure: Number('') is 0, and a Remaining of 0 holds the token for the rest of its window. */
 function readInteger(headers: Headers, name: string): number | null {
-  const raw = headers.get(name);
-  if (raw === null) return null;
-  const value = Number(raw.trim());
+  const raw = headers.get(name)?.trim();
+  if (!raw) return null;
+  const value = Number(raw);
   return Number.isFinite(value) && value >= 0 ? Math.floor(value) : null;
 }
 

@@ -107,6 +107,19 @@ describe('the Katapult HTTP client', () => {
     expect(readRateLimit(new Headers({ 'X-Ratelimit-Remaining': 'lots' }), now)).toEqual({ permitted: null, remaining: null, retryAfterMs: null });
   });
 
+  it('reads an empty or blank X-RateLimit-Remaining or -Permitted as absent, not as 0 (which would hold the token for the rest of its window)', async () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+    for (const value of ['', '  ']) {
+      expect(readRateLimit(new Headers({ 'x-ratelimit-remaining': value }), now), JSON.stringify(value)).toEqual({ permitted: null, remaining: null, retryAfterMs: null });
+      expect(readRateLimit(new Headers({ 'x-ratelimit-permitted': value, 'x-ratelimit-remaining': '998' }), now), JSON.stringify(value)).toMatchObject({ permitted: null, remaining: 998 });
+      expect(readRateLimit(new Headers({ 'x-ratelimit-permitted': '1000', 'x-ratelimit-remaining': value }), now), JSON.stringify(value)).toMatchObject({ permitted: 1000, remaining: null });
+    }
+    // As an answer carries it: the call is read as one that brought no count.
+    const { fetch } = cannedFetch(() => json(200, { zones: [] }, { 'X-RateLimit-Permitted': '1000', 'X-RateLimit-Remaining': '' }));
+    const result = await createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/zones', token: TOKEN });
+    expect(result.rateLimit).toMatchObject({ permitted: 1000, remaining: null });
+  });
+
   it('reads a Retry-After of no wait (0, empty, a date already past) as no advice, so a 429 pauses its lane by the window instead', () => {
     const now = Date.UTC(2026, 0, 1, 12, 0, 0);
     for (const value of ['0', '', '  ', 'soon', new Date(now - 5000).toUTCString()]) {
