@@ -12,7 +12,7 @@ import { createRequestQueue, type RequestQueue } from './queue/index.js';
 import { buildSchema, type GraphQLContext } from './schema/index.js';
 import { createMaskError, isExpectedError } from './schema/errors.js';
 import { createTokenKeyer, type TokenKeyer } from './token-key.js';
-import { isForeignRefusal, UpstreamApiError, upstreamErrorCode } from './upstream/errors.js';
+import { isForeignRefusal, isRedirect, UpstreamApiError, upstreamErrorCode } from './upstream/errors.js';
 import { createKatapultHttp, createPooledFetch, type FetchLike } from './upstream/http.js';
 import { useErrorContract } from './server/error-contract.js';
 import { useDisableIntrospection } from './server/introspection.js';
@@ -108,13 +108,17 @@ export const CLOCK_REPORT_MS = 10 * 60_000;
 /**
  * What an answer says against KATAPULT_API_URL, or null: route_not_found, or a 4xx that is not
  * Katapult's JSON, from something else at that address (a mistyped URL's 404 page, a proxy or
- * firewall refusing), which the circuit does not see as it counts only Katapult failing. For the
- * gateway's own tokenless check (`tokenless`), a success page that is not Katapult's JSON too (a
- * web server's index): on an ordinary call that may be Katapult's answer cut short, a fault.
+ * firewall refusing), which the circuit does not see as it counts only Katapult failing; or a
+ * redirect (an http URL whose server sends it to https), named as such, since the fix is the URL
+ * it points to. For the gateway's own tokenless check (`tokenless`), a success page that is not
+ * Katapult's JSON too (a web server's index): on an ordinary call that may be Katapult's answer
+ * cut short, a fault.
  */
 function wrongAddressIn(code: string | null, status: number | null, tokenless = false): string | null {
   if (code === 'route_not_found') return 'route_not_found';
-  if (code === 'malformed' && status !== null && (isForeignRefusal(status) || (tokenless && status < 300))) return `an HTTP ${status} that is not Katapult's JSON`;
+  if (code !== 'malformed' || status === null) return null;
+  if (isRedirect(status)) return `an HTTP ${status} redirect, which the gateway does not follow`;
+  if (isForeignRefusal(status) || (tokenless && status < 300)) return `an HTTP ${status} that is not Katapult's JSON`;
   return null;
 }
 

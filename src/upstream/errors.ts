@@ -90,11 +90,21 @@ export class UpstreamNetworkError extends UpstreamError {
 
 /**
  * Whether an answer that is not Katapult's JSON was a refusal by something else in front of it
- * (a proxy's 414 or 413 page, a mistyped URL's 404): a 4xx other than 429. Sending the request
- * again gets the same, and it says nothing about Katapult's health.
+ * (a proxy's 414 or 413 page, a mistyped URL's 404): a 4xx other than 429, or a redirect, which
+ * the gateway never follows (see `isRedirect`). Sending the request again gets the same, and it
+ * says nothing about Katapult's health.
  */
 export function isForeignRefusal(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 429;
+  return isRedirect(status) || (status >= 400 && status < 500 && status !== 429);
+}
+
+/**
+ * A 3xx. Katapult sends none; one comes from something else at KATAPULT_API_URL (a web server
+ * sending http to https, a moved host). Followed, it would send the token to whatever address it
+ * names and have that address's JSON read and cached as Katapult's, so it is refused instead.
+ */
+export function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 /** A response arrived but its body was not the JSON Katapult sends. */

@@ -1,5 +1,6 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import {
+  isRedirect,
   NO_RATE_LIMIT_INFO,
   UpstreamApiError,
   UpstreamError,
@@ -174,9 +175,16 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     let response: Response;
     let raw: Buffer;
     try {
-      response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal: controller.signal });
-      // Its own allocation (not a slice of a shared pool), so keeping it keeps exactly its bytes.
-      raw = Buffer.from(await response.arrayBuffer());
+      // undici's fetch follows redirects by default: see isRedirect for why none is.
+      response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal: controller.signal, redirect: 'manual' });
+      if (isRedirect(response.status)) {
+        // Its body is never read: cancelling it lets the connection go at once.
+        await response.body?.cancel();
+        raw = Buffer.alloc(0);
+      } else {
+        // Its own allocation (not a slice of a shared pool), so keeping it keeps exactly its bytes.
+        raw = Buffer.from(await response.arrayBuffer());
+      }
     } catch (error) {
       if (timedOut) throw new UpstreamTimeoutError(timeoutMs);
       if (caller?.aborted) throw caller.reason ?? error;
@@ -194,6 +202,7 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
       throw error;
     };
 
+    if (isRedirect(response.status)) return fail(new UpstreamMalformedError(response.status, 'a redirect, which the gateway does not follow'));
     let body: unknown;
     try {
       body = parseJson(raw);

@@ -96,6 +96,34 @@ describe('liveness and readiness', () => {
     expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
   });
 
+  it('fails /ready and logs a configuration error when the base URL redirects (http to https), sending each call once and following none', async () => {
+    const calls: string[] = [];
+    const redirecting = createServer((req, res) => {
+      calls.push(req.url ?? '');
+      req.resume();
+      // Where it points is never asked: a port nothing listens on, on this machine.
+      res.writeHead(301, { location: `https://127.0.0.1:1${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => redirecting.close(() => resolve())));
+    const { port } = redirecting.address() as AddressInfo;
+    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+
+    const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
+    expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+    // Not retried: the same request gets the same redirect.
+    expect(calls.length).toBeGreaterThan(0);
+    expect(new Set(calls).size).toBe(calls.length);
+    const ready = await raw(`${gateway.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.problems).toEqual(['KATAPULT_API_URL does not point at the Katapult API (an HTTP 301 redirect, which the gateway does not follow)']);
+    const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.some((r) => r.level === 50 && /configuration error: Katapult answered an HTTP 301 redirect/.test(r.msg))).toBe(true);
+    // The check at start says the same, without a token.
+    expect(await gateway.app.checkUpstream()).toBe('wrong-address');
+  });
+
   it('checks the base URL at start, without a token: a wrong address fails /ready and is logged before any request, an unreachable one is a warning', async () => {
     const simulator = createSimulator();
     const { baseUrl } = await simulator.listen({ port: 0, host: '127.0.0.1' });

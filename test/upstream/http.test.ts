@@ -1,4 +1,6 @@
 import { getEventListeners } from 'node:events';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import {
@@ -10,8 +12,9 @@ import {
   UpstreamPageSizeError,
   UpstreamTimeoutError,
 } from '../../src/upstream/errors.js';
-import { createKatapultHttp, parseJson, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
+import { createKatapultHttp, createPooledFetch, parseJson, readRateLimit, type FetchLike } from '../../src/upstream/http.js';
 import { annotationParams, lookupParams, pageParams } from '../../src/upstream/params.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 /**
  * The HTTP client against canned responses (as octokit tests its request layer): what goes on
@@ -54,6 +57,19 @@ async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
   }
   throw new Error('expected the call to fail');
 }
+
+/** A server on a loopback port, closed after the test: for what only a real connection shows (undici's own behaviour). */
+const listen = closedAfterEach(async (handler: RequestListener) => {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+});
+
+/** undici's pooled fetch, closed after the test. */
+const pooledFetch = closedAfterEach(() => createPooledFetch());
 
 /** The token must not be in anything an error carries: message, stack, or any own property. */
 function expectNoToken(error: unknown): void {
@@ -216,9 +232,49 @@ describe('the Katapult HTTP client', () => {
     await expect(createKatapultHttp({ baseUrl: BASE, fetch: lastPage.fetch }).get({ path: '/zones', token: TOKEN, params: pageParams(2, 200) })).resolves.toMatchObject({ status: 200 });
   });
 
-  it('tells a refusal by something in front of Katapult (a 4xx other than 429) from Katapult failing', () => {
-    expect([404, 413, 414].map(isForeignRefusal)).toEqual([true, true, true]);
+  it('tells a refusal by something in front of Katapult (a 4xx other than 429, or a redirect) from Katapult failing', () => {
+    expect([404, 413, 414, 301, 302, 307, 308].map(isForeignRefusal)).toEqual([true, true, true, true, true, true, true]);
     expect([200, 429, 502, 503].map(isForeignRefusal)).toEqual([false, false, false, false]);
+  });
+
+  it('asks fetch not to follow redirects, and refuses a 3xx as not Katapult’s answer, without retrying, whatever its body', async () => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      // Even a body in Katapult's shape: the answer is from an address the gateway was not given.
+      const { fetch, sent } = cannedFetch(() => json(status, { data_centers: [] }, { location: 'https://127.0.0.1/core/v1/data_centers' }));
+      const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch }).get({ path: '/data_centers', token: TOKEN }));
+      expect(sent[0]!.init.redirect).toBe('manual');
+      expect(error, String(status)).toBeInstanceOf(UpstreamMalformedError);
+      expect(error).toMatchObject({ status, retryable: false });
+      expectNoToken(error);
+    }
+  });
+
+  it('never follows a redirect over a real connection: another address’s JSON is not read as Katapult’s, and a loop sends the token once', async () => {
+    const elsewhereSaw: Array<string | undefined> = [];
+    const elsewhere = await listen((req, res) => {
+      elsewhereSaw.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data_centers: [{ id: 'dc_not_katapult' }] }));
+    });
+    const moved = await listen((req, res) => {
+      res.writeHead(302, { location: `${elsewhere.url}${req.url}` });
+      res.end();
+    });
+    const { fetch } = pooledFetch();
+    const away = await failure(createKatapultHttp({ baseUrl: `${moved.url}/core/v1`, fetch }).get({ path: '/data_centers', token: TOKEN }));
+    expect(away).toBeInstanceOf(UpstreamMalformedError);
+    expect(away).toMatchObject({ status: 302, retryable: false });
+    expect(elsewhereSaw).toEqual([]);
+
+    let loopCalls = 0;
+    const loop = await listen((req, res) => {
+      loopCalls++;
+      res.writeHead(307, { location: req.url });
+      res.end();
+    });
+    const looped = await failure(createKatapultHttp({ baseUrl: `${loop.url}/core/v1`, fetch }).get({ path: '/data_centers', token: TOKEN }));
+    expect(looped).toMatchObject({ status: 307, retryable: false });
+    expect(loopCalls).toBe(1);
   });
 
   it('times out through its AbortSignal as UpstreamTimeoutError', async () => {
