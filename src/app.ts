@@ -183,7 +183,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   if (!baseUrl) throw new Error('createApp needs a Katapult base URL: set KATAPULT_API_URL or pass upstreamBaseUrl');
 
   const pool = deps.fetch ? null : createPooledFetch({ connections: config.upstream.connections });
-  const http = createKatapultHttp({ baseUrl, fetch: deps.fetch ?? pool!.fetch, timeoutMs: config.upstream.timeoutMs });
+  const http = createKatapultHttp({ baseUrl, fetch: deps.fetch ?? pool!.fetch, timeoutMs: config.upstream.timeoutMs, maxBodyBytes: config.upstream.maxBodyBytes });
   const readiness = createReadiness();
   const tokens = createTokenKeyer(config.secrets.cacheKey);
   const metrics = createMetrics({ processMetrics: deps.processMetrics });
@@ -317,6 +317,13 @@ export function createApp(deps: GatewayDeps): GatewayApp {
                 : 'this server does not page as Katapult does; check KATAPULT_API_URL';
             logger.error({ path: info.path, requestId: info.requestId, asked, answered }, `configuration error: Katapult answered pages of ${answered} items where UPSTREAM_PER_PAGE asks for ${asked}; ${advice}`);
           }
+        } else if (info.errorCode === 'body_too_large') {
+          // Refused, not retried: the same answer would come again. An operator must look at what answers.
+          const { maxBodyBytes } = config.upstream;
+          logger.warn(
+            { path: info.path, status: info.status, requestId: info.requestId, maxBodyBytes },
+            `Katapult's answer was over UPSTREAM_MAX_BODY_BYTES (${maxBodyBytes} bytes), so it was refused; Katapult's largest answers are well under 1 MB: check KATAPULT_API_URL, or raise the limit if such answers are expected`,
+          );
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           routeProblem = null;
         }

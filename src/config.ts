@@ -100,6 +100,7 @@ const specs = {
   } as Spec<string | undefined>,
   UPSTREAM_TIMEOUT_MS: int(5000, 100, 120_000),
   UPSTREAM_CONNECTIONS: int(64, 1, 1024),
+  UPSTREAM_MAX_BODY_BYTES: int(16 * MIB, 64 * KIB, 1024 * MIB),
 
   CACHE_KEY_SECRET: { schema: z.string().min(16), expected: 'at least 16 characters', fallback: randomSecret, secret: true } as Spec<string>,
   CURSOR_SECRET: {
@@ -205,7 +206,13 @@ export interface GatewayConfig {
   logLevel: SpecValues['LOG_LEVEL'];
   /** Pretty logs: only when NODE_ENV is not production and stdout is a terminal (decided in main). */
   nodeEnv: string | undefined;
-  upstream: { baseUrl: string | undefined; timeoutMs: number; connections: number };
+  upstream: {
+    baseUrl: string | undefined;
+    timeoutMs: number;
+    connections: number;
+    /** The most bytes read of one answer, counted decompressed (UPSTREAM_MAX_BODY_BYTES): a longer one is refused, not held in memory. */
+    maxBodyBytes: number;
+  };
   /** `generated`: the secrets not set, made up for this process alone. */
   secrets: { cacheKey: string; cursor: readonly string[]; generated: readonly ('CACHE_KEY_SECRET' | 'CURSOR_SECRET')[] };
   cache: {
@@ -382,7 +389,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     host: v.HOST,
     logLevel: v.LOG_LEVEL,
     nodeEnv: env.NODE_ENV,
-    upstream: { baseUrl: v.KATAPULT_API_URL, timeoutMs: v.UPSTREAM_TIMEOUT_MS, connections: v.UPSTREAM_CONNECTIONS },
+    upstream: { baseUrl: v.KATAPULT_API_URL, timeoutMs: v.UPSTREAM_TIMEOUT_MS, connections: v.UPSTREAM_CONNECTIONS, maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES },
     secrets: {
       cacheKey: v.CACHE_KEY_SECRET,
       cursor: v.CURSOR_SECRET,

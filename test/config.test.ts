@@ -34,7 +34,7 @@ describe('loadConfig', () => {
       port: 4000,
       host: '127.0.0.1',
       logLevel: 'info',
-      upstream: { baseUrl: undefined, timeoutMs: 5000, connections: 64 },
+      upstream: { baseUrl: undefined, timeoutMs: 5000, connections: 64, maxBodyBytes: 16 * MIB },
       cache: {
         maxBytes: 256 * MIB,
         responseCacheMaxBytes: 64 * MIB,
@@ -229,6 +229,12 @@ describe('loadConfig', () => {
     expect(loadConfig({}).queue.windowOffsetMs).toBe(250);
     expect(loadConfig({ QUEUE_WINDOW_OFFSET_MS: '4000' }).queue.windowOffsetMs).toBe(4000);
     expect(configError({ QUEUE_WINDOW_OFFSET_MS: '-1' }).problems[0]).toMatch(/^QUEUE_WINDOW_OFFSET_MS: /);
+  });
+
+  it('caps what is read of an upstream answer at UPSTREAM_MAX_BODY_BYTES, 16 MiB unless set, at least 64 KiB', () => {
+    expect(loadConfig({ UPSTREAM_MAX_BODY_BYTES: '1048576' }).upstream.maxBodyBytes).toBe(MIB);
+    expect(loadConfig({ UPSTREAM_MAX_BODY_BYTES: '65536' }).upstream.maxBodyBytes).toBe(65_536);
+    expect(configError({ UPSTREAM_MAX_BODY_BYTES: '65535' }).problems).toEqual(['UPSTREAM_MAX_BODY_BYTES: expected an integer from 65536 to 1073741824, got "65535"']);
   });
 
   it('returns a deeply frozen object', () => {

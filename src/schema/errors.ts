@@ -5,6 +5,7 @@ import {
   QueueFullError,
   RateLimitedError,
   UpstreamApiError,
+  UpstreamBodyTooLargeError,
   UpstreamCancelledError,
   UpstreamError,
   UpstreamPageSizeError,
@@ -134,6 +135,9 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
   if (error instanceof UpstreamPageSizeError) {
     const what = error.answered === null ? 'refuses the page size' : 'answers in pages of another size than';
     return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${what} the gateway is set to read (UPSTREAM_PER_PAGE): the gateway needs its operator` };
+  }
+  if (error instanceof UpstreamBodyTooLargeError) {
+    return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult sent an answer larger than the gateway reads (UPSTREAM_MAX_BODY_BYTES): the gateway needs its operator' };
   }
   const reason = error.kind === 'timeout' ? 'did not answer in time' : error.kind === 'malformed' ? 'sent an unreadable answer' : 'could not be reached';
   return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${reason}; try again shortly` };

@@ -123,6 +123,23 @@ export class UpstreamMalformedError extends UpstreamError {
 }
 
 /**
+ * An answer longer than the gateway reads (UPSTREAM_MAX_BODY_BYTES, counted as it is
+ * decompressed), cut off there: Katapult's largest real answer is well under 1 MB, so this is a
+ * server that is not Katapult, or one gone wrong. Asking again gets the same.
+ */
+export class UpstreamBodyTooLargeError extends UpstreamMalformedError {
+  override readonly retryable = false;
+  readonly code = 'body_too_large';
+  constructor(
+    status: number,
+    readonly limitBytes: number,
+  ) {
+    super(status, `body over ${limitBytes} bytes (UPSTREAM_MAX_BODY_BYTES)`);
+    this.name = 'UpstreamBodyTooLargeError';
+  }
+}
+
+/**
  * An HTTP 429, whether Katapult's own `rate_limit_reached` or one in other words from something
  * in front of it (a proxy or CDN limiting the rate): either way the call was not served and
  * should wait, not be retried at once.

@@ -3,6 +3,7 @@ import {
   isRedirect,
   NO_RATE_LIMIT_INFO,
   UpstreamApiError,
+  UpstreamBodyTooLargeError,
   UpstreamError,
   UpstreamMalformedError,
   UpstreamNetworkError,
@@ -24,6 +25,8 @@ export interface KatapultHttpOptions {
   timeoutMs?: number;
   /** @default 'katapult-gateway' */
   userAgent?: string;
+  /** The most bytes read of an answer's body, counted as it is decompressed; a longer one is refused. @default 16 MiB */
+  maxBodyBytes?: number;
 }
 
 export interface UpstreamRequest {
@@ -125,6 +128,43 @@ function networkCode(error: unknown): string | null {
   return null;
 }
 
+/**
+ * An answer's body, read chunk by chunk as undici decompresses it, or null (the rest cancelled,
+ * which drops the connection) as soon as it passes `maxBytes`: a megabyte of gzip can unpack to
+ * a gigabyte, and a chunked body need never end. A Content-Length already over it is refused
+ * unread, unless the body is compressed (that length is then not what would be read). The
+ * chunks are copied once, into an allocation of the body's own: Buffer.concat takes a small
+ * body from the shared pool, and keeping such a body would keep the pool's whole slab.
+ */
+async function readBody(response: Response, maxBytes: number): Promise<Buffer | null> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  const encoding = response.headers.get('content-encoding')?.trim().toLowerCase();
+  if (declared > maxBytes && (!encoding || encoding === 'identity')) {
+    await response.body?.cancel();
+    return null;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (response.body) {
+    const reader = response.body.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      total += read.value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel();
+        return null;
+      }
+      chunks.push(read.value);
+    }
+  }
+  const raw = Buffer.allocUnsafeSlow(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    raw.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return raw;
+}
+
 /** JSON.parse over UTF-8 bytes, skipping a byte-order mark as `Response.text()` would. */
 export function parseJson(raw: Buffer): unknown {
   const bom = raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
@@ -147,6 +187,7 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
   const fetchImpl = options.fetch ?? createPooledFetch().fetch;
   const defaultTimeoutMs = options.timeoutMs ?? 5000;
   const userAgent = options.userAgent ?? 'katapult-gateway';
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
 
   async function get<T>(request: UpstreamRequest): Promise<UpstreamResult<T>> {
     const query = request.params && request.params.length > 0 ? `?${encodeQuery(request.params)}` : '';
@@ -173,18 +214,14 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     if (request.requestId) headers['x-request-id'] = request.requestId;
 
     let response: Response;
-    let raw: Buffer;
+    /** The body as received; null when it was not read (a redirect's), or not to its end (over maxBodyBytes). */
+    let raw: Buffer | null = null;
     try {
       // undici's fetch follows redirects by default: see isRedirect for why none is.
       response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal: controller.signal, redirect: 'manual' });
-      if (isRedirect(response.status)) {
-        // Its body is never read: cancelling it lets the connection go at once.
-        await response.body?.cancel();
-        raw = Buffer.alloc(0);
-      } else {
-        // Its own allocation (not a slice of a shared pool), so keeping it keeps exactly its bytes.
-        raw = Buffer.from(await response.arrayBuffer());
-      }
+      // A redirect's body is never read: cancelling it lets the connection go at once.
+      if (isRedirect(response.status)) await response.body?.cancel();
+      else raw = await readBody(response, maxBodyBytes);
     } catch (error) {
       if (timedOut) throw new UpstreamTimeoutError(timeoutMs);
       if (caller?.aborted) throw caller.reason ?? error;
@@ -203,6 +240,7 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     };
 
     if (isRedirect(response.status)) return fail(new UpstreamMalformedError(response.status, 'a redirect, which the gateway does not follow'));
+    if (raw === null) return fail(new UpstreamBodyTooLargeError(response.status, maxBodyBytes));
     let body: unknown;
     try {
       body = parseJson(raw);

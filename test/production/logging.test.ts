@@ -196,6 +196,33 @@ describe('errors yoga reports', () => {
     }
   });
 
+  it('refuses an answer over UPSTREAM_MAX_BODY_BYTES once, as UPSTREAM_UNAVAILABLE, and says why at warn level', async () => {
+    const calls: string[] = [];
+    const oversized = createServer((req, res) => {
+      calls.push(req.url ?? '');
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-permitted': '1000', 'x-ratelimit-remaining': '999' });
+      res.end(JSON.stringify({ zones: Array.from({ length: 2000 }, (_, i) => ({ id: `zone_${i}`, name: 'A zone with a long enough name' })) }));
+    });
+    await new Promise<void>((resolve) => oversized.listen(0, '127.0.0.1', resolve));
+    const { port } = oversized.address() as AddressInfo;
+    const gateway = await startGateway({ env: { LOG_LEVEL: 'warn', UPSTREAM_MAX_BODY_BYTES: '65536' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` });
+    try {
+      const response = await post(gateway.endpoint, { query: '{ zones { id } }' }, { ...bearer(SECRET_TOKEN), 'x-request-id': 'oversize-1' });
+      expect(response.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      expect(response.json.errors[0].message).toBe('Katapult sent an answer larger than the gateway reads (UPSTREAM_MAX_BODY_BYTES): the gateway needs its operator');
+      // Not retried: the same answer would come again.
+      expect(calls).toHaveLength(1);
+      const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string; requestId?: string; maxBodyBytes?: number });
+      const said = lines.filter((r) => /UPSTREAM_MAX_BODY_BYTES/.test(r.msg));
+      expect(said.map((r) => [r.level, r.requestId, r.maxBodyBytes])).toEqual([[40, 'oversize-1', 65_536]]);
+      expect(said[0]!.msg).toMatch(/over UPSTREAM_MAX_BODY_BYTES \(65536 bytes\)/);
+    } finally {
+      await gateway.close();
+      await new Promise<void>((resolve) => oversized.close(() => resolve()));
+    }
+  });
+
   it('cuts a very long operation name short in the summary line', async () => {
     const name = `Long${'x'.repeat(5000)}`;
     await post(gateway.endpoint, { query: `query ${name} { zones { id } }` }, { ...bearer(SECRET_TOKEN), 'x-request-id': 'long-name-1' });

@@ -1,11 +1,13 @@
 import { getEventListeners } from 'node:events';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it, vi } from 'vitest';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import {
   isForeignRefusal,
   UpstreamApiError,
+  UpstreamBodyTooLargeError,
   UpstreamError,
   UpstreamMalformedError,
   UpstreamNetworkError,
@@ -275,6 +277,88 @@ describe('the Katapult HTTP client', () => {
     const looped = await failure(createKatapultHttp({ baseUrl: `${loop.url}/core/v1`, fetch }).get({ path: '/data_centers', token: TOKEN }));
     expect(looped).toMatchObject({ status: 307, retryable: false });
     expect(loopCalls).toBe(1);
+  });
+
+  it('reads a body of up to maxBodyBytes, and refuses a longer one, whatever its status, without retrying', async () => {
+    const limit = 1024;
+    const exactly = `{"zones":[]${' '.repeat(limit - 12)}}`;
+    expect(Buffer.byteLength(exactly)).toBe(limit);
+    const fits = cannedFetch(() => new Response(exactly, { status: 200 }));
+    const result = await createKatapultHttp({ baseUrl: BASE, fetch: fits.fetch, maxBodyBytes: limit }).get({ path: '/zones', token: TOKEN });
+    expect(result).toMatchObject({ status: 200, body: { zones: [] }, bytes: limit });
+    // Still the exact bytes, in an allocation of their own.
+    expect(result.raw!.toString('utf8')).toBe(exactly);
+    expect(result.raw!.buffer.byteLength).toBe(limit);
+
+    for (const status of [200, 404, 503]) {
+      const over = cannedFetch(() => new Response(`${exactly} `, { status }));
+      const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch: over.fetch, maxBodyBytes: limit }).get({ path: '/zones', token: TOKEN }));
+      expect(error, String(status)).toBeInstanceOf(UpstreamBodyTooLargeError);
+      // An answer, but not one the gateway reads: the same as a body that is not Katapult's JSON, except that asking again gets the same.
+      expect(error).toBeInstanceOf(UpstreamMalformedError);
+      expect(error).toMatchObject({ status, limitBytes: limit, code: 'body_too_large', kind: 'malformed', retryable: false });
+      expectNoToken(error);
+    }
+  });
+
+  it('stops reading an endless body as soon as it passes the limit, and cancels it', async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const endless = () =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new Uint8Array(100).fill(0x20));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      });
+    const { fetch } = cannedFetch(() => new Response(endless(), { status: 200 }));
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch, maxBodyBytes: 1000 }).get({ path: '/zones', token: TOKEN }));
+    expect(error).toBeInstanceOf(UpstreamBodyTooLargeError);
+    expect(cancelled).toBe(true);
+    expect(pulls).toBeLessThanOrEqual(12);
+  });
+
+  it('refuses at once a body whose Content-Length is over the limit, unless compressed (its length then is not what is read)', async () => {
+    const declared = cannedFetch(() => new Response('{}', { status: 200, headers: { 'content-length': '1025' } }));
+    const error = await failure(createKatapultHttp({ baseUrl: BASE, fetch: declared.fetch, maxBodyBytes: 1024 }).get({ path: '/zones', token: TOKEN }));
+    expect(error).toBeInstanceOf(UpstreamBodyTooLargeError);
+    const compressed = cannedFetch(() => new Response('{}', { status: 200, headers: { 'content-length': '1025', 'content-encoding': 'gzip' } }));
+    await expect(createKatapultHttp({ baseUrl: BASE, fetch: compressed.fetch, maxBodyBytes: 1024 }).get({ path: '/zones', token: TOKEN })).resolves.toMatchObject({ body: {} });
+  });
+
+  it('counts an answer’s size over a real connection as it is decompressed, and drops the connection of an endless one', async () => {
+    // 16 MiB of JSON sent gzipped in about 16 KB: under the limit on the wire, over it once read.
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"zones":['), Buffer.alloc(16 * 1024 * 1024, 0x20), Buffer.from(']}')]));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    let endlessClosed = false;
+    const server = await listen((req, res) => {
+      req.resume();
+      if (req.url?.startsWith('/core/v1/bomb')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length });
+        res.end(bomb);
+        return;
+      }
+      // Chunked, and never ending: written as fast as it is taken.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const write = () => {
+        while (!res.destroyed && res.write(chunk));
+      };
+      res.on('drain', write);
+      res.on('close', () => (endlessClosed = true));
+      res.write('{"zones":[');
+      write();
+    });
+    const { fetch } = pooledFetch();
+    const http = createKatapultHttp({ baseUrl: `${server.url}/core/v1`, fetch, maxBodyBytes: 1024 * 1024, timeoutMs: 10_000 });
+    const bombed = await failure(http.get({ path: '/bomb', token: TOKEN }));
+    expect(bombed).toBeInstanceOf(UpstreamBodyTooLargeError);
+    const endless = await failure(http.get({ path: '/endless', token: TOKEN }));
+    expect(endless).toBeInstanceOf(UpstreamBodyTooLargeError);
+    await vi.waitFor(() => expect(endlessClosed).toBe(true));
   });
 
   it('times out through its AbortSignal as UpstreamTimeoutError', async () => {
