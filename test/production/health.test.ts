@@ -114,9 +114,13 @@ describe('liveness and readiness', () => {
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
     // Not retried: the same request gets the same redirect.
     expect(calls.length).toBeGreaterThan(0);
+    // Once the gateway's own call (no token, a fixed path) has confirmed it.
+    const ready = await vi.waitFor(async () => {
+      const now = await raw(`${gateway.url}/ready`);
+      expect(now.status).toBe(503);
+      return now;
+    });
     expect(new Set(calls).size).toBe(calls.length);
-    const ready = await raw(`${gateway.url}/ready`);
-    expect(ready.status).toBe(503);
     expect(ready.json.problems).toEqual(['KATAPULT_API_URL does not point at the Katapult API (an HTTP 301 redirect, which the gateway does not follow)']);
     const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines.some((r) => r.level === 50 && /configuration error: Katapult answered an HTTP 301 redirect/.test(r.msg))).toBe(true);
