@@ -216,16 +216,23 @@ export function createKatapultHttp(options: KatapultHttpOptions): KatapultHttp {
     let response: Response;
     /** The body as received; null when it was not read (a redirect's), or not to its end (over maxBodyBytes). */
     let raw: Buffer | null = null;
+    /** The answer's status once its headers came, for a failure while its body is read. */
+    let answered: number | null = null;
     try {
       // undici's fetch follows redirects by default: see isRedirect for why none is.
       response = await fetchImpl(`${baseUrl}${request.path}${query}`, { method: 'GET', headers, signal: controller.signal, redirect: 'manual' });
+      answered = response.status;
       // A redirect's body is never read: cancelling it lets the connection go at once.
       if (isRedirect(response.status)) await response.body?.cancel();
       else raw = await readBody(response, maxBodyBytes);
     } catch (error) {
       if (timedOut) throw new UpstreamTimeoutError(timeoutMs);
       if (caller?.aborted) throw caller.reason ?? error;
-      throw new UpstreamNetworkError(networkCode(error));
+      const code = networkCode(error);
+      // The answer came, but its compressed body would not unpack (zlib's Z_…, brotli's ERR__ERROR_…):
+      // an unreadable answer, not a Katapult that could not be reached.
+      if (answered !== null && code !== null && /^(Z_|ERR__ERROR_)/.test(code)) throw new UpstreamMalformedError(answered, `body could not be decompressed (${code})`);
+      throw new UpstreamNetworkError(code);
     } finally {
       clearTimeout(timer);
       caller?.removeEventListener('abort', forwardAbort);

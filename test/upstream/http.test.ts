@@ -329,6 +329,21 @@ describe('the Katapult HTTP client', () => {
     await expect(createKatapultHttp({ baseUrl: BASE, fetch: compressed.fetch, maxBodyBytes: 1024 }).get({ path: '/zones', token: TOKEN })).resolves.toMatchObject({ body: {} });
   });
 
+  it('reads a body whose compression is corrupt (gzip or brotli) as an unreadable answer, not as Katapult unreachable', async () => {
+    const server = await listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': req.url?.includes('/br') ? 'br' : 'gzip' });
+      res.end(Buffer.from('{"zones": [] and junk that no decompressor takes'));
+    });
+    const http = createKatapultHttp({ baseUrl: `${server.url}/core/v1`, fetch: pooledFetch().fetch });
+    for (const path of ['/gz', '/br']) {
+      const error = await failure(http.get({ path, token: TOKEN }));
+      expect(error).toBeInstanceOf(UpstreamMalformedError);
+      expect(error.message).toMatch(/could not be decompressed \((Z_DATA_ERROR|ERR__ERROR_[A-Z_0-9]+)\)/);
+      expect((error as UpstreamMalformedError).status).toBe(200);
+    }
+  });
+
   it('counts an answer’s size over a real connection as it is decompressed, and drops the connection of an endless one', async () => {
     // 16 MiB of JSON sent gzipped in about 16 KB: under the limit on the wire, over it once read.
     const bomb = gzipSync(Buffer.concat([Buffer.from('{"zones":['), Buffer.alloc(16 * 1024 * 1024, 0x20), Buffer.from(']}')]));
