@@ -327,7 +327,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
         } else if (info.status !== null && info.status < 500 && info.errorCode !== 'malformed') {
           routeProblem = null;
         }
-        // A Katapult fault (no answer, a 5xx, an unreadable answer) is an operator's concern; anything else is routine.
+        // A Katapult fault (no answer, a 5xx, an unreadable or misshapen answer) is an operator's concern; anything else is routine.
         const fault = info.errorCode !== null && (info.status === null || info.status >= 500 || info.errorCode === 'malformed');
         logger[fault ? 'warn' : 'debug'](
           {
@@ -341,6 +341,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
               katapultRequestId: info.upstreamRequestId,
               error: info.errorCode,
               ...(info.networkCause ? { cause: info.networkCause } : {}),
+              ...(info.shapeFault ? { shape: info.shapeFault } : {}),
             },
           },
           'upstream call',

@@ -4,6 +4,7 @@ import {
   RateLimitedError,
   UpstreamApiError,
   UpstreamError,
+  UpstreamShapeError,
   isNotFoundCode,
 } from '../upstream/errors.js';
 
@@ -11,14 +12,15 @@ import {
  * Which failures the cache may hide behind an older answer, and which it remembers.
  *
  * Stale data beats an error only when the failure says nothing about the data: Katapult
- * being down, slow or failing (retryable errors, any 5xx), the token's budget being spent (429, or the
- * gateway declining to send), or the gateway protecting itself (open circuit, full queue).
+ * being down, slow or failing (retryable errors, any 5xx, an answer not of the shape it sends),
+ * the token's budget being spent (429, or the gateway declining to send), or the gateway
+ * protecting itself (open circuit, full queue).
  * A 403 or 404 is an answer about the resource or the token, so serving the old copy would
  * hide a real change; those always reach the caller.
  */
 export function canServeStaleOnError(error: unknown): boolean {
   if (!(error instanceof UpstreamError)) return false;
-  if (error.retryable) return true;
+  if (error.retryable || error instanceof UpstreamShapeError) return true;
   // A 5xx in Katapult's own JSON is Katapult failing, as the same status as an HTML page is.
   if (error instanceof UpstreamApiError) return error.status === 429 || error.status >= 500;
   return error instanceof RateLimitedError || error instanceof CircuitOpenError || error instanceof QueueFullError;

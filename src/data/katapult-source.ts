@@ -1,9 +1,19 @@
 import type { Clock } from '../clock.js';
 import type { CacheKey, CacheRead, LoadContext, ResourceKind, RestCache } from '../cache/index.js';
 import type { RequestQueue } from '../queue/index.js';
-import { isRateLimitAnswer, isUpstreamError, upstreamErrorCode, UpstreamNetworkError, UpstreamNotSentError, UpstreamPageSizeError, UpstreamTimeoutError } from '../upstream/errors.js';
+import {
+  isRateLimitAnswer,
+  isUpstreamError,
+  upstreamErrorCode,
+  UpstreamNetworkError,
+  UpstreamNotSentError,
+  UpstreamPageSizeError,
+  UpstreamShapeError,
+  UpstreamTimeoutError,
+} from '../upstream/errors.js';
 import type { KatapultHttp, UpstreamResult } from '../upstream/http.js';
 import { canonicalUrl, type QueryParams } from '../upstream/params.js';
+import { answerShapeFault } from '../upstream/shape.js';
 import { InvalidInputError, MissingTokenError } from './errors.js';
 import type { RequestScope } from './request-scope.js';
 
@@ -30,6 +40,8 @@ export interface UpstreamCallInfo {
   networkCause?: string | null;
   /** A page size Katapult did not serve: `answered` is the size it served, or null when it refused the one asked for. */
   pageSize?: { asked: number; answered: number | null };
+  /** What was wrong with an answer not of the shape the gateway reads (field names and types). */
+  shapeFault?: string;
 }
 
 export interface KatapultSourceHooks {
@@ -56,6 +68,14 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface KatapultSource {
   get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T>;
+}
+
+/** A 2xx answer not of the shape the gateway reads, carrying what the answer told the queue (the token's budget) as any failure does. */
+function misshapen(result: UpstreamResult<unknown>, fault: string): UpstreamShapeError {
+  const error = new UpstreamShapeError(result.status, fault);
+  error.rateLimit = result.rateLimit;
+  error.upstreamRequestId = result.upstreamRequestId;
+  return error;
 }
 
 /** The longest path and query sent to Katapult (the common proxy limit is 8 KB for the whole request line and headers). */
@@ -148,6 +168,10 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 signal: attemptSignal,
                 requestId: scope.requestId,
               });
+              // Checked here, once per answer, so that a misshapen one is a failure to the queue
+              // (no retry), the cache (not kept; an older entry may stand in) and the log alike.
+              const fault = answerShapeFault(call.path, result.body);
+              if (fault !== null) throw misshapen(result, fault);
               hooks?.onUpstreamCall?.({
                 path: call.path,
                 status: result.status,
@@ -173,6 +197,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
                 errorCode: upstreamErrorCode(error),
                 ...(error instanceof UpstreamNetworkError ? { networkCause: error.causeCode } : {}),
                 ...(error instanceof UpstreamPageSizeError ? { pageSize: { asked: error.asked, answered: error.answered } } : {}),
+                ...(error instanceof UpstreamShapeError ? { shapeFault: error.fault } : {}),
               });
               throw error;
             }

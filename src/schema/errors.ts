@@ -9,6 +9,7 @@ import {
   UpstreamCancelledError,
   UpstreamError,
   UpstreamPageSizeError,
+  UpstreamShapeError,
   isNotFoundCode,
 } from '../upstream/errors.js';
 
@@ -139,6 +140,7 @@ export function mapKnownError(error: unknown, now: number): Mapped | null {
   if (error instanceof UpstreamBodyTooLargeError) {
     return { code: 'UPSTREAM_UNAVAILABLE', message: 'Katapult sent an answer larger than the gateway reads (UPSTREAM_MAX_BODY_BYTES): the gateway needs its operator' };
   }
+  if (error instanceof UpstreamShapeError) return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult sent an answer the gateway cannot read (${error.fault}); try again shortly` };
   const reason = error.kind === 'timeout' ? 'did not answer in time' : error.kind === 'malformed' ? 'sent an unreadable answer' : 'could not be reached';
   return { code: 'UPSTREAM_UNAVAILABLE', message: `Katapult ${reason}; try again shortly` };
 }

@@ -140,6 +140,25 @@ export class UpstreamBodyTooLargeError extends UpstreamMalformedError {
 }
 
 /**
+ * A 2xx whose JSON is not the shape the gateway reads (see `shape.ts`): a list that is null, an
+ * item without its zone, a number sent as text, an error envelope. Katapult's fault, as an
+ * unreadable body is, so stale-if-error may stand in for it; but unlike a body cut short, asking
+ * again at once gets the same answer, so the request does not retry it (nor is it cached: the
+ * next request asks again). Katapult did answer, so the circuit does not count it as Katapult down.
+ */
+export class UpstreamShapeError extends UpstreamMalformedError {
+  override readonly retryable = false;
+  constructor(
+    status: number,
+    /** What was wrong, in the gateway's words (field names and types, never Katapult's values). */
+    readonly fault: string,
+  ) {
+    super(status, `unexpected shape: ${fault}`);
+    this.name = 'UpstreamShapeError';
+  }
+}
+
+/**
  * An HTTP 429, whether Katapult's own `rate_limit_reached` or one in other words from something
  * in front of it (a proxy or CDN limiting the rate): either way the call was not served and
  * should wait, not be retried at once.
