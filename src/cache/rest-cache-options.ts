@@ -24,7 +24,7 @@ export interface RestCacheOptions {
   /**
    * The longest a token is answered from its entries without Katapult having accepted it, so a
    * token revoked upstream is found out (and purged) even while its entries are fresh. Shortly
-   * before (`CHECK_LEAD_MS`), the next read of one of its fresh entries refreshes that entry in
+   * before (`checkLeadFor`, half of it), the next read of one of its fresh entries refreshes that entry in
    * the background; past it, its reads go to Katapult. 0 disables (entries are served for their TTLs). @default 0
    */
   tokenRecheckMs?: number;

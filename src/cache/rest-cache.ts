@@ -35,10 +35,11 @@ const INVALID_TOKENS_MAX = 10_000;
 
 /**
  * How long before a token falls due its check (`tokenRecheckMs`) a read of it starts that check
- * in the background: at most a quarter of the period. Long enough for a check that waits in the
- * token's queue behind other calls; each token in use costs Katapult one call per period less this.
+ * in the background: half the period. A token asking at least once a period then never waits
+ * for its check (a read at an age under half the period is followed by one at an age under the
+ * period), at the cost of up to two checks a period instead of one.
  */
-export const CHECK_LEAD_MS = 10_000;
+export const checkLeadFor = (tokenRecheckMs: number): number => tokenRecheckMs / 2;
 
 type EvictReason = 'size' | 'token-share' | 'purge' | 'expired';
 
@@ -329,7 +330,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   // are served, so that one in steady use never waits for its check. Past `tokenCheckAt` nothing
   // of its entries is served until Katapult answers for it (see `fetch`): a token that comes back
   // after an idle spell, or whose check has not come back in time, is not vouched for by anything.
-  const checkLeadMs = Math.min(CHECK_LEAD_MS, settings.tokenRecheckMs / 4);
+  const checkLeadMs = checkLeadFor(settings.tokenRecheckMs);
   /** Tokens whose background check is on its way: one at a time, however many of their reads come meanwhile. */
   const checking = new Set<string>();
   const tokenOverdue = (tokenKey: string): boolean => clock.now() >= tokenCheckAt(tokenKey);
@@ -428,6 +429,14 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     backgroundCheckDue: (tokenKey) => ledger.checkedAt(tokenKey) !== undefined && tokenCheckDue(tokenKey),
     tokenCheckAt,
     refusalOf: invalidTokenError,
+    staleIfError<T>(key: CacheKey): CacheRead<T> | undefined {
+      if (invalidTokenError(key.tokenKey)) return undefined;
+      const storeKey = storeKeyOf(key);
+      const stale = staleForError(key.tokenKey, storeKey);
+      if (stale?.type !== 'value') return undefined;
+      safely(() => hooks.onRead?.('stale-if-error', key.kind));
+      return readOf(storeKey, stale, 'stale-if-error');
+    },
     stats: () => ({ entries: store.size, bytes: store.calculatedSize, parsedBytes: parsed.calculatedSize, tokens: ledger.tokens, inFlight: flights.size }),
     clear() {
       deleteReason = 'purge';

@@ -90,7 +90,7 @@ export interface RestCache {
   /** Drop every entry of a token (revoked token). */
   purgeToken(tokenKey: string): void;
   /**
-   * Whether the token is due a check with Katapult (see `tokenRecheckMs`: within `CHECK_LEAD_MS`
+   * Whether the token is due a check with Katapult (see `tokenRecheckMs`: within `checkLeadFor`, half of it
    * of it with no check on its way, or past it), or holds no entry (with checks on): until one
    * of its reads goes through `fetch`, which starts the check or reaches Katapult itself, what
    * was built from its entries (finished responses) should not be replayed.
@@ -109,6 +109,12 @@ export interface RestCache {
   tokenCheckAt(tokenKey: string): number;
   /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */
   refusalOf(tokenKey: string): Error | undefined;
+  /**
+   * The kept entry `fetch` would serve if its load failed now (within `staleIfErrorMs` of its
+   * freshness, the token not refused), counted as a stale-if-error read: for a read whose
+   * request's deadline came while the load was still on its way (Katapult not answering).
+   */
+  staleIfError<T>(key: CacheKey): CacheRead<T> | undefined;
   /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */
   stats(): { entries: number; bytes: number; parsedBytes: number; tokens: number; inFlight: number };
   clear(): void;

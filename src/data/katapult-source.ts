@@ -238,12 +238,22 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           throw error;
         },
       );
-      const outcome = beforeDeadline(read, scope.deadline, (budgetMs) => {
-        if (!unsentCalls.has(callKey)) return new UpstreamTimeoutError(budgetMs);
-        // Never sent: waiting on the token's budget (others sharing the call can wait longer).
-        leave.abort();
-        return queue.unsentAtDeadline(scope.tokenKey);
-      });
+      const outcome = beforeDeadline(
+        read,
+        scope.deadline,
+        (budgetMs) => {
+          if (!unsentCalls.has(callKey)) return new UpstreamTimeoutError(budgetMs);
+          // Never sent: waiting on the token's budget (others sharing the call can wait longer).
+          leave.abort();
+          return queue.unsentAtDeadline(scope.tokenKey);
+        },
+        // Katapult not answering by the deadline is a Katapult failure like any other: a kept
+        // entry stands in for it, as when the load fails (a token past its check waits here).
+        () => {
+          const stale = cache.staleIfError<T>(key);
+          return stale === undefined ? undefined : { value: record(scope, stale) };
+        },
+      );
       if (scope.signal) void outcome.then(undefined, () => undefined).then(() => scope.signal!.removeEventListener('abort', follow));
       return outcome;
     },
@@ -257,12 +267,17 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
    * still fills the cache for whoever else waits on it. One millisecond later than the queue's
    * own deadline, so a call still queued at that moment is the queue's to refuse. A call shared
    * with a request that can wait longer stays queued past this one's deadline: `lateError` says
-   * which it was.
+   * which it was. A kept entry that may stand in for a failed load (`fallback`) answers instead.
    */
-  function beforeDeadline<T>(read: Promise<T>, deadline: number, lateError: (budgetMs: number) => Error): Promise<T> {
+  function beforeDeadline<T>(read: Promise<T>, deadline: number, lateError: (budgetMs: number) => Error, fallback: () => { value: T } | undefined): Promise<T> {
     const budgetMs = Math.max(0, deadline - clock.now());
     return new Promise<T>((resolve, reject) => {
-      const cancel = clock.setTimeout(() => reject(lateError(budgetMs)), budgetMs + 1);
+      const cancel = clock.setTimeout(() => {
+        const error = lateError(budgetMs);
+        const stale = fallback();
+        if (stale) resolve(stale.value);
+        else reject(error);
+      }, budgetMs + 1);
       read.then(
         (value) => {
           cancel();

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, type RestCacheHooks } from '../../src/cache/index.js';
-import { CHECK_LEAD_MS } from '../../src/cache/rest-cache.js';
+import { checkLeadFor } from '../../src/cache/rest-cache.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { UpstreamApiError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -13,8 +13,8 @@ const answeringBytes = (body: unknown) => vi.fn(() => Promise.resolve({ ...resul
 
 const CATALOGUE = (url: string) => keyOf('t1', url, 'zones');
 
-/** When a token last accepted at 0 is checked in the background (tokenRecheckMs 60 s): CHECK_LEAD_MS before it falls due. */
-const CHECK_STARTS = 60_000 - CHECK_LEAD_MS;
+/** When a token last accepted at 0 is checked in the background (tokenRecheckMs 60 s): half a period before it falls due. */
+const CHECK_STARTS = 60_000 - checkLeadFor(60_000);
 
 /** A cache whose token t1 holds one fresh entry and is due its check in the background (tokenRecheckMs 60 s). */
 async function dueForACheck(hooks: RestCacheHooks = {}) {
@@ -178,7 +178,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
   });
 
   /** A gateway whose globex token has read the catalogue once (stored as a finished answer too), then gone idle. */
-  async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'down') {
+  async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'down' | 'hanging') {
     const clock = createFakeClock();
     const gateway = createTestGateway({
       clock,
@@ -187,6 +187,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
         const state = katapult();
         if (state === 'revoked') return cannedError(403, 'invalid_api_token', { details: null });
         if (state === 'down') return cannedError(503, 'service_unavailable', {});
+        if (state === 'hanging') return new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
         return simulator(input, init);
       },
     });
@@ -195,7 +196,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     const first = await gateway.query(query, { token });
     expect(first.status).toBe(200);
     expect((await gateway.query(query, { token })).status).toBe(200);
-    return { clock, gateway, ask: () => gateway.query(query, { token }), first };
+    return { clock, gateway, ask: (headers?: Record<string, string>) => gateway.query(query, { token, headers }), first };
   }
 
   it.each([
@@ -239,12 +240,32 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     }
   });
 
-  it('is not held up while in steady use: a token asking every few seconds is checked in the background and never waits', async () => {
+  it('is answered from its entries at its deadline when Katapult does not answer for it at all', async () => {
+    let state: 'up' | 'hanging' = 'up';
+    const { clock, gateway, ask, first } = await idleAfterOneRead(() => state);
+    try {
+      state = 'hanging';
+      await clock.advance(120_000);
+      const answer = ask({ 'x-request-timeout-ms': '2000' });
+      let done = false;
+      void answer.finally(() => (done = true));
+      for (let i = 0; i < 30 && !done; i++) await clock.advance(100);
+      const served = await answer;
+      expect(served.status).toBe(200);
+      expect(served.body.errors).toBeUndefined();
+      expect(served.body.data).toEqual(first.body.data);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it.each([5_000, 15_000, 45_000, 59_000])('is not held up while in use: a token asking every %i ms (less than the period) is checked in the background and never waits', async (intervalMs) => {
     let calls = 0;
     const clock = createFakeClock();
     const gateway = createTestGateway({
       clock,
-      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      // Per-request cache counts in the answer (this also turns the finished-response cache off, so every request reads its entries).
+      env: { CACHE_TOKEN_RECHECK_MS: '60000', CACHE_EXTENSIONS: 'true' },
       wrapFetch: (simulator) => (input, init) => {
         calls++;
         return simulator(input, init);
@@ -252,19 +273,20 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     });
     try {
       const token = DEMO_TOKENS.globex;
-      const query = '{ virtualMachinePackages(first: 2) { edges { node { id } } } }';
+      const query = '{ virtualMachinePackages(first: 2) { edges { node { id } } } dataCenters { id } }';
       await gateway.query(query, { token });
       const afterFirst = calls;
-      for (let second = 0; second < 300; second += 5) {
-        await clock.advance(5_000);
+      for (let at = intervalMs; at <= 300_000; at += intervalMs) {
+        await clock.advance(intervalMs);
         const answer = await gateway.query(query, { token });
         expect(answer.status).toBe(200);
-        expect(answer.body.extensions?.cache).toBeUndefined();
+        // Every read answered from the token's entries: none waited for Katapult.
+        expect(answer.body.extensions?.cache).toMatchObject({ misses: 0, coalesced: 0 });
+        await clock.flush();
       }
-      await clock.flush();
-      // About one check a minute (every 60 − CHECK_LEAD_MS s), each in the background.
-      expect(calls - afterFirst).toBeGreaterThanOrEqual(5);
-      expect(calls - afterFirst).toBeLessThanOrEqual(8);
+      // A check (one read refreshed) at most every half period, and at least once a period.
+      expect(calls - afterFirst).toBeGreaterThanOrEqual(300_000 / 60_000 - 1);
+      expect(calls - afterFirst).toBeLessThanOrEqual(300_000 / checkLeadFor(60_000) + 1);
     } finally {
       await gateway.close();
     }

@@ -1,4 +1,4 @@
-import { CHECK_LEAD_MS } from '../../src/cache/rest-cache.js';
+import { checkLeadFor } from '../../src/cache/rest-cache.js';
 import { DEFAULT_TTL_MS } from '../../src/cache/ttl-policy.js';
 import { describe, expect, it } from 'vitest';
 import { createRestCache } from '../../src/cache/index.js';
@@ -27,7 +27,7 @@ describe('the queue options of a Katapult call', () => {
     await read();
     expect(added.at(-1)).toMatchObject({ priority: 'foreground', spendsHeldBack: false });
     // Due the token's check, the entry still fresh: the read starts the check.
-    await clock.advance(60_000 - CHECK_LEAD_MS);
+    await clock.advance(60_000 - checkLeadFor(60_000));
     await read();
     await clock.flush();
     expect(added).toHaveLength(2);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHECK_LEAD_MS } from '../../src/cache/rest-cache.js';
+import { checkLeadFor } from '../../src/cache/rest-cache.js';
 import { createSimulator, DEMO_TOKENS } from '../../src/simulator/index.js';
 import { cannedError } from '../schema/error-contract.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
@@ -363,7 +363,7 @@ describe('the warm fast path through the HTTP edge', () => {
     const auth = bearer(DEMO_TOKENS.globex);
     for (let i = 0; i < 2; i++) await post(gateway.endpoint, { query: DASHBOARD }, auth);
     revoked = true;
-    await clock.advance(60_000 - CHECK_LEAD_MS - 1_000);
+    await clock.advance(60_000 - checkLeadFor(60_000) - 1_000);
     expect((await post(gateway.endpoint, { query: DASHBOARD }, auth)).status).toBe(200);
     await clock.advance(1_000);
     // Due its check: not replayed; the pipeline answers from the REST entries and starts the check.
