@@ -177,6 +177,14 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     }
   });
 
+  /** `answer`, once the fake clock has been moved on (100 ms at a time, 10 s at most) for its retries and deadline. */
+  async function whileAdvancing<T>(clock: ReturnType<typeof createFakeClock>, answer: Promise<T>): Promise<T> {
+    let done = false;
+    void answer.finally(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) await clock.advance(100);
+    return answer;
+  }
+
   /** A gateway whose globex token has read the catalogue once (stored as a finished answer too), then gone idle. */
   async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'down' | 'hanging') {
     const clock = createFakeClock();
@@ -225,11 +233,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       state = 'down';
       await clock.advance(300_000);
       // The 503 is retried, with backoff on the fake clock: move it on until the answer comes.
-      const answer = ask();
-      let done = false;
-      void answer.finally(() => (done = true));
-      for (let i = 0; i < 100 && !done; i++) await clock.advance(100);
-      const served = await answer;
+      const served = await whileAdvancing(clock, ask());
       expect(served.status).toBe(200);
       expect(served.body.data).toEqual(first.body.data);
       // Still unchecked: the next request asks Katapult again, and gets its answer once it is back.
@@ -246,11 +250,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     try {
       state = 'hanging';
       await clock.advance(120_000);
-      const answer = ask({ 'x-request-timeout-ms': '2000' });
-      let done = false;
-      void answer.finally(() => (done = true));
-      for (let i = 0; i < 30 && !done; i++) await clock.advance(100);
-      const served = await answer;
+      const served = await whileAdvancing(clock, ask({ 'x-request-timeout-ms': '2000' }));
       expect(served.status).toBe(200);
       expect(served.body.errors).toBeUndefined();
       expect(served.body.data).toEqual(first.body.data);
