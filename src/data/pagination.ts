@@ -267,6 +267,8 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     if (stated === null) return null;
     for (const [number, page] of pages) {
       if (page.items.length > 0 && (number - 1) * perPage + page.items.length > stated) return null;
+      // Empty where the count says rows are: whatever page came before it, the list ends sooner.
+      if (page.items.length === 0 && (number - 1) * perPage < stated) return null;
     }
     const end = endShown();
     return end === null || end === stated ? stated : null;
@@ -485,16 +487,30 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     });
   };
 
+  /** The size a window backwards from the end was worked out from, and whether it was worked out again. */
+  let sizeAsked: number | undefined;
+  let resized = false;
   /** The window asked for, from the pages held: backwards from the end needs the list's size first. */
   const windowAskedFor = (): MaybePromise<Window> => {
     if (last === null || before) return windowFor(lowerBound, upperBound, null);
-    return chain(load(1), () => chain(knownSize() ?? uncountedSize(), (size) => windowFor(lowerBound, upperBound, size)));
+    return chain(load(1), () =>
+      chain(knownSize() ?? uncountedSize(), (size) => {
+        sizeAsked = size;
+        return windowFor(lowerBound, upperBound, size);
+      }),
+    );
   };
   /** Reads the window (and its cursors' rows); once more, from pages read again, when the pages held disagree. */
   const resolve = (): MaybePromise<ConnectionResult<T>> =>
     chain(windowAskedFor(), (window) => {
       const range = withCursorRows(window);
       return chain(loadRange(range.start, range.end), () => {
+        // `last` from the end, worked out from a count the pages just read contradict (one of
+        // them empty where rows should be): once more, from the size the pages show.
+        if (sizeAsked !== undefined && !resized && knownSize() !== sizeAsked) {
+          resized = true;
+          return resolve();
+        }
         if (reread || !pagesDisagree()) return realign(window);
         // The size and window were worked out from pages that disagreed: again, from the pages read again.
         return chain(rereadPages(), resolve);
