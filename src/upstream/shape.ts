@@ -53,7 +53,9 @@ function describeValue(value: unknown): string {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-// Scalars: required, nullable (null or left out), or left out but never null.
+// Scalars: required, nullable (null or left out), or left out but never null. A field whose
+// GraphQL field may be null is read as nullable, whatever the reference says: a null there
+// harms nothing, and refusing the whole answer for it would.
 const string = (value: unknown): Mismatch => (typeof value === 'string' ? null : new ShapeMismatch('a string', value));
 const stringOrNull = (value: unknown): Mismatch => (value == null || typeof value === 'string' ? null : new ShapeMismatch('a string or null', value));
 const stringIfThere = (value: unknown): Mismatch => (value === undefined || typeof value === 'string' ? null : new ShapeMismatch('a string', value));
@@ -116,14 +118,14 @@ const dataCenterRef = object((v) => dataCenterFields(v) ?? (v.country === undefi
 
 const zone = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink') ?? dataCenterRef(v.data_center)?.at('data_center'));
 
-const gpuTypeRefFields = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? string(v.permalink)?.at('permalink');
+const gpuTypeRefFields = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink');
 // Nullable items in the OpenAPI document, a nullable list in Apia's schema; left out of a VM's GPU type.
 const gpuTypeDataCenters = orNull(listOf(orNull(dataCenterRef)));
 const gpuTypeFields = (v: Record<string, unknown>) =>
   gpuTypeRefFields(v) ??
-  string(v.manufacturer)?.at('manufacturer') ??
-  integer(v.memory_in_gb)?.at('memory_in_gb') ??
-  string(v.memory_type)?.at('memory_type') ??
+  stringOrNull(v.manufacturer)?.at('manufacturer') ??
+  integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+  stringOrNull(v.memory_type)?.at('memory_type') ??
   gpuTypeDataCenters(v.data_centers)?.at('data_centers');
 const gpuType = object(gpuTypeFields);
 /** The VM list names a GPU type only; one that says more is read as the full type (see `gpuTypeModel`). */
@@ -148,15 +150,15 @@ const packageRecord = object(
   (v) =>
     string(v.id)?.at('id') ??
     string(v.name)?.at('name') ??
-    string(v.permalink)?.at('permalink') ??
-    integer(v.cpu_cores)?.at('cpu_cores') ??
-    integer(v.ipv4_addresses)?.at('ipv4_addresses') ??
-    integer(v.memory_in_gb)?.at('memory_in_gb') ??
-    integer(v.storage_in_gb)?.at('storage_in_gb') ??
+    stringOrNull(v.permalink)?.at('permalink') ??
+    integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
+    integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
+    integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+    integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
     integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
     string(v.privacy)?.at('privacy') ??
     iconOrNull(v.icon)?.at('icon') ??
-    boolean(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
+    booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
     packageGroup(v.group)?.at('group'),
 );
 const iconInList = orNull(
@@ -171,21 +173,22 @@ const iconInList = orNull(
 );
 /**
  * A package in a list: Apia's list endpoint names fewer fields, and only an icon's URL. What is
- * missing is read from the package's own record; what is there is read as it is.
+ * missing is read from the package's own record; what is there is read as it is (a null, where
+ * the GraphQL field may be null, as null).
  */
 const packageInList = object(
   (v) =>
     string(v.id)?.at('id') ??
     string(v.name)?.at('name') ??
-    stringIfThere(v.permalink)?.at('permalink') ??
-    integerIfThere(v.cpu_cores)?.at('cpu_cores') ??
-    integerIfThere(v.ipv4_addresses)?.at('ipv4_addresses') ??
-    integerIfThere(v.memory_in_gb)?.at('memory_in_gb') ??
-    integerIfThere(v.storage_in_gb)?.at('storage_in_gb') ??
+    stringOrNull(v.permalink)?.at('permalink') ??
+    integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
+    integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
+    integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+    integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
     integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
     stringIfThere(v.privacy)?.at('privacy') ??
     iconInList(v.icon)?.at('icon') ??
-    booleanIfThere(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
+    booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
     packageGroup(v.group)?.at('group'),
 );
 
@@ -241,10 +244,10 @@ const addresses = listOf(
     (v) =>
       string(v.id)?.at('id') ??
       string(v.address)?.at('address') ??
-      string(v.reverse_dns)?.at('reverse_dns') ??
-      boolean(v.vip)?.at('vip') ??
+      stringOrNull(v.reverse_dns)?.at('reverse_dns') ??
+      booleanOrNull(v.vip)?.at('vip') ??
       stringOrNull(v.label)?.at('label') ??
-      string(v.address_with_mask)?.at('address_with_mask'),
+      stringOrNull(v.address_with_mask)?.at('address_with_mask'),
   ),
 );
 const hypervisor = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? string(v.ip_address)?.at('ip_address')));
@@ -255,7 +258,7 @@ const virtualMachine = object(
   (v) =>
     vmFields(v) ??
     stringOrNull(v.description)?.at('description') ??
-    string(v.state)?.at('state') ??
+    stringOrNull(v.state)?.at('state') ??
     organizationWithin(v.organization)?.at('organization') ??
     packageOrNull(v.package)?.at('package') ??
     gpuTypeOrNull(v.gpu_type)?.at('gpu_type') ??
@@ -268,7 +271,7 @@ const virtualMachine = object(
 );
 const annotations = listOf(object((v) => string(v.key)?.at('key') ?? stringOrNull(v.value)?.at('value')));
 
-const user = object((v) => string(v.id)?.at('id') ?? string(v.first_name)?.at('first_name') ?? string(v.last_name)?.at('last_name') ?? string(v.avatar_url)?.at('avatar_url'));
+const user = object((v) => string(v.id)?.at('id') ?? string(v.first_name)?.at('first_name') ?? string(v.last_name)?.at('last_name') ?? stringOrNull(v.avatar_url)?.at('avatar_url'));
 
 const virtualMachines = listOf(virtualMachineInList);
 const packagesInList = listOf(packageInList);

@@ -158,6 +158,19 @@ describe('answers of the shape the gateway reads', () => {
     expect(fault('/users/current', { user: { id: 'user_1', first_name: 'Jane', last_name: 'Marsh', avatar_url: 'https://x' }, organizations: [{ id: 'org_1', name: 'Acme', sub_domain: 'acme' }], api_token_id: null })).toBeNull();
   });
 
+  it('passes a null wherever the GraphQL field it feeds may be null, whatever the reference says of it', () => {
+    const vm = fullVm();
+    Object.assign(vm.virtual_machine, { state: null, memory_in_gb: null, cpu_cores: null });
+    Object.assign(vm.virtual_machine.package, { cpu_cores: null, memory_in_gb: null, storage_in_gb: null, ipv4_addresses: null, permalink: null, use_dedicated_cpus: null });
+    expect(fault(VM, vm)).toBeNull();
+    const short = { id: 'vmpkg_1', name: 'ROCK-1', permalink: null, cpu_cores: null, memory_in_gb: null, storage_in_gb: null, privacy: 'public', ipv4_addresses: null, icon: { url: 'https://x/i.png' } };
+    expect(fault('/virtual_machine_packages', { pagination: pagination(1), virtual_machine_packages: [short] })).toBeNull();
+    expect(fault('/gpu_types', { pagination: pagination(1), gpu_types: [{ id: 'gput_1', name: 'A100', manufacturer: null, memory_in_gb: null, memory_type: null, permalink: null }] })).toBeNull();
+    expect(fault('/users/current', { user: { id: 'user_1', first_name: 'Jane', last_name: 'Marsh', avatar_url: null }, organizations: [], api_token_id: null })).toBeNull();
+    // Where the GraphQL field may not be null, a null is still refused.
+    expect(fault('/users/current', { user: { id: 'user_1', first_name: 'Jane', last_name: null, avatar_url: null }, organizations: [], api_token_id: null })).toBe('user.last_name: expected a string, found null');
+  });
+
   it('does not look at endpoints it does not know', () => {
     expect(knowsAnswerShape('/somewhere/else')).toBe(false);
     expect(fault('/somewhere/else', {})).toBeNull();
@@ -196,15 +209,15 @@ describe('answers the gateway could not read', () => {
     ['tag names that are null', VM, withVm((vm) => (vm.tag_names = null)), 'virtual_machine.tag_names: expected an array, found null'],
     ['a VM without its organization', VM, withVm((vm) => delete vm.organization), 'virtual_machine.organization: expected an object, found nothing'],
     ['a VM’s organization whose name is null', VM, withVm((vm) => (vm.organization.name = null)), 'virtual_machine.organization.name: expected a string, found null'],
-    ['a VM’s package with its cores as text', VM, withVm((vm) => (vm.package.cpu_cores = '2')), 'virtual_machine.package.cpu_cores: expected an integer, found a string'],
+    ['a VM’s package with its cores as text', VM, withVm((vm) => (vm.package.cpu_cores = '2')), 'virtual_machine.package.cpu_cores: expected an integer or null, found a string'],
     ['a VM’s full country with no EU flag', VM, withVm((vm) => delete vm.zone.data_center.country.eu), 'virtual_machine.zone.data_center.country.eu: expected a boolean, found nothing'],
     ['annotations that are not a list', VM, { ...fullVm(), annotations: {} }, 'annotations: expected an array, found an object'],
     ['a null data-center list', '/data_centers', { data_centers: null }, 'data_centers: expected an array, found null'],
     ['a data center without its country', '/data_centers', { data_centers: [{ id: 'loc_1', name: 'London', permalink: null }] }, 'data_centers[0].country: expected an object, found nothing'],
-    ['a listed package whose cores are text', '/virtual_machine_packages', { pagination: pagination(), virtual_machine_packages: [{ ...fullPackage(), cpu_cores: '1' }] }, 'virtual_machine_packages[0].cpu_cores: expected an integer, found a string'],
+    ['a listed package whose cores are text', '/virtual_machine_packages', { pagination: pagination(), virtual_machine_packages: [{ ...fullPackage(), cpu_cores: '1' }] }, 'virtual_machine_packages[0].cpu_cores: expected an integer or null, found a string'],
     ['an organization not suspended in words', '/organizations/organization', { organization: { ...fullVm().virtual_machine.organization, suspended: 'no' } }, 'organization.suspended: expected a boolean, found a string'],
     ['a body that is a list', '/zones', [], 'the body: expected an object, found an array'],
-    ['a GPU type list of another shape', '/gpu_types', { pagination: pagination(), gpu_types: [{ id: 'gput_1', name: 'A100', permalink: 'a100' }] }, 'gpu_types[0].manufacturer: expected a string, found nothing'],
+    ['a GPU type list of another shape', '/gpu_types', { pagination: pagination(), gpu_types: [{ id: 'gput_1', name: 'A100', permalink: 'a100', manufacturer: 7 }] }, 'gpu_types[0].manufacturer: expected a string or null, found a number'],
     ['a user without a name', '/users/current', { user: { id: 'user_1', first_name: 'Jane', avatar_url: 'https://x' }, organizations: [] }, 'user.last_name: expected a string, found nothing'],
     ['an error envelope', VM_LIST, { error: { code: 'internal_error', description: 'Something went wrong', detail: {} } }, 'an error envelope, with a success status'],
   ];
