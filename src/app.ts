@@ -434,6 +434,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
       tokenKey: token ? tokens.key(token) : '',
       requestId: requestIdFrom(headers.requestId),
       deadline: clock.now() + timeoutMs,
+      deadlineFromClient: timeoutMs < config.deadlines.requestMs,
       noCache: asksForRefresh(headers.cacheControl),
       signal,
       stats: createRequestStats(),

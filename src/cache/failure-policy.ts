@@ -3,6 +3,7 @@ import {
   QueueFullError,
   RateLimitedError,
   UpstreamApiError,
+  UpstreamCancelledError,
   UpstreamError,
   UpstreamShapeError,
   isNotFoundCode,
@@ -24,6 +25,16 @@ export function canServeStaleOnError(error: unknown): boolean {
   // A 5xx in Katapult's own JSON is Katapult failing, as the same status as an HTML page is.
   if (error instanceof UpstreamApiError) return error.status === 429 || error.status >= 500;
   return error instanceof RateLimitedError || error instanceof CircuitOpenError || error instanceof QueueFullError;
+}
+
+/**
+ * A failure the gateway decided on without Katapult's answer: the queue holding the call past
+ * its request's deadline, or too full, or the caller going away. A client can bring these about
+ * (a short `X-Request-Timeout-Ms`), so they do not let a token past its check be served its
+ * kept entries (see the REST cache's token checks), where Katapult's own failures still do.
+ */
+export function isGatewayRefusal(error: unknown): boolean {
+  return error instanceof RateLimitedError || error instanceof QueueFullError || error instanceof UpstreamCancelledError;
 }
 
 /**

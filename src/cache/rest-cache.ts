@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { keptCopy, keptCopyBytes, UpstreamApiError, UpstreamCancelledError } from '../upstream/errors.js';
 import { parseJson, type UpstreamResult } from '../upstream/http.js';
-import { canServeStaleOnError, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
+import { canServeStaleOnError, isGatewayRefusal, isInvalidTokenError, isRememberedNotFound } from './failure-policy.js';
 import { createSharedDeadline, startFlight, type Flight } from './flight.js';
 import { resolveRestCacheOptions, type RestCacheOptions } from './rest-cache-options.js';
 import { createTokenLedger } from './token-ledger.js';
@@ -404,7 +404,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       report(status);
       return { ...(outcome.value as Omit<CacheRead<T>, 'status'>), status };
     }
-    const stale = canServeStaleOnError(outcome.error) ? staleForError(key.tokenKey, storeKey) : undefined;
+    const stale = canServeStaleOnError(outcome.error) && !(tokenOverdue(key.tokenKey) && isGatewayRefusal(outcome.error)) ? staleForError(key.tokenKey, storeKey) : undefined;
     if (stale?.type === 'value') {
       report('stale-if-error');
       return readOf(storeKey, stale, 'stale-if-error');
@@ -429,8 +429,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     backgroundCheckDue: (tokenKey) => ledger.checkedAt(tokenKey) !== undefined && tokenCheckDue(tokenKey),
     tokenCheckAt,
     refusalOf: invalidTokenError,
-    staleIfError<T>(key: CacheKey): CacheRead<T> | undefined {
-      if (invalidTokenError(key.tokenKey)) return undefined;
+    staleIfError<T>(key: CacheKey, options: { pastCheck?: boolean } = {}): CacheRead<T> | undefined {
+      if (invalidTokenError(key.tokenKey) || (tokenOverdue(key.tokenKey) && !options.pastCheck)) return undefined;
       const storeKey = storeKeyOf(key);
       const stale = staleForError(key.tokenKey, storeKey);
       if (stale?.type !== 'value') return undefined;

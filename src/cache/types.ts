@@ -112,9 +112,11 @@ export interface RestCache {
   /**
    * The kept entry `fetch` would serve if its load failed now (within `staleIfErrorMs` of its
    * freshness, the token not refused), counted as a stale-if-error read: for a read whose
-   * request's deadline came while the load was still on its way (Katapult not answering).
+   * request's deadline came while the load was still on its way (Katapult not answering). Not
+   * for a token past its check (see `tokenCheckAt`) unless `pastCheck`: a deadline a client
+   * chose shorter than Katapult's answer takes must not let a revoked token read its entries.
    */
-  staleIfError<T>(key: CacheKey): CacheRead<T> | undefined;
+  staleIfError<T>(key: CacheKey, options?: { pastCheck?: boolean }): CacheRead<T> | undefined;
   /** `bytes`: kept bodies plus per-entry overhead; `parsedBytes`: the parsed copies, as charged. */
   stats(): { entries: number; bytes: number; parsedBytes: number; tokens: number; inFlight: number };
   clear(): void;

@@ -248,9 +248,11 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           return queue.unsentAtDeadline(scope.tokenKey);
         },
         // Katapult not answering by the deadline is a Katapult failure like any other: a kept
-        // entry stands in for it, as when the load fails (a token past its check waits here).
+        // entry stands in for it, as when the load fails. For a token past its check (whose reads
+        // wait here), only at the gateway's own deadline: one its client chose could be shorter
+        // than any answer takes, and so serve a revoked token its entries.
         () => {
-          const stale = cache.staleIfError<T>(key);
+          const stale = cache.staleIfError<T>(key, { pastCheck: !scope.deadlineFromClient });
           return stale === undefined ? undefined : { value: record(scope, stale) };
         },
       );

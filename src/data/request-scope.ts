@@ -11,6 +11,8 @@ export interface RequestScope {
   requestId: string;
   /** Epoch ms by which this request wants its answer. */
   deadline: number;
+  /** The client asked for a shorter deadline than the gateway's own (`X-Request-Timeout-Ms`). */
+  deadlineFromClient?: boolean;
   /** The client sent `Cache-Control: no-cache`: skip fresh reads, refresh entries. */
   noCache: boolean;
   /** Aborts when the client goes away. */

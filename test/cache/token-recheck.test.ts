@@ -177,16 +177,16 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     }
   });
 
-  /** `answer`, once the fake clock has been moved on (100 ms at a time, 10 s at most) for its retries and deadline. */
+  /** `answer`, once the fake clock has been moved on (100 ms at a time, 20 s at most) for its retries and deadline. */
   async function whileAdvancing<T>(clock: ReturnType<typeof createFakeClock>, answer: Promise<T>): Promise<T> {
     let done = false;
     void answer.finally(() => (done = true));
-    for (let i = 0; i < 100 && !done; i++) await clock.advance(100);
+    for (let i = 0; i < 200 && !done; i++) await clock.advance(100);
     return answer;
   }
 
   /** A gateway whose globex token has read the catalogue once (stored as a finished answer too), then gone idle. */
-  async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'down' | 'hanging') {
+  async function idleAfterOneRead(katapult: () => 'up' | 'revoked' | 'slowly revoked' | 'down' | 'hanging') {
     const clock = createFakeClock();
     const gateway = createTestGateway({
       clock,
@@ -194,6 +194,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       wrapFetch: (simulator) => async (input, init) => {
         const state = katapult();
         if (state === 'revoked') return cannedError(403, 'invalid_api_token', { details: null });
+        if (state === 'slowly revoked') return new Promise<Response>((resolve) => clock.setTimeout(() => resolve(cannedError(403, 'invalid_api_token', { details: null })), 50));
         if (state === 'down') return cannedError(503, 'service_unavailable', {});
         if (state === 'hanging') return new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
         return simulator(input, init);
@@ -244,16 +245,34 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     }
   });
 
-  it('is answered from its entries at its deadline when Katapult does not answer for it at all', async () => {
+  it('is answered from its entries at the gateway’s own deadline when Katapult does not answer for it at all', async () => {
     let state: 'up' | 'hanging' = 'up';
     const { clock, gateway, ask, first } = await idleAfterOneRead(() => state);
     try {
       state = 'hanging';
       await clock.advance(120_000);
-      const served = await whileAdvancing(clock, ask({ 'x-request-timeout-ms': '2000' }));
+      // Not at a deadline its client chose shorter: that could be shorter than any answer takes.
+      const early = await whileAdvancing(clock, ask({ 'x-request-timeout-ms': '2000' }));
+      expect(early.text).not.toMatch(/pkg_/);
+      const served = await whileAdvancing(clock, ask());
       expect(served.status).toBe(200);
       expect(served.body.errors).toBeUndefined();
       expect(served.body.data).toEqual(first.body.data);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it.each(['1', '20'])('is not answered from its entries for a deadline its client set shorter than Katapult takes (X-Request-Timeout-Ms %s)', async (timeoutMs) => {
+    let state: 'up' | 'slowly revoked' = 'up';
+    const { clock, gateway, ask } = await idleAfterOneRead(() => state);
+    try {
+      state = 'slowly revoked';
+      await clock.advance(120_000);
+      const answer = await whileAdvancing(clock, ask({ 'x-request-timeout-ms': timeoutMs }));
+      expect(answer.text).not.toMatch(/pkg_/);
+      expect(answer.body.data?.virtualMachinePackages ?? null).toBeNull();
+      expect(errorCodes(answer.body).length).toBeGreaterThan(0);
     } finally {
       await gateway.close();
     }
