@@ -106,13 +106,14 @@ const pagination = object(
 );
 
 const countryCodes = (v: Record<string, unknown>) =>
-  string(v.iso_code2)?.at('iso_code2') ?? string(v.iso_code3)?.at('iso_code3') ?? stringOrNull(v.time_zone)?.at('time_zone') ?? boolean(v.eu)?.at('eu');
+  stringOrNull(v.iso_code2)?.at('iso_code2') ?? stringOrNull(v.iso_code3)?.at('iso_code3') ?? stringOrNull(v.time_zone)?.at('time_zone') ?? booleanOrNull(v.eu)?.at('eu');
 const fullCountry = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? countryCodes(v));
 /** Lists give a country's id and name; one that carries its codes is read as the full record (see `countryModel`). */
 const country = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? ('iso_code2' in v ? countryCodes(v) : null));
 
 const dataCenterFields = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink');
-const dataCenter = object((v) => dataCenterFields(v) ?? country(v.country)?.at('country'));
+const countryOrNull = orNull(country);
+const dataCenter = object((v) => dataCenterFields(v) ?? countryOrNull(v.country)?.at('country'));
 /** A data center inside a zone or a GPU type: real lists leave its country out (`/data_centers` has it). */
 const dataCenterRef = object((v) => dataCenterFields(v) ?? (v.country === undefined ? null : country(v.country)?.at('country')));
 
@@ -242,7 +243,7 @@ const virtualMachineInList = object(
 const addresses = listOf(
   object(
     (v) =>
-      string(v.id)?.at('id') ??
+      stringOrNull(v.id)?.at('id') ??
       string(v.address)?.at('address') ??
       stringOrNull(v.reverse_dns)?.at('reverse_dns') ??
       booleanOrNull(v.vip)?.at('vip') ??
@@ -250,8 +251,8 @@ const addresses = listOf(
       stringOrNull(v.address_with_mask)?.at('address_with_mask'),
   ),
 );
-const hypervisor = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? string(v.ip_address)?.at('ip_address')));
-const tagNames = listOf(string);
+const hypervisor = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.ip_address)?.at('ip_address')));
+const tagNames = orNull(listOf(string));
 const packageOrNull = orNull(packageRecord);
 const gpuTypeOrNull = orNull(gpuType);
 const virtualMachine = object(
@@ -269,7 +270,7 @@ const virtualMachine = object(
     addresses(v.ip_addresses)?.at('ip_addresses') ??
     hypervisor(v.hypervisor)?.at('hypervisor'),
 );
-const annotations = listOf(object((v) => string(v.key)?.at('key') ?? stringOrNull(v.value)?.at('value')));
+const annotations = orNull(listOf(object((v) => string(v.key)?.at('key') ?? stringOrNull(v.value)?.at('value'))));
 
 const user = object((v) => string(v.id)?.at('id') ?? string(v.first_name)?.at('first_name') ?? string(v.last_name)?.at('last_name') ?? stringOrNull(v.avatar_url)?.at('avatar_url'));
 

@@ -167,6 +167,12 @@ describe('answers of the shape the gateway reads', () => {
     expect(fault('/virtual_machine_packages', { pagination: pagination(1), virtual_machine_packages: [short] })).toBeNull();
     expect(fault('/gpu_types', { pagination: pagination(1), gpu_types: [{ id: 'gput_1', name: 'A100', manufacturer: null, memory_in_gb: null, memory_type: null, permalink: null }] })).toBeNull();
     expect(fault('/users/current', { user: { id: 'user_1', first_name: 'Jane', last_name: 'Marsh', avatar_url: null }, organizations: [], api_token_id: null })).toBeNull();
+    const more = fullVm();
+    Object.assign(more.virtual_machine, { tag_names: null, hypervisor: { id: 'hv_1', name: 'hv-1', ip_address: null } });
+    Object.assign(more.virtual_machine.zone.data_center.country, { eu: null, iso_code3: null });
+    more.virtual_machine.ip_addresses[0].id = null;
+    expect(fault(VM, { ...more, annotations: null })).toBeNull();
+    expect(fault('/data_centers', { data_centers: [{ id: 'loc_1', name: 'London', permalink: null, country: null }, { id: 'loc_2', name: 'Amsterdam', permalink: null }] })).toBeNull();
     // Where the GraphQL field may not be null, a null is still refused.
     expect(fault('/users/current', { user: { id: 'user_1', first_name: 'Jane', last_name: null, avatar_url: null }, organizations: [], api_token_id: null })).toBe('user.last_name: expected a string, found null');
   });
@@ -206,14 +212,14 @@ describe('answers the gateway could not read', () => {
     ['a flag as text', VM_LIST, { ...vmPage(), pagination: { ...pagination(), large_set: 'false' } }, 'pagination.large_set: expected a boolean, found a string'],
     ['memory as text', VM, withVm((vm) => (vm.memory_in_gb = '32GB')), 'virtual_machine.memory_in_gb: expected an integer or null, found a string'],
     ['memory in fractions', VM, withVm((vm) => (vm.memory_in_gb = 1.5)), 'virtual_machine.memory_in_gb: expected an integer or null, found a fractional number'],
-    ['tag names that are null', VM, withVm((vm) => (vm.tag_names = null)), 'virtual_machine.tag_names: expected an array, found null'],
+    ['tag names that are not a list', VM, withVm((vm) => (vm.tag_names = {})), 'virtual_machine.tag_names: expected an array or null, found an object'],
     ['a VM without its organization', VM, withVm((vm) => delete vm.organization), 'virtual_machine.organization: expected an object, found nothing'],
     ['a VM’s organization whose name is null', VM, withVm((vm) => (vm.organization.name = null)), 'virtual_machine.organization.name: expected a string, found null'],
     ['a VM’s package with its cores as text', VM, withVm((vm) => (vm.package.cpu_cores = '2')), 'virtual_machine.package.cpu_cores: expected an integer or null, found a string'],
-    ['a VM’s full country with no EU flag', VM, withVm((vm) => delete vm.zone.data_center.country.eu), 'virtual_machine.zone.data_center.country.eu: expected a boolean, found nothing'],
-    ['annotations that are not a list', VM, { ...fullVm(), annotations: {} }, 'annotations: expected an array, found an object'],
+    ['a VM’s full country with an EU flag in words', VM, withVm((vm) => (vm.zone.data_center.country.eu = 'yes')), 'virtual_machine.zone.data_center.country.eu: expected a boolean or null, found a string'],
+    ['annotations that are not a list', VM, { ...fullVm(), annotations: {} }, 'annotations: expected an array or null, found an object'],
     ['a null data-center list', '/data_centers', { data_centers: null }, 'data_centers: expected an array, found null'],
-    ['a data center without its country', '/data_centers', { data_centers: [{ id: 'loc_1', name: 'London', permalink: null }] }, 'data_centers[0].country: expected an object, found nothing'],
+    ['a data center whose country is a name', '/data_centers', { data_centers: [{ id: 'loc_1', name: 'London', permalink: null, country: 'UK' }] }, 'data_centers[0].country: expected an object or null, found a string'],
     ['a listed package whose cores are text', '/virtual_machine_packages', { pagination: pagination(), virtual_machine_packages: [{ ...fullPackage(), cpu_cores: '1' }] }, 'virtual_machine_packages[0].cpu_cores: expected an integer or null, found a string'],
     ['an organization not suspended in words', '/organizations/organization', { organization: { ...fullVm().virtual_machine.organization, suspended: 'no' } }, 'organization.suspended: expected a boolean, found a string'],
     ['a body that is a list', '/zones', [], 'the body: expected an object, found an array'],
