@@ -249,10 +249,11 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         },
         // Katapult not answering by the deadline is a Katapult failure like any other: a kept
         // entry stands in for it, as when the load fails. For a token past its check (whose reads
-        // wait here), only at the gateway's own deadline: one its client chose could be shorter
-        // than any answer takes, and so serve a revoked token its entries.
+        // wait here), only at the gateway's own deadline for a call that was sent: a deadline its
+        // client chose could be shorter than any answer takes, and a call still queued (held for a
+        // later joiner's deadline) is the gateway declining to send, not Katapult failing.
         () => {
-          const stale = cache.staleIfError<T>(key, { pastCheck: !scope.deadlineFromClient });
+          const stale = cache.staleIfError<T>(key, { pastCheck: !scope.deadlineFromClient && !unsentCalls.has(callKey) });
           return stale === undefined ? undefined : { value: record(scope, stale) };
         },
       );
