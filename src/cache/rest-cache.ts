@@ -351,7 +351,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const load = fetchOptions.load as CacheFetchOptions<unknown>['load'];
     const entry = fetchOptions.noCache ? undefined : lookup(key.tokenKey, storeKey);
     const now = clock.now();
-    if (entry?.type === 'not-found' && now < entry.freshUntil) {
+    // A remembered not-found, too, is only Katapult's word while the token is vouched for.
+    if (entry?.type === 'not-found' && now < entry.freshUntil && !tokenOverdue(key.tokenKey)) {
       report('negative');
       throw entry.error;
     }

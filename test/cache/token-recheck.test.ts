@@ -129,6 +129,23 @@ describe('a token answered from fresh entries', () => {
     expect(cache.backgroundCheckDue('t1')).toBe(false);
   });
 
+  it('is not answered from a remembered not-found once past its check, however long not-founds are remembered', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, notFoundTtlMs: 600_000 }));
+    const notFound = new UpstreamApiError(404, 'virtual_machine_not_found', '', {});
+    await expect(cache.fetch(keyOf('t1', '/virtual_machines/vm_1'), { load: failing(notFound) })).rejects.toBe(notFound);
+    await clock.advance(30_000);
+    const remembered = failing(notFound);
+    await expect(cache.fetch(keyOf('t1', '/virtual_machines/vm_1'), { load: remembered })).rejects.toSatisfy(replayOf(notFound));
+    expect(remembered).not.toHaveBeenCalled();
+    // Past the period: Katapult is asked again, and its refusal of the token is what comes back.
+    await clock.advance(60_000);
+    const revoked = new UpstreamApiError(403, 'invalid_api_token', '', {});
+    const asked = failing(revoked);
+    await expect(cache.fetch(keyOf('t1', '/virtual_machines/vm_1'), { load: asked })).rejects.toBe(revoked);
+    expect(asked).toHaveBeenCalledTimes(1);
+  });
+
   it('is never checked with tokenRecheckMs 0, whether or not it holds entries', async () => {
     const clock = createFakeClock();
     const cache = createRestCache(strictOptions(clock));
