@@ -6,7 +6,7 @@ import { createKatapultSource } from '../../src/data/katapult-source.js';
 import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
 import { createRequestQueue, type QueueAddOptions } from '../../src/queue/index.js';
 import type { KatapultHttp } from '../../src/upstream/http.js';
-import { NO_RATE_LIMIT_INFO } from '../../src/upstream/errors.js';
+import { NO_RATE_LIMIT_INFO, RateLimitedError, UpstreamApiError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { strictOptions } from '../cache/fixtures.js';
 
@@ -38,5 +38,46 @@ describe('the queue options of a Katapult call', () => {
     await clock.flush();
     expect(added).toHaveLength(3);
     expect(added.at(-1)).toMatchObject({ priority: 'background', spendsHeldBack: false });
+  });
+});
+
+describe('a read at its deadline, for a token past its check', () => {
+  it('is not answered from the kept entry while its call is still held unsent (the gateway declining to send, not Katapult failing)', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, staleIfErrorMs: 3_600_000 }));
+    const queue = createRequestQueue({ clock, random: () => 0 });
+    const raw = Buffer.from('{"zones":[]}');
+    let answers = 0;
+    const http: KatapultHttp = {
+      baseUrl: 'http://katapult/core/v1',
+      get: async () => {
+        // The first call is answered; every later one is refused for the token's budget, which holds the call for the next window.
+        if (answers++ === 0) return { status: 200, body: { zones: [] } as never, bytes: raw.length, raw, rateLimit: { permitted: 1000, remaining: 999, retryAfterMs: null }, upstreamRequestId: null };
+        const refusal = new UpstreamApiError(429, 'rate_limit_reached', '', { total_permitted: 1000 });
+        refusal.rateLimit = { permitted: 1000, remaining: 0, retryAfterMs: null };
+        // Answered after 50 ms, so that a second request joins the call while it is on its way.
+        await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 50));
+        throw refusal;
+      },
+    };
+    const source = createKatapultSource({ http, cache, queue, clock });
+    const scope = (deadlineMs: number): RequestScope => ({ token: 'kp_t', tokenKey: 'key-t', requestId: 'r', deadline: clock.now() + deadlineMs, noCache: false, stats: createRequestStats() });
+    const read = (s: RequestScope) => Promise.resolve(source.get(s, { path: '/zones', kind: 'zones' }));
+
+    await read(scope(10_000));
+    // Past the token's check: the read goes to Katapult, whose 429 holds the call for the next window.
+    await clock.advance(120_000);
+    const first = read(scope(10_000)).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    await clock.advance(10);
+    // A second request for the same call that can wait longer: after the 429, the call stays queued past the first one's deadline.
+    const later = read(scope(100_000)).catch(() => undefined);
+    await clock.advance(10_000);
+    const outcome = await first;
+    expect(outcome).toMatchObject({ error: expect.any(RateLimitedError) });
+    await clock.advance(100_000);
+    await later;
   });
 });
