@@ -135,32 +135,13 @@ const gpuTypeInList = object((v) => ('manufacturer' in v ? gpuTypeFields(v) : gp
 const packageGroup = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name')));
 const iconOrNull = orNull(
   object(
-  (v) =>
-    string(v.url)?.at('url') ??
-    string(v.file_name)?.at('file_name') ??
-    string(v.file_type)?.at('file_type') ??
-    integer(v.file_size)?.at('file_size') ??
-    string(v.digest)?.at('digest'),
+    (v) =>
+      string(v.url)?.at('url') ??
+      string(v.file_name)?.at('file_name') ??
+      string(v.file_type)?.at('file_type') ??
+      integer(v.file_size)?.at('file_size') ??
+      string(v.digest)?.at('digest'),
   ),
-);
-/**
- * A package's own record, and a VM's package. `group` is in the OpenAPI document and recorded
- * answers but not in Apia's object, so it may be left out.
- */
-const packageRecord = object(
-  (v) =>
-    string(v.id)?.at('id') ??
-    string(v.name)?.at('name') ??
-    stringOrNull(v.permalink)?.at('permalink') ??
-    integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
-    integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
-    integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
-    integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
-    integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
-    string(v.privacy)?.at('privacy') ??
-    iconOrNull(v.icon)?.at('icon') ??
-    booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
-    packageGroup(v.group)?.at('group'),
 );
 const iconInList = orNull(
   object(
@@ -173,25 +154,31 @@ const iconInList = orNull(
   ),
 );
 /**
+ * A package's fields, as its own record and a list give them alike but for `privacy` (a list may
+ * leave it out) and the icon (a list gives its URL only). `group` is in the OpenAPI document and
+ * recorded answers but not in Apia's object, so it may be left out.
+ */
+const packageFields = (privacy: ShapeCheck, icon: ShapeCheck) => (v: Record<string, unknown>) =>
+  string(v.id)?.at('id') ??
+  string(v.name)?.at('name') ??
+  stringOrNull(v.permalink)?.at('permalink') ??
+  integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
+  integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
+  integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+  integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
+  integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
+  privacy(v.privacy)?.at('privacy') ??
+  icon(v.icon)?.at('icon') ??
+  booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
+  packageGroup(v.group)?.at('group');
+/** A package's own record, and a VM's package. */
+const packageRecord = object(packageFields(string, iconOrNull));
+/**
  * A package in a list: Apia's list endpoint names fewer fields, and only an icon's URL. What is
  * missing is read from the package's own record; what is there is read as it is (a null, where
  * the GraphQL field may be null, as null).
  */
-const packageInList = object(
-  (v) =>
-    string(v.id)?.at('id') ??
-    string(v.name)?.at('name') ??
-    stringOrNull(v.permalink)?.at('permalink') ??
-    integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
-    integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
-    integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
-    integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
-    integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
-    stringIfThere(v.privacy)?.at('privacy') ??
-    iconInList(v.icon)?.at('icon') ??
-    booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
-    packageGroup(v.group)?.at('group'),
-);
+const packageInList = object(packageFields(stringIfThere, iconInList));
 
 // Apia's organization object has no `activated_at` (the reference lists it): left out, it is read as null.
 const organization = object(
