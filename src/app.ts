@@ -1,7 +1,7 @@
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createRestCache, type RestCache } from './cache/index.js';
 import { systemClock, type Clock } from './clock.js';
-import type { GatewayConfig } from './config.js';
+import { MAX_QUEUE_WINDOW_OFFSET_MS, type GatewayConfig } from './config.js';
 import { createCursorCodec } from './data/cursor.js';
 import { createKatapultData, type KatapultData } from './data/katapult-data.js';
 import { createOpeningReadsMemory, type OpeningReadsMemory } from './data/opening-reads.js';
@@ -123,7 +123,7 @@ function wrongAddressIn(code: string | null, status: number | null, tokenless = 
 }
 
 /** What QUEUE_WINDOW_OFFSET_MS may be set to: half a window, and 30 s (the setting's own limit). */
-const offsetLimit = (windowMs: number) => Math.min(Math.floor(windowMs / 2), 30_000);
+const offsetLimit = (windowMs: number) => Math.min(Math.floor(windowMs / 2), MAX_QUEUE_WINDOW_OFFSET_MS);
 /** An offset that covers a lag of at most `ms`: a quarter of a second more, as the default is over a clock in step, in steps of 250 ms. */
 export const offsetCovering = (ms: number, windowMs: number) => Math.min(offsetLimit(windowMs), Math.max(250, Math.ceil((ms + 250) / 250) * 250));
 
@@ -133,17 +133,26 @@ export const offsetCovering = (ms: number, windowMs: number) => Math.min(offsetL
  */
 function createClockReport(queue: GatewayConfig['queue'], logger: Logger, clock: Clock) {
   const { windowMs, windowOffsetMs, replicas } = queue;
-  let behindSince: { atLeastMs: number; atMostMs: number } | null = null;
-  let behindLoggedAt = Number.NEGATIVE_INFINITY;
-  let aheadSince: number | null = null;
-  let aheadLoggedAt = Number.NEGATIVE_INFINITY;
+  /** Readings gathered (`merge` keeps the tightest) since the last one logged; the gathered one when it is time to log again, else null. */
+  const gathering = <T>(merge: (gathered: T, reading: T) => T) => {
+    let gathered: T | null = null;
+    let loggedAt = Number.NEGATIVE_INFINITY;
+    return (reading: T): T | null => {
+      gathered = gathered === null ? reading : merge(gathered, reading);
+      if (clock.now() - loggedAt < CLOCK_REPORT_MS) return null;
+      const due = gathered;
+      gathered = null;
+      loggedAt = clock.now();
+      return due;
+    };
+  };
+  const behindDue = gathering<{ atLeastMs: number; atMostMs: number }>((a, b) => ({ atLeastMs: Math.max(a.atLeastMs, b.atLeastMs), atMostMs: Math.min(a.atMostMs, b.atMostMs) }));
+  const aheadDue = gathering<number>(Math.min);
   return {
     behind(lag: { atLeastMs: number; atMostMs: number }) {
-      behindSince = behindSince ? { atLeastMs: Math.max(behindSince.atLeastMs, lag.atLeastMs), atMostMs: Math.min(behindSince.atMostMs, lag.atMostMs) } : lag;
-      if (clock.now() - behindLoggedAt < CLOCK_REPORT_MS) return;
-      const { atLeastMs, atMostMs } = behindSince;
-      behindSince = null;
-      behindLoggedAt = clock.now();
+      const due = behindDue(lag);
+      if (due === null) return;
+      const { atLeastMs, atMostMs } = due;
       const needed = offsetCovering(atMostMs, windowMs);
       logger.warn(
         { katapultBehindMs: { atLeast: atLeastMs, atMost: atMostMs }, windowOffsetMs },
@@ -155,11 +164,8 @@ function createClockReport(queue: GatewayConfig['queue'], logger: Logger, clock:
     offsetTooLarge({ lagAtMostMs }: { lagAtMostMs: number }) {
       // Only when the offset it asks for is smaller than the one set (a slow answer's bound may not be).
       if (offsetCovering(Math.max(0, lagAtMostMs), windowMs) >= windowOffsetMs) return;
-      aheadSince = Math.min(aheadSince ?? lagAtMostMs, lagAtMostMs);
-      if (clock.now() - aheadLoggedAt < CLOCK_REPORT_MS) return;
-      const atMostMs = aheadSince;
-      aheadSince = null;
-      aheadLoggedAt = clock.now();
+      const atMostMs = aheadDue(lagAtMostMs);
+      if (atMostMs === null) return;
       logger.warn(
         { katapultBehindMs: { atMost: atMostMs }, windowOffsetMs },
         `QUEUE_WINDOW_OFFSET_MS (${windowOffsetMs}) is more than Katapult's clock needs: it is at most ${atMostMs} ms behind this machine's (by the Date of its answers), ` +

@@ -79,6 +79,9 @@ const MIB = 1024 * KIB;
 /** Random per process: fine for one replica, but every replica must share the value, so set it in production. */
 const randomSecret = () => randomBytes(32).toString('base64url');
 
+/** The largest QUEUE_WINDOW_OFFSET_MS: a Katapult clock further behind than this wants correcting, not following. */
+export const MAX_QUEUE_WINDOW_OFFSET_MS = 30_000;
+
 const specs = {
   PORT: int(4000, 0, 65535),
   HOST: { schema: z.string().min(1), expected: 'a host name or address', fallback: '127.0.0.1' } as Spec<string>,
@@ -135,7 +138,7 @@ const specs = {
   QUEUE_BUDGET_RESERVE: int(2, 0),
   QUEUE_REPLICAS: int(1, 1, 64),
   QUEUE_WINDOW_MS: int(60_000, 1000),
-  QUEUE_WINDOW_OFFSET_MS: int(250, 0, 30_000),
+  QUEUE_WINDOW_OFFSET_MS: int(250, 0, MAX_QUEUE_WINDOW_OFFSET_MS),
   QUEUE_RETRY_MAX_ATTEMPTS: int(3, 1, 10),
   QUEUE_RETRY_BASE_DELAY_MS: int(100, 1),
   QUEUE_RETRY_MAX_DELAY_MS: int(2000, 1),
