@@ -18,6 +18,15 @@ async function started(gateway: Promise<TestGateway>): Promise<TestGateway> {
   return ready;
 }
 
+/** /ready once it fails: a wrong address seen by a client's call fails it once the gateway's own call has confirmed it. */
+function failingReady(gateway: TestGateway) {
+  return vi.waitFor(async () => {
+    const now = await raw(`${gateway.url}/ready`);
+    expect(now.status).toBe(503);
+    return now;
+  });
+}
+
 /**
  * A proxy in front of the simulator that answers the calls `refuses` picks with its own HTML 403
  * page (a WAF's, a misconfigured proxy's), logging every call it gets. Returns its /core/v1 URL.
@@ -64,11 +73,7 @@ describe('liveness and readiness', () => {
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
     // Once the gateway's own call (no token, a fixed path) has confirmed it.
-    const ready = await vi.waitFor(async () => {
-      const now = await raw(`${gateway.url}/ready`);
-      expect(now.status).toBe(503);
-      return now;
-    });
+    const ready = await failingReady(gateway);
     expect(ready.json.problems.join(' ')).toMatch(/route_not_found/);
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
   });
@@ -86,11 +91,7 @@ describe('liveness and readiness', () => {
 
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
-    const ready = await vi.waitFor(async () => {
-      const now = await raw(`${gateway.url}/ready`);
-      expect(now.status).toBe(503);
-      return now;
-    });
+    const ready = await failingReady(gateway);
     expect(ready.json.problems.join(' ')).toMatch(/HTTP 404 that is not Katapult's JSON/);
     const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
     expect(lines.some((r) => r.level === 50 && /configuration error/.test(r.msg))).toBe(true);
@@ -115,11 +116,7 @@ describe('liveness and readiness', () => {
     // Not retried: the same request gets the same redirect.
     expect(calls.length).toBeGreaterThan(0);
     // Once the gateway's own call (no token, a fixed path) has confirmed it.
-    const ready = await vi.waitFor(async () => {
-      const now = await raw(`${gateway.url}/ready`);
-      expect(now.status).toBe(503);
-      return now;
-    });
+    const ready = await failingReady(gateway);
     expect(new Set(calls).size).toBe(calls.length);
     expect(ready.json.problems).toEqual(['KATAPULT_API_URL does not point at the Katapult API (an HTTP 301 redirect, which the gateway does not follow)']);
     const lines = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string });
