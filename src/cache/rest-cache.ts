@@ -351,14 +351,14 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const load = fetchOptions.load as CacheFetchOptions<unknown>['load'];
     const entry = fetchOptions.noCache ? undefined : lookup(key.tokenKey, storeKey);
     const now = clock.now();
-    // A remembered not-found, too, is only Katapult's word while the token is vouched for.
-    if (entry?.type === 'not-found' && now < entry.freshUntil && !tokenOverdue(key.tokenKey)) {
+    // An overdue token's reads go to Katapult, as a cold request's do, a remembered not-found's
+    // too; if Katapult fails, its entries may still stand in (stale-if-error, below).
+    const vouched = entry !== undefined && now < tokenCheckAt(key.tokenKey);
+    if (entry?.type === 'not-found' && now < entry.freshUntil && vouched) {
       report('negative');
       throw entry.error;
     }
-    // An overdue token's reads go to Katapult, as a cold request's do; if Katapult cannot answer,
-    // its entries are still served as for any failure (stale-if-error, below).
-    if (entry?.type === 'value' && !tokenOverdue(key.tokenKey)) {
+    if (entry?.type === 'value' && vouched) {
       if (now < entry.freshUntil) {
         if (tokenCheckDue(key.tokenKey) && !flights.has(storeKey)) {
           // Served as it is; the refresh finds out whether Katapult still accepts the token (an
