@@ -97,6 +97,9 @@ function post(url: string, agent: http.Agent, body: string): Promise<boolean> {
 try {
   const simulator = await startSimulator({ repoRoot, latencyMs: 20, script: join(benchDir, 'harness/simulator-child.ts') });
   const sides: Side[] = [];
+  // Stopped with SIGTERM before the rest are killed, so a side run with --cpu-prof (or any
+  // exit-time option) gets to write its output.
+  const children: Array<{ stop(graceMs?: number): Promise<void> }> = [];
   const notes: string[] = [];
   for (const [side, ref] of [['A', refA], ['B', refB]] as const) {
     const root = checkout(side, ref);
@@ -109,6 +112,7 @@ try {
     const nodeArgs = (process.env[`AB_${side}_NODE_ARGS`] ?? '').split(' ').filter(Boolean);
     const child = startChild(`gateway ${side}`, command.command, [...nodeArgs, ...command.args], { cwd: root, env });
     await waitForHttp(child, `http://127.0.0.1:${port}/health`);
+    children.push(child);
     sides.push({ side, label: `${ref ?? 'work tree'}${nodeArgs.length ? ` with ${nodeArgs.join(' ')}` : ''}`, url: `http://127.0.0.1:${port}/graphql`, pid: child.process.pid!, agent: new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), counts: [] as number[], cpu: [] as number[] });
   }
 
@@ -118,6 +122,7 @@ try {
     await comparedWarm(sides);
   }
   for (const note of notes) console.log(`note: ${note}`);
+  await Promise.all(children.map((child) => child.stop(10_000)));
   await simulator.stop();
 } finally {
   killAllChildren();

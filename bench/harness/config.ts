@@ -38,7 +38,13 @@ export interface BenchConfig {
   only: readonly string[] | null;
   /** Only these scenarios (`BENCH_SCENARIOS`, comma-separated ids, any case: `P1b,P4`). */
   scenarios: ReadonlySet<ScenarioId>;
-  /** Whether every scenario and every system runs; only such a run replaces results/latest.*. */
+  /**
+   * Node options for the gateway's process alone (`BENCH_GATEWAY_NODE_ARGS`, space-separated),
+   * e.g. `--cpu-prof --cpu-prof-dir=/tmp/profiles` to profile it under a scenario's load. A
+   * run with any is not a result: it never replaces results/latest.*.
+   */
+  gatewayNodeArgs: readonly string[];
+  /** Whether every scenario and every system runs, as shipped; only such a run replaces results/latest.*. */
   complete: boolean;
 }
 
@@ -65,6 +71,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
   if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; expected some of ${SCENARIOS.join(', ')} (any case)`);
   const scenarios = new Set<ScenarioId>(asked.length ? (asked as ScenarioId[]) : SCENARIOS);
   const onlyList = only && only.length > 0 ? only : null;
+  const gatewayNodeArgs = (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return {
     quick,
     rounds: readInt(env, 'BENCH_ROUNDS', quick ? 1 : 3, 1),
@@ -84,6 +91,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     memorySettleS: readInt(env, 'BENCH_MEMORY_SETTLE_S', quick ? 10 : 20, 0),
     only: onlyList,
     scenarios,
-    complete: scenarios.size === SCENARIOS.length && onlyList === null,
+    gatewayNodeArgs,
+    complete: scenarios.size === SCENARIOS.length && onlyList === null && gatewayNodeArgs.length === 0,
   };
 }

@@ -110,11 +110,12 @@ export async function main(repoRoot: string, benchDir: string): Promise<void> {
     const gateway = await prepareGateway(repoRoot, workDir, notes);
     results.meta.gatewayRunMode = gateway.mode;
     notes.push(GATEWAY_SETTINGS_NOTE);
+    if (config.gatewayNodeArgs.length) notes.push(`The gateway ran with node options ${config.gatewayNodeArgs.join(' ')} (BENCH_GATEWAY_NODE_ARGS): its figures are not comparable with a run without them.`);
     const simulator = await startSimulator({ repoRoot, latencyMs: config.latencyMs, script: join(benchDir, 'harness/simulator-child.ts') });
     console.log(`  simulator at ${simulator.baseUrl} (${config.latencyMs} ms latency)`);
     const wantsMesh = selected.some((s) => s.flavor === 'mesh');
     const mesh = wantsMesh ? await composeMesh(repoRoot, benchDir, simulator.baseUrl, workDir) : { path: null, reason: null };
-    const context: SystemContext = { repoRoot, benchDir, simulatorBaseUrl: simulator.baseUrl, gatewayCommand: gateway.command, supergraphPath: mesh.path, limitBodyPath: null };
+    const context: SystemContext = { repoRoot, benchDir, simulatorBaseUrl: simulator.baseUrl, gatewayCommand: gateway.command, gatewayNodeArgs: config.gatewayNodeArgs, supergraphPath: mesh.path, limitBodyPath: null };
     let systems: SystemSpec[] = selected.filter((s) => s.flavor !== 'mesh' || mesh.path !== null);
     for (const s of selected) {
       if (s.flavor === 'mesh' && mesh.path === null) results.systems[s.id] = { label: s.label, measured: false, reason: mesh.reason ?? '' };

@@ -29,6 +29,8 @@ export interface SystemContext {
   simulatorBaseUrl: string;
   /** How to start the gateway: the built entry point, or tsx on the sources. */
   gatewayCommand: { command: string; args: string[] };
+  /** Node options before the gateway's own arguments (BENCH_GATEWAY_NODE_ARGS): only node's options fit there. */
+  gatewayNodeArgs: readonly string[];
   /** The composed supergraph; null when Mesh could not be composed. */
   supergraphPath: string | null;
   /** The limit server's fixed answer; null until the gateway's answer has been captured. */
@@ -74,7 +76,7 @@ export async function startSystem(spec: SystemSpec, ctx: SystemContext, extraEnv
   let readyUrl = url;
   switch (spec.id) {
     case 'gateway':
-      child = startChild('gateway', ctx.gatewayCommand.command, ctx.gatewayCommand.args, { cwd: ctx.repoRoot, env: baseEnv(gatewayEnv(ctx, port, extraEnv)) });
+      child = startChild('gateway', ctx.gatewayCommand.command, [...ctx.gatewayNodeArgs, ...ctx.gatewayCommand.args], { cwd: ctx.repoRoot, env: baseEnv(gatewayEnv(ctx, port, extraEnv)) });
       readyUrl = `http://127.0.0.1:${port}/health`;
       break;
     case 'limit':
@@ -107,5 +109,7 @@ export async function startSystem(spec: SystemSpec, ctx: SystemContext, extraEnv
     await child.stop(500);
     throw error;
   }
-  return { spec, url, pid: child.pid, child, stop: () => child.stop() };
+  // A profiled gateway (--cpu-prof) writes its profile on the way out, which can take seconds.
+  const graceMs = spec.id === 'gateway' && ctx.gatewayNodeArgs.length > 0 ? 30_000 : undefined;
+  return { spec, url, pid: child.pid, child, stop: () => child.stop(graceMs) };
 }
