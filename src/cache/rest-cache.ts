@@ -267,7 +267,21 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
   };
 
-  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number, tokenCheck = false): InFlight => {
+  /**
+   * Per token, the load on its way to Katapult whose answer will say whether Katapult still
+   * accepts the token: its background check, or the first read made once it was overdue. Its
+   * other reads that have entries wait for that one answer instead of each going to Katapult.
+   */
+  const vouching = new Map<string, InFlight>();
+
+  /** A caller now waits on a background load: it must not wait behind every other token's refreshes. */
+  const bringForward = (inFlight: InFlight) => {
+    if (!inFlight.background) return;
+    inFlight.background = false;
+    for (const listener of inFlight.onForeground) safely(listener);
+  };
+
+  const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number, tokenCheck = false, vouches = tokenCheck): InFlight => {
     const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline), background, onForeground: new Set() } as InFlight;
     const onForeground = (listener: () => void) => {
       inFlight.onForeground.add(listener);
@@ -302,6 +316,12 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         },
       },
     );
+    if (vouches && !vouching.has(key.tokenKey)) {
+      vouching.set(key.tokenKey, inFlight);
+      void inFlight.flight.outcome.then(() => {
+        if (vouching.get(key.tokenKey) === inFlight) vouching.delete(key.tokenKey);
+      });
+    }
     return inFlight;
   };
 
@@ -334,6 +354,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   /** Tokens whose background check is on its way: one at a time, however many of their reads come meanwhile. */
   const checking = new Set<string>();
   const tokenOverdue = (tokenKey: string): boolean => clock.now() >= tokenCheckAt(tokenKey);
+  /** Whether `fetch` answers from this entry once its token is vouched for: fresh, or a value within stale-while-revalidate. */
+  const servedWhenVouched = (entry: Entry, now: number): boolean =>
+    now < entry.freshUntil || (entry.type === 'value' && now < entry.freshUntil + settings.staleWhileRevalidateMs);
   const tokenCheckDue = (tokenKey: string): boolean => {
     const now = clock.now();
     const at = tokenCheckAt(tokenKey);
@@ -357,6 +380,25 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     if (entry?.type === 'not-found' && now < entry.freshUntil && vouched) {
       report('negative');
       throw entry.error;
+    }
+    // An overdue token's read that would be served from its entry waits, while another of its
+    // reads is on its way to Katapult, for that answer: it vouches for the token again (then the
+    // entry is served) or finds it refused (then the token is purged). A dashboard opened after
+    // an idle spell so costs one call to Katapult and not one per read. Any other outcome says
+    // nothing of the token, and the read goes to Katapult itself, as it would have.
+    if (entry !== undefined && !vouched && !flights.has(storeKey) && servedWhenVouched(entry, now)) {
+      const check = vouching.get(key.tokenKey);
+      if (check !== undefined) {
+        check.deadline.extend(fetchOptions.deadline);
+        bringForward(check);
+        try {
+          await check.flight.wait(fetchOptions.signal);
+        } catch (error) {
+          report('coalesced');
+          throw error;
+        }
+        if (clock.now() < tokenCheckAt(key.tokenKey) || invalidTokenError(key.tokenKey)) return fetch(key, fetchOptions);
+      }
     }
     if (entry?.type === 'value' && vouched) {
       if (now < entry.freshUntil) {
@@ -388,12 +430,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     }
     // A caller that can wait longer than the load's first caller keeps the load from being given up early.
     joined?.deadline.extend(fetchOptions.deadline);
-    if (joined?.background) {
-      // A refresh still in line is now someone's read: it must not wait behind every other token's.
-      joined.background = false;
-      for (const listener of joined.onForeground) safely(listener);
-    }
-    const { flight } = joined ?? launch(key, storeKey, load, false, fetchOptions.deadline);
+    if (joined) bringForward(joined);
+    // The read of an overdue token is the one its other reads wait on (see above).
+    const { flight } = joined ?? launch(key, storeKey, load, false, fetchOptions.deadline, false, tokenOverdue(key.tokenKey));
     let outcome;
     try {
       outcome = await flight.wait(fetchOptions.signal);

@@ -2,11 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, type RestCacheHooks } from '../../src/cache/index.js';
 import { checkLeadFor } from '../../src/cache/rest-cache.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { UpstreamApiError } from '../../src/upstream/errors.js';
+import { UpstreamApiError, UpstreamCancelledError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createTestGateway, errorCodes } from '../helpers/gateway.js';
 import { cannedError } from '../schema/error-contract.js';
-import { answering, failing, keyOf, replayOf, resultOf, strictOptions } from './fixtures.js';
+import { answering, controlled, failing, keyOf, replayOf, resultOf, strictOptions } from './fixtures.js';
 
 /** A load answering with Katapult's bytes, as the HTTP client gives them. */
 const answeringBytes = (body: unknown) => vi.fn(() => Promise.resolve({ ...resultOf(body), raw: Buffer.from(JSON.stringify(body)) }));
@@ -156,6 +156,93 @@ describe('a token answered from fresh entries', () => {
   });
 });
 
+describe('an overdue token whose reads come together (a dashboard after an idle spell)', () => {
+  const URLS = ['/data_centers', '/zones', '/countries'];
+
+  /** A cache whose token t1 holds three fresh entries and is past its check (tokenRecheckMs 60 s). */
+  async function overdueWithEntries() {
+    const clock = createFakeClock();
+    const onPurgeToken = vi.fn();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, hooks: { onPurgeToken } }));
+    for (const url of URLS) await cache.fetch(CATALOGUE(url), { load: answering({ url, version: 1 }) });
+    await clock.advance(60_000);
+    expect(cache.tokenCheckDue('t1')).toBe(true);
+    // The first read goes to Katapult and is held there; the others come while it is on its way.
+    const first = controlled<unknown>();
+    const firstRead = cache.fetch(CATALOGUE(URLS[0]!), { load: first.load });
+    const others = URLS.slice(1).map(() => answering({ version: 2 }));
+    const otherReads = URLS.slice(1).map((url, i) => cache.fetch(CATALOGUE(url), { load: others[i]! }));
+    await clock.flush();
+    expect(first.pending).toHaveLength(1);
+    return { clock, cache, onPurgeToken, first, firstRead, others, otherReads };
+  }
+
+  it('costs one call to Katapult: its answer vouches for the token, and the other reads are served from their entries', async () => {
+    const { first, firstRead, others, otherReads, cache } = await overdueWithEntries();
+    first.pending[0]!.resolve(resultOf({ url: URLS[0], version: 2 }));
+    expect(await firstRead).toMatchObject({ status: 'miss', value: { version: 2 } });
+    for (const [i, read] of otherReads.entries()) expect(await read).toMatchObject({ status: 'hit', value: { url: URLS[i + 1], version: 1 } });
+    for (const load of others) expect(load).not.toHaveBeenCalled();
+    expect(cache.tokenCheckDue('t1')).toBe(false);
+  });
+
+  it('is refused on every read when that one call finds the token revoked, without a call each', async () => {
+    const { first, firstRead, others, otherReads, onPurgeToken } = await overdueWithEntries();
+    const revoked = new UpstreamApiError(403, 'invalid_api_token', '', {});
+    first.pending[0]!.reject(revoked);
+    await expect(firstRead).rejects.toBe(revoked);
+    for (const read of otherReads) await expect(read).rejects.toSatisfy(replayOf(revoked));
+    for (const load of others) expect(load).not.toHaveBeenCalled();
+    expect(onPurgeToken).toHaveBeenCalledWith('t1');
+  });
+
+  it('sends the other reads to Katapult themselves when that call says nothing of the token (Katapult down)', async () => {
+    const { first, firstRead, others, otherReads } = await overdueWithEntries();
+    const down = new UpstreamApiError(503, 'service_unavailable', '', {});
+    first.pending[0]!.reject(down);
+    await expect(firstRead).rejects.toBe(down);
+    for (const read of otherReads) expect(await read).toMatchObject({ status: 'miss', value: { version: 2 } });
+    for (const load of others) expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('lets a waiting read go when its own client does', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
+    for (const url of URLS) await cache.fetch(CATALOGUE(url), { load: answering({ url }) });
+    await clock.advance(60_000);
+    const first = controlled<unknown>();
+    const firstRead = cache.fetch(CATALOGUE(URLS[0]!), { load: first.load });
+    const client = new AbortController();
+    const other = answering({ url: URLS[1] });
+    const waiting = cache.fetch(CATALOGUE(URLS[1]!), { load: other, signal: client.signal });
+    await clock.flush();
+    client.abort();
+    await expect(waiting).rejects.toBeInstanceOf(UpstreamCancelledError);
+    expect(other).not.toHaveBeenCalled();
+    // The call it waited on goes on for the read that made it.
+    first.pending[0]!.resolve(resultOf({ url: URLS[0] }));
+    expect(await firstRead).toMatchObject({ status: 'miss' });
+  });
+
+  it('waits on a background check still on its way when the token falls due', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
+    await cache.fetch(CATALOGUE('/data_centers'), { load: answering({ d: 1 }) });
+    await cache.fetch(CATALOGUE('/zones'), { load: answering({ z: 1 }) });
+    await clock.advance(CHECK_STARTS);
+    let answerCheck!: (result: ReturnType<typeof resultOf>) => void;
+    const slowCheck = vi.fn(() => new Promise<ReturnType<typeof resultOf>>((resolve) => (answerCheck = resolve)));
+    expect(await cache.fetch(CATALOGUE('/data_centers'), { load: slowCheck })).toMatchObject({ status: 'hit' });
+    await clock.advance(60_000 - CHECK_STARTS);
+    const other = answering({ z: 2 });
+    const read = cache.fetch(CATALOGUE('/zones'), { load: other });
+    await clock.flush();
+    answerCheck(resultOf({ d: 1 }));
+    expect(await read).toMatchObject({ status: 'hit', value: { z: 1 } });
+    expect(other).not.toHaveBeenCalled();
+  });
+});
+
 describe('a token revoked in Katapult while its answers are cached', () => {
   it('is refused within CACHE_TOKEN_RECHECK_MS, not only once the catalogue’s ten-minute entries expire', async () => {
     const clock = createFakeClock();
@@ -189,6 +276,39 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       const refused = await gateway.query(query, { token });
       expect(refused.status).toBe(401);
       expect(errorCodes(refused.body)).toContain('UNAUTHENTICATED');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('costs one call to Katapult, not one per read, for a dashboard asked again after an idle spell', async () => {
+    const clock = createFakeClock();
+    const calls: string[] = [];
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => async (input, init) => {
+        calls.push(new URL(String(input)).pathname);
+        // Katapult takes a while, so the reads the dashboard starts together are on their way together.
+        await new Promise((resolve) => clock.setTimeout(resolve, 50));
+        return simulator(input, init);
+      },
+    });
+    const ask = (query: string, token: string) => whileAdvancing(clock, gateway.query(query, { token }));
+    try {
+      const token = DEMO_TOKENS.globex;
+      const query = '{ organization(subDomain: "globex") { virtualMachines(first: 5) { edges { node { id zone { name dataCenter { name country { name } } } package { name cpuCores memoryInGb } } } } } }';
+      const cold = await ask(query, token);
+      expect(cold.status).toBe(200);
+      // The VM page, the data centers and the organization's packages.
+      expect(calls).toHaveLength(3);
+      await clock.advance(61_000);
+      calls.length = 0;
+      const again = await ask(query, token);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(cold.body);
+      // One read went to Katapult and vouched for the token; the other two were served from their entries.
+      expect(calls).toHaveLength(1);
     } finally {
       await gateway.close();
     }
