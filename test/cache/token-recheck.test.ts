@@ -290,7 +290,7 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       wrapFetch: (simulator) => async (input, init) => {
         calls.push(new URL(String(input)).pathname);
         // Katapult takes a while, so the reads the dashboard starts together are on their way together.
-        await new Promise((resolve) => clock.setTimeout(resolve, 50));
+        await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 50));
         return simulator(input, init);
       },
     });
