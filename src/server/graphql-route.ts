@@ -210,6 +210,15 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     return page;
   };
 
+  const endRequest = (input: GraphQLRequestInput) => {
+    if (!onGraphQLEnd) return;
+    try {
+      onGraphQLEnd(input);
+    } catch (error) {
+      app.logger.warn({ err: error, requestId: input.scope.requestId }, 'onGraphQLEnd hook failed');
+    }
+  };
+
   /** `target` is the request target in origin form; `search` its query string, without `?`, as the edge split it. */
   return async function handleGraphQL(req: IncomingMessage, res: ServerResponse, target: string, search: string, requestId: string, startedAt: number): Promise<void> {
     // Parsed only when something needs more than the raw query string (a GET, or yoga).
@@ -376,6 +385,9 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       // neither from that answer nor by running the pipeline for it.
       if (res.destroyed) {
         log({ scope, method, status: CLIENT_CLOSED_REQUEST, startedAt, operationName: hit?.operationName ?? null, fastPath: hit !== null });
+        // The fast path may have made this request the one identical requests wait on: they
+        // must hear that it ended, or they would wait for an answer no one is building.
+        if (hit === null) endRequest(input);
         return;
       }
       if (hit) {
@@ -481,13 +493,7 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
       } catch (error) {
         app.logger.warn({ err: error, requestId }, 'remembering the opening reads failed');
       }
-      if (onGraphQLEnd) {
-        try {
-          onGraphQLEnd(input);
-        } catch (error) {
-          app.logger.warn({ err: error, requestId }, 'onGraphQLEnd hook failed');
-        }
-      }
+      endRequest(input);
     }
   };
 }

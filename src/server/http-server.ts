@@ -1,11 +1,11 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayApp } from '../app.js';
-import { createGraphQLRoute, errorBody, type FastPath, type OnGraphQLResult } from './graphql-route.js';
+import { createGraphQLRoute, errorBody, type FastPath, type OnGraphQLEnd, type OnGraphQLResult } from './graphql-route.js';
 import { requestIdFrom } from './request-id.js';
 import { createFastPathHooks } from './response-cache.js';
 
-export type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLResult } from './graphql-route.js';
+export type { FastPath, GraphQLRequestInput, GraphQLResponseOutput, OnGraphQLEnd, OnGraphQLResult } from './graphql-route.js';
 
 /**
  * The HTTP edge: plain node:http in front of yoga. Operational endpoints (`/health`,
@@ -18,6 +18,8 @@ export interface HttpServerOptions {
   fastPath?: FastPath;
   /** Sees every answer yoga produced (to store it for `fastPath`). @default the app's response cache */
   onGraphQLResult?: OnGraphQLResult;
+  /** Told when a request `fastPath` did not answer has ended, however it ended. @default the app's response cache */
+  onGraphQLEnd?: OnGraphQLEnd;
 }
 
 export interface GatewayHttpServer {
@@ -158,8 +160,8 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
   const { app } = options;
   // On the GraphQL port unless it has one of its own.
   const metricsHere = app.config.http.metrics && app.config.http.metricsPort === null;
-  const custom = options.fastPath !== undefined || options.onGraphQLResult !== undefined;
-  const hooks = custom ? { fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult } : createFastPathHooks(app.responseCache);
+  const custom = options.fastPath !== undefined || options.onGraphQLResult !== undefined || options.onGraphQLEnd !== undefined;
+  const hooks = custom ? { fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult, onGraphQLEnd: options.onGraphQLEnd } : createFastPathHooks(app.responseCache);
   const handleGraphQL = createGraphQLRoute({ app, ...hooks });
   let inFlight = 0;
   let lastActiveAt = app.clock.now();

@@ -55,4 +55,32 @@ describe('the edge activity idle work waits on', () => {
     await settled();
     expect(gw.http.activity()).toEqual({ inFlight: 0, lastActiveAt: startedAt + 5_000 + probes.length * 2_000 + 1_000 });
   });
+
+  it('tells the end hook about a request whose client went away while the fast path held it', async () => {
+    let release!: (answer: GraphQLResponseOutput | null) => void;
+    let entered!: (input: GraphQLRequestInput) => void;
+    const inside = new Promise<GraphQLRequestInput>((resolve) => (entered = resolve));
+    const ended: GraphQLRequestInput[] = [];
+    const gw = await gateway({
+      // Holds the request at the fast path (as a request waiting on an identical one's answer is held).
+      fastPath: (input) =>
+        new Promise((resolve) => {
+          release = resolve;
+          entered(input);
+        }),
+      onGraphQLEnd: (input) => void ended.push(input),
+    });
+    const client = new AbortController();
+    const answer = fetch(gw.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(DEMO_TOKENS.globex) }, body: JSON.stringify({ query: ORG_NAME_QUERY }), signal: client.signal });
+    const input = await inside;
+    client.abort();
+    await expect(answer).rejects.toThrow();
+    // The server sees the connection close a moment after the client drops it.
+    for (let i = 0; i < 200 && gw.http.activity().inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(gw.http.activity().inFlight).toBe(0);
+    release(null);
+    for (let i = 0; i < 200 && ended.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Ended once: requests waiting on its answer hear that it will not come.
+    expect(ended).toEqual([input]);
+  });
 });

@@ -4,7 +4,7 @@ import { createApp, type GatewayApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createHttpServer, type FastPath, type GatewayHttpServer, type OnGraphQLResult } from '../../src/server/http-server.js';
+import { createHttpServer, type FastPath, type GatewayHttpServer, type OnGraphQLEnd, type OnGraphQLResult } from '../../src/server/http-server.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 
 /**
@@ -32,6 +32,7 @@ export interface TestGatewayOptions {
   upstreamBaseUrl?: string;
   fastPath?: FastPath;
   onGraphQLResult?: OnGraphQLResult;
+  onGraphQLEnd?: OnGraphQLEnd;
 }
 
 /**
@@ -53,7 +54,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     clock: options.clock,
     ...(options.upstreamBaseUrl ? { upstreamBaseUrl: options.upstreamBaseUrl } : { fetch: simulator.fetch, upstreamBaseUrl: 'http://sim/core/v1' }),
   });
-  const server: GatewayHttpServer = createHttpServer({ app, fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult });
+  const server: GatewayHttpServer = createHttpServer({ app, fastPath: options.fastPath, onGraphQLResult: options.onGraphQLResult, onGraphQLEnd: options.onGraphQLEnd });
   const { url } = await server.listen(0, '127.0.0.1');
   return {
     url,
