@@ -232,7 +232,8 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     const method = req.method ?? 'GET';
     const origin = header(req, 'origin') ?? undefined;
     if (method === 'OPTIONS') {
-      res.writeHead(204, { ...cors.preflightFor(origin), allow: ALLOWED_METHODS, 'x-request-id': requestId, 'content-length': '0' });
+      // A 204 ends with its headers; RFC 9110 forbids it a Content-Length, which strict proxies refuse.
+      res.writeHead(204, { ...cors.preflightFor(origin), allow: ALLOWED_METHODS, 'x-request-id': requestId });
       res.end();
       return;
     }

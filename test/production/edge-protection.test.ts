@@ -395,6 +395,16 @@ describe('CORS', () => {
     expect(preflight.headers.vary).toMatch(/Origin/);
   });
 
+  it('frames a preflight’s 204 by its status alone: no Content-Length, no Transfer-Encoding', async () => {
+    const gateway = await gatewayWith({ env: { CORS_ORIGINS: ALLOWED } });
+    for (const origin of [ALLOWED, 'https://evil.example']) {
+      const preflight = await raw(gateway.endpoint, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['content-length'], origin).toBeUndefined();
+      expect(preflight.headers['transfer-encoding'], origin).toBeUndefined();
+    }
+  });
+
   it('matches a listed origin written with a trailing slash or capitals, as browsers send it', async () => {
     const gateway = await gatewayWith({ env: { CORS_ORIGINS: `${ALLOWED.toUpperCase().replace('HTTPS', 'https')}/` } });
     const answer = await post(gateway.endpoint, query, { ...auth, origin: ALLOWED });
