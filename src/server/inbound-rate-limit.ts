@@ -98,7 +98,19 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean): string
     const header = req.headers['x-forwarded-for'];
     const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
     const last = forwarded[forwarded.length - 1];
-    if (last) return last;
+    if (last) return withoutPort(last);
   }
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * A forwarded address as the address alone. Some proxies (Azure Application Gateway) append
+ * the client's port, `203.0.113.7:51234` or `[2001:db8::1]:443`: kept, every connection a
+ * client opened would count against a bucket of its own.
+ */
+function withoutPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) return bracketed[1]!;
+  const ipv4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(address);
+  return ipv4 ? ipv4[1]! : address;
 }

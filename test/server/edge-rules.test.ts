@@ -81,6 +81,17 @@ describe('clientAddress', () => {
     expect(clientAddress(req('6.6.6.6, 1.1.1.1'), true)).toBe('1.1.1.1');
     expect(clientAddress(req(), true)).toBe('10.0.0.1');
   });
+
+  it('reads a forwarded address without the port some proxies append, so a client is one bucket whatever port it connects from', () => {
+    // Azure Application Gateway appends `address:port`; an IPv6 address then comes in brackets.
+    expect(clientAddress(req('203.0.113.7:51234'), true)).toBe('203.0.113.7');
+    expect(clientAddress(req('6.6.6.6, [2001:db8::1]:443'), true)).toBe('2001:db8::1');
+    expect(clientAddress(req('[2001:db8::1]'), true)).toBe('2001:db8::1');
+    expect(clientAddress(req('2001:db8::1'), true)).toBe('2001:db8::1');
+    const limit = createInboundRateLimit({ clock: createFakeClock(), perMinute: 2 });
+    const decisions = ['203.0.113.7:1000', '203.0.113.7:1001', '203.0.113.7:1002'].map((forwarded) => limit.take(clientAddress(req(forwarded), true)).allowed);
+    expect(decisions).toEqual([true, true, false]);
+  });
 });
 
 describe('HTTP caching rules', () => {
