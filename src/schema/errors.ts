@@ -40,6 +40,11 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const WWW_AUTHENTICATE = 'Bearer realm="katapult-gateway"';
+/**
+ * For a token Katapult refused: RFC 6750 names the case, so that an OAuth-style client knows to
+ * get a new token rather than to send the one it has (a request without a token gets no code).
+ */
+export const WWW_AUTHENTICATE_INVALID_TOKEN = `${WWW_AUTHENTICATE}, error="invalid_token"`;
 
 /** Seconds until the next wall-clock minute: when a fixed per-minute window resets. */
 export function secondsToNextMinute(now: number): number {
@@ -67,7 +72,7 @@ function mapApiError(error: UpstreamApiError, now: number): Mapped {
         ...base,
         code: 'UNAUTHENTICATED',
         message: 'Katapult did not accept the API token (it may not exist, or may have expired or been revoked)',
-        http: { status: 401, headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } },
+        http: { status: 401, headers: { 'WWW-Authenticate': WWW_AUTHENTICATE_INVALID_TOKEN } },
       };
     case 'scope_not_granted': {
       const scopes = Array.isArray(error.detail.scopes) ? error.detail.scopes.filter((s) => typeof s === 'string') : [];

@@ -17,6 +17,8 @@ describe('authentication', () => {
     const response = await gateway.query('{ organizations { id } }');
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    // RFC 6750: a request that carried no credentials gets no error code.
+    expect(response.headers.get('www-authenticate')).not.toMatch(/error=/);
     expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
     expect(response.body.errors![0]!.message).toMatch(/Authorization: Bearer/);
     expectContract(response);
@@ -30,7 +32,7 @@ describe('authentication', () => {
     expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
     expect(response.body.errors![0]!.extensions?.katapultCode).toBe('invalid_api_token');
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="katapult-gateway", error="invalid_token"');
     expectContract(response, token);
   });
 
