@@ -15,8 +15,9 @@ export interface Cors {
 }
 
 // Apollo Client sends its name and version (client awareness) when configured, and tracing
-// libraries add their context: a preflight that refuses them fails the whole request.
-const CLIENT_HEADERS = ['apollographql-client-name', 'apollographql-client-version', 'traceparent', 'tracestate'];
+// libraries add their context (W3C trace context and baggage from OpenTelemetry, Sentry's own
+// trace header): a preflight that refuses them fails the whole request.
+const CLIENT_HEADERS = ['apollographql-client-name', 'apollographql-client-version', 'traceparent', 'tracestate', 'baggage', 'sentry-trace'];
 // `if-none-match`: a client that reads the exposed ETag sends it back to revalidate a GET.
 const ALLOWED_HEADERS = ['authorization', 'content-type', 'accept', 'cache-control', 'if-none-match', 'x-request-id', 'x-request-timeout-ms', ...CSRF_HEADERS, ...CLIENT_HEADERS].join(', ');
 const EXPOSED_HEADERS = 'x-request-id, retry-after, etag';

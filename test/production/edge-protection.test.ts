@@ -389,7 +389,7 @@ describe('CORS', () => {
     expect(preflight.headers['access-control-allow-origin']).toBe(ALLOWED);
     expect(preflight.headers['access-control-allow-methods']).toMatch(/POST/);
     const allowed = preflight.headers['access-control-allow-headers']!.split(/,\s*/);
-    for (const name of ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-graphql-csrf', 'graphql-preflight', 'x-request-id', 'cache-control', 'if-none-match', 'apollographql-client-name', 'apollographql-client-version', 'traceparent']) {
+    for (const name of ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-graphql-csrf', 'graphql-preflight', 'x-request-id', 'cache-control', 'if-none-match', 'apollographql-client-name', 'apollographql-client-version', 'traceparent', 'tracestate', 'baggage', 'sentry-trace']) {
       expect(allowed).toContain(name);
     }
     expect(preflight.headers.vary).toMatch(/Origin/);
