@@ -56,6 +56,7 @@ type Loaded = Omit<CacheRead<unknown>, 'status'>;
 
 interface InFlight {
   tokenKey: string;
+  url: string;
   flight: Flight<Loaded>;
   /** Cleared when the token is purged (or the cache cleared) mid-load, so old data is not put back. */
   storable: boolean;
@@ -282,7 +283,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   };
 
   const launch = (key: CacheKey, storeKey: string, load: CacheFetchOptions<unknown>['load'], background: boolean, deadline?: number, tokenCheck = false, vouches = tokenCheck): InFlight => {
-    const inFlight = { tokenKey: key.tokenKey, storable: true, deadline: createSharedDeadline(deadline), background, onForeground: new Set() } as InFlight;
+    const inFlight = { tokenKey: key.tokenKey, url: key.url, storable: true, deadline: createSharedDeadline(deadline), background, onForeground: new Set() } as InFlight;
     const onForeground = (listener: () => void) => {
       inFlight.onForeground.add(listener);
       return () => void inFlight.onForeground.delete(listener);
@@ -469,6 +470,10 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     backgroundCheckDue: (tokenKey) => ledger.checkedAt(tokenKey) !== undefined && tokenCheckDue(tokenKey),
     tokenCheckAt,
     refusalOf: invalidTokenError,
+    awaitedUrl(key) {
+      if (flights.has(storeKeyOf(key))) return key.url;
+      return tokenOverdue(key.tokenKey) ? vouching.get(key.tokenKey)?.url : undefined;
+    },
     staleIfError<T>(key: CacheKey, options: { pastCheck?: boolean } = {}): CacheRead<T> | undefined {
       if (invalidTokenError(key.tokenKey) || (tokenOverdue(key.tokenKey) && !options.pastCheck)) return undefined;
       const storeKey = storeKeyOf(key);

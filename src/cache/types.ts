@@ -107,6 +107,12 @@ export interface RestCache {
    * from its entries is fresh no longer than this.
    */
   tokenCheckAt(tokenKey: string): number;
+  /**
+   * The URL whose load a read of `key` now waits on: its own, when one is on its way; else, for
+   * a token past its check, the read of the token whose answer its entry waits for (see
+   * `fetch`); undefined when there is neither.
+   */
+  awaitedUrl(key: CacheKey): string | undefined;
   /** Katapult's remembered refusal of the token itself (see `invalidTokenTtlMs`), if any: a call for it need not be sent. */
   refusalOf(tokenKey: string): Error | undefined;
   /**

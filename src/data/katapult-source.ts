@@ -238,11 +238,17 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
           throw error;
         },
       );
+      // Whether the call this read waits on is still unsent at its deadline: its own, or, for a
+      // token past its check, the read of another URL it waits on for the token's answer. Found
+      // once, before leaving, which may drop this read's own load from the cache.
+      let unsent = false;
       const outcome = beforeDeadline(
         read,
         scope.deadline,
         (budgetMs) => {
-          if (!unsentCalls.has(callKey)) return new UpstreamTimeoutError(budgetMs);
+          const awaited = cache.awaitedUrl(key);
+          unsent = unsentCalls.has(awaited === undefined ? callKey : `${key.tokenKey}\n${awaited}`);
+          if (!unsent) return new UpstreamTimeoutError(budgetMs);
           // Never sent: waiting on the token's budget (others sharing the call can wait longer).
           leave.abort();
           return queue.unsentAtDeadline(scope.tokenKey);
@@ -253,7 +259,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         // client chose could be shorter than any answer takes, and a call still queued (held for a
         // later joiner's deadline) is the gateway declining to send, not Katapult failing.
         () => {
-          const stale = cache.staleIfError<T>(key, { pastCheck: !scope.deadlineFromClient && !unsentCalls.has(callKey) });
+          const stale = cache.staleIfError<T>(key, { pastCheck: !scope.deadlineFromClient && !unsent });
           return stale === undefined ? undefined : { value: record(scope, stale) };
         },
       );

@@ -80,4 +80,67 @@ describe('a read at its deadline, for a token past its check', () => {
     await clock.advance(100_000);
     await later;
   });
+
+  /**
+   * A token with kept entries for /zones and /data_centers, read at 50 s (which starts its check in
+   * the background, a call for /zones) and past its check at 65 s for /data_centers, whose read
+   * waits for that check. `holdCheck`: the check's call is held unsent (the token's budget spent)
+   * until its deadline; else it is sent, and Katapult does not answer.
+   */
+  async function waitingOnTheCheck(holdCheck: boolean) {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, staleIfErrorMs: 3_600_000 }));
+    const real = createRequestQueue({ clock, random: () => 0 });
+    let hold = false;
+    const queue = {
+      ...real,
+      add: (task: Parameters<typeof real.add>[0], options: QueueAddOptions) => {
+        if (!hold) return real.add(task, options);
+        // Held unsent, and refused at the latest deadline it is given, as the queue does with a spent budget.
+        return new Promise((_, reject) => {
+          let at = options.deadline;
+          options.onLaterDeadline?.((later) => (at = Math.max(at, later)));
+          const refuseAtDeadline = () => (clock.now() >= at ? reject(new RateLimitedError(60, 'budget spent')) : clock.setTimeout(refuseAtDeadline, at - clock.now()));
+          clock.setTimeout(refuseAtDeadline, at - clock.now());
+        });
+      },
+    } as typeof real;
+    let answering = true;
+    const http: KatapultHttp = {
+      baseUrl: 'http://katapult/core/v1',
+      get: (request) => {
+        if (!answering) return new Promise(() => undefined);
+        const body = request.path === '/zones' ? { zones: [] } : { data_centers: [] };
+        const raw = Buffer.from(JSON.stringify(body));
+        return Promise.resolve({ status: 200, body: body as never, bytes: raw.length, raw, rateLimit: NO_RATE_LIMIT_INFO, upstreamRequestId: null });
+      },
+    };
+    const source = createKatapultSource({ http, cache, queue, clock });
+    const scope = (): RequestScope => ({ token: 'kp_t', tokenKey: 'key-t', requestId: 'r', deadline: clock.now() + 10_000, noCache: false, stats: createRequestStats() });
+    const read = (path: string) => Promise.resolve(source.get(scope(), { path, kind: 'zones' }));
+
+    await read('/zones');
+    await read('/data_centers');
+    hold = holdCheck;
+    answering = false;
+    await clock.advance(50_000);
+    // Served from its entry; the token's check (30 s to answer, a background refresh's deadline) starts.
+    await read('/zones');
+    await clock.advance(15_000);
+    expect(cache.tokenCheckDue('key-t')).toBe(true);
+    const waiting = read('/data_centers').then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    await clock.advance(10_001);
+    return waiting;
+  }
+
+  it('is not answered from the kept entry while the token check it waits on is still held unsent', async () => {
+    expect(await waitingOnTheCheck(true)).toMatchObject({ error: expect.any(RateLimitedError) });
+  });
+
+  it('is answered from the kept entry when the token check it waits on was sent and Katapult has not answered', async () => {
+    expect(await waitingOnTheCheck(false)).toMatchObject({ value: { data_centers: [] } });
+  });
 });
