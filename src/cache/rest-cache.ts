@@ -224,6 +224,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       inFlight.storable = false;
       flights.delete(storeKey);
     }
+    // Nor can such a load vouch for the token any more: later reads do not wait on it.
+    vouching.delete(tokenKey);
     reportSize();
     safely(() => hooks.onPurgeToken?.(tokenKey));
   };
@@ -494,6 +496,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       invalidTokens?.clear();
       for (const inFlight of flights.values()) inFlight.storable = false;
       flights.clear();
+      vouching.clear();
       reportSize();
     },
   };

@@ -220,6 +220,7 @@ describe('an overdue token whose reads come together (a dashboard after an idle 
     await expect(waiting).rejects.toBeInstanceOf(UpstreamCancelledError);
     expect(other).not.toHaveBeenCalled();
     // The call it waited on goes on for the read that made it.
+    expect(first.pending[0]!.context.signal.aborted).toBe(false);
     first.pending[0]!.resolve(resultOf({ url: URLS[0] }));
     expect(await firstRead).toMatchObject({ status: 'miss' });
   });
