@@ -394,13 +394,24 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       if (check !== undefined) {
         check.deadline.extend(fetchOptions.deadline);
         bringForward(check);
+        let checked;
         try {
-          await check.flight.wait(fetchOptions.signal);
+          checked = await check.flight.wait(fetchOptions.signal);
         } catch (error) {
           report('coalesced');
           throw error;
         }
         if (clock.now() < tokenCheckAt(key.tokenKey) || invalidTokenError(key.tokenKey)) return fetch(key, fetchOptions);
+        // Katapult itself failed that call (down, overloaded): this read's own call would meet the
+        // same, late, and its entry stands in for such a failure (stale-if-error) as it would
+        // then. The gateway declining to send that call says nothing of Katapult: the read goes on.
+        if (!checked.ok && canServeStaleOnError(checked.error) && !isGatewayRefusal(checked.error)) {
+          const stale = staleForError(key.tokenKey, storeKey);
+          if (stale?.type === 'value') {
+            report('stale-if-error');
+            return readOf(storeKey, stale, 'stale-if-error');
+          }
+        }
       }
     }
     if (entry?.type === 'value' && vouched) {

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createRestCache, type RestCacheHooks } from '../../src/cache/index.js';
 import { checkLeadFor } from '../../src/cache/rest-cache.js';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
-import { UpstreamApiError, UpstreamCancelledError } from '../../src/upstream/errors.js';
+import { RateLimitedError, UpstreamApiError, UpstreamCancelledError } from '../../src/upstream/errors.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import { createTestGateway, errorCodes } from '../helpers/gateway.js';
 import { cannedError } from '../schema/error-contract.js';
@@ -203,6 +203,32 @@ describe('an overdue token whose reads come together (a dashboard after an idle 
     await expect(firstRead).rejects.toBe(down);
     for (const read of otherReads) expect(await read).toMatchObject({ status: 'miss', value: { version: 2 } });
     for (const load of others) expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('serves the other reads their entries as for a Katapult failure (stale-if-error) when Katapult fails that call, and sends them on when the gateway held it', async () => {
+    for (const [failure, servedStale] of [
+      [new UpstreamApiError(503, 'service_unavailable', '', {}), true],
+      [new RateLimitedError(30, 'the token has used its budget for this window'), false],
+    ] as const) {
+      const clock = createFakeClock();
+      const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, staleIfErrorMs: 600_000 }));
+      for (const url of URLS) await cache.fetch(CATALOGUE(url), { load: answering({ url, version: 1 }) });
+      await clock.advance(60_000);
+      const first = controlled<unknown>();
+      const firstRead = cache.fetch(CATALOGUE(URLS[0]!), { load: first.load });
+      const other = answering({ url: URLS[1], version: 2 });
+      const otherRead = cache.fetch(CATALOGUE(URLS[1]!), { load: other });
+      await clock.flush();
+      first.pending[0]!.reject(failure);
+      await firstRead.catch(() => undefined);
+      if (servedStale) {
+        expect(await otherRead).toMatchObject({ status: 'stale-if-error', value: { url: URLS[1], version: 1 } });
+        expect(other).not.toHaveBeenCalled();
+      } else {
+        expect(await otherRead).toMatchObject({ status: 'miss', value: { version: 2 } });
+        expect(other).toHaveBeenCalledTimes(1);
+      }
+    }
   });
 
   it('lets a waiting read go when its own client does', async () => {
