@@ -78,6 +78,20 @@ describe('package records', () => {
     expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(0);
   });
 
+  it('a list that leaves out a package’s privacy: it comes from the package’s own record, not as UNKNOWN', async () => {
+    const noPrivacy = rewritingAnswers(/\/virtual_machine_packages$/, (body) => {
+      for (const pkg of body.virtual_machine_packages) delete pkg.privacy;
+    });
+    gateway = createTestGateway({ wrapFetch: noPrivacy });
+    const { body } = await gateway.query('{ virtualMachinePackages(first: 100) { edges { node { id privacy } } } }', { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    const edges = body.data!.virtualMachinePackages.edges as Array<{ node: { id: string; privacy: string } }>;
+    expect(edges.length).toBeGreaterThan(1);
+    const own = new Map(gateway.sim.dataset.packages.map((p) => [p.package.id, p.package.privacy.toUpperCase()]));
+    for (const { node } of edges) expect(node.privacy).toBe(own.get(node.id));
+    expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(edges.length);
+  });
+
   it('a package record without `group` (Apia’s object has none) gives group: null and keeps the package', async () => {
     const noGroup = rewritingAnswers(/\/virtual_machine(_package)?s?(\/virtual_machine(_package)?)?$/, (body) => {
       for (const pkg of [body.virtual_machine_package, body.virtual_machine?.package, ...(body.virtual_machine_packages ?? [])]) if (pkg) delete pkg.group;

@@ -98,7 +98,8 @@ builder.node(VirtualMachinePackageRef, {
     privacy: t.field({
       type: PackagePrivacyEnum,
       description: 'Who can use the package.',
-      resolve: (pkg, _a, c) => chain(fullPackage(pkg, c), (d) => (d.privacy === 'public' || d.privacy === 'private' ? d.privacy : 'unknown')),
+      // A list may leave it out (see shape.ts): UNKNOWN then would say Katapult sent a new value.
+      resolve: (pkg, _a, c) => chain(packageWith(pkg, c, (d) => 'privacy' in d), (d) => (d.privacy === 'public' || d.privacy === 'private' ? d.privacy : 'unknown')),
     }),
     useDedicatedCpus: t.boolean({ nullable: true, description: `Whether VMs of this package get dedicated CPUs. ${OWN_RECORD_NOTE}`, resolve: field('use_dedicated_cpus') }),
     icon: t.field({
