@@ -76,7 +76,8 @@ export interface DataCenterDto {
   name: string;
   /** Apia's schema (what Katapult's serialisers are built from) allows null; the OpenAPI document does not say so. */
   permalink: string | null;
-  country: CountryListItemDto;
+  /** Never null in either reference, but the answer check lets a null through (the GraphQL field is nullable). */
+  country: CountryListItemDto | null;
 }
 
 /** A data center nested in lists (VM list zone, `/zones`, GPU types): no country at all. */

@@ -65,3 +65,23 @@ describe('DataCenter.permalink', () => {
     expect(vms.every((e) => e.node.zone.dataCenter.permalink === null && e.node.zone.dataCenter.country.name)).toBe(true);
   });
 });
+
+describe('DataCenter.country', () => {
+  it('is null, not an internal error, when the data center list sends a null country (the answer check lets it through)', async () => {
+    const noCountries = rewritingAnswers(/\/data_centers(\/data_center)?$/, (body) => {
+      for (const dc of [body.data_center, ...(body.data_centers ?? [])]) if (dc) dc.country = null;
+    });
+    gateway = createTestGateway({ wrapFetch: noCountries });
+    const { body } = await gateway.query(
+      '{ dataCenters { id country { name } } organization(subDomain: "globex") { virtualMachines(first: 2) { edges { node { zone { dataCenter { name country { name } } } } } } } }',
+      { token: DEMO_TOKENS.globex },
+    );
+    expect(body.errors).toBeUndefined();
+    const dataCenters = body.data!.dataCenters as Array<{ id: string; country: unknown }>;
+    expect(dataCenters.length).toBeGreaterThan(0);
+    expect(dataCenters.every((dc) => dc.country === null)).toBe(true);
+    const vms = body.data!.organization.virtualMachines.edges as Array<{ node: { zone: { dataCenter: { name: string; country: unknown } } } }>;
+    expect(vms).toHaveLength(2);
+    expect(vms.every((e) => e.node.zone.dataCenter.name && e.node.zone.dataCenter.country === null)).toBe(true);
+  });
+});

@@ -5,9 +5,9 @@ import { builder, type GraphQLContext } from '../builder.js';
 import { CountryRef, DataCenterRef, ZoneRef } from './refs.js';
 
 /** The country is not in the VM list's data centers; `/data_centers` has it for all of them in one call. */
-function dataCenterCountry(dc: DataCenterModel, context: GraphQLContext): MaybePromise<ReturnType<typeof countryModel>> {
+function dataCenterCountry(dc: DataCenterModel, context: GraphQLContext): MaybePromise<ReturnType<typeof countryModel> | null> {
   if (dc.country) return dc.country;
-  return chain(context.data.dataCenter(dc.id), (full) => (dc.country = countryModel(full.country)));
+  return chain(context.data.dataCenter(dc.id), (full) => (full.country ? (dc.country = countryModel(full.country)) : null));
 }
 
 builder.node(DataCenterRef, {
