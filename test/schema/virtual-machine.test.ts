@@ -2,7 +2,7 @@ import { getNamedType, isLeafType, isObjectType, type GraphQLObjectType } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
 import { DEMO_TOKENS, type SimulatorVirtualMachine } from '../../src/simulator/index.js';
-import { createTestGateway, requestsTo, type TestGateway } from '../helpers/gateway.js';
+import { createTestGateway, requestsTo, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
 
 /**
  * A virtual machine field by field against the simulator's record, with a selection built
@@ -84,6 +84,14 @@ describe('a virtual machine, every field', () => {
     const edges = body.data!.organization.virtualMachines.edges as Array<{ node: { id: string; state: string } }>;
     for (const { node } of edges) expect(node.state).toBe(states.get(node.id)!.toUpperCase());
     expect(new Set(edges.map((e) => e.node.state)).size).toBeGreaterThan(2);
+  });
+
+  it('a state Katapult sends as null reads null, not UNKNOWN (which says Katapult sent a state the gateway does not know)', async () => {
+    gateway = createTestGateway({ wrapFetch: rewritingAnswers(/\/virtual_machines\/virtual_machine$/, (body) => void (body.virtual_machine.state = null)) });
+    const vm = globexVms(gateway.sim)[0]!;
+    const { body } = await gateway.query(`{ virtualMachine(id: "${vm.virtualMachine.id}") { id state } }`, { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.virtualMachine).toEqual({ id: vm.virtualMachine.id, state: null });
   });
 
   it('every field of every listed VM is also free of root passwords', async () => {

@@ -51,7 +51,8 @@ builder.node(VirtualMachineRef, {
       nullable: true,
       description: 'Current state. ' + FULL_RECORD_NOTE,
       extensions: callPerObject,
-      resolve: (vm, _a, c) => fromFull(vm, c, (f) => (STATES.includes(f.virtual_machine.state) ? f.virtual_machine.state : 'unknown')),
+      // The answer check lets a null through (the field is nullable): no state is not a new one.
+      resolve: (vm, _a, c) => fromFull(vm, c, ({ virtual_machine: { state } }) => (state == null ? null : STATES.includes(state) ? state : 'unknown')),
     }),
     cpuCores: t.int({ nullable: true, description: 'Number of CPU cores. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.cpu_cores) }),
     memoryInGb: t.int({ nullable: true, description: 'Memory in GB. ' + FULL_RECORD_NOTE, extensions: callPerObject, resolve: (vm, _a, c) => fromFull(vm, c, (f) => f.virtual_machine.memory_in_gb) }),
