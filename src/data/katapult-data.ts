@@ -111,7 +111,8 @@ function findInPages<L, R, T>(
     const found = pick(rows);
     if (found) return found;
     const pages = list.pagination.total_pages;
-    const more = pages === null ? rows.length === perPage : page < pages;
+    // Left out is no count either: the answer check lets a nullable field be absent.
+    const more = pages == null ? rows.length === perPage : page < pages;
     return more && page < 50 ? findInPages(loadPage, items, pick, perPage, page + 1) : null;
   });
 }

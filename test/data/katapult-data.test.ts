@@ -65,6 +65,36 @@ describe('packageByName, as every VM on a page asks it', () => {
   });
 });
 
+describe('searching a paginated list', () => {
+  /** Two full pages of GPU types and a short third, with `total_pages` and `total` as `pagination` gives them. */
+  function gpuPages(pagination: (page: number) => Record<string, unknown>) {
+    const calls: number[] = [];
+    const source: KatapultSource = {
+      get<T>(_scope: RequestScope, call: SourceCall): T {
+        const page = Number(call.params?.find(([name]) => name === 'page')?.[1]);
+        calls.push(page);
+        const count = page < 3 ? 2 : page === 3 ? 1 : 0;
+        const rows = Array.from({ length: count }, (_, index) => ({ id: `gput_${page}_${index}`, name: `GPU ${page}.${index}`, permalink: `gpu-${page}-${index}` }));
+        return { pagination: { current_page: page, per_page: 2, large_set: false, ...pagination(page) }, gpu_types: rows } as T;
+      },
+    };
+    return { data: createKatapultData(source, {} as RequestScope, 2), calls };
+  }
+
+  it('reads on past the first page when Katapult leaves out total_pages (the answer check allows it), stopping at the short page', () => {
+    const { data, calls } = gpuPages(() => ({}));
+    expect(data.gpuTypeInList('gput_3_0')).toMatchObject({ name: 'GPU 3.0' });
+    expect(data.gpuTypeInList('gput_9_9')).toBeNull();
+    expect(calls).toEqual([1, 2, 3]);
+  });
+
+  it('goes by total_pages when there is one', () => {
+    const { data, calls } = gpuPages(() => ({ total_pages: 2, total: 4 }));
+    expect(data.gpuTypeInList('gput_3_0')).toBeNull();
+    expect(calls).toEqual([1, 2]);
+  });
+});
+
 describe('opening reads and prefetch', () => {
   const scope = () => ({ stats: createRequestStats() }) as RequestScope;
   /** Every read waits until `answer` is called: as cold reads do. */
