@@ -208,7 +208,13 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
   const load = (page: number): MaybePromise<UpstreamPage<T>> => {
     const known = pages.get(page);
     if (known) return known;
-    return chain(fetchPage(page, reread), (result) => {
+    return chain(fetchPage(page, reread), (answered) => {
+      // A server that answers a page past the end with its last page (clamping the number, as
+      // some paginators do) says so in `current_page`. Read as the page asked for, its rows would
+      // come round again after the end, and an uncounted list would never end for a client
+      // paging forwards. It holds none of the page asked for.
+      const current = answered.pagination.current_page;
+      const result = typeof current === 'number' && current !== page ? { ...answered, items: [] } : answered;
       pages.set(page, result);
       return result;
     });

@@ -167,6 +167,28 @@ describe('resolveConnection over page-aligned upstream pages', () => {
     expect(list.reads).toEqual([6, 7]);
   });
 
+  it('reads a page answered as another (a server that gives its last page for any page past the end) as past the end', async () => {
+    // 1,200 rows at 200 a page, uncounted: only reading page 7 shows where the list ends.
+    const rows = rowsOf(1200);
+    const list = createFakeList(rows, 200);
+    const clamping: FakeList = {
+      ...list,
+      fetchPage(page) {
+        list.reads.push(page);
+        const last = Math.ceil(rows.length / 200);
+        const result = list.fetchPage(Math.min(page, last)) as Awaited<ReturnType<FakeList['fetchPage']>>;
+        list.reads.pop();
+        return result;
+      },
+    };
+    const atEnd = await resolve(clamping, 200, { first: 5, after: cursorFor(rows, 1194) });
+    expect(atEnd.edges.map((e) => e.node.id)).toEqual(['row_1195', 'row_1196', 'row_1197', 'row_1198', 'row_1199']);
+    expect(atEnd.pageInfo.hasNextPage).toBe(false);
+    const past = await resolve(clamping, 200, { first: 5, after: cursorFor(rows, 1199) });
+    expect(past.edges).toEqual([]);
+    expect(past.pageInfo.hasNextPage).toBe(false);
+  });
+
   describe('rejects arguments before reading anything', () => {
     const cases: Array<[string, ConnectionArgs, RegExp]> = [
       ['first and last together', { first: 2, last: 2 }, /either "first" or "last"/],
