@@ -200,7 +200,8 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   };
 
   /** Stores an entry, first making room out of the same token's least recently used entries. */
-  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number) => {
+  /** `acceptedAt`: when the call whose answer this is was sent, if known (see `UpstreamResult.sentAt`). */
+  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number, acceptedAt = clock.now()) => {
     supersede(tokenKey, storeKey, entry);
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
       // The new answer supersedes the kept one even when it cannot be kept itself.
@@ -209,7 +210,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       const drop = (oldest: string) => remove(tokenKey, oldest, 'token-share');
       const kept = ledger.admit(tokenKey, storeKey, entry.charge, settings.perTokenMaxBytes, drop, () => store.set(storeKey, entry, { ttl: Math.ceil(ttlMs) }).peek(storeKey) === entry);
       // Every entry is an answer of Katapult's to this token (a value, or a not-found): it accepted the token.
-      if (kept) ledger.markChecked(tokenKey, clock.now());
+      if (kept) ledger.markChecked(tokenKey, acceptedAt);
       sizeChanged = true;
     }
     reportSize();
@@ -240,7 +241,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       const entry: Entry = raw
         ? { type: 'value', tokenKey: key.tokenKey, raw, value: undefined, bytes: raw.length, freshUntil, charge: raw.length + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) }
         : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) };
-      put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs);
+      // Counted from when the call was sent: Katapult may have accepted the token a whole call's
+      // time before its answer came, and the bound is on the time since it last did.
+      put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs, Math.min(result.sentAt ?? Number.POSITIVE_INFINITY, clock.now()));
       kept = store.peek(storeKey) === entry;
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
       if (raw && kept) keepParsed(storeKey, raw, result.body);

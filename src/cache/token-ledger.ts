@@ -23,7 +23,7 @@ export interface TokenLedger {
   admit(tokenKey: string, storeKey: string, charge: number, share: number, drop: (storeKey: string) => void, set: () => boolean): boolean;
   /** When Katapult last accepted the token, as `markChecked` recorded it; undefined for a token holding no entry. */
   checkedAt(tokenKey: string): number | undefined;
-  /** Records that Katapult accepted the token at `at` (epoch ms); no-op for a token holding no entry. */
+  /** Records that Katapult accepted the token at `at` (epoch ms), if later than what was recorded; no-op for a token holding no entry. */
   markChecked(tokenKey: string, at: number): void;
   /** Number of tokens holding at least one entry. */
   readonly tokens: number;
@@ -93,7 +93,8 @@ export function createTokenLedger(): TokenLedger {
     checkedAt: (tokenKey) => accounts.get(tokenKey)?.checkedAt,
     markChecked(tokenKey, at) {
       const account = accounts.get(tokenKey);
-      if (account) account.checkedAt = at;
+      // An answer to an older call, coming after a newer one's, moves nothing back.
+      if (account) account.checkedAt = Math.max(account.checkedAt, at);
     },
     get tokens() {
       return accounts.size;

@@ -172,6 +172,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
               // (no retry), the cache (not kept; an older entry may stand in) and the log alike.
               const fault = answerShapeFault(call.path, result.body);
               if (fault !== null) throw misshapen(result, fault);
+              result.sentAt = startedAt;
               hooks?.onUpstreamCall?.({
                 path: call.path,
                 status: result.status,

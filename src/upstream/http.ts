@@ -54,6 +54,11 @@ export interface UpstreamResult<T> {
   raw?: Buffer;
   rateLimit: RateLimitInfo;
   upstreamRequestId: string | null;
+  /**
+   * When the call that got this answer was sent (clock ms), where the caller knows it: Katapult
+   * accepted the token no earlier, so the cache counts the token's recheck period from here.
+   */
+  sentAt?: number;
 }
 
 export interface KatapultHttp {

@@ -62,6 +62,24 @@ describe('a token answered from fresh entries', () => {
     expect(cache.tokenCheckDue('t1')).toBe(true);
   });
 
+  it('counts its period from when the call Katapult accepted it on was sent, not from when the answer came', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000 }));
+    // Sent now, answered 5 s later: Katapult accepted the token at some moment in between.
+    const sentAt = clock.now();
+    const slow = vi.fn(() => new Promise<ReturnType<typeof resultOf>>((resolve) => clock.setTimeout(() => resolve({ ...resultOf({ d: 1 }), sentAt }), 5_000)));
+    const read = cache.fetch(CATALOGUE('/data_centers'), { load: slow });
+    await clock.advance(5_000);
+    await read;
+    expect(cache.tokenCheckAt('t1')).toBe(sentAt + 60_000);
+    // An answer to a call sent earlier still, coming after, moves nothing back.
+    await cache.fetch(CATALOGUE('/zones'), { load: vi.fn(() => Promise.resolve({ ...resultOf({ z: 1 }), sentAt: sentAt - 1_000 })) });
+    expect(cache.tokenCheckAt('t1')).toBe(sentAt + 60_000);
+    // A load that does not say when it was sent counts from its answer.
+    await cache.fetch(CATALOGUE('/countries'), { load: answering({ c: 1 }) });
+    expect(cache.tokenCheckAt('t1')).toBe(sentAt + 65_000);
+  });
+
   it('is purged when the check finds the token refused', async () => {
     const onPurgeToken = vi.fn();
     const { clock, cache } = await dueForACheck({ onPurgeToken });
@@ -336,6 +354,27 @@ describe('a token revoked in Katapult while its answers are cached', () => {
       expect(again.body).toEqual(cold.body);
       // One read went to Katapult and vouched for the token; the other two were served from their entries.
       expect(calls).toHaveLength(1);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('counts from when the gateway sent the call, however long Katapult took to answer it', async () => {
+    const clock = createFakeClock();
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => async (input, init) => {
+        await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 3_000));
+        return simulator(input, init);
+      },
+    });
+    try {
+      const sentAt = clock.now();
+      const answer = await whileAdvancing(clock, gateway.query('{ dataCenters { name } }', { token: DEMO_TOKENS.globex }));
+      expect(answer.status).toBe(200);
+      expect(clock.now()).toBeGreaterThanOrEqual(sentAt + 3_000);
+      expect(gateway.app.cache.tokenCheckAt(gateway.app.tokens.key(DEMO_TOKENS.globex))).toBe(sentAt + 60_000);
     } finally {
       await gateway.close();
     }
