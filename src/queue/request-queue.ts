@@ -64,6 +64,8 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
   const live = new Set<Entry>();
   let idleWaiters: Array<() => void> = [];
   let queued = 0;
+  /** Refreshes in line that nobody waits for (see `displaceable`). */
+  let refreshesWaiting = 0;
   let inFlight = 0;
   let closed = false;
   let pumping = false;
@@ -91,6 +93,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     const line = lineOf(entry);
     line.splice(line.indexOf(entry), 1);
     queued--;
+    if (isRefresh(entry)) refreshesWaiting--;
     if (lineLength(entry.lane) === 0) lanes.dropTurn(entry.lane);
   }
 
@@ -103,6 +106,7 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     entry.state = 'waiting';
     entry.queuedAt = clock.now();
     queued++;
+    if (isRefresh(entry)) refreshesWaiting++;
     lanes.queueTurn(entry.lane, false);
   }
 
@@ -152,6 +156,28 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
       if (sendAt > entry.deadline) settle(entry, { error: rateLimitedError(sendAt, now) }, 'rate_limited');
       else position++;
     }
+  }
+
+  /** A background call nobody waits for that may wait for the next window (not a token's check). */
+  const isRefresh = (entry: Entry) => entry.priority === 'background' && !entry.spendsHeldBack;
+
+  const newestRefresh = (line: readonly Entry[]) => line.findLast(isRefresh);
+
+  /**
+   * The refresh a call someone waits for may take the place of in a full line: for a token's
+   * line, its newest; for the gateway's, the newest of the token with the most background calls in line.
+   */
+  function displaceable(lane?: Lane<Entry>): Entry | undefined {
+    if (refreshesWaiting === 0) return undefined;
+    if (lane) return newestRefresh(lane.background);
+    let found: Entry | undefined;
+    let most = 0;
+    for (const other of lanes.turns()) {
+      if (other.background.length <= most) continue;
+      const refresh = newestRefresh(other.background);
+      if (refresh) [found, most] = [refresh, other.background.length];
+    }
+    return found;
   }
 
   function rejectWaiting(error: () => unknown, reason: QueueRejectReason): void {
@@ -375,12 +401,20 @@ export function createRequestQueue(options: RequestQueueOptions): RequestQueue {
     const position = priority === 'foreground' || urgent ? lane.foreground.length : lineLength(lane);
     const sendAt = lane.estimateSendAt(position, now);
     if (deadline <= now) return refuse(deadlineError(sendAt, now), 'deadline');
-    if (lane.waiting >= config.maxQueuedPerToken) {
+    // A full line makes room for a call someone waits for by refusing a refresh nobody does.
+    const displaces = priority === 'foreground' || urgent;
+    const tokenFull = lane.waiting >= config.maxQueuedPerToken;
+    const forToken = tokenFull && displaces ? displaceable(lane) : undefined;
+    if (tokenFull && !forToken) {
       return refuse(new QueueFullError('token', secondsUntil(lane.estimateSendAt(lane.waiting, now), now)), 'queue_full');
     }
-    if (queued >= config.maxQueuedGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
+    const globalFull = queued >= config.maxQueuedGlobal;
+    const forGlobal = globalFull && displaces ? (forToken ?? displaceable()) : undefined;
+    if (globalFull && !forGlobal) return refuse(new QueueFullError('global', 1), 'queue_full');
     if (sendAt > deadline) return refuse(rateLimitedError(sendAt, now), 'rate_limited');
     if (priority === 'background' && !urgent && holdsBack(lane, now)) return refuse(heldBackError(lane.nextBoundary(now), now), 'held_back');
+    if (forToken) settle(forToken, { error: new QueueFullError('token', secondsUntil(lane.estimateSendAt(lane.waiting, now), now)) }, 'queue_full');
+    if (forGlobal && forGlobal !== forToken) settle(forGlobal, { error: new QueueFullError('global', 1) }, 'queue_full');
 
     return new Promise<UpstreamResult<T>>((resolve, reject) => {
       const entry: Entry = {

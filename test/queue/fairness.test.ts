@@ -193,3 +193,36 @@ describe('fairness and priority', () => {
     expect(maxPerLane).toBe(2);
   });
 });
+
+describe('a full line', () => {
+  it("makes room for a call someone waits for by refusing a refresh nobody waits for, in the token's line and the gateway's", async () => {
+    const clock = createFakeClock();
+    const katapult = createFakeKatapult(clock, { permitted: 1000, latencyMs: 500 });
+    const rejected: string[] = [];
+    // Two calls of a token at once, so that the calls added below wait in line.
+    const queue = createRequestQueue({ clock, random: () => 0, perTokenConcurrency: 2, maxQueuedPerToken: 10, maxQueuedGlobal: 14, hooks: { onRejected: (reason) => void rejected.push(reason) } });
+    const outcome = (call: Promise<unknown>) => call.then(() => 'sent', (error: Error) => error.name);
+    const probe = outcome(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000 }));
+    await clock.advance(600);
+    expect(await probe).toBe('sent');
+    // Two refreshes go; ten more fill the token's line.
+    const refreshes = Array.from({ length: 12 }, () => outcome(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background' })));
+    await clock.flush();
+    expect(queue.size).toBe(10);
+    const check = outcome(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background', spendsHeldBack: true }));
+    const read = outcome(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 10_000 }));
+    // A refresh is not let in the same way.
+    const late = outcome(queue.add(katapult.task('t'), { laneKey: 't', deadline: clock.now() + 30_000, priority: 'background' }));
+    // Another token's refreshes (its first call goes alone) fill the gateway's line; a read of a third token still gets in.
+    const others = Array.from({ length: 5 }, () => outcome(queue.add(katapult.task('u'), { laneKey: 'u', deadline: clock.now() + 30_000, priority: 'background' })));
+    expect(queue.size).toBe(14);
+    const third = outcome(queue.add(katapult.task('v'), { laneKey: 'v', deadline: clock.now() + 10_000 }));
+    await clock.advance(20_000);
+    expect([await check, await read, await late, await third]).toEqual(['sent', 'sent', 'QueueFullError', 'sent']);
+    const settled = await Promise.all([...refreshes, ...others]);
+    // The token's two newest refreshes gave their places to its own calls, and its next newest
+    // (its line held the most refreshes) to the third token's read.
+    expect(settled).toEqual([...Array(9).fill('sent'), ...Array(3).fill('QueueFullError'), ...Array(5).fill('sent')]);
+    expect(rejected.every((reason) => reason === 'queue_full')).toBe(true);
+  });
+});
