@@ -243,8 +243,9 @@ class TokenLane<E> implements Lane<E> {
   estimateSendAt(position: number, now: number): number {
     const per = this.perWindow();
     const start = Math.max(now, this.pausedUntil);
-    // After a pause the lane starts a fresh window; otherwise it has what is left of this one.
-    const left = start > now ? per : this.usable(now);
+    // A pause that ends in a later window starts that one afresh; one that ends in this window (a
+    // proxy's 429, a Retry-After) leaves only what is left of it.
+    const left = this.windowOf(start) > this.windowOf(now) ? per : this.usable(now);
     if (left === null) return start;
     const available = Math.max(0, left);
     if (position < available) return start;

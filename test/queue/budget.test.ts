@@ -306,6 +306,33 @@ describe('budget learning', () => {
     expect(sentAt[1]! - sentAt[0]!).toBeLessThan(pauseMs + 1100);
   });
 
+  it('a proxy’s 429 pauses within the window: a call the rest of the window cannot take is told the next window, and is sent then', async () => {
+    const { clock, katapult, queue } = setup({ permitted: 20 });
+    const add = (deadlineMs: number) => queue.add(katapult.task('a'), { laneKey: 'a', deadline: clock.now() + deadlineMs });
+    const spent = Array.from({ length: 16 }, () => add(10_000));
+    await clock.advance(100);
+    await Promise.all(spent);
+    // 4 left by Katapult's count, 2 of them the reserve; the proxy's 429 puts its call back first in line.
+    katapult.failNext(1, () => new UpstreamMalformedError(429, 'body is not JSON'));
+    const proxied = add(2 * MINUTE);
+    await clock.advance(20);
+    expect(queue.stats().pausedLanes).toBe(1);
+    const hurried = await add(500).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(hurried).toBeInstanceOf(RateLimitedError);
+    const nextWindow = (Math.floor(clock.now() / MINUTE) + 1) * MINUTE + DEFAULT_WINDOW_OFFSET_MS;
+    const retryAfterSeconds = (hurried as RateLimitedError).retryAfterSeconds;
+    expect(retryAfterSeconds).toBe(Math.ceil((nextWindow - clock.now()) / 1000));
+    // Coming back exactly when told, it is sent.
+    await clock.advance(retryAfterSeconds * 1000);
+    const back = add(500);
+    await clock.advance(100);
+    await expect(back).resolves.toMatchObject({ status: 200 });
+    await expect(proxied).resolves.toMatchObject({ status: 200 });
+  });
+
   it('rejects at once when the lane is out of budget until after the deadline', async () => {
     const { clock, katapult, queue } = setup({ permitted: 3 });
     const start = clock.now();
