@@ -260,7 +260,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     } else if (isRememberedNotFound(error) && inFlight.storable && settings.notFoundTtlMs > 0) {
       const freshUntil = clock.now() + settings.notFoundTtlMs;
       const kept = keptCopy(error);
-      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error: kept, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keptCopyBytes(kept) + keyExcess(storeKey) }, settings.notFoundTtlMs);
+      // Katapult accepted the token when it found nothing, as for a value: counted from when the call was sent.
+      const acceptedAt = Math.min(error.sentAt ?? Number.POSITIVE_INFINITY, clock.now());
+      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error: kept, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keptCopyBytes(kept) + keyExcess(storeKey) }, settings.notFoundTtlMs, acceptedAt);
     } else if (error instanceof UpstreamApiError && !canServeStaleOnError(error)) {
       // Katapult refused the resource itself (a scope, a suspension, the trash): that answer is
       // about the data, so the copy kept from before must not be served again, fresh or stale,

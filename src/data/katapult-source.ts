@@ -5,6 +5,7 @@ import {
   isRateLimitAnswer,
   isUpstreamError,
   upstreamErrorCode,
+  UpstreamApiError,
   UpstreamNetworkError,
   UpstreamNotSentError,
   UpstreamPageSizeError,
@@ -185,6 +186,8 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
               });
               return result;
             } catch (error) {
+              // Katapult's own answer (a not-found the cache remembers) vouches for the token no later than this call was sent.
+              if (error instanceof UpstreamApiError) error.sentAt = startedAt;
               // A 429 (Katapult's, or a proxy's in front of it) puts the call back in line, unsent as far as the token's budget goes.
               if (isRateLimitAnswer(error)) unsentCalls.set(callKey, pending);
               hooks?.onUpstreamCall?.({

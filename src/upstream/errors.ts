@@ -32,6 +32,8 @@ export abstract class UpstreamError extends Error {
 export class UpstreamApiError extends UpstreamError {
   readonly kind = 'api' as const;
   readonly retryable: boolean;
+  /** When the call Katapult answered this to was sent, where the caller knows it (see `UpstreamResult.sentAt`). */
+  sentAt?: number;
   constructor(
     readonly status: number,
     readonly code: string,

@@ -80,6 +80,18 @@ describe('a token answered from fresh entries', () => {
     expect(cache.tokenCheckAt('t1')).toBe(sentAt + 65_000);
   });
 
+  it('counts its period from when the call a remembered not-found answered was sent, as for a value', async () => {
+    const clock = createFakeClock();
+    const cache = createRestCache(strictOptions(clock, { tokenRecheckMs: 60_000, notFoundTtlMs: 600_000 }));
+    const sentAt = clock.now();
+    const notFound = Object.assign(new UpstreamApiError(404, 'virtual_machine_not_found', '', {}), { sentAt });
+    const slow = vi.fn(() => new Promise<never>((_resolve, reject) => clock.setTimeout(() => reject(notFound), 5_000)));
+    const read = expect(cache.fetch(keyOf('t1', '/virtual_machines/vm_1'), { load: slow })).rejects.toBe(notFound);
+    await clock.advance(5_000);
+    await read;
+    expect(cache.tokenCheckAt('t1')).toBe(sentAt + 60_000);
+  });
+
   it('is purged when the check finds the token refused', async () => {
     const onPurgeToken = vi.fn();
     const { clock, cache } = await dueForACheck({ onPurgeToken });
@@ -372,6 +384,27 @@ describe('a token revoked in Katapult while its answers are cached', () => {
     try {
       const sentAt = clock.now();
       const answer = await whileAdvancing(clock, gateway.query('{ dataCenters { name } }', { token: DEMO_TOKENS.globex }));
+      expect(answer.status).toBe(200);
+      expect(clock.now()).toBeGreaterThanOrEqual(sentAt + 3_000);
+      expect(gateway.app.cache.tokenCheckAt(gateway.app.tokens.key(DEMO_TOKENS.globex))).toBe(sentAt + 60_000);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('counts from when the gateway sent the call a remembered not-found answered, however long Katapult took to answer it', async () => {
+    const clock = createFakeClock();
+    const gateway = createTestGateway({
+      clock,
+      env: { CACHE_TOKEN_RECHECK_MS: '60000' },
+      wrapFetch: (simulator) => async (input, init) => {
+        await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 3_000));
+        return simulator(input, init);
+      },
+    });
+    try {
+      const sentAt = clock.now();
+      const answer = await whileAdvancing(clock, gateway.query('{ virtualMachine(id: "vm_aaaaaaaaaaaaaaaa") { name } }', { token: DEMO_TOKENS.globex }));
       expect(answer.status).toBe(200);
       expect(clock.now()).toBeGreaterThanOrEqual(sentAt + 3_000);
       expect(gateway.app.cache.tokenCheckAt(gateway.app.tokens.key(DEMO_TOKENS.globex))).toBe(sentAt + 60_000);
