@@ -199,8 +199,10 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     return replaced;
   };
 
-  /** Stores an entry, first making room out of the same token's least recently used entries. */
-  /** `acceptedAt`: when the call whose answer this is was sent, if known (see `UpstreamResult.sentAt`). */
+  /**
+   * Stores an entry, first making room out of the same token's least recently used entries.
+   * `acceptedAt`: when the call whose answer this is was sent, if known (see `UpstreamResult.sentAt`).
+   */
   const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number, acceptedAt = clock.now()) => {
     supersede(tokenKey, storeKey, entry);
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
@@ -393,7 +395,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     // reads is on its way to Katapult, for that answer: it vouches for the token again (then the
     // entry is served) or finds it refused (then the token is purged). A dashboard opened after
     // an idle spell so costs one call to Katapult and not one per read. Any other outcome says
-    // nothing of the token, and the read goes to Katapult itself, as it would have.
+    // nothing of the token: the read is answered as its own call's failure would be, or goes on.
     if (entry !== undefined && !vouched && !flights.has(storeKey) && servedWhenVouched(entry, now)) {
       const check = vouching.get(key.tokenKey);
       if (check !== undefined) {
