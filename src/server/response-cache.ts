@@ -161,9 +161,12 @@ function isYogaJsonBody(contentType: string | null | undefined): boolean {
   return (semicolon === -1 ? first : first.slice(0, semicolon)).trim().toLowerCase() === 'application/json';
 }
 
+/** The edge hands yoga a HEAD as a GET (and sends the answer without its body): its parameters are a GET's. */
+const isGetLike = (method: string) => method === 'GET' || method === 'HEAD';
+
 function readParams(request: GraphQLRequestShape): Params | null {
   try {
-    if (request.method === 'GET') {
+    if (isGetLike(request.method)) {
       const search = new URLSearchParams(request.search);
       const parse = (name: string) => {
         const raw = search.get(name);
@@ -237,7 +240,7 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
   if (!absentOr(params.variables, 'object') || !absentOr(params.extensions, 'object')) return null;
   // In a POST body an empty operation name names no operation, and yoga refuses it; a GET's
   // empty `operationName=` is read as absent, so it shares the key of none.
-  if (params.operationName === '' && request.method !== 'GET') return null;
+  if (params.operationName === '' && !isGetLike(request.method)) return null;
   const hash = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
   const document = typeof params.query === 'string' && params.query.length > 0 ? params.query : null;
   // A hash is URI-encoded, so it holds none of the key's separators and can be read back out of it.

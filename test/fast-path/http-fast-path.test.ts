@@ -404,6 +404,20 @@ describe('the warm fast path through the HTTP edge', () => {
     expect(notModified.body.length).toBe(0);
   });
 
+  it('answers a HEAD from the stored answer as the GET would be answered, without the body', async () => {
+    gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
+    const first = await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    await get(gateway.endpoint, { query: DASHBOARD }, bearer(DEMO_TOKENS.globex));
+    const url = `${gateway.endpoint}?${new URLSearchParams({ query: DASHBOARD })}`;
+    const head = await raw(url, { method: 'HEAD', headers: { 'apollo-require-preflight': 'true', ...bearer(DEMO_TOKENS.globex) } });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(head.headers['content-length']).toBe(String(first.body.length));
+    expect(head.headers.etag).toBe(first.headers.etag);
+    expect(head.headers['content-type']).toBe(first.headers['content-type']);
+    expect(requestSummaries(gateway).map((s) => s.fastPath)).toEqual([false, false, true]);
+  });
+
   it('replays an answer with the media type it was first sent with, and gives a POST no ETag either time', async () => {
     gateway = await startGateway({ env: { LOG_LEVEL: 'info' } });
     for (const accept of ['application/graphql-response+json', 'application/json']) {
