@@ -72,7 +72,9 @@ function mapApiError(error: UpstreamApiError, now: number): Mapped {
         ...base,
         code: 'UNAUTHENTICATED',
         message: 'Katapult did not accept the API token (it may not exist, or may have expired or been revoked)',
-        http: { status: 401, headers: { 'WWW-Authenticate': WWW_AUTHENTICATE_INVALID_TOKEN } },
+        // The gateway only calls Katapult with a token: "missing" means something between them
+        // dropped it, which says nothing against the token the client holds.
+        http: { status: 401, headers: { 'WWW-Authenticate': katapultCode === 'missing_api_token' ? WWW_AUTHENTICATE : WWW_AUTHENTICATE_INVALID_TOKEN } },
       };
     case 'scope_not_granted': {
       const scopes = Array.isArray(error.detail.scopes) ? error.detail.scopes.filter((s) => typeof s === 'string') : [];

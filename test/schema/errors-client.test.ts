@@ -161,6 +161,16 @@ describe('bad input', () => {
     await gateway.close();
   });
 
+  it('Katapult’s missing_api_token (the header dropped on the way) is UNAUTHENTICATED without telling the client its token is invalid', async () => {
+    const gateway = start({ wrapFetch: () => () => Promise.resolve(cannedError(401, 'missing_api_token')) });
+    const token = DEMO_TOKENS.globex;
+    const response = await gateway.query(ORG_NAME, { token });
+    expect(response.status).toBe(401);
+    expect(errorCodes(response.body)).toEqual(['UNAUTHENTICATED']);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="katapult-gateway"');
+    expectContract(response, token);
+  });
+
   it('Katapult’s invalid_argument and missing_required_argument are BAD_USER_INPUT, in our words', async () => {
     for (const code of ['invalid_argument', 'missing_required_argument']) {
       const gateway = start({
