@@ -107,6 +107,9 @@ function findInPages<L, R, T>(
   page = 1,
 ): MaybePromise<T | null> {
   return chain(loadPage(page), (list) => {
+    // A page answered as another is past the end (see `resolveConnection`'s `load`): its rows were searched already.
+    const current = list.pagination.current_page;
+    if (typeof current === 'number' && current !== page) return null;
     const rows = items(list);
     const found = pick(rows);
     if (found) return found;

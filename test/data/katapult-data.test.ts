@@ -88,6 +88,23 @@ describe('searching a paginated list', () => {
     expect(calls).toEqual([1, 2, 3]);
   });
 
+  it('stops at a page answered as another (a server that gives its last page for any page past the end)', () => {
+    const calls: number[] = [];
+    const source: KatapultSource = {
+      get<T>(_scope: RequestScope, call: SourceCall): T {
+        const asked = Number(call.params?.find(([name]) => name === 'page')?.[1]);
+        calls.push(asked);
+        // Two full pages and nothing after, uncounted: page 3 comes back as page 2.
+        const page = Math.min(asked, 2);
+        const rows = Array.from({ length: 2 }, (_, index) => ({ id: `gput_${page}_${index}`, name: `GPU ${page}.${index}`, permalink: `gpu-${page}-${index}` }));
+        return { pagination: { current_page: page, per_page: 2, large_set: true, total: null, total_pages: null }, gpu_types: rows } as T;
+      },
+    };
+    const data = createKatapultData(source, {} as RequestScope, 2);
+    expect(data.gpuTypeInList('gput_9_9')).toBeNull();
+    expect(calls).toEqual([1, 2, 3]);
+  });
+
   it('goes by total_pages when there is one', () => {
     const { data, calls } = gpuPages(() => ({ total_pages: 2, total: 4 }));
     expect(data.gpuTypeInList('gput_3_0')).toBeNull();
