@@ -200,10 +200,17 @@ export function createRestCache(options: RestCacheOptions): RestCache {
   };
 
   /**
-   * Stores an entry, first making room out of the same token's least recently used entries.
-   * `acceptedAt`: when the call whose answer this is was sent, if known (see `UpstreamResult.sentAt`).
+   * When Katapult accepted the token for an answer (a value or a not-found): no later than when
+   * its call was sent (see `UpstreamResult.sentAt`), and no later than now for a load that does
+   * not say when it sent its call.
    */
-  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number, acceptedAt = clock.now()) => {
+  const acceptedAtOf = (sentAt: number | undefined): number => Math.min(sentAt ?? Number.POSITIVE_INFINITY, clock.now());
+
+  /**
+   * Stores an entry, first making room out of the same token's least recently used entries.
+   * `acceptedAt`: when Katapult accepted the token for this answer (see `acceptedAtOf`).
+   */
+  const put = (tokenKey: string, storeKey: string, entry: Entry, ttlMs: number, acceptedAt: number) => {
     supersede(tokenKey, storeKey, entry);
     if (ttlMs <= 0 || entry.charge > settings.perTokenMaxBytes) {
       // The new answer supersedes the kept one even when it cannot be kept itself.
@@ -245,7 +252,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
         : { type: 'value', tokenKey: key.tokenKey, raw: null, value: result.body, bytes, freshUntil, charge: bytes + ENTRY_OVERHEAD_BYTES + keyExcess(storeKey) };
       // Counted from when the call was sent: Katapult may have accepted the token a whole call's
       // time before its answer came, and the bound is on the time since it last did.
-      put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs, Math.min(result.sentAt ?? Number.POSITIVE_INFINITY, clock.now()));
+      put(key.tokenKey, storeKey, entry, ttlMs + settings.staleWindowMs, acceptedAtOf(result.sentAt));
       kept = store.peek(storeKey) === entry;
       // The caller has the parsed body in hand: keep it as the parsed copy, if the entry was kept.
       if (raw && kept) keepParsed(storeKey, raw, result.body);
@@ -263,8 +270,7 @@ export function createRestCache(options: RestCacheOptions): RestCache {
       const freshUntil = clock.now() + settings.notFoundTtlMs;
       const kept = keptCopy(error);
       // Katapult accepted the token when it found nothing, as for a value: counted from when the call was sent.
-      const acceptedAt = Math.min(error.sentAt ?? Number.POSITIVE_INFINITY, clock.now());
-      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error: kept, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keptCopyBytes(kept) + keyExcess(storeKey) }, settings.notFoundTtlMs, acceptedAt);
+      put(key.tokenKey, storeKey, { type: 'not-found', tokenKey: key.tokenKey, error: kept, freshUntil, charge: ENTRY_OVERHEAD_BYTES + keptCopyBytes(kept) + keyExcess(storeKey) }, settings.notFoundTtlMs, acceptedAtOf(error.sentAt));
     } else if (error instanceof UpstreamApiError && !canServeStaleOnError(error)) {
       // Katapult refused the resource itself (a scope, a suspension, the trash): that answer is
       // about the data, so the copy kept from before must not be served again, fresh or stale,

@@ -117,8 +117,10 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
     return read.value;
   }
 
-  /** Calls in the queue that have not been sent yet, by token key and URL (shared by everyone waiting on them). */
+  /** Calls in the queue that have not been sent yet, by `callKeyOf` (shared by everyone waiting on them). */
   const unsentCalls = new Map<string, object>();
+  /** One key for a token's call to a URL, for a read's own call and for one it waits on alike. */
+  const callKeyOf = (tokenKey: string, url: string) => `${tokenKey}\n${url}`;
 
   const source: KatapultSource = {
     get<T>(scope: RequestScope, call: SourceCall): MaybePromise<T> {
@@ -137,7 +139,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         if (fresh) return record(scope, fresh);
       }
 
-      const callKey = `${key.tokenKey}\n${key.url}`;
+      const callKey = callKeyOf(key.tokenKey, key.url);
       const load = ({ signal, background, tokenCheck, deadline, onForeground }: LoadContext) => {
         const enqueuedAt = clock.now();
         // A 429 puts the call back in line, and it starts again as a first attempt: one call all the same.
@@ -251,7 +253,7 @@ export function createKatapultSource(options: KatapultSourceOptions): KatapultSo
         scope.deadline,
         (budgetMs) => {
           const awaited = cache.awaitedUrl(key);
-          unsent = unsentCalls.has(awaited === undefined ? callKey : `${key.tokenKey}\n${awaited}`);
+          unsent = unsentCalls.has(awaited === undefined ? callKey : callKeyOf(key.tokenKey, awaited));
           if (!unsent) return new UpstreamTimeoutError(budgetMs);
           // Never sent: waiting on the token's budget (others sharing the call can wait longer).
           leave.abort();
