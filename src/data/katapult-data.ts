@@ -23,7 +23,7 @@ import { UpstreamApiError, isNotFoundCode, isUpstreamError } from '../upstream/e
 import { annotationParams, lookupParams, pageParams, type AnnotationFilterParam, type Lookup } from '../upstream/params.js';
 import type { ResourceKind } from '../cache/index.js';
 import type { KatapultSource, MaybePromise } from './katapult-source.js';
-import { chain, recover } from './pagination.js';
+import { answeredAsAnother, chain, recover } from './pagination.js';
 import type { RequestScope } from './request-scope.js';
 
 /** How an organization was named by the client: by id or by sub-domain, exactly one. */
@@ -107,9 +107,8 @@ function findInPages<L, R, T>(
   page = 1,
 ): MaybePromise<T | null> {
   return chain(loadPage(page), (list) => {
-    // A page answered as another is past the end (see `resolveConnection`'s `load`): its rows were searched already.
-    const current = list.pagination.current_page;
-    if (typeof current === 'number' && current !== page) return null;
+    // Its rows were searched already, as the page they are.
+    if (answeredAsAnother(list.pagination, page)) return null;
     const rows = items(list);
     const found = pick(rows);
     if (found) return found;

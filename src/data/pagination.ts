@@ -135,6 +135,16 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
+/**
+ * Whether a page came back as another than the one asked for (`current_page` says so): a server
+ * that answers a page past the end with its last page (clamping the number, as some paginators
+ * do). Its rows are not the page asked for; read as past the end, a list or a search ends there.
+ */
+export function answeredAsAnother(pagination: Pick<PaginationDto, 'current_page'>, page: number): boolean {
+  const current = pagination.current_page as unknown;
+  return typeof current === 'number' && current !== page;
+}
+
 /** Chains without allocating a promise when the value is already there (warm cache). */
 export function chain<A, B>(value: MaybePromise<A>, next: (a: A) => MaybePromise<B>): MaybePromise<B> {
   return isPromise(value) ? value.then(next) : next(value);
@@ -209,12 +219,9 @@ export function resolveConnection<T>(options: ResolveConnectionOptions<T>): Mayb
     const known = pages.get(page);
     if (known) return known;
     return chain(fetchPage(page, reread), (answered) => {
-      // A server that answers a page past the end with its last page (clamping the number, as
-      // some paginators do) says so in `current_page`. Read as the page asked for, its rows would
-      // come round again after the end, and an uncounted list would never end for a client
-      // paging forwards. It holds none of the page asked for.
-      const current = answered.pagination.current_page;
-      const result = typeof current === 'number' && current !== page ? { ...answered, items: [] } : answered;
+      // Read as the page asked for, a page answered as another would bring its rows round again
+      // after the end, and an uncounted list would never end for a client paging forwards.
+      const result = answeredAsAnother(answered.pagination, page) ? { ...answered, items: [] } : answered;
       pages.set(page, result);
       return result;
     });
