@@ -390,8 +390,9 @@ export function createRestCache(options: RestCacheOptions): RestCache {
     const load = fetchOptions.load as CacheFetchOptions<unknown>['load'];
     const entry = fetchOptions.noCache ? undefined : lookup(key.tokenKey, storeKey);
     const now = clock.now();
-    // An overdue token's reads go to Katapult, as a cold request's do, a remembered not-found's
-    // too; if Katapult fails, its entries may still stand in (stale-if-error, below).
+    // An overdue token's entries, a remembered not-found's too, are not served as they are: its
+    // reads wait for one of them to reach Katapult (below) or go there themselves, as a cold
+    // request's do; if Katapult fails, its entries may still stand in (stale-if-error, below).
     const vouched = entry !== undefined && now < tokenCheckAt(key.tokenKey);
     if (entry?.type === 'not-found' && now < entry.freshUntil && vouched) {
       report('negative');
