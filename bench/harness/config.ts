@@ -40,7 +40,7 @@ export interface BenchConfig {
   scenarios: ReadonlySet<ScenarioId>;
   /**
    * Node options for the gateway's process alone (`BENCH_GATEWAY_NODE_ARGS`, space-separated),
-   * e.g. `--cpu-prof --cpu-prof-dir=/tmp/profiles` to profile it under a scenario's load. A
+   * e.g. `--cpu-prof --cpu-prof-dir=<dir>` to profile it under a scenario's load. A
    * run with any is not a result: it never replaces results/latest.*.
    */
   gatewayNodeArgs: readonly string[];
