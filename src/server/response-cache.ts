@@ -44,6 +44,8 @@ export interface ResponseCacheOptions {
    * token's answers out. Past it, the token's own least recently used answers make room. @default maxBytes / 8
    */
   maxTokenBytes?: number;
+  /** Most answers stored at once, whatever their size. @default 100,000 */
+  maxEntries?: number;
   /**
    * Key documents by their tokens, so spacing, commas and comments do not split entries (see
    * `operationKey`). Off when only allow-listed documents may run: that list matches exact
@@ -315,9 +317,14 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const enabled = maxBytes > 0;
   const maxTokenBytes = Math.max(1, options.maxTokenBytes ?? Math.floor(maxBytes / 8));
-  const sizeOf = (entry: StoredResponse, key: string) => entry.body.length + key.length + 128;
+  const maxEntries = Math.max(1, options.maxEntries ?? 100_000);
+  // Each answer is charged at least its share of the entry count, so that the count bound is
+  // reached no sooner than the byte bound: tokens storing tiny answers would otherwise fill it
+  // at a few tokens' shares and push everyone else's answers out, the shares notwithstanding.
+  const leastCharge = Math.ceil(maxBytes / maxEntries);
+  const sizeOf = (entry: StoredResponse, key: string) => Math.max(leastCharge, entry.body.length + key.length + 128);
   const entries = new LRUCache<string, StoredResponse>({
-    max: 100_000,
+    max: maxEntries,
     maxSize: Math.max(1, maxBytes),
     sizeCalculation: sizeOf,
     perf: clock,

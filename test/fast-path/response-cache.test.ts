@@ -80,6 +80,19 @@ describe('the finished-response cache', () => {
     expect(cache.stats()).toMatchObject({ entries: kept.length + 1, tokens: 2 });
   });
 
+  it('charges a tiny answer its share of the entry count, so that tokens storing many cannot push out the others\' answers by count', () => {
+    const clock = createFakeClock();
+    // 100 answers at most; a token's share of the bytes (8 KiB) would hold about 40 tiny ones.
+    const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxEntries: 100 });
+    const theirs = post({ query: '{ a }' });
+    offerRepeated(cache, theirs, scopeFor('quiet', 5000, clock.now()), ok('{"data":{"a":1}}'));
+    for (let t = 0; t < 7; t++) {
+      for (let i = 0; i < 60; i++) offerRepeated(cache, post({ query: `{ a(n: ${i}) }` }), scopeFor(`busy${t}`, 5000, clock.now()), ok('{"data":{"a":2}}'));
+    }
+    expect(cache.lookup(theirs, scopeFor('quiet', 0, clock.now()))).toBeDefined();
+    expect(cache.stats().entries).toBeLessThanOrEqual(100);
+  });
+
   it('keeps, within a token\'s share, the answer it replays over the ones it stored later and never used', () => {
     const clock = createFakeClock();
     const cache = createResponseCache({ clock, maxBytes: 64 * 1024, maxTokenBytes: 8 * 1024 });
