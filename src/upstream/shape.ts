@@ -105,54 +105,52 @@ const pagination = object(
     boolean(v.large_set)?.at('large_set'),
 );
 
+/** The id and name every Katapult object carries, first of its fields. */
+const idAndName = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name');
+/** A data center's or GPU type's id, name and permalink: all either says of itself where it is only named. */
+const namedWithPermalink = (v: Record<string, unknown>) => idAndName(v) ?? stringOrNull(v.permalink)?.at('permalink');
+/** An object named only (a package group, a VM list's hypervisor), or null. */
+const namedOrNull = orNull(object(idAndName));
+
 const countryCodes = (v: Record<string, unknown>) =>
   stringOrNull(v.iso_code2)?.at('iso_code2') ?? stringOrNull(v.iso_code3)?.at('iso_code3') ?? stringOrNull(v.time_zone)?.at('time_zone') ?? booleanOrNull(v.eu)?.at('eu');
-const fullCountry = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? countryCodes(v));
+const fullCountry = object((v) => idAndName(v) ?? countryCodes(v));
 /** Lists give a country's id and name; one that carries its codes is read as the full record (see `countryModel`). */
-const country = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? ('iso_code2' in v ? countryCodes(v) : null));
+const country = object((v) => idAndName(v) ?? ('iso_code2' in v ? countryCodes(v) : null));
 
-const dataCenterFields = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink');
 const countryOrNull = orNull(country);
-const dataCenter = object((v) => dataCenterFields(v) ?? countryOrNull(v.country)?.at('country'));
+const dataCenter = object((v) => namedWithPermalink(v) ?? countryOrNull(v.country)?.at('country'));
 /** A data center inside a zone or a GPU type: real lists leave its country out (`/data_centers` has it). */
-const dataCenterRef = object((v) => dataCenterFields(v) ?? (v.country === undefined ? null : country(v.country)?.at('country')));
+const dataCenterRef = object((v) => namedWithPermalink(v) ?? (v.country === undefined ? null : country(v.country)?.at('country')));
 
-const zone = object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink') ?? dataCenterRef(v.data_center)?.at('data_center'));
+const zone = object((v) => namedWithPermalink(v) ?? dataCenterRef(v.data_center)?.at('data_center'));
 
-const gpuTypeRefFields = (v: Record<string, unknown>) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.permalink)?.at('permalink');
 // Nullable items in the OpenAPI document, a nullable list in Apia's schema; left out of a VM's GPU type.
 const gpuTypeDataCenters = orNull(listOf(orNull(dataCenterRef)));
 const gpuTypeFields = (v: Record<string, unknown>) =>
-  gpuTypeRefFields(v) ??
+  namedWithPermalink(v) ??
   stringOrNull(v.manufacturer)?.at('manufacturer') ??
   integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
   stringOrNull(v.memory_type)?.at('memory_type') ??
   gpuTypeDataCenters(v.data_centers)?.at('data_centers');
 const gpuType = object(gpuTypeFields);
 /** The VM list names a GPU type only; one that says more is read as the full type (see `gpuTypeModel`). */
-const gpuTypeInList = object((v) => ('manufacturer' in v ? gpuTypeFields(v) : gpuTypeRefFields(v)));
+const gpuTypeInList = object((v) => ('manufacturer' in v ? gpuTypeFields(v) : namedWithPermalink(v)));
 
-const packageGroup = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name')));
-const iconOrNull = orNull(
-  object(
-    (v) =>
-      string(v.url)?.at('url') ??
-      string(v.file_name)?.at('file_name') ??
-      string(v.file_type)?.at('file_type') ??
-      integer(v.file_size)?.at('file_size') ??
-      string(v.digest)?.at('digest'),
-  ),
-);
-const iconInList = orNull(
-  object(
-    (v) =>
-      string(v.url)?.at('url') ??
-      stringIfThere(v.file_name)?.at('file_name') ??
-      stringIfThere(v.file_type)?.at('file_type') ??
-      integerIfThere(v.file_size)?.at('file_size') ??
-      stringIfThere(v.digest)?.at('digest'),
-  ),
-);
+/** A package's icon: its URL, and its file's details, which a list may leave out (`text`, `whole` say how they are checked). */
+const iconWith = (text: ShapeCheck, whole: ShapeCheck) =>
+  orNull(
+    object(
+      (v) =>
+        string(v.url)?.at('url') ??
+        text(v.file_name)?.at('file_name') ??
+        text(v.file_type)?.at('file_type') ??
+        whole(v.file_size)?.at('file_size') ??
+        text(v.digest)?.at('digest'),
+    ),
+  );
+const iconOrNull = iconWith(string, integer);
+const iconInList = iconWith(stringIfThere, integerIfThere);
 /**
  * A package's fields, as its own record and a list give them alike but for `privacy` (a list may
  * leave it out) and the icon (a list gives its URL only). `group` is in the OpenAPI document and
@@ -170,7 +168,7 @@ const packageFields = (privacy: ShapeCheck, icon: ShapeCheck) => (v: Record<stri
   privacy(v.privacy)?.at('privacy') ??
   icon(v.icon)?.at('icon') ??
   booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
-  packageGroup(v.group)?.at('group');
+  namedOrNull(v.group)?.at('group');
 /** A package's own record, and a VM's package. */
 const packageRecord = object(packageFields(string, iconOrNull));
 /**
@@ -216,15 +214,14 @@ const vmFields = (v: Record<string, unknown>) =>
 const gpuTypeInListOrNull = orNull(gpuTypeInList);
 const packageName = orNull(object((v) => string(v.name)?.at('name')));
 const addressesInList = listOf(object((v) => string(v.address)?.at('address')));
-// Conditional: absent from every recorded real answer.
-const hypervisorInList = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name')));
 const virtualMachineInList = object(
   (v) =>
     vmFields(v) ??
     packageName(v.package)?.at('package') ??
     gpuTypeInListOrNull(v.gpu_type)?.at('gpu_type') ??
     addressesInList(v.ip_addresses)?.at('ip_addresses') ??
-    hypervisorInList(v.hypervisor)?.at('hypervisor'),
+    // Conditional: absent from every recorded real answer.
+    namedOrNull(v.hypervisor)?.at('hypervisor'),
 );
 
 const addresses = listOf(
@@ -238,7 +235,7 @@ const addresses = listOf(
       stringOrNull(v.address_with_mask)?.at('address_with_mask'),
   ),
 );
-const hypervisor = orNull(object((v) => string(v.id)?.at('id') ?? string(v.name)?.at('name') ?? stringOrNull(v.ip_address)?.at('ip_address')));
+const hypervisor = orNull(object((v) => idAndName(v) ?? stringOrNull(v.ip_address)?.at('ip_address')));
 const tagNames = orNull(listOf(string));
 const packageOrNull = orNull(packageRecord);
 const gpuTypeOrNull = orNull(gpuType);
