@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROUTE_RECHECK_MS, type GatewayApp } from '../../src/app.js';
@@ -18,6 +18,14 @@ async function started(gateway: Promise<TestGateway>): Promise<TestGateway> {
   return ready;
 }
 
+/** A server of the test's own where Katapult should be, closed after the test. Returns its /core/v1 URL. */
+async function serverInPlaceOfKatapult(handler: RequestListener): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/core/v1`;
+}
+
 /** /ready once it fails: a wrong address seen by a client's call fails it once the gateway's own call has confirmed it. */
 function failingReady(gateway: TestGateway) {
   return vi.waitFor(async () => {
@@ -33,7 +41,7 @@ function failingReady(gateway: TestGateway) {
  */
 async function refusingProxy(simulator: ReturnType<typeof createSimulator>, refuses: (path: string) => boolean) {
   const seen: Array<{ path: string; authorization: string | undefined }> = [];
-  const proxy = createServer((req, res) => {
+  const upstreamBaseUrl = await serverInPlaceOfKatapult((req, res) => {
     seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
     req.resume();
     if (refuses(req.url ?? '')) {
@@ -46,9 +54,7 @@ async function refusingProxy(simulator: ReturnType<typeof createSimulator>, refu
       res.end(Buffer.from(await answer.arrayBuffer()));
     });
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-  return { seen, upstreamBaseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/core/v1` };
+  return { seen, upstreamBaseUrl };
 }
 
 describe('liveness and readiness', () => {
@@ -79,15 +85,12 @@ describe('liveness and readiness', () => {
   });
 
   it('fails /ready, and says why at error level, when the base URL answers with a page that is not Katapult\'s (a 404 in HTML)', async () => {
-    const notKatapult = createServer((req, res) => {
+    const upstreamBaseUrl = await serverInPlaceOfKatapult((req, res) => {
       req.resume();
       res.writeHead(404, { 'content-type': 'text/html' });
       res.end('<html><body>Not Found</body></html>');
     });
-    await new Promise<void>((resolve) => notKatapult.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => notKatapult.close(() => resolve())));
-    const { port } = notKatapult.address() as AddressInfo;
-    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl }));
 
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
@@ -99,17 +102,14 @@ describe('liveness and readiness', () => {
 
   it('fails /ready and logs a configuration error when the base URL redirects (http to https), sending each call once and following none', async () => {
     const calls: string[] = [];
-    const redirecting = createServer((req, res) => {
+    const upstreamBaseUrl = await serverInPlaceOfKatapult((req, res) => {
       calls.push(req.url ?? '');
       req.resume();
       // Where it points is never asked: a port nothing listens on, on this machine.
       res.writeHead(301, { location: `https://127.0.0.1:1${req.url}` });
       res.end();
     });
-    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => redirecting.close(() => resolve())));
-    const { port } = redirecting.address() as AddressInfo;
-    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl: `http://127.0.0.1:${port}/core/v1` }));
+    const gateway = await started(startGateway({ env: { LOG_LEVEL: 'warn' }, upstreamBaseUrl }));
 
     const answer = await post(gateway.endpoint, { query: ORG_NAME_QUERY }, bearer(DEMO_TOKENS.globex));
     expect(answer.json.errors[0].extensions.code).toBe('UPSTREAM_UNAVAILABLE');
@@ -146,16 +146,14 @@ describe('liveness and readiness', () => {
     expect(logLines(wrong).some((r) => r.level === 50 && /configuration error: .* at start; check KATAPULT_API_URL/.test(r.msg))).toBe(true);
 
     // A web server's page where Katapult should be, answered slowly: /ready fails while the check waits, and after.
-    const webServer = createServer((req, res) => {
+    const webServerUrl = await serverInPlaceOfKatapult((req, res) => {
       req.resume();
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end('<html><body>Welcome</body></html>');
       }, 300);
     });
-    await new Promise<void>((resolve) => webServer.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => webServer.close(() => resolve())));
-    const page = await started(startGateway({ upstreamBaseUrl: `http://127.0.0.1:${(webServer.address() as AddressInfo).port}/core/v1`, env: { LOG_LEVEL: 'warn' } }));
+    const page = await started(startGateway({ upstreamBaseUrl: webServerUrl, env: { LOG_LEVEL: 'warn' } }));
     const checking = page.app.checkUpstream();
     const during = await raw(`${page.url}/ready`);
     expect([during.status, during.json.problems]).toEqual([503, ['checking KATAPULT_API_URL']]);
