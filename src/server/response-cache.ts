@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { stripIgnoredCharacters } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { createTokenLedger } from '../cache/token-ledger.js';
@@ -128,7 +128,7 @@ const JSON_MEDIA_TYPE = /^application\/(?:graphql-response\+)?json\s*(?:;|$)/i;
 
 /** A weak ETag over the exact bytes; the same function serves the fast path and the full pipeline. */
 export function etagFor(body: Buffer | string): string {
-  return `W/"${createHash('sha1').update(body).digest('base64url')}"`;
+  return `W/"${hash('sha1', body, 'base64url')}"`;
 }
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` variables share an entry. */
@@ -219,12 +219,22 @@ export function normaliseDocument(document: string): string {
   }
 }
 
+/** SHA-256, one shot (no Hash object per call): ids only ever meet within one token's keys, and no two operations share one. */
+const digest = (text: string) => hash('sha256', text, 'base64url');
+
+/**
+ * A document's part of a key: the digest of its normalised text. Only the digest goes into the
+ * key, so a long document is not copied, stringified and hashed again with every request's
+ * variables (on a stream of distinct requests that was most of the cost of a miss).
+ */
+export const documentDigest = (document: string) => digest(normaliseDocument(document));
+
 /**
  * The part of the key after the token: null when the request is not a plain, replayable query.
- * The document goes through `documentKey` (by default `normaliseDocument`), unless the request
+ * The document goes through `documentKey` (by default `documentDigest`), unless the request
  * carries extensions: a persisted-query hash is checked against the exact text it came with.
  */
-export function operationKey(request: GraphQLRequestShape, documentKey: (document: string) => string = normaliseDocument): string | null {
+export function operationKey(request: GraphQLRequestShape, documentKey: (document: string) => string = documentDigest): string | null {
   return operationKeyAndHash(request, documentKey)?.key ?? null;
 }
 
@@ -257,7 +267,7 @@ function operationKeyAndHash(request: GraphQLRequestShape, documentKey: (documen
     encodedId = encodeKeyPart(named.id);
   }
   const identity =
-    document !== null ? `d:${absent(params.extensions) ? documentKey(document) : document}` : encodedId !== null ? `i:${encodedId}` : encodedHash !== null ? `h:${encodedHash}` : null;
+    document !== null ? `d:${absent(params.extensions) ? documentKey(document) : digest(document)}` : encodedId !== null ? `i:${encodedId}` : encodedHash !== null ? `h:${encodedHash}` : null;
   if (identity === null) return null;
   const operationName = typeof params.operationName === 'string' ? params.operationName : '';
   let variables: string;
@@ -304,16 +314,14 @@ const DROP_MEMORY_MS = 10 * 60 * 1000;
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   const { clock } = options;
-  // Clients vary variables far more often than documents: a document is normalised once.
-  const normalisedDocuments = new LRUCache<string, string>({ maxSize: 2 * 1024 * 1024, sizeCalculation: (normalised, document) => document.length + normalised.length + 64 });
-  const documentKey =
-    (options.normaliseDocuments ?? true)
-      ? (document: string) => {
-          let key = normalisedDocuments.get(document);
-          if (key === undefined) normalisedDocuments.set(document, (key = normaliseDocument(document)));
-          return key;
-        }
-      : (document: string) => document;
+  // Clients vary variables far more often than documents: a document is normalised and digested once.
+  const documentKeyOf = (options.normaliseDocuments ?? true) ? documentDigest : digest;
+  const documentKeys = new LRUCache<string, string>({ maxSize: 2 * 1024 * 1024, sizeCalculation: (key, document) => document.length + key.length + 64 });
+  const documentKey = (document: string) => {
+    let key = documentKeys.get(document);
+    if (key === undefined) documentKeys.set(document, (key = documentKeyOf(document)));
+    return key;
+  };
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const enabled = maxBytes > 0;
   const maxTokenBytes = Math.max(1, options.maxTokenBytes ?? Math.floor(maxBytes / 8));
@@ -403,10 +411,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     if (operation !== null) {
       // An operation that carries a persisted-query hash (alone, or with its document) carries
       // the (encoded) hash in its id, `#hash#digest`, so that its stored answer can keep the hash
-      // without the body being read again. The digest is SHA-256: ids only ever meet within one
-      // token's keys, and no two operations share one.
+      // without the body being read again.
       const byHash = operation.hash !== null ? `#${operation.hash}#` : '';
-      id = byHash + createHash('sha256').update(operation.key).digest('base64url');
+      id = byHash + digest(operation.key);
     }
     if (text !== null) idsByRequest.set(text, id);
     return id === NOT_REPLAYABLE ? null : id;

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createRequestStats, type RequestScope } from '../../src/data/request-scope.js';
 import { createResponseCache, etagFor, operationKey, type GraphQLRequestShape, type ResponseCache } from '../../src/server/response-cache.js';
@@ -193,8 +194,10 @@ describe('the finished-response cache', () => {
     // Tokens that differ are different documents, strings included.
     expect(operationKey(post({ query: 'query Q($a: Int) { x(a: $a) { z y } }', variables: { a: 1 } }))).not.toBe(base);
     expect(operationKey(post({ query: '{ x(s: "a  b") }' }))).not.toBe(operationKey(post({ query: '{ x(s: "a b") }' })));
-    // Text that does not lex is keyed as sent (yoga refuses it; nothing is stored).
-    expect(operationKey(post({ query: '{ x(s: "unterminated }' }))).toContain(JSON.stringify('d:{ x(s: "unterminated }'));
+    // Text that does not lex is keyed as sent (yoga refuses it; nothing is stored); a key holds a document's digest.
+    const unlexable = '{ x(s: "unterminated }';
+    expect(operationKey(post({ query: unlexable }))).toContain(JSON.stringify(`d:${hash('sha256', unlexable, 'base64url')}`));
+    expect(operationKey(post({ query: `${unlexable} ` }))).not.toBe(operationKey(post({ query: unlexable })));
   });
 
   it('keys the exact text where the text itself is checked: with extensions, or when only allow-listed documents run', () => {
