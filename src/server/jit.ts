@@ -79,7 +79,19 @@ function withNodes(error: GraphQLError, document: DocumentNode): GraphQLError {
 function normalise(result: ExecutionResult | AsyncIterable<unknown>, setResult: (result: ExecutionResult) => void, args: ExecutionArgs): void {
   if (Symbol.asyncIterator in result || result.errors === undefined) return;
   const { errors, ...rest } = result;
+  if (rest.data) rest.data = withoutLeftOut(rest.data);
   setResult({ errors: variableErrorsOf(result, args) ?? errors.map((error) => withNodes(error, args.document)), ...rest });
+}
+
+/**
+ * graphql-jit keeps a root field that @skip or @include left out under its key, as undefined,
+ * where graphql-js has no key. The bytes are the same (JSON drops it), but the status rules
+ * (`error-contract.ts`) read every root key as a field that ran, and took one left out for an
+ * answer: a whole-request 401 or 429 went out as a 200 once the document was compiled.
+ */
+function withoutLeftOut(data: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.values(data).includes(undefined)) return data;
+  return Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
 }
 
 /**

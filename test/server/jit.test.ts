@@ -4,7 +4,8 @@ import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { useTieredJit } from '../../src/server/jit.js';
 import { compiledOperationBytes, documentBytes } from '../../src/server/document-cache.js';
 import { buildSchema } from '../../src/schema/index.js';
-import { createTestGateway } from '../helpers/gateway.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
+import { createTestGateway, errorCodes } from '../helpers/gateway.js';
 
 const schema = buildSchema();
 const MIB = 1024 * 1024;
@@ -132,6 +133,32 @@ describe('a document moving from graphql-js to graphql-jit', () => {
       expect(answers[0]).toContain(expected);
       expect(answers[0]).toContain('"data"');
       for (const answer of answers.slice(1)) expect(answer).toBe(answers[0]);
+    }
+  });
+
+  it('answers with the same status before and after it is compiled when @skip or @include leaves a root field out', async () => {
+    // No token: every root field that runs fails, a whole-request 401 without data under
+    // application/graphql-response+json; a field left out is not an answer.
+    const document = 'query Skipping { zones { id } countries @skip(if: true) { totalCount } dataCenters @include(if: false) { id } }';
+    for (let run = 0; run < 4; run++) {
+      const { status, body } = await gateway.query(document, { headers: { accept: 'application/graphql-response+json' } });
+      expect(status, `run ${run}`).toBe(401);
+      expect(body.data, `run ${run}`).toBeUndefined();
+      expect(errorCodes(body), `run ${run}`).toEqual(['UNAUTHENTICATED']);
+    }
+  });
+
+  it('answers a request whose every root field that ran hit the budget with 429 once compiled, when @skip leaves one out', async () => {
+    // One Katapult call a minute, spent first; the fake clock keeps the minute from rolling over.
+    const limited = createTestGateway({ clock: createFakeClock(), simulatorOptions: { rateLimitPerMinute: 1 }, env: { GRAPHQL_JIT_AFTER: '0', RESPONSE_CACHE_MAX_BYTES: '0' } });
+    try {
+      await limited.query('{ dataCenters { id } }', { token });
+      const response = await limited.query('{ zones { id } countries @skip(if: true) { totalCount } }', { token, headers: { 'x-request-timeout-ms': '50' } });
+      expect(errorCodes(response.body)).toEqual(['RATE_LIMITED']);
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).not.toBeNull();
+    } finally {
+      await limited.close();
     }
   });
 
