@@ -82,8 +82,9 @@ export const builder = new SchemaBuilder<{
     nodeTypeOptions: {
       description: 'An object with a Katapult id, fetchable with `node(id:)`.',
       // Katapult ids carry their type in the prefix, so the id alone says which type a node is;
-      // a model whose prefix is not known for sure says its type itself.
-      resolveType: (value: unknown) => typeForId(idOfModel(value) ?? '') ?? (value as { nodeType?: string }).nodeType,
+      // a model whose prefix is not known for sure, or that `node` found by the id it was asked
+      // for, says its type itself.
+      resolveType: (value: unknown) => (value as { nodeType?: string }).nodeType ?? typeForId(idOfModel(value) ?? ''),
     },
     pageInfoTypeOptions: { description: 'Where a page of a connection sits in the whole list.' },
   },

@@ -183,6 +183,26 @@ describe('node(id:) and nodes(ids:)', () => {
     expect(body).toEqual({ data: { nodes: unknown.map(() => null) } });
   });
 
+  it('answers a record whose own id has no known prefix as the type the id asked for named', async () => {
+    // Reached only for a data center missing from the list; its record then names no type.
+    const odd = createTestGateway({
+      wrapFetch: (simulator) =>
+        rewritingAnswers(/\/data_centers$/, (body: { data_centers: unknown[] }) => {
+          body.data_centers = [];
+        })(rewritingAnswers(/\/data_centers\/data_center$/, (body: { data_center: { id: string } }) => {
+          body.data_center.id = '';
+        })(simulator)),
+    });
+    try {
+      const id = gateway.sim.dataset.dataCenters[0]!.id;
+      const { body } = await odd.query('query ($id: ID!) { node(id: $id) { __typename ... on DataCenter { name } } }', { token, variables: { id } });
+      expect(body.errors).toBeUndefined();
+      expect(body.data!.node).toMatchObject({ __typename: 'DataCenter', name: expect.any(String) });
+    } finally {
+      await odd.close();
+    }
+  });
+
   it('refuses more than 100 ids', async () => {
     const { body } = await gateway.query(NODES, { token, variables: { ids: Array.from({ length: 101 }, (_, i) => `abc_${i}`) } });
     expect(errorCodes(body)).toEqual(['BAD_USER_INPUT']);
