@@ -92,6 +92,20 @@ describe('package records', () => {
     expect(requestsTo(gateway.sim, '/virtual_machine_packages/virtual_machine_package')).toHaveLength(edges.length);
   });
 
+  it('a list whose icons carry some of the file’s details: the rest come from the package’s own record', async () => {
+    const someDetails = rewritingAnswers(/\/virtual_machine_packages$/, (body) => {
+      for (const pkg of body.virtual_machine_packages) if (pkg.icon) delete pkg.icon.file_type;
+    });
+    gateway = createTestGateway({ wrapFetch: someDetails });
+    const { body } = await gateway.query('{ virtualMachinePackages(first: 100) { edges { node { id icon { url fileName fileType } } } } }', { token: DEMO_TOKENS.globex });
+    expect(body.errors).toBeUndefined();
+    const own = new Map(gateway.sim.dataset.packages.map((p) => [p.package.id, p.package.icon?.file_type ?? null]));
+    const edges = body.data!.virtualMachinePackages.edges as Array<{ node: { id: string; icon: { fileType: string } | null } }>;
+    const withIcons = edges.filter(({ node }) => node.icon !== null);
+    expect(withIcons.length).toBeGreaterThan(0);
+    for (const { node } of withIcons) expect(node.icon!.fileType).toBe(own.get(node.id));
+  });
+
   it('a package record without `group` (Apia’s object has none) gives group: null and keeps the package', async () => {
     const noGroup = rewritingAnswers(/\/virtual_machine(_package)?s?(\/virtual_machine(_package)?)?$/, (body) => {
       for (const pkg of [body.virtual_machine_package, body.virtual_machine?.package, ...(body.virtual_machine_packages ?? [])]) if (pkg) delete pkg.group;

@@ -107,9 +107,11 @@ builder.node(VirtualMachinePackageRef, {
       nullable: true,
       description: 'Icon shown for the package.',
       resolve: (pkg, _a, c, info) => {
-        // A list's icon may carry its URL only: the file's details are in the package's own record.
+        // A list's icon may carry its URL only, or some of the file's details: all of them are
+        // in the package's own record.
         const wantsFile = () => [...selectedFields(info, [])].some((name) => name !== 'url' && name !== '__typename');
-        return chain(packageWith(pkg, c, (d) => 'icon' in d && (!d.icon || 'file_name' in d.icon || !wantsFile())), (d) => d.icon ?? null);
+        const hasFile = (icon: object) => 'file_name' in icon && 'file_type' in icon && 'file_size' in icon && 'digest' in icon;
+        return chain(packageWith(pkg, c, (d) => 'icon' in d && (!d.icon || hasFile(d.icon) || !wantsFile())), (d) => d.icon ?? null);
       },
     }),
     group: t.field({ type: PackageGroupRef, nullable: true, description: 'The group the package belongs to; null when Katapult does not say.', resolve: field('group') }),
