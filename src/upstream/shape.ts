@@ -62,6 +62,11 @@ const stringIfThere = (value: unknown): Mismatch => (value === undefined || type
 const integer = (value: unknown): Mismatch => (Number.isInteger(value) ? null : new ShapeMismatch('an integer', value));
 const integerOrNull = (value: unknown): Mismatch => (value == null || Number.isInteger(value) ? null : new ShapeMismatch('an integer or null', value));
 const integerIfThere = (value: unknown): Mismatch => (value === undefined || Number.isInteger(value) ? null : new ShapeMismatch('an integer', value));
+// What a GraphQL Int can hold (32 bits): a count beyond it could not be answered.
+const isInt32 = (value: unknown): boolean => Number.isInteger(value) && Math.abs(value as number) <= 0x7fffffff;
+const int32 = (value: unknown): Mismatch => (isInt32(value) ? null : new ShapeMismatch('a 32-bit integer', value));
+const int32OrNull = (value: unknown): Mismatch => (value == null || isInt32(value) ? null : new ShapeMismatch('a 32-bit integer or null', value));
+const int32IfThere = (value: unknown): Mismatch => (value === undefined || isInt32(value) ? null : new ShapeMismatch('a 32-bit integer', value));
 const boolean = (value: unknown): Mismatch => (typeof value === 'boolean' ? null : new ShapeMismatch('a boolean', value));
 const booleanOrNull = (value: unknown): Mismatch => (value == null || typeof value === 'boolean' ? null : new ShapeMismatch('a boolean or null', value));
 const booleanIfThere = (value: unknown): Mismatch => (value === undefined || typeof value === 'boolean' ? null : new ShapeMismatch('a boolean', value));
@@ -100,7 +105,7 @@ const pagination = object(
   (v) =>
     integer(v.current_page)?.at('current_page') ??
     integerOrNull(v.total_pages)?.at('total_pages') ??
-    integerOrNull(v.total)?.at('total') ??
+    int32OrNull(v.total)?.at('total') ??
     integer(v.per_page)?.at('per_page') ??
     boolean(v.large_set)?.at('large_set'),
 );
@@ -130,7 +135,7 @@ const gpuTypeDataCenters = orNull(listOf(orNull(dataCenterRef)));
 const gpuTypeFields = (v: Record<string, unknown>) =>
   namedWithPermalink(v) ??
   stringOrNull(v.manufacturer)?.at('manufacturer') ??
-  integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+  int32OrNull(v.memory_in_gb)?.at('memory_in_gb') ??
   stringOrNull(v.memory_type)?.at('memory_type') ??
   gpuTypeDataCenters(v.data_centers)?.at('data_centers');
 const gpuType = object(gpuTypeFields);
@@ -149,8 +154,8 @@ const iconWith = (text: ShapeCheck, whole: ShapeCheck) =>
         text(v.digest)?.at('digest'),
     ),
   );
-const iconOrNull = iconWith(string, integer);
-const iconInList = iconWith(stringIfThere, integerIfThere);
+const iconOrNull = iconWith(string, int32);
+const iconInList = iconWith(stringIfThere, int32IfThere);
 /**
  * A package's fields, as its own record and a list give them alike but for `privacy` (a list may
  * leave it out) and the icon (a list gives its URL only). `group` is in the OpenAPI document and
@@ -160,11 +165,11 @@ const packageFields = (privacy: ShapeCheck, icon: ShapeCheck) => (v: Record<stri
   string(v.id)?.at('id') ??
   string(v.name)?.at('name') ??
   stringOrNull(v.permalink)?.at('permalink') ??
-  integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
-  integerOrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
-  integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
-  integerOrNull(v.storage_in_gb)?.at('storage_in_gb') ??
-  integerOrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
+  int32OrNull(v.cpu_cores)?.at('cpu_cores') ??
+  int32OrNull(v.ipv4_addresses)?.at('ipv4_addresses') ??
+  int32OrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+  int32OrNull(v.storage_in_gb)?.at('storage_in_gb') ??
+  int32OrNull(v.monthly_bandwidth_allowance_in_gb)?.at('monthly_bandwidth_allowance_in_gb') ??
   privacy(v.privacy)?.at('privacy') ??
   icon(v.icon)?.at('icon') ??
   booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
@@ -247,8 +252,8 @@ const virtualMachine = object(
     organizationWithin(v.organization)?.at('organization') ??
     packageOrNull(v.package)?.at('package') ??
     gpuTypeOrNull(v.gpu_type)?.at('gpu_type') ??
-    integerOrNull(v.memory_in_gb)?.at('memory_in_gb') ??
-    integerOrNull(v.cpu_cores)?.at('cpu_cores') ??
+    int32OrNull(v.memory_in_gb)?.at('memory_in_gb') ??
+    int32OrNull(v.cpu_cores)?.at('cpu_cores') ??
     booleanOrNull(v.use_dedicated_cpus)?.at('use_dedicated_cpus') ??
     tagNames(v.tag_names)?.at('tag_names') ??
     addresses(v.ip_addresses)?.at('ip_addresses') ??

@@ -85,7 +85,7 @@ describe('a 200 whose JSON is not the shape the gateway reads', () => {
     state.tamper = (body) => ((body.virtual_machine.memory_in_gb = '32GB'), body);
     const document = `{ virtualMachine(id: "${id}") { name memoryInGb } }`;
     const response = await gateway.query(document, { token });
-    expectShapeFault(response, /virtual_machine\.memory_in_gb: expected an integer or null, found a string/);
+    expectShapeFault(response, /virtual_machine\.memory_in_gb: expected a 32-bit integer or null, found a string/);
     expect(response.body.data).toEqual({ virtualMachine: null });
     expect(requestsTo(gateway.sim, '/virtual_machines/virtual_machine')).toHaveLength(1);
   });
