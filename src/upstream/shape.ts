@@ -61,7 +61,11 @@ const stringOrNull = (value: unknown): Mismatch => (value == null || typeof valu
 const stringIfThere = (value: unknown): Mismatch => (value === undefined || typeof value === 'string' ? null : new ShapeMismatch('a string', value));
 const integer = (value: unknown): Mismatch => (Number.isInteger(value) ? null : new ShapeMismatch('an integer', value));
 const integerOrNull = (value: unknown): Mismatch => (value == null || Number.isInteger(value) ? null : new ShapeMismatch('an integer or null', value));
-const integerIfThere = (value: unknown): Mismatch => (value === undefined || Number.isInteger(value) ? null : new ShapeMismatch('an integer', value));
+// Unix seconds a date can hold (JavaScript's ±8.64e15 ms): a time beyond it could not be answered.
+const isUnixTime = (value: unknown): boolean => Number.isInteger(value) && Math.abs(value as number) <= 8.64e12;
+const unixTime = (value: unknown): Mismatch => (isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds', value));
+const unixTimeOrNull = (value: unknown): Mismatch => (value == null || isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds or null', value));
+const unixTimeIfThere = (value: unknown): Mismatch => (value === undefined || isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds', value));
 // What a GraphQL Int can hold (32 bits): a count beyond it could not be answered.
 const isInt32 = (value: unknown): boolean => Number.isInteger(value) && Math.abs(value as number) <= 0x7fffffff;
 const int32 = (value: unknown): Mismatch => (isInt32(value) ? null : new ShapeMismatch('a 32-bit integer', value));
@@ -190,8 +194,8 @@ const organization = object(
     string(v.name)?.at('name') ??
     string(v.sub_domain)?.at('sub_domain') ??
     string(v.infrastructure_domain)?.at('infrastructure_domain') ??
-    integer(v.created_at)?.at('created_at') ??
-    integerOrNull(v.activated_at)?.at('activated_at') ??
+    unixTime(v.created_at)?.at('created_at') ??
+    unixTimeOrNull(v.activated_at)?.at('activated_at') ??
     boolean(v.suspended)?.at('suspended') ??
     boolean(v.managed)?.at('managed'),
 );
@@ -202,8 +206,8 @@ const organizationWithin = object(
     stringIfThere(v.name)?.at('name') ??
     stringIfThere(v.sub_domain)?.at('sub_domain') ??
     stringIfThere(v.infrastructure_domain)?.at('infrastructure_domain') ??
-    integerIfThere(v.created_at)?.at('created_at') ??
-    integerOrNull(v.activated_at)?.at('activated_at') ??
+    unixTimeIfThere(v.created_at)?.at('created_at') ??
+    unixTimeOrNull(v.activated_at)?.at('activated_at') ??
     booleanIfThere(v.suspended)?.at('suspended') ??
     booleanIfThere(v.managed)?.at('managed'),
 );
@@ -213,7 +217,7 @@ const vmFields = (v: Record<string, unknown>) =>
   string(v.name)?.at('name') ??
   string(v.hostname)?.at('hostname') ??
   string(v.fqdn)?.at('fqdn') ??
-  integer(v.created_at)?.at('created_at') ??
+  unixTime(v.created_at)?.at('created_at') ??
   zone(v.zone)?.at('zone');
 
 const gpuTypeInListOrNull = orNull(gpuTypeInList);

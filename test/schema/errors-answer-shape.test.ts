@@ -100,7 +100,7 @@ describe('the log', () => {
     await gateway.query(VM_PAGE, { token });
     const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string; upstream?: Record<string, unknown> });
     const call = records.find((r) => r.msg === 'upstream call' && r.upstream?.path === VM_LIST);
-    expect(call).toMatchObject({ level: 40, upstream: { status: 200, error: 'malformed', shape: 'virtual_machines[0].created_at: expected an integer, found a string' } });
+    expect(call).toMatchObject({ level: 40, upstream: { status: 200, error: 'malformed', shape: 'virtual_machines[0].created_at: expected a time in Unix seconds, found a string' } });
     expect(lines.join('\n')).not.toContain('value-from-katapult-3f9c');
   });
 });

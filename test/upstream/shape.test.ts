@@ -205,7 +205,10 @@ describe('answers the gateway could not read', () => {
     ['a zone without its data center', VM_LIST, withItem((vm) => delete vm.zone.data_center), 'virtual_machines[0].zone.data_center: expected an object, found nothing'],
     ['null addresses', VM_LIST, withItem((vm) => (vm.ip_addresses = null)), 'virtual_machines[0].ip_addresses: expected an array, found null'],
     ['an address that is not one', VM_LIST, withItem((vm) => (vm.ip_addresses = ['185.44.253.225'])), 'virtual_machines[0].ip_addresses[0]: expected an object, found a string'],
-    ['a time as text', VM_LIST, withItem((vm) => (vm.created_at = '2026-08-01')), 'virtual_machines[0].created_at: expected an integer, found a string'],
+    ['a time as text', VM_LIST, withItem((vm) => (vm.created_at = '2026-08-01')), 'virtual_machines[0].created_at: expected a time in Unix seconds, found a string'],
+    // Past what a date holds, the time would fail as the answer is written, as an internal error.
+    ['a time past what a date holds', VM_LIST, withItem((vm) => (vm.created_at = 2 ** 53)), 'virtual_machines[0].created_at: expected a time in Unix seconds, found a number'],
+    ['an activation time past what a date holds', '/organizations/organization', { organization: { ...fullVm().virtual_machine.organization, activated_at: -1e15 } }, 'organization.activated_at: expected a time in Unix seconds or null, found a number'],
     ['a null id', VM_LIST, withItem((vm) => (vm.id = null)), 'virtual_machines[0].id: expected a string, found null'],
     ['a package without its name', VM_LIST, withItem((vm) => (vm.package = {})), 'virtual_machines[0].package.name: expected a string, found nothing'],
     ['a count as text', VM_LIST, { ...vmPage(), pagination: { ...pagination(), total: '1' } }, 'pagination.total: expected a 32-bit integer or null, found a string'],
