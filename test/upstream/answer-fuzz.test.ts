@@ -240,6 +240,8 @@ interface Plan {
   edit: Edit;
   pick?: number;
   pattern?: string;
+  /** Edits every place named as the `everywhere`-th of the body's field names is, instead. */
+  everywhere?: number;
 }
 
 /**
@@ -266,7 +268,12 @@ function editing(plan: () => Plan | null) {
       }
       if (!current || !response.ok || url.pathname !== `/core/v1${current.path}`) return response;
       const body = (await response.json()) as Json;
-      if (current.pattern !== undefined) {
+      if (current.everywhere !== undefined) {
+        const all = locations(body);
+        const names = [...new Set(all.map((location) => location[location.length - 1]).filter((segment) => typeof segment === 'string'))];
+        const name = names[current.everywhere % names.length];
+        for (const location of all.filter((location) => location[location.length - 1] === name).reverse()) apply(body, location, current.edit);
+      } else if (current.pattern !== undefined) {
         for (const location of expand(body, current.pattern).reverse()) apply(body, location, current.edit);
       } else {
         const all = locations(body);
@@ -381,6 +388,16 @@ describe('edited Katapult answers', () => {
         for (const { name, response } of await runMenu(plan)) checkContract(response, `${name} after ${describePlan(plan)}`);
       }),
       { seed: SEED, numRuns: 400 },
+    );
+  });
+
+  it('one field edited wherever it is: data or a coded error, never an internal error', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), editArb, fc.nat({ max: 10_000 }), async (path, edit, everywhere) => {
+        const plan: Plan = { path, edit, everywhere };
+        for (const { name, response } of await runMenu(plan)) checkContract(response, `${name} after ${describePlan(plan)}`);
+      }),
+      { seed: SEED, numRuns: 300 },
     );
   });
 
