@@ -29,7 +29,7 @@ function resolveNode(id: string, context: GraphQLContext): MaybePromise<unknown>
   const load = typename ? LOADERS[typename] : undefined;
   // The type is the one the id asked for names, not the one the id in Katapult's answer would:
   // a record whose id has no known prefix (empty, say) is still the object asked for.
-  if (load) return nullIfNotFound(() => chain(load(id, context), (model) => (model !== null && typeof model === 'object' ? Object.assign(model, { nodeType: typename }) : model)));
+  if (load) return nullIfNotFound(() => chain(load(id, context), (model) => (model !== null && typeof model === 'object' ? { ...model, nodeType: typename } : model)));
   // An id of another prefix may still name a GPU type (see mayBeGpuTypeId). The GPU type list
   // (one call, cached like the catalogue) says; no call is made for a single record. Without a
   // token the id stays unknown (null), as for any other prefix; a list Katapult fails to give is
