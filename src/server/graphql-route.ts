@@ -166,7 +166,7 @@ const FRAMING_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding'
 /** What yoga's event stream says instead of leaving the header out. */
 const NO_ENCODING = new Set(['none', 'identity']);
 /** What `/graphql` answers: HEAD as a GET without the body, OPTIONS as a CORS preflight. */
-const ALLOWED_METHODS = 'GET, HEAD, POST, OPTIONS';
+export const ALLOWED_METHODS = 'GET, HEAD, POST, OPTIONS';
 const VARY_POST = 'Origin, Accept-Encoding';
 const VARY_GET = 'Origin, Accept-Encoding, Authorization, Accept';
 

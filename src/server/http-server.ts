@@ -1,7 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayApp } from '../app.js';
-import { createGraphQLRoute, errorBody, type FastPath, type OnGraphQLEnd, type OnGraphQLResult } from './graphql-route.js';
+import { ALLOWED_METHODS, createGraphQLRoute, errorBody, type FastPath, type OnGraphQLEnd, type OnGraphQLResult } from './graphql-route.js';
 import { requestIdFrom } from './request-id.js';
 import { createFastPathHooks } from './response-cache.js';
 
@@ -108,6 +108,52 @@ async function sendMetrics(app: GatewayApp, res: ServerResponse, headers: Record
   res.end(text);
 }
 
+interface NodeRefusalOptions {
+  /** The methods the port answers, for CONNECT's 405. */
+  allow: string;
+  /** What a client whose request line and headers are too long can do instead. @default nothing */
+  overflowHint?: string;
+  /** Sockets whose request was answered before its body had all come: node's receive timeout there leaves no request to answer. */
+  answeredBeforeReceived?: WeakSet<Duplex>;
+}
+
+/**
+ * Requests node answers itself otherwise, before any handler sees them: a bare 417 for an Expect
+ * other than 100-continue, a closed connection for CONNECT, and a bare status line for a request
+ * it cannot parse. On every port they get the error contract like every other refusal.
+ */
+function answerWhatNodeWould(server: Server, { allow, overflowHint = '', answeredBeforeReceived = new WeakSet() }: NodeRefusalOptions): void {
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdOf(req);
+    sendJson(res, 417, errorBody('Only "Expect: 100-continue" is understood', 'BAD_REQUEST', requestId), { 'x-request-id': requestId, connection: 'close' });
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    refuseOnSocket(socket, 405, 'CONNECT is not supported: this is not a proxy', `allow: ${allow}\r\n`);
+  });
+  // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
+  // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
+  // the same JSON error and request id as every other answer.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const timedOut = error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut && answeredBeforeReceived.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
+    const message =
+      status === 431
+        ? `The request line and headers are larger than the 16 KB limit${overflowHint}`
+        : status === 408
+          ? 'The request was not received in time'
+          : 'The request is not valid HTTP';
+    refuseOnSocket(socket, status, message);
+  });
+}
+
 /**
  * `/metrics` alone, on a port of its own (METRICS_PORT): scrapers reach it, and whatever
  * publishes the GraphQL port does not. Everything else there is a 404; methods other than GET
@@ -132,6 +178,7 @@ export function createMetricsServer(app: GatewayApp): { server: Server; listen(p
     });
   });
   server.keepAliveTimeout = 65_000;
+  answerWhatNodeWould(server, { allow: 'GET, HEAD' });
   return {
     server,
     listen: (port, host) => listenOn(server, port, host),
@@ -254,37 +301,7 @@ export function createHttpServer(options: HttpServerOptions): GatewayHttpServer 
     });
   });
   server.keepAliveTimeout = 65_000;
-  // node answers these itself otherwise: a bare 417 for an Expect other than 100-continue, and a
-  // closed connection for CONNECT. They get the error contract like every other refusal.
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = requestIdOf(req);
-    sendJson(res, 417, errorBody('Only "Expect: 100-continue" is understood', 'BAD_REQUEST', requestId), { 'x-request-id': requestId, connection: 'close' });
-  });
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    refuseOnSocket(socket, 405, 'CONNECT is not supported: this is not a proxy', 'allow: GET, HEAD, POST, OPTIONS\r\n');
-  });
-  // A request node:http cannot parse (a request line or headers over its 16 KB limit, bytes that
-  // are not HTTP) never reaches the handler; node's own answer is a bare status line. It gets
-  // the same JSON error and request id as every other answer.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const timedOut = error.code === 'HPE_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (timedOut && answeredBeforeReceived.has(socket)) {
-      socket.destroy();
-      return;
-    }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
-    const message =
-      status === 431
-        ? 'The request line and headers are larger than the 16 KB limit; send a long query as a POST body'
-        : status === 408
-          ? 'The request was not received in time'
-          : 'The request is not valid HTTP';
-    refuseOnSocket(socket, status, message);
-  });
+  answerWhatNodeWould(server, { allow: ALLOWED_METHODS, overflowHint: '; send a long query as a POST body', answeredBeforeReceived });
 
   return {
     server,

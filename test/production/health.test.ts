@@ -1,5 +1,5 @@
 import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROUTE_RECHECK_MS, type GatewayApp } from '../../src/app.js';
 import { createHttpServer, createMetricsServer } from '../../src/server/http-server.js';
@@ -297,6 +297,39 @@ describe('/metrics on a port of its own (METRICS_PORT)', () => {
     expect(hidden.status).toBe(404);
     expect(hidden.json.errors[0].extensions.code).toBe('NOT_FOUND');
     expect((await raw(`${gateway.url}/health`)).status).toBe(200);
+  });
+
+  it('answers requests node cannot take there in the error contract too, not with a bare status line', async () => {
+    const gateway = await started(startGateway({ env: { METRICS_PORT: '0' } }));
+    const metrics = createMetricsServer(gateway.app);
+    const { port } = await metrics.listen(0, '127.0.0.1');
+    cleanups.push(() => metrics.close());
+    // Sends the bytes as they are and reads everything until the server closes the connection.
+    const exchange = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(bytes));
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const answers = {
+      notHttp: await exchange('\u0001\u0002 not http\r\n\r\n'),
+      connect: await exchange('CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n'),
+      expect: await exchange('GET /metrics HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n'),
+    };
+    expect(answers.notHttp).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answers.connect).toMatch(/^HTTP\/1\.1 405 /);
+    expect(answers.connect).toMatch(/\r\nallow: GET, HEAD\r\n/i);
+    expect(answers.expect).toMatch(/^HTTP\/1\.1 417 /);
+    for (const answer of Object.values(answers)) {
+      expect(answer).toMatch(/\r\ncontent-type: application\/json/i);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errors: Array<{ extensions: { code: string; requestId: string } }> };
+      expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+      expect(answer).toMatch(new RegExp(`\\r\\nx-request-id: ${body.errors[0]!.extensions.requestId}\\r\\n`, 'i'));
+    }
+    // The port goes on answering.
+    expect((await raw(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   });
 });
 
