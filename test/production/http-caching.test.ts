@@ -187,4 +187,17 @@ describe('a request asking for a refresh', () => {
     for (const header of [null, undefined, '', 'max-age=10', 'max-age=01', 'no-store', 'no-cache-x', 'x-no-cache', 'max-stale=0', 'min-fresh=0', 's-maxage=0'])
       expect(asksForRefresh(header), String(header)).toBe(false);
   });
+
+  it('is not one that sends only Pragma: no-cache, which some libraries send with every request', async () => {
+    const gateway = await gatewayWith();
+    const calls = () => gateway.simulator.countRequests({ token: DEMO_TOKENS.globex });
+    expect((await post(gateway.endpoint, { query: ORG_NAME_QUERY }, auth)).status).toBe(200);
+    const before = calls();
+    expect(before).toBeGreaterThan(0);
+    expect((await post(gateway.endpoint, { query: ORG_NAME_QUERY }, { ...auth, pragma: 'no-cache' })).status).toBe(200);
+    expect(calls()).toBe(before);
+    // Beside it, the Cache-Control a browser sends is read.
+    expect((await post(gateway.endpoint, { query: ORG_NAME_QUERY }, { ...auth, pragma: 'no-cache', 'cache-control': 'no-cache' })).status).toBe(200);
+    expect(calls()).toBeGreaterThan(before);
+  });
 });
