@@ -29,6 +29,14 @@ describe('createCors', () => {
     expect(cors.headersFor(undefined)).toEqual({ vary: 'Origin' });
     expect(createCors({ origins: ['*'] }).preflightFor('https://b.example')['access-control-allow-origin']).toBe('https://b.example');
   });
+
+  it('never allows credentials: the token is a header, and with any origin echoed a cookie would be read cross-site', () => {
+    const any = createCors({ origins: ['*'] });
+    for (const headers of [any.headersFor('https://b.example'), any.preflightFor('https://b.example')]) {
+      expect(headers['access-control-allow-origin']).toBe('https://b.example');
+      expect(headers).not.toHaveProperty('access-control-allow-credentials');
+    }
+  });
 });
 
 describe('createInboundRateLimit', () => {
