@@ -316,7 +316,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
   const { clock } = options;
   // Clients vary variables far more often than documents: a document is normalised and digested once.
   const documentKeyOf = (options.normaliseDocuments ?? true) ? documentDigest : digest;
-  const documentKeys = new LRUCache<string, string>({ maxSize: 2 * 1024 * 1024, sizeCalculation: (key, document) => document.length + key.length + 64 });
+  const documentKeys = new LRUCache<string, string>({ maxSize: 2 * 1024 * 1024, sizeCalculation: (digested, document) => document.length + digested.length + 64 });
   const documentKey = (document: string) => {
     let key = documentKeys.get(document);
     if (key === undefined) documentKeys.set(document, (key = documentKeyOf(document)));
