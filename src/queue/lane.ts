@@ -120,6 +120,13 @@ class TokenLane<E> implements Lane<E> {
   private window = -1;
   private sendSeq = 0;
   private sentInWindow = 0;
+  /**
+   * Calls of this window sent past the wall-clock boundary that ends it (within the offset), and
+   * those the window before sent past the one that began it: a Katapult whose clock is not behind
+   * ours counts them in its next window.
+   */
+  private sentPastBoundary = 0;
+  private carriedIn = 0;
   private trustFromSeq = 0;
   /**
    * The lowest trusted X-RateLimit-Remaining this window: Katapult's count only grows, so the
@@ -201,6 +208,7 @@ class TokenLane<E> implements Lane<E> {
     this.lastActiveWindow = this.window;
     this.sendSeq++;
     this.sentInWindow++;
+    if (now >= this.startOf(this.window + 1) - this.offsetMs) this.sentPastBoundary++;
     this.inFlightSeqs.push(this.sendSeq);
     return { seq: this.sendSeq, window: this.window };
   }
@@ -270,6 +278,8 @@ class TokenLane<E> implements Lane<E> {
   private roll(now: number): void {
     const current = this.windowOf(now);
     if (current === this.window) return;
+    this.carriedIn = current === this.window + 1 ? this.sentPastBoundary : 0;
+    this.sentPastBoundary = 0;
     this.window = current;
     this.sentInWindow = 0;
     this.hasReading = false;
@@ -300,6 +310,10 @@ class TokenLane<E> implements Lane<E> {
 
   private usable(now: number): number | null {
     const left = this.estimate(now);
-    return left === null ? null : left - this.reserveOf(this.permitted);
+    if (left === null) return null;
+    const usable = left - this.reserveOf(this.permitted);
+    // Before the window's first reading the reserve covers the calls the last window sent past the
+    // boundary; where it cannot (a tiny budget has none), they may have spent Katapult's window already.
+    return this.hasReading || this.permitted === null ? usable : Math.min(usable, this.permitted - this.carriedIn - this.sentInWindow);
   }
 }

@@ -23,6 +23,16 @@ describe('lane budget', () => {
     expect(lane.remainingEstimate(T0 + 5)).toBe(99);
   });
 
+  it('counts the calls sent past the boundary, within the offset, in the next window until its first reading', () => {
+    // With Katapult's clock not behind ours, a call sent 100 ms past the minute lands in its new
+    // window; at a limit of 1 (no reserve) the new window's probe would be one call too many.
+    const boundary = 1001 * MINUTE;
+    const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2, windowOffsetMs: 250 });
+    lane.learn(lane.sent(boundary + 100), boundary + 110, answer(0, 1));
+    expect(lane.gate(boundary + 300, 6)).toBe('exhausted');
+    expect(lane.gate(boundary + MINUTE + 300, 6)).toBe('open');
+  });
+
   it('trusts the reading of the most recently sent call, whatever order the answers arrive in', () => {
     const lane = createLane('k', { windowMs: MINUTE, budgetReserve: 2 });
     lane.learn(lane.sent(T0), T0 + 1, answer(50));
