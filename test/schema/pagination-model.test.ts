@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/tokens.js';
 import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gateway.js';
+import { WINDOW, type Connection } from './vm-window.js';
 
 /**
  * Model-based sequences of Relay requests against the VM connection. The model is the full
@@ -15,23 +16,6 @@ import { createTestGateway, errorCodes, type TestGateway } from '../helpers/gate
  * only that a `true` is never a lie.
  */
 
-const WINDOW = /* GraphQL */ `
-  query Window($sub: String!, $first: Int, $after: String, $last: Int, $before: String) {
-    organization(subDomain: $sub) {
-      virtualMachines(first: $first, after: $after, last: $last, before: $before) {
-        totalCount
-        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { cursor node { id } }
-      }
-    }
-  }
-`;
-
-interface Connection {
-  totalCount: number | null;
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  edges: Array<{ cursor: string; node: { id: string } }>;
-}
 
 type Sub = 'globex' | 'acme';
 const SUBS: readonly Sub[] = ['globex', 'acme'];

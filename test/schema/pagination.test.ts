@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TOKENS } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestGateway, errorCodes, requestsTo, rewritingAnswers, type TestGateway } from '../helpers/gateway.js';
+import { WINDOW, type Connection } from './vm-window.js';
 
 /**
  * Relay windows through the whole gateway against the simulator: any window a client can
@@ -10,23 +11,6 @@ import { createTestGateway, errorCodes, requestsTo, rewritingAnswers, type TestG
  * handed out before) is exactly the matching slice of the organization's full VM list.
  */
 
-const WINDOW = /* GraphQL */ `
-  query Window($sub: String!, $first: Int, $after: String, $last: Int, $before: String) {
-    organization(subDomain: $sub) {
-      virtualMachines(first: $first, after: $after, last: $last, before: $before) {
-        totalCount
-        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { cursor node { id } }
-      }
-    }
-  }
-`;
-
-interface Connection {
-  totalCount: number | null;
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  edges: Array<{ cursor: string; node: { id: string } }>;
-}
 
 const VM_LIST = '/organizations/organization/virtual_machines';
 const MAX_SIZE = 100;
