@@ -56,24 +56,20 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 // Scalars: required, nullable (null or left out), or left out but never null. A field whose
 // GraphQL field may be null is read as nullable, whatever the reference says: a null there
 // harms nothing, and refusing the whole answer for it would.
-const string = (value: unknown): Mismatch => (typeof value === 'string' ? null : new ShapeMismatch('a string', value));
-const stringOrNull = (value: unknown): Mismatch => (value == null || typeof value === 'string' ? null : new ShapeMismatch('a string or null', value));
-const stringIfThere = (value: unknown): Mismatch => (value === undefined || typeof value === 'string' ? null : new ShapeMismatch('a string', value));
-const integer = (value: unknown): Mismatch => (Number.isInteger(value) ? null : new ShapeMismatch('an integer', value));
-const integerOrNull = (value: unknown): Mismatch => (value == null || Number.isInteger(value) ? null : new ShapeMismatch('an integer or null', value));
+function scalarChecks(expected: string, fits: (value: unknown) => boolean): [required: ShapeCheck, orNull: ShapeCheck, ifThere: ShapeCheck] {
+  return [
+    (value) => (fits(value) ? null : new ShapeMismatch(expected, value)),
+    (value) => (value == null || fits(value) ? null : new ShapeMismatch(`${expected} or null`, value)),
+    (value) => (value === undefined || fits(value) ? null : new ShapeMismatch(expected, value)),
+  ];
+}
+const [string, stringOrNull, stringIfThere] = scalarChecks('a string', (value) => typeof value === 'string');
+const [integer, integerOrNull] = scalarChecks('an integer', Number.isInteger);
 // Unix seconds a date can hold (JavaScript's ±8.64e15 ms): a time beyond it could not be answered.
-const isUnixTime = (value: unknown): boolean => Number.isInteger(value) && Math.abs(value as number) <= 8.64e12;
-const unixTime = (value: unknown): Mismatch => (isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds', value));
-const unixTimeOrNull = (value: unknown): Mismatch => (value == null || isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds or null', value));
-const unixTimeIfThere = (value: unknown): Mismatch => (value === undefined || isUnixTime(value) ? null : new ShapeMismatch('a time in Unix seconds', value));
+const [unixTime, unixTimeOrNull, unixTimeIfThere] = scalarChecks('a time in Unix seconds', (value) => Number.isInteger(value) && Math.abs(value as number) <= 8.64e12);
 // What a GraphQL Int can hold (32 bits): a count beyond it could not be answered.
-const isInt32 = (value: unknown): boolean => Number.isInteger(value) && Math.abs(value as number) <= 0x7fffffff;
-const int32 = (value: unknown): Mismatch => (isInt32(value) ? null : new ShapeMismatch('a 32-bit integer', value));
-const int32OrNull = (value: unknown): Mismatch => (value == null || isInt32(value) ? null : new ShapeMismatch('a 32-bit integer or null', value));
-const int32IfThere = (value: unknown): Mismatch => (value === undefined || isInt32(value) ? null : new ShapeMismatch('a 32-bit integer', value));
-const boolean = (value: unknown): Mismatch => (typeof value === 'boolean' ? null : new ShapeMismatch('a boolean', value));
-const booleanOrNull = (value: unknown): Mismatch => (value == null || typeof value === 'boolean' ? null : new ShapeMismatch('a boolean or null', value));
-const booleanIfThere = (value: unknown): Mismatch => (value === undefined || typeof value === 'boolean' ? null : new ShapeMismatch('a boolean', value));
+const [int32, int32OrNull, int32IfThere] = scalarChecks('a 32-bit integer', (value) => Number.isInteger(value) && Math.abs(value as number) <= 0x7fffffff);
+const [boolean, booleanOrNull, booleanIfThere] = scalarChecks('a boolean', (value) => typeof value === 'boolean');
 
 /**
  * An object whose fields `fields` checks, each by name (`value.id`, not `value[name]`): named
