@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -867,12 +867,13 @@ describe('the HTTP edge with every document compiled', () => {
 });
 
 describe('the HTTP edge with persisted documents', () => {
-  const directory = mkdtempSync(join(tmpdir(), 'edge-fuzz-'));
   const listed = '{ zones { id name } }';
   const listedHash = createHash('sha256').update(listed).digest('hex');
-  const file = join(directory, 'persisted.json');
-  writeFileSync(file, JSON.stringify({ [listedHash]: listed, relay_md5_0123: 'query R { organizations { name } }' }));
-  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+  // Named here, written when the suite runs: a run that filters this suite out runs no hooks,
+  // and a file made while collecting would be left behind.
+  const file = join(tmpdir(), `edge-fuzz-persisted-${process.pid}-${randomUUID()}.json`);
+  beforeAll(() => writeFileSync(file, JSON.stringify({ [listedHash]: listed, relay_md5_0123: 'query R { organizations { name } }' })));
+  afterAll(() => rmSync(file, { force: true }));
   const { state, check } = fuzzedGateway({ PERSISTED_OPERATIONS_FILE: file });
 
   it('answers documents named by id, by hash, and registered by hash within the error contract', async () => {
