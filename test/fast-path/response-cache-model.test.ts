@@ -13,9 +13,10 @@ import { bearer, get, post, startGateway, type RawResponse, type TestGateway } f
  * The finished-response cache against the REST cache it answers for, on a fake clock.
  *
  * Random sequences of requests (several tokens, operations reading endpoints of different
- * TTLs, POST and GET, repeats, refreshes, bursts of identical requests) are mixed with time
- * passing across TTL boundaries, Katapult's data changing, Katapult failing, and tokens being
- * revoked and accepted again. Two oracles:
+ * TTLs, POST and GET, two media types, other spellings, repeats, polls, refreshes, bursts of
+ * identical requests) are mixed with time passing across TTL boundaries, Katapult's data
+ * changing, Katapult failing, tokens being revoked and accepted again, and (with a small share
+ * per token) fresh entries evicted. Two oracles:
  *
  * - Every answer the fast path gives (a stored answer or an identical request's) is compared,
  *   byte for byte, with what the full pipeline builds at that same moment from the REST cache
@@ -164,14 +165,16 @@ interface Call {
   method: 'POST' | 'GET';
   refresh: boolean;
   revalidate: boolean;
+  /** The media type asked for: part of a stored answer's key. */
+  accept: string;
 }
 
-const describeCall = (call: Call) => `${call.caller} ${call.method} ${call.operation.name} ${JSON.stringify(call.operation.variables)}${call.refresh ? ' no-cache' : ''}${call.revalidate ? ' if-none-match' : ''}`;
-const requestKey = (call: Call) => JSON.stringify([call.caller, call.operation.query, call.operation.variables]);
+const describeCall = (call: Call) => `${call.caller} ${call.method} ${call.operation.name}${call.accept === 'application/json' ? '' : ` accept=${call.accept}`} ${JSON.stringify(call.operation.variables)}${call.refresh ? ' no-cache' : ''}${call.revalidate ? ' if-none-match' : ''}`;
+const requestKey = (call: Call) => JSON.stringify([call.caller, call.operation.query, call.operation.variables, call.accept]);
 const count = (context: Context, name: string) => void (context.tally[name] = (context.tally[name] ?? 0) + 1);
 
 async function send(context: Context, call: Call): Promise<RawResponse & { ifNoneMatch?: string }> {
-  const headers: Record<string, string> = { ...bearer(TOKENS[call.caller]), accept: 'application/json' };
+  const headers: Record<string, string> = { ...bearer(TOKENS[call.caller]), accept: call.accept };
   if (call.refresh) headers['cache-control'] = 'no-cache';
   const params = { query: call.operation.query, variables: call.operation.variables };
   if (call.method === 'POST') return post(context.gateway.endpoint, params, headers);
@@ -202,7 +205,7 @@ async function pipelineNow(context: Context, call: Call) {
   const scope = context.app.createScope({ authorization: `Bearer ${TOKENS[call.caller]}` });
   const request = new Request('http://gateway/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: call.accept },
     body: JSON.stringify({ query: call.operation.query, variables: call.operation.variables }),
   });
   const calls = context.sim.requests.length;
@@ -355,6 +358,24 @@ class Poll implements Command {
 }
 
 /**
+ * A stored answer, another operation of the same token, then the first again: with a small
+ * share for the token, the other's entries push out the ones the stored answer came from.
+ */
+class Interleave implements Command {
+  constructor(
+    readonly stored: Call,
+    readonly other: Operation,
+  ) {}
+  check = () => true;
+  async run(m: object, context: Context) {
+    await new Send(this.stored, 2).run(m, context);
+    await new Send({ ...this.stored, operation: this.other, refresh: false }, 1).run(m, context);
+    await new Send(this.stored, 1).run(m, context);
+  }
+  toString = () => `Interleave(${describeCall(this.stored)}; ${this.other.name} ${JSON.stringify(this.other.variables)})`;
+}
+
+/**
  * A stored answer, then Katapult's data changes and a refresh of another operation of the same
  * token replaces an entry they share while it is fresh: the stored answer must not be replayed
  * past that. Random sequences rarely line these up, so they come together here.
@@ -474,6 +495,9 @@ class Revoke implements Command {
 }
 
 function commandArbs(vmIds: readonly string[]): fc.Arbitrary<Command>[] {
+  // The same document as other text (spacing, commas, a comment): a stored answer is keyed by its tokens.
+  const spelled = (op: Operation) =>
+    fc.constantFrom((q: string) => q, (q: string) => `# polled\n${q.replace(/ \{ /g, ' {\n  ').replace(/ name/g, ', name')}`).map((spell) => ({ ...op, query: spell(op.query) }));
   const operation: fc.Arbitrary<Operation> = fc.oneof(
     fc.record({ org: fc.constantFrom('globex', 'acme'), first: fc.constantFrom(2, 5) }).map((variables) => ({ name: 'vmList', query: DOCUMENTS.vmList, variables })),
     fc.constantFrom('globex', 'acme').map((org) => ({ name: 'dashboard', query: DOCUMENTS.dashboard, variables: { org } })),
@@ -482,7 +506,7 @@ function commandArbs(vmIds: readonly string[]): fc.Arbitrary<Command>[] {
     fc.constant({ name: 'zones', query: DOCUMENTS.zones, variables: {} }),
     fc.constant({ name: 'organizations', query: DOCUMENTS.organizations, variables: {} }),
     fc.constant({ name: 'zonesWithError', query: DOCUMENTS.zonesWithError, variables: {} }),
-  );
+  ).chain(spelled);
   const call = (refresh: fc.Arbitrary<boolean>): fc.Arbitrary<Call> =>
     fc.record({
       caller: fc.constantFrom(...CALLERS),
@@ -490,6 +514,7 @@ function commandArbs(vmIds: readonly string[]): fc.Arbitrary<Command>[] {
       method: fc.constantFrom('POST' as const, 'GET' as const),
       refresh,
       revalidate: fc.boolean(),
+      accept: fc.constantFrom('application/json', 'application/json', 'application/graphql-response+json'),
     });
   const rarely = fc.integer({ min: 0, max: 5 }).map((n) => n === 0);
   // Time passing: small steps, and steps across each TTL's edge.
@@ -520,8 +545,9 @@ function commandArbs(vmIds: readonly string[]): fc.Arbitrary<Command>[] {
     .record({ caller: globexCaller, pair: overlapping, swap: fc.boolean(), method: fc.constantFrom('POST' as const, 'GET' as const) })
     .map(({ caller, pair, swap, method }) => {
       const [stored, refresh] = swap ? [pair[1]!, pair[0]!] : [pair[0]!, pair[1]!];
-      return new Overlap({ caller, operation: stored, method, refresh: false, revalidate: false }, refresh);
+      return new Overlap({ caller, operation: stored, method, refresh: false, revalidate: false, accept: 'application/json' }, refresh);
     });
+  const interleave = fc.record({ stored: call(fc.constant(false)), other: operation }).map(({ stored, other }) => new Interleave(stored, other));
   const revocation = fc
     .record({ stored: call(fc.constant(false)), refused: operation })
     .map(({ stored, refused }) => new Revocation(stored, refused));
@@ -534,6 +560,8 @@ function commandArbs(vmIds: readonly string[]): fc.Arbitrary<Command>[] {
     poll,
     overlap,
     revocation,
+    interleave,
+    interleave,
     fc.record({ call: call(fc.constant(false)), size: fc.integer({ min: 2, max: 4 }) }).map(({ call, size }) => new Burst(call, size)),
     advance,
     advance,
@@ -565,16 +593,20 @@ async function runs(seed: number, numRuns: number, maxCommands: number) {
   const probe = createSimulator();
   const vmIds = [...probe.dataset.liveVirtualMachines(GLOBEX.id).slice(0, 3).map((vm) => vm.virtualMachine.id), probe.dataset.liveVirtualMachines(probe.dataset.organizations[0]!.id)[0]!.virtualMachine.id];
   await fc.assert(
-    // Token checks on, or off (then a purge alone stops a revoked token's replays).
-    fc.asyncProperty(fc.commands(commandArbs(vmIds), { maxCommands, size: 'max' }), fc.integer(), fc.constantFrom('60000', '0'), async (commands, dice, recheck) => {
+    // Token checks on, or off (then a purge alone stops a revoked token's replays); a token's
+    // share small enough that fresh entries are evicted; documents compiled at once.
+    fc.asyncProperty(fc.commands(commandArbs(vmIds), { maxCommands, size: 'max' }), fc.integer(), fc.constantFrom('60000', '0'), fc.constantFrom<Record<string, string>>({}, { CACHE_TOKEN_MAX_BYTES: '8000' }, { CACHE_TOKEN_MAX_BYTES: '8000', GRAPHQL_JIT_AFTER: '1' }), async (commands, dice, recheck, extra) => {
       const clock = createFakeClock(FAKE_EPOCH);
       const sim = createSimulator({ clock, random: createRandom(dice), rateLimitPerMinute: 100_000 });
       const revoked = new Set<string>();
       const world = trackWorld(sim);
-      const gateway = await startGateway({ clock, simulator: revoking(sim, revoked), env: { ...ENV, CACHE_TOKEN_RECHECK_MS: recheck } });
+      const gateway = await startGateway({ clock, simulator: revoking(sim, revoked), env: { ...ENV, CACHE_TOKEN_RECHECK_MS: recheck, ...extra } });
       const context: Context = { clock, gateway, app: gateway.app, sim, world, revoked, faultsOn: false, faultsEndedAt: Number.NEGATIVE_INFINITY, everFaulted: false, etags: new Map(), tally };
       try {
         await fc.asyncModelRun(() => ({ model: {}, real: context }), commands);
+        const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+        const evicted = Number(/^cache_evictions_total\{reason="token-share"\} (\S+)$/m.exec(metrics)?.[1] ?? 0);
+        context.tally['evicted for the token share'] = (context.tally['evicted for the token share'] ?? 0) + evicted;
       } finally {
         world.restore();
         await gateway.close();
@@ -590,8 +622,8 @@ describe('the finished-response cache against the REST cache, on a fake clock', 
   it('replays only what the pipeline would answer from the REST cache at that moment, and never older data than the TTLs allow', async () => {
     const tally = await runs(0x5e_ca_c4e, 20, 80);
     // The runs reached what they are about: replays (of GETs, as 304s, of names Katapult has
-    // replaced since), answers built anew, refusals of revoked tokens, and failures.
-    for (const reached of ['fast path', 'GET replay', '304 replay', 'replayed a name since replaced', 'pipeline', 'status 401', 'with errors', 'clean']) {
+    // replaced since), answers built anew, refusals of revoked tokens, failures, and fresh entries evicted.
+    for (const reached of ['fast path', 'GET replay', '304 replay', 'replayed a name since replaced', 'pipeline', 'status 401', 'with errors', 'clean', 'evicted for the token share']) {
       expect(tally[reached] ?? 0, reached).toBeGreaterThan(0);
     }
     expect(Object.keys(tally).some((name) => /^burst fast path [1-9]/.test(name))).toBe(true);
