@@ -410,8 +410,8 @@ function describeRun(run: Run, extra: string): string {
   return `${extra}\ncost ${run.cost}, ${run.calls.length} calls:\n  ${run.calls.join('\n  ')}\n${run.text}\nvariables ${JSON.stringify(run.variables)}\nanswer ${run.response.text.slice(0, 800)}`;
 }
 
-async function runOnColdGateway(doc: Doc): Promise<Run> {
-  const { text, variables } = printDoc(doc);
+async function runOnColdGateway(doc: Doc, written?: string): Promise<Run> {
+  const { text, variables } = written === undefined ? printDoc(doc) : { text: written, variables: {} };
   const measure = measureOperation(schema, parse(text), null, variables, PAGE_SIZES);
   const cost = measure.cost;
   const withinLimits = cost <= MAX_COST && measure.aliases <= MAX_ALIASES && measure.depth <= MAX_DEPTH;
@@ -448,6 +448,21 @@ afterAll(() => {
 });
 
 describe('query cost against Katapult calls made', () => {
+  it('prices a country field its list does not carry as the country\'s own call, under a catalogue or a connection', async () => {
+    // Each reads `/countries/country` for every country it reaches: once they cost 3 (4 calls) and 13 (5 calls).
+    // A catalogue is priced once, whatever it holds (R1); a connection per country it returns (R2).
+    for (const [document, countryCalls, perCountry] of [
+      ['{ dataCenters { country { eu } } }', 3, false],
+      ['{ countries(first: 4) { edges { node { isoCode2 } } } }', 4, true],
+    ] as const) {
+      const run = await runOnColdGateway({ variables: [], selections: [], fragments: [], token: DEMO_TOKENS.globex }, document);
+      expect(run.response.body.errors).toBeUndefined();
+      expect(run.calls.filter((c) => c.startsWith('/core/v1/countries/country?'))).toHaveLength(countryCalls);
+      expect(run.calls.length, document).toBeLessThanOrEqual(run.cost);
+      if (perCountry) expect(CALL_PER_OBJECT_COST * countryCalls, document).toBeLessThanOrEqual(run.cost);
+    }
+  });
+
   it('prices every accepted random document at least at the calls it makes, and answers with data or coded errors', async () => {
     const arbitrary = fc.gen().map((g) => generate(g, pools));
     await fc.assert(
