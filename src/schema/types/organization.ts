@@ -6,7 +6,7 @@ import { organizationModel, packageModel, virtualMachineFromList, type Organizat
 import { chain, recover, type ConnectionArgs } from '../../data/pagination.js';
 import type { OrganizationDto, OrganizationListItemDto } from '../../upstream/dto.js';
 import { UpstreamApiError } from '../../upstream/errors.js';
-import { builder, fromUnixSeconds, ORGANIZATIONS_PRICED_AS, pricedAsOrganizations, type GraphQLContext } from '../builder.js';
+import { builder, callPerObject, fromUnixSeconds, ORGANIZATIONS_PRICED_AS, pricedAsOrganizations, type GraphQLContext } from '../builder.js';
 import { connectionOptions, edgeOptions, pagedConnection } from '../connections.js';
 import { prefetch, selectedFields, someField } from '../lookahead.js';
 import { typeForId } from '../node-ids.js';
@@ -164,19 +164,24 @@ builder.node(OrganizationRef, {
       description: 'Sub-domain, unique across Katapult.',
       resolve: (o, _a, c) => ('sub_domain' in o.lookup ? o.lookup.sub_domain : organizationField(o, c, 'sub_domain')),
     }),
-    infrastructureDomain: t.string({ description: 'Domain under which VM host names are created.', resolve: (o, _a, c) => organizationField(o, c, 'infrastructure_domain') }),
-    createdAt: t.field({ type: 'DateTime', description: 'When the organization was created.', resolve: (o, _a, c) => chain(organizationField(o, c, 'created_at'), (s) => fromUnixSeconds(s)!) }),
+    // A user's list of organizations carries only their ids, names and sub-domains: there each
+    // field below is the organization's own record, a call per organization, which the cost limit
+    // charges as one.
+    infrastructureDomain: t.string({ extensions: callPerObject, description: 'Domain under which VM host names are created.', resolve: (o, _a, c) => organizationField(o, c, 'infrastructure_domain') }),
+    createdAt: t.field({ type: 'DateTime', extensions: callPerObject, description: 'When the organization was created.', resolve: (o, _a, c) => chain(organizationField(o, c, 'created_at'), (s) => fromUnixSeconds(s)!) }),
     activatedAt: t.field({
       type: 'DateTime',
       nullable: true,
+      extensions: callPerObject,
       description: 'When it was activated; null if never.',
       resolve: (o, _a, c) => answeredByRefusal(() => chain(organizationField(o, c, 'activated_at'), fromUnixSeconds), 'organization_not_activated', null),
     }),
     suspended: t.boolean({
+      extensions: callPerObject,
       description: 'Whether it is suspended.',
       resolve: (o, _a, c) => answeredByRefusal(() => organizationField(o, c, 'suspended'), 'organization_suspended', true),
     }),
-    managed: t.boolean({ description: 'Whether it is managed by another organization.', resolve: (o, _a, c) => organizationField(o, c, 'managed') }),
+    managed: t.boolean({ extensions: callPerObject, description: 'Whether it is managed by another organization.', resolve: (o, _a, c) => organizationField(o, c, 'managed') }),
     virtualMachines: t.connection(
       {
         type: VirtualMachineRef,
