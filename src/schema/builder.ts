@@ -30,6 +30,16 @@ export const callPerObject = { [CALL_PER_OBJECT]: true } as const;
 export const CALL_OF_PARENT = 'katapultCallOfParent';
 export const callOfParent = { [CALL_OF_PARENT]: true } as const;
 /**
+ * Marks a field whose objects are few and shared by the parents that reach them (a data
+ * center's country, a VM's organization): their own-record calls are one per distinct object,
+ * and at most this many in an operation, not one per parent. The query cost limit charges
+ * them once for the operation instead of once for every parent.
+ */
+export const DISTINCT_OBJECTS = 'katapultDistinctObjects';
+export const distinctObjects = (atMost: number) => ({ [DISTINCT_OBJECTS]: atMost }) as const;
+/** The countries data centers are priced as being in: more than Katapult has data centers in. */
+export const COUNTRIES_PRICED_AS = 10;
+/**
  * Marks a list Katapult does not paginate whose items can each start Katapult calls of their own
  * (an organization's VM list): the query cost limit prices everything under it this many times.
  * How long the list is depends on the token, and is not known before the query runs.

@@ -22,7 +22,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { MAX_PAGES_TO_END } from '../data/pagination.js';
-import { CALL_OF_PARENT, CALL_PER_OBJECT, PRICED_LIST_SIZE } from '../schema/builder.js';
+import { CALL_OF_PARENT, CALL_PER_OBJECT, DISTINCT_OBJECTS, PRICED_LIST_SIZE } from '../schema/builder.js';
 import type { InboundRejectReason } from './metrics.js';
 
 export interface QueryLimitsOptions {
@@ -204,6 +204,8 @@ function measureWith(schema: GraphQLSchema, document: DocumentNode, operation: O
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   const memo = new Map<string, SetMeasure>();
+  // Fields marked DISTINCT_OBJECTS whose objects make calls, with how many objects they reach at most.
+  const sharedCalls = new Map<GraphQLField<unknown, unknown>, number>();
 
   const fieldOf = (type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | undefined => {
     if (name === '__typename') return TypeNameMetaFieldDef;
@@ -240,7 +242,9 @@ function measureWith(schema: GraphQLSchema, document: DocumentNode, operation: O
         if (inner.parentCall) total.callPerObject = true;
         // `nodes(ids:)` looks each id up with a call of its own, whatever is selected.
         const callEach = inner.callPerObject || (definition?.args.some((a) => a.name === 'ids') ?? false);
-        const each = inner.cost + (callEach ? CALL_PER_OBJECT_COST : 0);
+        const distinct = definition?.extensions?.[DISTINCT_OBJECTS] as number | undefined;
+        if (callEach && distinct !== undefined) sharedCalls.set(definition!, distinct);
+        const each = inner.cost + (callEach && distinct === undefined ? CALL_PER_OBJECT_COST : 0);
         // A type's `ofType` is the one type a list or non-null wraps: its chains are as long as the
         // schema's wrappers, not the client's choice, so they add no depth. graphql's standard
         // introspection query (what GraphiQL and schema tools send) nests it nine deep.
@@ -267,7 +271,10 @@ function measureWith(schema: GraphQLSchema, document: DocumentNode, operation: O
     return total;
   };
   const { depth, cost, aliases } = measureSet(operation.selectionSet, root);
-  return { depth, cost, aliases, schemaReads: schemaKeys.size };
+  // One request reads each object once, however many parents (and aliases) reach it.
+  let shared = 0;
+  for (const objects of sharedCalls.values()) shared += objects * CALL_PER_OBJECT_COST;
+  return { depth, cost: cost + shared, aliases, schemaReads: schemaKeys.size };
 }
 
 /** Measures kept for one operation of a document, at most: one for each page size a client asks for, and more. */

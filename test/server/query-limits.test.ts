@@ -1,7 +1,7 @@
 import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchema } from '../../src/schema/index.js';
-import { ORGANIZATIONS_PRICED_AS } from '../../src/schema/builder.js';
+import { COUNTRIES_PRICED_AS, ORGANIZATIONS_PRICED_AS } from '../../src/schema/builder.js';
 import { MAX_PAGES_TO_END } from '../../src/data/pagination.js';
 import { CALL_PER_OBJECT_COST, createOperationMeasurer, FIND_END_COST, measureOperation, MEASURES_PER_OPERATION } from '../../src/server/query-limits.js';
 
@@ -69,6 +69,21 @@ describe('measureOperation', () => {
     expect(measure(list('hypervisor { ipAddress }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + CALL_PER_OBJECT_COST));
     // Fields that come with the list cost no call.
     expect(measure(list('name hostname zone { name } package { name }')).cost).toBe(1 + 1 + 10 * (1 + 1 + 2 + 2 + 2));
+  });
+
+  it('charges the calls of objects a page\'s VMs share (a country, their organization) once for the operation, not once per VM', () => {
+    const page = (node: string) => `{ organization(subDomain: "g") { virtualMachines(first: 100) { edges { node { ${node} } } } } }`;
+    // zone 1 + dataCenter 1 + country 1 + isoCode2 1 (its own record, priced once below)
+    const withCountry = page('zone { dataCenter { country { isoCode2 } } }');
+    expect(measure(withCountry).cost).toBe(1 + 1 + 100 * (1 + 1 + 4) + COUNTRIES_PRICED_AS * CALL_PER_OBJECT_COST);
+    // Reached twice, through aliases and another path, they are still read once each.
+    const twice = page('zone { dataCenter { country { isoCode2 } } } other: zone { dataCenter { country { eu } } }');
+    expect(measure(twice).cost).toBe(1 + 1 + 100 * (1 + 1 + 4 + 4) + COUNTRIES_PRICED_AS * CALL_PER_OBJECT_COST);
+    // A country's name comes with the data centers' list: no call, nothing charged.
+    expect(measure(page('zone { dataCenter { country { name } } }')).cost).toBe(1 + 1 + 100 * (1 + 1 + 4));
+    expect(measure(page('organization { suspended }')).cost).toBe(1 + 1 + 100 * (1 + 1 + 2) + ORGANIZATIONS_PRICED_AS * CALL_PER_OBJECT_COST);
+    // Countries listed by their own connection are many and distinct: one call each.
+    expect(measure('{ countries(first: 50) { edges { node { isoCode2 } } } }').cost).toBe(1 + 50 * (1 + 1 + 1 + CALL_PER_OBJECT_COST));
   });
 
   it('prices what is under a list of organizations once per organization it may hold, not once', () => {

@@ -1,7 +1,7 @@
 import { countryModel, dataCenterModel, zoneModel, type DataCenterModel } from '../../data/models.js';
 import type { MaybePromise } from '../../data/katapult-source.js';
 import { chain } from '../../data/pagination.js';
-import { builder, type GraphQLContext } from '../builder.js';
+import { builder, COUNTRIES_PRICED_AS, distinctObjects, type GraphQLContext } from '../builder.js';
 import { CountryRef, DataCenterRef, ZoneRef } from './refs.js';
 
 /** The country is not in the VM list's data centers; `/data_centers` has it for all of them in one call. */
@@ -20,6 +20,8 @@ builder.node(DataCenterRef, {
     country: t.field({
       type: CountryRef,
       nullable: true,
+      // Every VM of a page reaches one of a few countries, each read once per request.
+      extensions: distinctObjects(COUNTRIES_PRICED_AS),
       description: 'The country the data center is in.',
       resolve: (dc, _a, context) => dataCenterCountry(dc, context),
     }),

@@ -4,7 +4,7 @@ import { virtualMachineFromFull, zoneModel, gpuTypeModel, packageModel, type Vir
 import { chain } from '../../data/pagination.js';
 import { InvalidInputError } from '../../data/errors.js';
 import type { VirtualMachineResponseDto, VirtualMachineStateDto } from '../../upstream/dto.js';
-import { builder, callPerObject, fromUnixSeconds, type GraphQLContext } from '../builder.js';
+import { builder, callPerObject, distinctObjects, fromUnixSeconds, ORGANIZATIONS_PRICED_AS, type GraphQLContext } from '../builder.js';
 import { GpuTypeRef, HypervisorRef, IPAddressRef, OrganizationRef, VirtualMachinePackageRef, VirtualMachineRef, ZoneRef } from './refs.js';
 
 /** For the fields Katapult's VM list does not carry: a client paging a long list should know the price. */
@@ -109,6 +109,8 @@ builder.node(VirtualMachineRef, {
     }),
     organization: t.field({
       type: OrganizationRef,
+      // A page's VMs share their organization, read once per request: priced once, not per VM.
+      extensions: distinctObjects(ORGANIZATIONS_PRICED_AS),
       // Nullable: on a VM from a list its fields other than the id need the organization's own
       // record, another call (and the organizations:read scope); one failure of that call must
       // not null out the VM, and with it the whole page.
