@@ -7,6 +7,9 @@
 /** The media types yoga answers in, in the order it serves them when the client's preferences tie (a bare wildcard gets JSON). */
 const ANSWER_TYPES = ['application/json', 'application/graphql-response+json', 'multipart/mixed', 'text/event-stream'] as const;
 
+/** RFC 9110's qvalue: 0 to 1 with at most three decimals. */
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+
 interface MediaRange {
   type: string;
   subtype: string;
@@ -25,8 +28,9 @@ function parseRanges(accept: string): MediaRange[] {
     let usable = true;
     for (const param of params) {
       const [name, value] = param.split('=').map((part) => part.trim().toLowerCase());
-      // A malformed weight counts as none given (1), as lenient servers read it; weights are 0 to 1.
-      if (name === 'q' && value && Number.isFinite(Number(value))) q = Math.min(1, Math.max(0, Number(value)));
+      // A malformed weight counts as none given (1), as lenient servers read it. Clamping it into
+      // 0 to 1 instead would make `q=-1` or `q=0.0000` refuse a type the client never refused.
+      if (name === 'q' && value !== undefined && QVALUE.test(value)) q = Number(value);
       // yoga writes UTF-8 only (as it reads the header).
       if (name === 'charset' && value && value.replace(/"/g, '') !== 'utf-8') usable = false;
     }

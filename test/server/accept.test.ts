@@ -43,6 +43,15 @@ describe('acceptByPreference', () => {
     expect(acceptByPreference(`${GRAPHQL_RESPONSE}, ${JSON_TYPE};q=5`).split(', ')[0]).toBe(GRAPHQL_RESPONSE);
   });
 
+  it('reads a weight that is no RFC 9110 qvalue as none given, never as a refusal', () => {
+    expect(acceptByPreference(`${JSON_TYPE};q=-1`)).toBe(JSON_TYPE);
+    expect(acceptByPreference(`${JSON_TYPE};q=0.0000`)).toBe(JSON_TYPE);
+    // Not 0.5 or 0.001: each counts as 1, ahead of the valid 0.9.
+    expect(acceptByPreference(`${GRAPHQL_RESPONSE};q=0.9, ${JSON_TYPE};q=.5`).split(', ')[0]).toBe(JSON_TYPE);
+    expect(acceptByPreference(`${GRAPHQL_RESPONSE};q=0.9, ${JSON_TYPE};q=1e-3`).split(', ')[0]).toBe(JSON_TYPE);
+    expect(acceptsHtml('text/html;q=-0.5')).toBe(true);
+  });
+
   it('does not take a range whose charset yoga cannot write', () => {
     expect(acceptByPreference(`${JSON_TYPE};charset=iso-8859-1;q=1, ${GRAPHQL_RESPONSE};q=0.5`)).toBe(GRAPHQL_RESPONSE);
     expect(acceptByPreference(`${JSON_TYPE};charset=UTF-8;q=0.9`)).toBe(JSON_TYPE);
