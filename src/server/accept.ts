@@ -7,8 +7,8 @@
 /** The media types yoga answers in, in the order it serves them when the client's preferences tie (a bare wildcard gets JSON). */
 const ANSWER_TYPES = ['application/json', 'application/graphql-response+json', 'multipart/mixed', 'text/event-stream'] as const;
 
-/** RFC 9110's qvalue: 0 to 1 with at most three decimals. */
-const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+/** RFC 9110's qvalue: 0 to 1 with at most three decimals (for Accept and Accept-Encoding alike). */
+export const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
 interface MediaRange {
   type: string;

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, constants, gzip, gzipSync } from 'node:zlib';
+import { QVALUE } from './accept.js';
 
 export type Encoding = 'br' | 'gzip';
 
@@ -23,9 +24,6 @@ export interface EncodingChoice {
    */
   minBytes: number;
 }
-
-/** RFC 9110's qvalue: 0 to 1 with at most three decimals. */
-const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
 /**
  * The encoding to answer with, from an `Accept-Encoding` header: brotli when the client takes
